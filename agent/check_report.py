@@ -1,0 +1,58 @@
+"""Renders a scan result for a terminal: short, grouped by severity, in the chosen language."""
+
+from __future__ import annotations
+
+from checks.model import Lang, ScanResult, Severity
+
+_SEVERITY = {
+    Severity.CRITICAL: ("严重", "CRITICAL"),
+    Severity.HIGH: ("高", "HIGH"),
+    Severity.MEDIUM: ("中", "MEDIUM"),
+    Severity.LOW: ("低", "LOW"),
+    Severity.INFO: ("提示", "INFO"),
+}
+
+
+def render_text(result: ScanResult, lang: Lang) -> str:
+    zh = lang is Lang.ZH
+    lines: list[str] = []
+    where = result.root if not result.live else ("本机" if zh else "this machine")
+    head = (
+        f"wxguard 扫描 {where}（{result.platform}）：{len(result.findings)} 项发现，用时 {result.duration_s:.2f} 秒"
+        if zh
+        else f"wxguard scan of {where} ({result.platform}): {len(result.findings)} finding(s) in {result.duration_s:.2f} s"
+    )
+    lines.append(head)
+    if result.compliant:
+        lines.append("✓ 符合公司微信管理制度，未发现未认可的客户端或插件。" if zh else "✓ Compliant: no unapproved WeChat client or plugin found.")
+    for severity in Severity:
+        group = [f for f in result.findings if f.severity is severity]
+        if not group:
+            continue
+        label = _SEVERITY[severity][0 if zh else 1]
+        lines.append("")
+        lines.append(f"[{label}] ({len(group)})")
+        for finding in group:
+            lines.append(f"  • {finding.title.get(lang)}  [{finding.rule_id}]")
+            for ev in finding.evidence[:5]:
+                where_ev = ev.path or ""
+                pid = f" pid {ev.pid}" if ev.pid is not None else ""
+                lines.append(f"      - {ev.matched}: {where_ev}{pid}")
+            if len(finding.evidence) > 5:
+                more = len(finding.evidence) - 5
+                lines.append(f"      - …另有 {more} 条证据" if zh else f"      - …and {more} more")
+            lines.append(("      处理：" if zh else "      Fix: ") + finding.remediation.get(lang))
+    if result.blind_spots:
+        lines.append("")
+        lines.append(
+            f"未能检查的部分（{len(result.blind_spots)}）：" if zh else f"Not examined ({len(result.blind_spots)}):"
+        )
+        for spot in result.blind_spots[:10]:
+            lines.append(f"  - [{spot.probe}] {spot.what}: {spot.reason}")
+        if len(result.blind_spots) > 10:
+            lines.append(
+                f"  - …另有 {len(result.blind_spots) - 10} 项，用 --format json 查看全部"
+                if zh
+                else f"  - …{len(result.blind_spots) - 10} more; --format json lists them all"
+            )
+    return "\n".join(lines)

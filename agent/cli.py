@@ -1,0 +1,113 @@
+"""The `wxguard` command line: scan now (`check`); the agent's commands arrive with the agent."""
+
+from __future__ import annotations
+
+import argparse
+import locale
+import os
+import sys
+from collections.abc import Sequence
+
+from checks.api import image_scanner, scan_live
+from checks.catalogue import CatalogueError
+from checks.layout import LayoutError
+from checks.model import Lang, Platform, ScanResult
+
+EXIT_COMPLIANT = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+
+
+def default_lang() -> Lang:
+    """The locale's language: Chinese for zh_*, English otherwise."""
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
+        value = os.environ.get(var, "")
+        if value:
+            return Lang.ZH if value.lower().startswith("zh") else Lang.EN
+    loc = locale.getlocale()[0] or ""
+    return Lang.ZH if loc.lower().startswith("zh") else Lang.EN
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wxguard",
+        description="wxguard: WeChat policy compliance for this workstation / 微信管理制度合规检查",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser(
+        "check",
+        help="scan this machine or an offline image for unapproved WeChat clients and plugins",
+        description=(
+            "Scan the live machine, or with --root an offline image whose layout is the machine's / "
+            "(Linux, macOS) or C:\\ (Windows). Exit 0 compliant, 1 findings, 2 error."
+        ),
+    )
+    check.add_argument("--root", help="scan an offline image rooted here instead of the live machine")
+    check.add_argument(
+        "--platform",
+        choices=[p.value for p in Platform],
+        help="the image's platform (required with --root; defaults to this machine's)",
+    )
+    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--lang", choices=["zh", "en"], help="language of titles and remediation")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        return _check(args)
+    parser.error(f"unknown command {args.command}")
+    return EXIT_ERROR
+
+
+def _check(args: argparse.Namespace) -> int:
+    lang = Lang(args.lang) if args.lang else default_lang()
+    try:
+        if args.root:
+            if not args.platform:
+                _error(
+                    "用 --root 扫描映像时必须用 --platform 指明平台（linux、macos 或 windows）。",
+                    "--root needs --platform (linux, macos or windows) to know the image's layout.",
+                )
+                return EXIT_ERROR
+            result: ScanResult = image_scanner(args.root, args.platform).scan()
+        else:
+            if args.platform and args.platform != _this_platform():
+                _error(
+                    "扫描本机时不能指定其他平台；要扫描其他平台的映像，请同时给出 --root。",
+                    "--platform differs from this machine; give --root to scan another platform's image.",
+                )
+                return EXIT_ERROR
+            result = scan_live()
+    except LayoutError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    except CatalogueError as exc:
+        _error(f"规则文件有误：{exc}。请重新安装 wxguard。", f"A rule file is malformed: {exc}. Reinstall wxguard.")
+        return EXIT_ERROR
+    if args.format == "json":
+        _write(result.dumps(lang))
+    else:
+        from agent.check_report import render_text
+
+        _write(render_text(result, lang))
+    return EXIT_COMPLIANT if result.compliant else EXIT_FINDINGS
+
+
+def _this_platform() -> str:
+    from checks.layout import current_platform
+
+    return current_platform().value
+
+
+def _error(zh: str, en: str) -> None:
+    print(f"错误：{zh}\nerror: {en}", file=sys.stderr)
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+

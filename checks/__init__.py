@@ -1,0 +1,1 @@
+"""wxguard detection engine: probes collect facts, data-driven rules judge them."""

@@ -1,0 +1,414 @@
+"""Loads and validates the rules and approved-client identities that ship as TOML data.
+
+The schema is documented in docs/rules.md. Loading is strict: an unknown key, a missing
+translation or a bad enum value is an error that names the file and the rule, because a
+rule that silently matches nothing is worse than one that fails to load.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from checks.model import Category, Platform, Severity, Text
+
+MATCH_TYPES = {
+    "path",
+    "process",
+    "module",
+    "package",
+    "app",
+    "sha256",
+    "extension",
+    "autostart",
+    "integrity",
+    "unrecognised",
+}
+# Built-in checks that catch what no indicator names (see checks/integrity/).
+INTEGRITY_CHECKS = {
+    "macos-bundle-seal",
+    "macos-code-signature",
+    "windows-backup-copy",
+    "windows-renamed-exe",
+    "windows-unknown-binary",
+    "foreign-module",
+}
+UNRECOGNISED_KINDS = {"process", "app"}
+ECOSYSTEMS = {"pypi", "npm", "dpkg", "flatpak", "snap"}
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{2,79}$")
+
+
+class CatalogueError(ValueError):
+    """A rule or client file is malformed; the message names the file and what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One indicator of a rule. Fields not used by its type are empty."""
+
+    type: str
+    path: str = ""  # path template (type path; where to hash for sha256)
+    name: str = ""  # process / module / package / extension name (glob, case-insensitive)
+    cmdline: str = ""  # process: regular expression searched in the joined command line
+    ecosystem: str = ""  # package
+    app_id: str = ""  # app: bundle id / desktop id / package / uninstall key (glob)
+    sha256: str = ""
+    command: str = ""  # autostart: glob on the command
+    check: str = ""  # integrity: which built-in check; unrecognised: process | app
+    note: str = ""  # why this indicator means what it means (shown as evidence detail)
+    platforms: tuple[Platform, ...] = ()  # narrows the rule's platforms for this matcher
+
+    def applies_to(self, platform: Platform, rule_platforms: tuple[Platform, ...]) -> bool:
+        return platform in (self.platforms or rule_platforms)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    title: Text
+    remediation: Text
+    category: Category
+    severity: Severity
+    platforms: tuple[Platform, ...]
+    matches: tuple[Matcher, ...]
+    references: tuple[str, ...] = ()
+    group_by: str = "rule"  # "rule": one finding per rule; "subject": one per matched thing
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovedClient:
+    """An official client identity. A thing is this client only if it matches the identity,
+    never by name alone (names lie)."""
+
+    id: str
+    name: Text
+    platforms: tuple[Platform, ...]
+    process_names: tuple[str, ...] = ()
+    install_paths: tuple[str, ...] = ()  # templates; the install tree
+    main_executables: tuple[str, ...] = ()  # file names of the main program in the tree
+    core_modules: tuple[str, ...] = ()  # DLLs whose neighbourhood patchers tamper with
+    bundle_ids: tuple[str, ...] = ()
+    team_ids: tuple[str, ...] = ()
+    signers: tuple[str, ...] = ()
+    packages: tuple[tuple[str, str], ...] = ()  # (ecosystem, name)
+    desktop_ids: tuple[str, ...] = ()
+    uninstall_keys: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(slots=True)
+class Catalogue:
+    rules: list[Rule] = field(default_factory=list)
+    clients: list[ApprovedClient] = field(default_factory=list)
+    disabled: set[str] = field(default_factory=set)
+
+    def rules_for(self, platform: Platform) -> list[Rule]:
+        return [r for r in self.rules if platform in r.platforms and r.id not in self.disabled]
+
+    def clients_for(self, platform: Platform) -> list[ApprovedClient]:
+        return [c for c in self.clients if platform in c.platforms]
+
+    def rule(self, rule_id: str) -> Rule:
+        for r in self.rules:
+            if r.id == rule_id:
+                return r
+        raise KeyError(rule_id)
+
+    def with_policy(
+        self,
+        add_rules: Iterable[Mapping[str, Any]] = (),
+        disable: Iterable[str] = (),
+        add_clients: Iterable[Mapping[str, Any]] = (),
+    ) -> Catalogue:
+        """A copy with a policy's rules and clients added and its disabled rules switched off."""
+        rules = {r.id: r for r in self.rules}
+        for data in add_rules:
+            rule = parse_rule(data, "policy")
+            rules[rule.id] = rule
+        clients = {c.id: c for c in self.clients}
+        for data in add_clients:
+            client = parse_client(data, "policy")
+            clients[client.id] = client
+        return Catalogue(list(rules.values()), list(clients.values()), set(disable))
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+def _err(source: str, where: str, msg: str) -> CatalogueError:
+    return CatalogueError(f"{source}: {where}: {msg}")
+
+
+def _check_keys(data: Mapping[str, Any], allowed: set[str], source: str, where: str) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        raise _err(source, where, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+
+
+def _text(data: Any, source: str, where: str) -> Text:
+    if not isinstance(data, Mapping) or set(data) != {"zh", "en"}:
+        raise _err(source, where, "needs exactly the keys zh and en")
+    zh, en = data["zh"], data["en"]
+    if not (isinstance(zh, str) and zh.strip() and isinstance(en, str) and en.strip()):
+        raise _err(source, where, "zh and en must be non-empty strings")
+    return Text(zh=zh.strip(), en=en.strip())
+
+
+def _strs(data: Mapping[str, Any], key: str, source: str, where: str) -> tuple[str, ...]:
+    value = data.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _err(source, where, f"{key} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _platforms(data: Mapping[str, Any], source: str, where: str) -> tuple[Platform, ...]:
+    names = _strs(data, "platforms", source, where)
+    try:
+        return tuple(Platform(p) for p in names)
+    except ValueError as exc:
+        raise _err(source, where, f"platforms: {exc}; use linux, macos, windows") from exc
+
+
+def parse_matcher(data: Any, source: str, where: str) -> Matcher:
+    if not isinstance(data, Mapping):
+        raise _err(source, where, "a match must be a table")
+    kind = data.get("type")
+    if kind not in MATCH_TYPES:
+        raise _err(source, where, f"type must be one of {sorted(MATCH_TYPES)}, not {kind!r}")
+    allowed = {"type", "note", "platforms"}
+    required: set[str] = set()
+    if kind == "path":
+        allowed |= {"path"}
+        required = {"path"}
+    elif kind == "process":
+        allowed |= {"name", "cmdline"}
+        if "name" not in data and "cmdline" not in data:
+            raise _err(source, where, "a process match needs name or cmdline")
+    elif kind == "module":
+        allowed |= {"name"}
+        required = {"name"}
+    elif kind == "package":
+        allowed |= {"ecosystem", "name"}
+        required = {"ecosystem", "name"}
+        if data.get("ecosystem") not in ECOSYSTEMS:
+            raise _err(source, where, f"ecosystem must be one of {sorted(ECOSYSTEMS)}")
+    elif kind == "app":
+        allowed |= {"id", "name"}
+        if "id" not in data and "name" not in data:
+            raise _err(source, where, "an app match needs id or name")
+    elif kind == "sha256":
+        allowed |= {"value", "path"}
+        required = {"value"}
+        if not re.fullmatch(r"[0-9a-f]{64}", str(data.get("value", ""))):
+            raise _err(source, where, "value must be 64 lower-case hex digits")
+    elif kind == "extension":
+        allowed |= {"name", "id"}
+        if "id" not in data and "name" not in data:
+            raise _err(source, where, "an extension match needs id or name")
+    elif kind == "autostart":
+        allowed |= {"command", "name"}
+        if "command" not in data and "name" not in data:
+            raise _err(source, where, "an autostart match needs command or name")
+    elif kind == "integrity":
+        allowed |= {"check"}
+        if data.get("check") not in INTEGRITY_CHECKS:
+            raise _err(source, where, f"check must be one of {sorted(INTEGRITY_CHECKS)}")
+    elif kind == "unrecognised":
+        allowed |= {"check"}
+        if data.get("check") not in UNRECOGNISED_KINDS:
+            raise _err(source, where, f"check must be one of {sorted(UNRECOGNISED_KINDS)}")
+    _check_keys(data, allowed, source, where)
+    missing = required - set(data)
+    if missing:
+        raise _err(source, where, f"missing {sorted(missing)}")
+    for key in allowed - {"platforms"}:
+        if key in data and not (isinstance(data[key], str) and data[key]):
+            raise _err(source, where, f"{key} must be a non-empty string")
+    cmdline = str(data.get("cmdline", ""))
+    if cmdline:
+        try:
+            re.compile(cmdline)
+        except re.error as exc:
+            raise _err(source, where, f"cmdline is not a valid regular expression: {exc}") from exc
+    return Matcher(
+        type=kind,
+        path=str(data.get("path", "")),
+        name=str(data.get("name", "")) if kind != "extension" or "name" in data else "",
+        cmdline=cmdline,
+        ecosystem=str(data.get("ecosystem", "")),
+        app_id=str(data.get("id", "")) if kind in ("app", "extension") else "",
+        sha256=str(data.get("value", "")),
+        command=str(data.get("command", "")),
+        check=str(data.get("check", "")),
+        note=str(data.get("note", "")),
+        platforms=_platforms(data, source, where) if "platforms" in data else (),
+    )
+
+
+_RULE_KEYS = {
+    "id",
+    "title",
+    "remediation",
+    "category",
+    "severity",
+    "platforms",
+    "references",
+    "match",
+    "group_by",
+}
+
+
+def parse_rule(data: Mapping[str, Any], source: str) -> Rule:
+    """One rule from its TOML/JSON table; raises CatalogueError saying what to fix."""
+    if not isinstance(data, Mapping):
+        raise _err(source, "rule", "a rule must be a table")
+    rid = data.get("id")
+    where = f"rule {rid!r}"
+    if not isinstance(rid, str) or not _ID_RE.match(rid):
+        raise _err(source, where, "id must be 3-80 chars of a-z, 0-9, '.', '-'")
+    _check_keys(data, _RULE_KEYS, source, where)
+    try:
+        category = Category(data.get("category"))
+        severity = Severity(data.get("severity"))
+    except ValueError as exc:
+        raise _err(source, where, str(exc)) from exc
+    platforms = _platforms(data, source, where)
+    if not platforms:
+        raise _err(source, where, "platforms must name at least one platform")
+    raw_matches = data.get("match", [])
+    if not isinstance(raw_matches, list) or not raw_matches:
+        raise _err(source, where, "needs at least one [[rule.match]]")
+    matches = tuple(
+        parse_matcher(m, source, f"{where} match #{i + 1}") for i, m in enumerate(raw_matches)
+    )
+    group_by = data.get("group_by", "rule")
+    if group_by not in ("rule", "subject"):
+        raise _err(source, where, "group_by must be 'rule' or 'subject'")
+    return Rule(
+        id=rid,
+        title=_text(data.get("title"), source, f"{where} title"),
+        remediation=_text(data.get("remediation"), source, f"{where} remediation"),
+        category=category,
+        severity=severity,
+        platforms=platforms,
+        matches=matches,
+        references=_strs(data, "references", source, where),
+        group_by=str(group_by),
+        source=source,
+    )
+
+
+_CLIENT_KEYS = {
+    "id",
+    "name",
+    "platforms",
+    "process_names",
+    "install_paths",
+    "main_executables",
+    "core_modules",
+    "bundle_ids",
+    "team_ids",
+    "signers",
+    "packages",
+    "desktop_ids",
+    "uninstall_keys",
+    "references",
+}
+
+
+def parse_client(data: Mapping[str, Any], source: str) -> ApprovedClient:
+    """One approved-client identity; raises CatalogueError saying what to fix."""
+    if not isinstance(data, Mapping):
+        raise _err(source, "client", "a client must be a table")
+    cid = data.get("id")
+    where = f"client {cid!r}"
+    if not isinstance(cid, str) or not _ID_RE.match(cid):
+        raise _err(source, where, "id must be 3-80 chars of a-z, 0-9, '.', '-'")
+    _check_keys(data, _CLIENT_KEYS, source, where)
+    packages: list[tuple[str, str]] = []
+    for spec in _strs(data, "packages", source, where):
+        eco, _, name = spec.partition(":")
+        if eco not in ECOSYSTEMS or not name:
+            raise _err(source, where, f"package {spec!r} must look like 'dpkg:wechat'")
+        packages.append((eco, name))
+    platforms = _platforms(data, source, where)
+    if not platforms:
+        raise _err(source, where, "platforms must name at least one platform")
+    return ApprovedClient(
+        id=cid,
+        name=_text(data.get("name"), source, f"{where} name"),
+        platforms=platforms,
+        process_names=_strs(data, "process_names", source, where),
+        install_paths=_strs(data, "install_paths", source, where),
+        main_executables=_strs(data, "main_executables", source, where),
+        core_modules=_strs(data, "core_modules", source, where),
+        bundle_ids=_strs(data, "bundle_ids", source, where),
+        team_ids=_strs(data, "team_ids", source, where),
+        signers=_strs(data, "signers", source, where),
+        packages=tuple(packages),
+        desktop_ids=_strs(data, "desktop_ids", source, where),
+        uninstall_keys=_strs(data, "uninstall_keys", source, where),
+        references=_strs(data, "references", source, where),
+        source=source,
+    )
+
+
+def _load_toml(name: str, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogueError(f"{name}: not valid TOML: {exc}") from exc
+
+
+def load_texts(rule_files: Iterable[tuple[str, str]], client_files: Iterable[tuple[str, str]]) -> Catalogue:
+    catalogue = Catalogue()
+    seen: dict[str, str] = {}
+    for name, text in rule_files:
+        doc = _load_toml(name, text)
+        _check_keys(doc, {"rule"}, name, "file")
+        for data in doc.get("rule", []):
+            rule = parse_rule(data, name)
+            if rule.id in seen:
+                raise CatalogueError(f"{name}: rule id {rule.id!r} is also defined in {seen[rule.id]}")
+            seen[rule.id] = name
+            catalogue.rules.append(rule)
+    client_ids: dict[str, str] = {}
+    for name, text in client_files:
+        doc = _load_toml(name, text)
+        _check_keys(doc, {"client"}, name, "file")
+        for data in doc.get("client", []):
+            client = parse_client(data, name)
+            if client.id in client_ids:
+                raise CatalogueError(
+                    f"{name}: client id {client.id!r} is also defined in {client_ids[client.id]}"
+                )
+            client_ids[client.id] = name
+            catalogue.clients.append(client)
+    return catalogue
+
+
+def load_builtin() -> Catalogue:
+    """The rules and clients shipped inside the package."""
+    pkg = resources.files("checks")
+    rules = sorted(
+        ((f"rules/{p.name}", p.read_text("utf-8")) for p in pkg.joinpath("rules").iterdir() if p.name.endswith(".toml")),
+    )
+    clients = sorted(
+        ((f"clients/{p.name}", p.read_text("utf-8")) for p in pkg.joinpath("clients").iterdir() if p.name.endswith(".toml")),
+    )
+    return load_texts(rules, clients)
+
+
+def load_dirs(rule_dirs: Iterable[Path], client_dirs: Iterable[Path] = ()) -> Catalogue:
+    rules = [(str(p), p.read_text("utf-8")) for d in rule_dirs for p in sorted(d.glob("*.toml"))]
+    clients = [(str(p), p.read_text("utf-8")) for d in client_dirs for p in sorted(d.glob("*.toml"))]
+    return load_texts(rules, clients)

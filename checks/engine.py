@@ -1,0 +1,138 @@
+"""The scan: run the probes over a layout, then the integrity checks, then the judgement."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from checks.catalogue import Catalogue
+from checks.fsview import FsView
+from checks.identity import ClientIndex
+from checks.integrity import foreign_modules, windows_install
+from checks.judge import Judge
+from checks.layout import Layout
+from checks.model import BlindSpot, Facts, Platform, ScanResult
+from checks.probes import apps, autostart, extensions, files, packages
+from checks.probes.base import ProbeContext
+from checks.probes.processes import ProcessSource
+
+_SYSTEM_BIN = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/lib/", "/usr/libexec/", "c:/windows/", "/system/")
+
+
+@dataclass(slots=True)
+class Scanner:
+    """Scans one layout again and again, reusing what did not change between scans."""
+
+    layout: Layout
+    catalogue: Catalogue
+    processes: ProcessSource | None = None
+    fs: FsView = field(default_factory=FsView)
+    clock: Callable[[], float] = time.time
+    last_facts: Facts | None = None
+
+    def __post_init__(self) -> None:
+        self.fs.case_insensitive = self.layout.case_insensitive
+
+    def scan(self) -> ScanResult:
+        started = self.clock()
+        t0 = time.perf_counter()
+        cpu0 = time.process_time()
+        facts = Facts()
+        self.fs.begin_scan()
+        ctx = ProbeContext(self.layout, self.fs, self.catalogue, facts)
+        clients = ClientIndex.build(self.catalogue.clients_for(self.layout.platform), self.layout, self.fs)
+
+        self._guard("files", lambda: files.collect(ctx), facts)
+        self._guard("apps", lambda: apps.collect(ctx), facts)
+        self._guard("packages", lambda: packages.collect(ctx), facts)
+        self._guard("autostart", lambda: autostart.collect(ctx), facts)
+        self._guard("extensions", lambda: extensions.collect(ctx), facts)
+        if self.processes is not None:
+            self._guard("processes", lambda: self._processes(facts, clients), facts)
+        elif self.layout.live is False:
+            facts.blind_spots.append(
+                BlindSpot("processes", "running processes", "an offline image has no running processes")
+            )
+        self._guard("hashes", lambda: self._hashes(facts, clients), facts)
+        self._guard("integrity", lambda: self._integrity(ctx, facts, clients), facts)
+
+        judge = Judge(self.catalogue, self.layout, clients)
+        findings = judge.judge(facts)
+        self.fs.end_scan()
+        blind = facts.blind_spots + list(self.fs.blind_spots.values())
+        stats = self.fs.stats.as_dict()
+        stats.update(
+            processes=len(facts.processes),
+            modules=len(facts.modules),
+            files=len(facts.files),
+            apps=len(facts.apps),
+            packages=len(facts.packages),
+            cpu_ms=int((time.process_time() - cpu0) * 1000),
+        )
+        self.last_facts = facts
+        return ScanResult(
+            root=str(self.layout.root),
+            platform=self.layout.platform,
+            live=self.layout.live,
+            started_at=started,
+            duration_s=time.perf_counter() - t0,
+            findings=findings,
+            blind_spots=blind,
+            stats=stats,
+        )
+
+    def _guard(self, probe: str, run: Callable[[], None], facts: Facts) -> None:
+        """A probe that fails becomes a visible blind spot; the rest of the scan goes on."""
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001 - any probe bug must not stop the scan
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            facts.blind_spots.append(
+                BlindSpot(probe, "the whole probe", f"failed: {type(exc).__name__}: {exc} ({where.filename}:{where.lineno})")
+            )
+
+    def _processes(self, facts: Facts, clients: ClientIndex) -> None:
+        assert self.processes is not None
+        procs, blind = self.processes.snapshot()
+        facts.processes.extend(procs)
+        facts.blind_spots.extend(blind)
+        for proc in procs:
+            if clients.is_family_process(proc):
+                mods, mblind = self.processes.modules(proc)
+                facts.modules.extend(mods)
+                facts.blind_spots.extend(mblind)
+
+    def _hashes(self, facts: Facts, clients: ClientIndex) -> None:
+        platform = self.layout.platform
+        matchers = [
+            (rule, m)
+            for rule in self.catalogue.rules_for(platform)
+            for m in rule.matches
+            if m.type == "sha256" and m.applies_to(platform, rule.platforms)
+        ]
+        if not matchers:
+            return
+        targets: set[str] = set()
+        templates = {m.path for _, m in matchers if m.path}
+        rule_paths = {mm.path for rule, _ in matchers for mm in rule.matches if mm.type == "path"}
+        for f in facts.files:
+            if not f.is_dir and (f.template in templates or f.template in rule_paths):
+                targets.add(f.path)
+        for proc in facts.processes:
+            exe = proc.exe.replace("\\", "/")
+            low = exe.casefold()
+            if exe and not low.startswith(_SYSTEM_BIN) and clients.approved_process(proc) is None:
+                targets.add(proc.exe)
+        for path in sorted(targets):
+            digest = self.fs.sha256(path)
+            if digest is not None:
+                facts.hashes[path] = digest
+
+    def _integrity(self, ctx: ProbeContext, facts: Facts, clients: ClientIndex) -> None:
+        platform = self.layout.platform
+        if facts.modules:
+            foreign_modules.collect(facts, clients, platform)
+        if platform is Platform.WINDOWS:
+            windows_install.collect(facts, clients, self.fs)

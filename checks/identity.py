@@ -1,0 +1,128 @@
+"""Approved-client identities: is this process or app an official client, or only named like one?
+
+Identity is never a name alone: a process is an official client when its name is one of the
+client's process names *and* its executable lies in the client's install tree; an app when
+its bundle id, package or uninstall key is the client's *and* it lives where the client
+installs. Anything named like WeChat that is none of them is "unrecognised".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from checks.catalogue import ApprovedClient
+from checks.fsview import FsView
+from checks.layout import Layout
+from checks.model import AppFact, ProcessFact
+from checks.parsers import parse_desktop_exec
+from checks.probes.processes import program_names
+
+# Names that mean "a WeChat client" in any of its spellings. `weechat` (an IRC client) does
+# not contain "wechat", and `wx` alone (wxWidgets) is deliberately absent.
+_WECHAT_LIKE = re.compile(r"wechat|weixin|xwechat|wxwork|wecom|wework|微信|企业微信", re.IGNORECASE)
+# Words that, next to a WeChat-like name, mean a library or SDK rather than a client.
+_NOT_CLIENT = re.compile(r"wechatpy|wechat[-_]?sdk|miniprogram|mini-program|weixin-js-sdk", re.IGNORECASE)
+
+
+def looks_like_wechat(name: str) -> bool:
+    return bool(_WECHAT_LIKE.search(name)) and not _NOT_CLIENT.search(name)
+
+
+def _norm(path: str, fold: bool) -> str:
+    path = path.replace("\\", "/").rstrip("/")
+    return path.casefold() if fold else path
+
+
+@dataclass(slots=True)
+class ClientIndex:
+    """The approved clients of one platform with their install trees resolved on this root."""
+
+    clients: list[ApprovedClient]
+    layout: Layout
+    fold: bool = False
+    roots: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, clients: list[ApprovedClient], layout: Layout, fs: FsView) -> ClientIndex:
+        index = cls(clients, layout, layout.case_insensitive)
+        for client in clients:
+            resolved: list[str] = []
+            for template in client.install_paths:
+                try:
+                    expanded = list(layout.expand(template))
+                except ValueError:
+                    continue
+                for base, pattern, _ in expanded:
+                    if not pattern:
+                        resolved.append(_norm(base, index.fold))
+                    elif "*" in pattern or "?" in pattern:
+                        resolved.extend(_norm(e.path, index.fold) for e in fs.glob(base, pattern) if e.is_dir)
+                    else:
+                        resolved.append(_norm(base.rstrip("/") + "/" + pattern, index.fold))
+            index.roots[client.id] = resolved
+        return index
+
+    def install_root_of(self, path: str) -> tuple[ApprovedClient, str] | None:
+        """The client whose install tree holds `path`, and that tree's root."""
+        target = _norm(path, self.fold)
+        for client in self.clients:
+            for root in self.roots.get(client.id, []):
+                if target == root or target.startswith(root + "/"):
+                    return client, root
+        return None
+
+    def is_family_process(self, proc: ProcessFact) -> bool:
+        """A process of the WeChat family: official names, or named like WeChat."""
+        names = {n.casefold() for n in program_names(proc)}
+        for client in self.clients:
+            if names & {n.casefold() for n in client.process_names}:
+                return True
+        return any(looks_like_wechat(n) for n in names)
+
+    def approved_process(self, proc: ProcessFact) -> ApprovedClient | None:
+        if not proc.exe:
+            return None
+        names = {n.casefold() for n in program_names(proc)}
+        hit = self.install_root_of(proc.exe)
+        if hit is None:
+            return None
+        client, _ = hit
+        if names & {n.casefold() for n in client.process_names}:
+            return client
+        return None
+
+    def approved_app(self, app: AppFact) -> ApprovedClient | None:
+        for client in self.clients:
+            if self._app_is(client, app):
+                return client
+        return None
+
+    def _app_is(self, client: ApprovedClient, app: AppFact) -> bool:
+        under = self.install_root_of(app.path) if app.path else None
+        in_tree = under is not None and under[0].id == client.id
+        if app.source == "bundle":
+            return app.app_id in client.bundle_ids and in_tree
+        if app.source == "desktop":
+            if app.app_id not in client.desktop_ids:
+                return False
+            program = parse_desktop_exec(app.exe)
+            if not program:
+                return False
+            if "/" not in program:
+                return program.casefold() in {n.casefold() for n in client.process_names}
+            hit = self.install_root_of(self.layout.root.as_posix().rstrip("/") + program)
+            return (hit is not None and hit[0].id == client.id) or program in _known_links(client)
+        if app.source in ("dpkg", "flatpak", "snap"):
+            return (app.source, app.app_id) in client.packages
+        if app.source == "uninstall":
+            tencent = not app.publisher or "tencent" in app.publisher.casefold() or "腾讯" in app.publisher
+            return app.app_id in client.uninstall_keys and tencent
+        if app.source == "program-files":
+            return in_tree
+        return False
+
+
+def _known_links(client: ApprovedClient) -> set[str]:
+    """Launchers packages put on PATH that point into the install tree (e.g. /usr/bin/wechat)."""
+    return {"/usr/bin/" + name for name in client.process_names}

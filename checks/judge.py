@@ -1,0 +1,195 @@
+"""Judgement: facts in, findings out. Each finding records the rule that made it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from checks.catalogue import Catalogue, Matcher, Rule
+from checks.identity import ClientIndex, looks_like_wechat
+from checks.layout import Layout
+from checks.model import AppFact, Evidence, Facts, Finding
+from checks.probes.processes import program_names
+
+
+def _glob(name: str, pattern: str) -> bool:
+    return fnmatchcase(name.casefold(), pattern.casefold().replace("[", "[[]"))
+
+
+@dataclass(slots=True)
+class _Hit:
+    evidence: Evidence
+    subject: str
+
+
+@dataclass(slots=True)
+class Judge:
+    catalogue: Catalogue
+    layout: Layout
+    clients: ClientIndex
+    explained_pids: set[int] = field(default_factory=set)
+    explained_paths: set[str] = field(default_factory=set)
+
+    def judge(self, facts: Facts) -> list[Finding]:
+        platform = self.layout.platform
+        rules = self.catalogue.rules_for(platform)
+        findings: list[Finding] = []
+        # Specific rules first, so the catch-all "unrecognised" rules skip what they explain.
+        ordered = sorted(rules, key=lambda r: any(m.type == "unrecognised" for m in r.matches))
+        for rule in ordered:
+            hits: list[_Hit] = []
+            for matcher in rule.matches:
+                if matcher.applies_to(platform, rule.platforms):
+                    hits.extend(self._match(rule, matcher, facts))
+            findings.extend(_assemble(rule, hits))
+        findings.sort(key=lambda f: (f.severity.rank, f.rule_id, f.subject))
+        return findings
+
+    # -- matchers ------------------------------------------------------------------------
+
+    def _match(self, rule: Rule, m: Matcher, facts: Facts) -> Iterator[_Hit]:
+        rel = self.layout.relative
+        note = m.note
+        if m.type == "path":
+            for f in facts.files:
+                if f.template == m.path:
+                    self.explained_paths.add(f.path)
+                    kind = "folder" if f.is_dir else "file"
+                    yield _Hit(Evidence("file", f"{kind} at {m.path}", path=rel(f.path), detail=note), rel(f.path))
+        elif m.type == "process":
+            pattern = re.compile(m.cmdline, re.IGNORECASE) if m.cmdline else None
+            for p in facts.processes:
+                names = program_names(p)
+                if m.name and not any(_glob(n, m.name) for n in names):
+                    continue
+                if pattern is not None and not pattern.search(" ".join(p.cmdline)):
+                    continue
+                self.explained_pids.add(p.pid)
+                what = m.name or f"command line /{m.cmdline}/"
+                yield _Hit(
+                    Evidence("process", f"process {what}", path=p.exe, pid=p.pid, detail=note or " ".join(p.cmdline)[:300]),
+                    f"process:{p.exe or p.name}",
+                )
+        elif m.type == "module":
+            for mod in facts.modules:
+                base = mod.path.replace("\\", "/").rsplit("/", 1)[-1]
+                if _glob(base, m.name):
+                    self.explained_pids.add(mod.pid)
+                    yield _Hit(
+                        Evidence("module", f"module {m.name} in {mod.process_name}", path=mod.path, pid=mod.pid, detail=note),
+                        f"module:{mod.path}",
+                    )
+        elif m.type == "package":
+            if m.ecosystem in ("pypi", "npm"):
+                wanted = m.name.lower() if m.ecosystem == "npm" else _pep503(m.name)
+                for pkg in facts.packages:
+                    if pkg.ecosystem == m.ecosystem and _glob(pkg.name, wanted):
+                        yield _Hit(
+                            Evidence("package", f"{m.ecosystem} package {pkg.name} {pkg.version}".strip(), path=rel(pkg.path), package=pkg.name, detail=note),
+                            f"{m.ecosystem}:{pkg.name}:{rel(pkg.path)}",
+                        )
+            else:
+                for app in facts.apps:
+                    if app.source == m.ecosystem and _glob(app.app_id, m.name):
+                        self.explained_paths.add(app.path)
+                        yield _Hit(
+                            Evidence("package", f"{m.ecosystem} package {app.app_id} {app.version}".strip(), path=rel(app.path), package=app.app_id, detail=note),
+                            f"{m.ecosystem}:{app.app_id}",
+                        )
+        elif m.type == "app":
+            for app in facts.apps:
+                if (m.app_id and _glob(app.app_id, m.app_id)) or (m.name and _glob(app.name, m.name)):
+                    self.explained_paths.add(app.path)
+                    yield _Hit(
+                        Evidence("app", f"{app.source} app {app.app_id or app.name}", path=rel(app.path), detail=note),
+                        f"app:{rel(app.path)}",
+                    )
+        elif m.type == "sha256":
+            for path, digest in facts.hashes.items():
+                if digest == m.sha256:
+                    yield _Hit(Evidence("hash", f"sha256 {digest[:16]}…", path=rel(path), detail=note), f"hash:{rel(path)}")
+        elif m.type == "extension":
+            for ext in facts.extensions:
+                if (m.app_id and _glob(ext.ext_id, m.app_id)) or (m.name and _glob(ext.name, m.name)):
+                    yield _Hit(
+                        Evidence("extension", f"{ext.browser} extension {ext.name or ext.ext_id}", path=rel(ext.path), detail=note),
+                        f"extension:{ext.browser}:{ext.ext_id}:{ext.user}",
+                    )
+        elif m.type == "autostart":
+            for item in facts.autostart:
+                if (m.command and _glob(item.command, m.command)) or (m.name and _glob(item.name, m.name)):
+                    yield _Hit(
+                        Evidence("autostart", f"{item.source} entry {item.name}", path=rel(item.path), detail=item.command[:300]),
+                        f"autostart:{rel(item.path)}",
+                    )
+        elif m.type == "integrity":
+            for t in facts.tampering:
+                if t.check == m.check:
+                    shown = rel(t.path) if t.pid is None else t.path
+                    yield _Hit(Evidence("integrity", f"{t.check} ({t.client_id})", path=shown, pid=t.pid, detail=t.detail), f"{t.check}:{shown}")
+        elif m.type == "unrecognised":
+            yield from self._unrecognised(m, facts)
+
+    def _unrecognised(self, m: Matcher, facts: Facts) -> Iterator[_Hit]:
+        rel = self.layout.relative
+        if m.check == "process":
+            for p in facts.processes:
+                if p.pid in self.explained_pids or not any(looks_like_wechat(n) for n in program_names(p)):
+                    continue
+                if self.clients.approved_process(p) is not None:
+                    continue
+                yield _Hit(
+                    Evidence("process", f"WeChat-like process {p.name} matches no approved client", path=p.exe, pid=p.pid, detail=" ".join(p.cmdline)[:300]),
+                    f"process:{p.exe or p.name}",
+                )
+        else:
+            for app in facts.apps:
+                if app.path in self.explained_paths:
+                    continue
+                if not (looks_like_wechat(app.name) or looks_like_wechat(app.app_id)):
+                    continue
+                if self.clients.approved_app(app) is not None or self._inside_approved(app):
+                    continue
+                yield _Hit(
+                    Evidence("app", f"WeChat-like {app.source} app {app.app_id or app.name} matches no approved client", path=rel(app.path), detail=app.exe),
+                    f"app:{app.source}:{rel(app.path)}",
+                )
+
+    def _inside_approved(self, app: AppFact) -> bool:
+        """Parts of an approved install (a helper .exe in WeChat's own folder) are not apps."""
+        if app.source != "program-files" or not app.path:
+            return False
+        hit = self.clients.install_root_of(app.path)
+        return hit is not None
+
+
+def _pep503(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _assemble(rule: Rule, hits: list[_Hit]) -> list[Finding]:
+    if not hits:
+        return []
+    groups: dict[str, list[Evidence]] = {}
+    for hit in hits:
+        subject = rule.id if rule.group_by == "rule" else hit.subject
+        bucket = groups.setdefault(subject, [])
+        if all(e.identity() != hit.evidence.identity() for e in bucket):
+            bucket.append(hit.evidence)
+    return [
+        Finding(
+            rule_id=rule.id,
+            title=rule.title,
+            category=rule.category,
+            severity=rule.severity,
+            remediation=rule.remediation,
+            evidence=tuple(evidence),
+            subject=subject,
+            references=rule.references,
+        )
+        for subject, evidence in groups.items()
+    ]
+
+

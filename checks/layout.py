@@ -1,0 +1,263 @@
+"""Where things live on each platform: the scan root, its users' homes and named path templates.
+
+A template is a `/`-separated path whose first segment may be a `{variable}` that names a
+place on the platform (`{home}`, `{appdata}`, `{program_files}`, …). Expanding a per-user
+variable yields one path for every user found under the root, so a rule written once sees
+every user's plugins, not only the scanning user's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checks.model import Platform
+
+# Folders under Users/ that are not people.
+_NOT_USERS = {
+    "public",
+    "default",
+    "default user",
+    "all users",
+    "shared",
+    "guest",
+    "desktop.ini",
+    ".localized",
+}
+
+# Variables that name a folder relative to each user's home, per platform.
+_USER_VARS: dict[Platform, dict[str, str]] = {
+    Platform.LINUX: {
+        "home": "",
+        "config": ".config",
+        "data": ".local/share",
+        "autostart": ".config/autostart",
+        "documents": "Documents",
+        "downloads": "Downloads",
+        "desktop": "Desktop",
+    },
+    Platform.MACOS: {
+        "home": "",
+        "library": "Library",
+        "user_applications": "Applications",
+        "documents": "Documents",
+        "downloads": "Downloads",
+        "desktop": "Desktop",
+        "launch_agents": "Library/LaunchAgents",
+        "app_support": "Library/Application Support",
+    },
+    Platform.WINDOWS: {
+        "home": "",
+        "appdata": "AppData/Roaming",
+        "localappdata": "AppData/Local",
+        "documents": "Documents",
+        "downloads": "Downloads",
+        "desktop": "Desktop",
+        "startup": "AppData/Roaming/Microsoft/Windows/Start Menu/Programs/Startup",
+    },
+}
+
+# Variables that name one machine-wide folder, per platform (relative to the root).
+_SYSTEM_VARS: dict[Platform, dict[str, str]] = {
+    Platform.LINUX: {
+        "root": "",
+        "opt": "opt",
+        "usr": "usr",
+        "etc": "etc",
+        "tmp": "tmp",
+        "applications_dir": "usr/share/applications",
+        "system_autostart": "etc/xdg/autostart",
+        "dpkg_status": "var/lib/dpkg/status",
+    },
+    Platform.MACOS: {
+        "root": "",
+        "applications": "Applications",
+        "system_library": "Library",
+        "launch_daemons": "Library/LaunchDaemons",
+        "system_launch_agents": "Library/LaunchAgents",
+        "usr": "usr",
+        "opt": "opt",
+        "tmp": "private/tmp",
+    },
+    Platform.WINDOWS: {
+        "root": "",
+        "program_files": "Program Files",
+        "program_files_x86": "Program Files (x86)",
+        "programdata": "ProgramData",
+        "windows": "Windows",
+        "common_startup": "ProgramData/Microsoft/Windows/Start Menu/Programs/Startup",
+    },
+}
+
+
+def current_platform() -> Platform:
+    """The platform of the machine this code runs on: the one place `sys.platform` is read."""
+    if sys.platform.startswith("win"):
+        return Platform.WINDOWS
+    if sys.platform == "darwin":
+        return Platform.MACOS
+    return Platform.LINUX
+
+
+class LayoutError(ValueError):
+    """The scan root cannot be used; the message says what to do, in both languages."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserHome:
+    name: str
+    path: Path
+
+
+@dataclass(slots=True)
+class Layout:
+    """The scan root and platform, with the users found there."""
+
+    root: Path
+    platform: Platform
+    live: bool
+    users: list[UserHome] = field(default_factory=list)
+
+    @classmethod
+    def live_machine(cls) -> Layout:
+        platform = current_platform()
+        root = Path(os.environ.get("SystemDrive", "C:") + "\\") if platform is Platform.WINDOWS else Path("/")
+        layout = cls(root=root, platform=platform, live=True)
+        layout.users = layout._discover_users()
+        return layout
+
+    @classmethod
+    def image(cls, root: str | os.PathLike[str], platform: Platform | str) -> Layout:
+        path = Path(root)
+        if not path.exists():
+            raise LayoutError(
+                f"扫描根目录不存在：{path}。请指定已挂载的磁盘映像目录。\n"
+                f"The scan root does not exist: {path}. Point --root at a mounted disk image."
+            )
+        if not path.is_dir():
+            raise LayoutError(
+                f"扫描根目录不是文件夹：{path}。请指定映像的根目录（Linux/macOS 的 /，Windows 的 C:\\）。\n"
+                f"The scan root is not a folder: {path}. Point --root at the image's / or C:\\."
+            )
+        try:
+            os.listdir(path)
+        except OSError as exc:
+            raise LayoutError(
+                f"无法读取扫描根目录 {path}：{exc.strerror}。请以有权限的账户运行或检查挂载。\n"
+                f"Cannot read the scan root {path}: {exc.strerror}. Run with enough rights or "
+                f"check the mount."
+            ) from exc
+        layout = cls(root=path, platform=Platform(platform), live=False)
+        layout.users = layout._discover_users()
+        return layout
+
+    # -- users ---------------------------------------------------------------------------
+
+    def _discover_users(self) -> list[UserHome]:
+        found: dict[str, UserHome] = {}
+        if self.platform is Platform.LINUX:
+            bases = [self.root / "home"]
+            root_home = self.root / "root"
+            if _is_dir(root_home):
+                found[str(root_home)] = UserHome("root", root_home)
+        else:
+            bases = [self.root / "Users"]
+        for base in bases:
+            try:
+                entries = sorted(os.scandir(base), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.lower() in _NOT_USERS or entry.name.startswith("."):
+                    continue
+                try:
+                    if not entry.is_dir():
+                        continue
+                except OSError:
+                    continue
+                found[entry.path] = UserHome(entry.name, Path(entry.path))
+        if self.live and self.platform is not Platform.WINDOWS:
+            found.update(_homes_from_passwd(found))
+        return list(found.values())
+
+    # -- templates -----------------------------------------------------------------------
+
+    def expand(self, template: str) -> Iterator[tuple[str, str, str]]:
+        """Yield (base folder, relative pattern, user) for a template.
+
+        The base is a real folder named by the template's variable; the pattern is what the
+        template says below it; user is "" for machine-wide places.
+        """
+        template = template.strip()
+        if template.startswith("{"):
+            end = template.find("}")
+            if end < 0:
+                raise ValueError(f"unclosed variable in path template {template!r}")
+            var, rest = template[1:end], template[end + 1 :].lstrip("/")
+        else:
+            var, rest = "root", template.lstrip("/")
+        user_vars = _USER_VARS[self.platform]
+        system_vars = _SYSTEM_VARS[self.platform]
+        if var in user_vars:
+            for user in self.users:
+                yield _join(str(user.path), user_vars[var]), rest, user.name
+        elif var in system_vars:
+            yield _join(str(self.root), system_vars[var]), rest, ""
+        elif var == "applications" and self.platform is not Platform.MACOS:
+            return
+        else:
+            raise ValueError(f"unknown path variable {{{var}}} for {self.platform}")
+
+    def known_variables(self) -> set[str]:
+        return set(_USER_VARS[self.platform]) | set(_SYSTEM_VARS[self.platform])
+
+    def relative(self, path: str) -> str:
+        """A path as shown in reports: relative to the root, with `/` separators."""
+        try:
+            rel = os.path.relpath(path, self.root)
+        except ValueError:
+            return path.replace("\\", "/")
+        if rel.startswith(".."):
+            return path.replace("\\", "/")
+        return rel.replace("\\", "/")
+
+    @property
+    def case_insensitive(self) -> bool:
+        """Windows and (by default) macOS file systems ignore case; match names the same way."""
+        return self.platform is not Platform.LINUX
+
+
+def _join(base: str, rest: str) -> str:
+    if not rest:
+        return base
+    return base.rstrip("/\\") + "/" + rest
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _homes_from_passwd(already: dict[str, UserHome]) -> dict[str, UserHome]:
+    """Homes of real login users that live outside /home (live Linux/macOS only)."""
+    extra: dict[str, UserHome] = {}
+    try:
+        import pwd
+    except ImportError:  # pragma: no cover - not on Windows
+        return extra
+    for entry in pwd.getpwall():
+        home = entry.pw_dir
+        if not home or home in already or home in ("/", "/nonexistent", "/var/empty"):
+            continue
+        if entry.pw_uid < 1000 and entry.pw_uid != 0:
+            continue  # system accounts; their homes are service folders
+        if entry.pw_shell.endswith(("nologin", "false")):
+            continue
+        if _is_dir(Path(home)):
+            extra[home] = UserHome(entry.pw_name, Path(home))
+    return extra

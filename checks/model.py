@@ -1,0 +1,297 @@
+"""The engine's vocabulary: facts the probes collect, rules' enums, and the findings they yield."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Platform(StrEnum):
+    """Operating system family whose layout and rules apply. Stable strings, never renumber."""
+
+    LINUX = "linux"
+    MACOS = "macos"
+    WINDOWS = "windows"
+
+
+class Severity(StrEnum):
+    """How urgently a finding must be dealt with. Stable strings, never renumber."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Sort key: 0 is the most severe."""
+        return list(Severity).index(self)
+
+
+class Category(StrEnum):
+    """What kind of tool a rule is about. Stable strings, never renumber."""
+
+    UNOFFICIAL_CLIENT = "unofficial-client"
+    PLUGIN_INJECTION = "plugin-injection"
+    BINARY_PATCHER = "binary-patcher"
+    MULTI_OPEN = "multi-open"
+    BOT_FRAMEWORK = "bot-framework"
+    DB_DUMPER = "db-dumper"
+    BROWSER_EXTENSION = "browser-extension"
+    TAMPERING = "tampering"
+    UNRECOGNISED_CLIENT = "unrecognised-client"
+
+
+class Lang(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A string a person reads, in both languages."""
+
+    zh: str
+    en: str
+
+    def get(self, lang: Lang | str) -> str:
+        return self.zh if str(lang) == Lang.ZH else self.en
+
+
+# --- facts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessFact:
+    pid: int
+    name: str
+    exe: str  # may be "" when the OS would not tell us
+    cmdline: tuple[str, ...]
+    user: str
+    ppid: int
+    create_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleFact:
+    """A file mapped into a WeChat-family process."""
+
+    pid: int
+    process_name: str
+    process_exe: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileFact:
+    """A file or folder that exists at a place some rule names."""
+
+    path: str  # absolute path on this machine (under the scan root)
+    is_dir: bool
+    size: int
+    template: str  # the path template that found it
+    user: str = ""  # the home it was found in, if any
+
+
+@dataclass(frozen=True, slots=True)
+class AppFact:
+    """An installed application as the platform's own inventory describes it."""
+
+    source: str  # "desktop", "dpkg", "flatpak", "snap", "bundle", "uninstall", "program-files"
+    app_id: str  # desktop id, package name, bundle id, uninstall key, folder name
+    name: str
+    path: str = ""  # install location / bundle path / .desktop file
+    exe: str = ""  # main executable when known
+    version: str = ""
+    publisher: str = ""
+    user: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PackageFact:
+    """A Python or npm package installed somewhere on the machine."""
+
+    ecosystem: str  # "pypi" | "npm"
+    name: str  # normalised (PEP 503 for pypi, lower-case for npm)
+    version: str
+    path: str  # the dist-info / egg-info / package folder
+    user: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AutostartFact:
+    source: str  # "xdg", "launchagent", "launchdaemon", "startup-folder", "run-key"
+    name: str
+    command: str
+    path: str
+    user: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionFact:
+    """A browser extension (Chromium or Firefox profile)."""
+
+    browser: str
+    ext_id: str
+    name: str
+    path: str
+    user: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TamperFact:
+    """An integrity check's observation about an approved client's files or process."""
+
+    check: str  # one of catalogue.INTEGRITY_CHECKS
+    client_id: str
+    path: str  # the file (or module) that is wrong
+    detail: str  # what is wrong, in words a person can check
+    pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnrecognisedFact:
+    """A WeChat-like process or app that matches no approved identity."""
+
+    kind: str  # "process" | "app"
+    name: str
+    path: str
+    detail: str
+    pid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlindSpot:
+    """Something the scan could not look at, and why: reported, never hidden."""
+
+    probe: str
+    what: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Facts:
+    """Everything the probes saw in one scan."""
+
+    processes: list[ProcessFact] = field(default_factory=list)
+    modules: list[ModuleFact] = field(default_factory=list)
+    files: list[FileFact] = field(default_factory=list)
+    apps: list[AppFact] = field(default_factory=list)
+    packages: list[PackageFact] = field(default_factory=list)
+    autostart: list[AutostartFact] = field(default_factory=list)
+    extensions: list[ExtensionFact] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)  # path -> sha256 of files probes hashed
+    tampering: list[TamperFact] = field(default_factory=list)
+    unrecognised: list[UnrecognisedFact] = field(default_factory=list)
+    blind_spots: list[BlindSpot] = field(default_factory=list)
+
+
+# --- findings ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observation behind a finding. `path` is relative to the scanned root."""
+
+    kind: str  # "file", "process", "module", "package", "app", "autostart", "extension", "hash"
+    matched: str  # what the rule matched, in words a person can check
+    path: str = ""
+    pid: int | None = None
+    package: str = ""
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "matched": self.matched}
+        if self.path:
+            out["path"] = self.path
+        if self.pid is not None:
+            out["pid"] = self.pid
+        if self.package:
+            out["package"] = self.package
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+    def identity(self) -> str:
+        """What makes this observation the same thing next time (pids change, paths do not)."""
+        if self.kind == "process" or self.kind == "module":
+            return f"{self.kind}:{self.matched}:{self.path}"
+        return f"{self.kind}:{self.path}:{self.package}:{self.matched}"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    title: Text
+    category: Category
+    severity: Severity
+    remediation: Text
+    evidence: tuple[Evidence, ...]
+    subject: str  # what the finding is about (a path, a package, a program name): part of the key
+    references: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Stable across scans: the same rule about the same subject is the same finding."""
+        digest = hashlib.sha256(f"{self.rule_id}\0{self.subject}".encode()).hexdigest()
+        return digest[:24]
+
+    def to_json(self, lang: Lang | str = Lang.EN) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "rule_id": self.rule_id,
+            "title": self.title.get(lang),
+            "title_i18n": asdict(self.title),
+            "category": str(self.category),
+            "severity": str(self.severity),
+            "subject": self.subject,
+            "evidence": [e.to_json() for e in self.evidence],
+            "remediation": self.remediation.get(lang),
+            "remediation_i18n": asdict(self.remediation),
+            "references": list(self.references),
+        }
+
+
+@dataclass(slots=True)
+class ScanResult:
+    root: str
+    platform: Platform
+    live: bool
+    started_at: float
+    duration_s: float
+    findings: list[Finding]
+    blind_spots: list[BlindSpot]
+    stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def compliant(self) -> bool:
+        return not self.findings
+
+    def to_json(self, lang: Lang | str = Lang.EN) -> dict[str, Any]:
+        by_sev = {str(s): 0 for s in Severity}
+        for f in self.findings:
+            by_sev[str(f.severity)] += 1
+        return {
+            "schema": "wxguard.check/1",
+            "root": self.root,
+            "platform": str(self.platform),
+            "live": self.live,
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 4),
+            "summary": {
+                "compliant": self.compliant,
+                "findings": len(self.findings),
+                "by_severity": by_sev,
+                "blind_spots": len(self.blind_spots),
+            },
+            "findings": [f.to_json(lang) for f in self.findings],
+            "blind_spots": [asdict(b) for b in self.blind_spots],
+            "stats": dict(self.stats),
+        }
+
+    def dumps(self, lang: Lang | str = Lang.EN) -> str:
+        return json.dumps(self.to_json(lang), ensure_ascii=False, indent=2)

@@ -1,0 +1,156 @@
+"""Installed applications as each platform's own inventory lists them.
+
+Linux: .desktop files, dpkg status, flatpak and snap installs, AppImages. macOS: app
+bundles' Info.plist. Windows: Program Files folders and, on a live machine, the uninstall
+keys of the registry (offline hives are reported as a blind spot).
+"""
+
+from __future__ import annotations
+
+import plistlib
+from typing import Any
+
+from checks.model import AppFact, Platform
+from checks.parsers import parse_desktop_entry, parse_dpkg_status
+from checks.probes import winreg_source
+from checks.probes.base import ProbeContext
+
+_DESKTOP_DIRS = (
+    "{root}/usr/share/applications",
+    "{root}/usr/local/share/applications",
+    "{root}/var/lib/flatpak/exports/share/applications",
+    "{root}/var/lib/snapd/desktop/applications",
+    "{data}/applications",
+    "{data}/flatpak/exports/share/applications",
+)
+_APPIMAGE_PLACES = ("{home}", "{home}/Applications", "{downloads}", "{desktop}", "{root}/opt")
+_MAC_APP_DIRS = ("{applications}", "{applications}/*", "{user_applications}")
+_WIN_PROGRAM_DIRS = ("{program_files}", "{program_files_x86}", "{localappdata}/Programs")
+DPKG_STATUS_LIMIT = 128 * 1024 * 1024
+
+
+def collect(ctx: ProbeContext) -> None:
+    platform = ctx.layout.platform
+    if platform is Platform.LINUX:
+        _linux(ctx)
+    elif platform is Platform.MACOS:
+        _macos(ctx)
+    else:
+        _windows(ctx)
+
+
+# --- Linux ---------------------------------------------------------------------------------
+
+
+def _linux(ctx: ProbeContext) -> None:
+    apps = ctx.facts.apps
+    for template in _DESKTOP_DIRS:
+        for folder, user in ctx.places(template):
+            for entry in ctx.fs.listdir(folder, "apps"):
+                if entry.is_dir or not entry.name.endswith(".desktop"):
+                    continue
+                info = ctx.fs.parsed(entry.path, parse_desktop_entry, "apps", 1024 * 1024)
+                if info is None:
+                    continue
+                apps.append(
+                    AppFact(
+                        "desktop",
+                        entry.name,
+                        info.get("Name", entry.name),
+                        entry.path,
+                        exe=info.get("Exec", ""),
+                        user=user,
+                    )
+                )
+    for status, _ in ctx.places("{dpkg_status}"):
+        packages = ctx.fs.parsed(status, parse_dpkg_status, "apps", DPKG_STATUS_LIMIT)
+        for name, version in (packages or {}).items():
+            apps.append(AppFact("dpkg", name, name, status, version=version))
+    for template, user_scope in (("{root}/var/lib/flatpak/app", False), ("{data}/flatpak/app", True)):
+        for folder, user in ctx.places(template):
+            for entry in ctx.fs.listdir(folder, "apps"):
+                if entry.is_dir:
+                    apps.append(AppFact("flatpak", entry.name, entry.name, entry.path, user=user if user_scope else ""))
+    for folder, _ in ctx.places("{root}/snap"):
+        for entry in ctx.fs.listdir(folder, "apps"):
+            if entry.is_dir and entry.name != "bin":
+                apps.append(AppFact("snap", entry.name, entry.name, entry.path))
+    for template in _APPIMAGE_PLACES:
+        for folder, user in ctx.places(template):
+            for entry in ctx.fs.listdir(folder, "apps"):
+                if not entry.is_dir and entry.name.lower().endswith(".appimage"):
+                    apps.append(AppFact("appimage", entry.name, entry.name[: -len(".appimage")], entry.path, exe=entry.path, user=user))
+
+
+# --- macOS ---------------------------------------------------------------------------------
+
+
+def _read_plist(data: bytes) -> dict[str, Any]:
+    try:
+        value = plistlib.loads(data)
+    except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(str(exc)) from exc
+    if not isinstance(value, dict):
+        raise ValueError("not a dictionary")
+    return value
+
+
+def read_bundle(ctx: ProbeContext, bundle: str, user: str = "") -> AppFact:
+    info = ctx.fs.parsed(bundle + "/Contents/Info.plist", _read_plist, "apps") or {}
+    name = bundle.rstrip("/").rsplit("/", 1)[-1]
+    display = str(info.get("CFBundleDisplayName") or info.get("CFBundleName") or name[: -len(".app")])
+    executable = str(info.get("CFBundleExecutable") or "")
+    return AppFact(
+        "bundle",
+        str(info.get("CFBundleIdentifier") or ""),
+        display,
+        bundle,
+        exe=bundle + "/Contents/MacOS/" + executable if executable else "",
+        version=str(info.get("CFBundleShortVersionString") or ""),
+        user=user,
+    )
+
+
+def _macos(ctx: ProbeContext) -> None:
+    seen: set[str] = set()
+    for template in _MAC_APP_DIRS:
+        for folder, user in ctx.places(template):
+            if folder.endswith(".app"):
+                continue
+            for entry in ctx.fs.listdir(folder, "apps"):
+                    if entry.is_dir and entry.name.endswith(".app") and entry.path not in seen:
+                        seen.add(entry.path)
+                        ctx.facts.apps.append(read_bundle(ctx, entry.path, user))
+
+
+# --- Windows -------------------------------------------------------------------------------
+
+
+def _windows(ctx: ProbeContext) -> None:
+    for template in _WIN_PROGRAM_DIRS:
+        for folder, user in ctx.places(template):
+            for entry in ctx.fs.listdir(folder, "apps"):
+                if not entry.is_dir:
+                    continue
+                ctx.facts.apps.append(AppFact("program-files", entry.name, entry.name, entry.path, user=user))
+                # Vendor folders (Tencent\WeChat) hold the products one level down.
+                for sub in ctx.fs.listdir(entry.path, "apps"):
+                    if sub.is_dir:
+                        ctx.facts.apps.append(
+                            AppFact("program-files", f"{entry.name}/{sub.name}", sub.name, sub.path, user=user)
+                        )
+                    elif sub.name.lower().endswith(".exe"):
+                        ctx.facts.apps.append(
+                            AppFact("program-files", f"{entry.name}/{sub.name}", sub.name[:-4], sub.path, exe=sub.path, user=user)
+                        )
+    if ctx.layout.live:
+        apps, blind = winreg_source.uninstall_entries()
+        ctx.facts.apps.extend(apps)
+        ctx.facts.blind_spots.extend(blind)
+    else:
+        ctx.fs.note(
+            "apps",
+            "registry hives (Windows/System32/config, NTUSER.DAT)",
+            "offline registry hives are not parsed; uninstall entries and Run keys were not examined",
+        )
+

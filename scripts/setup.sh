@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets up everything wxguard's commands and tests need on a fresh Debian 12 machine:
+# Debian packages (when run as root) and a virtual environment with the project installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use for real parts: a tray host on a virtual display, a Secret
+# Service keyring, PostgreSQL, Chromium, a C compiler for the LD_PRELOAD injection test.
+DEBS=(
+  xvfb xauth trayer x11-utils imagemagick libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
+  libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-render-util0 libxcb-image0
+  libegl1 libgl1 libfontconfig1 libdbus-1-3 dbus dbus-x11 fonts-noto-cjk
+  gnome-keyring libsecret-tools
+  postgresql-15
+  chromium chromium-driver
+  gcc libc6-dev
+)
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  missing=()
+  for pkg in "${DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "setup: not root; skipping Debian packages (${DEBS[*]}): install them yourself for the full test suite" >&2
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.wxguard-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[gui,server,dev]"
+  touch "$stamp"
+fi
+echo "setup: ready (.venv)"

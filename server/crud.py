@@ -1,0 +1,728 @@
+"""Reads and writes of the server's entities; every function takes the session and the time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server import attachments as att
+from server.models import (
+    Admin,
+    Attachment,
+    AuditEvent,
+    Device,
+    EnrollmentSecret,
+    Finding,
+    FindingState,
+    MessageKind,
+    PasswordState,
+    PasswordStatus,
+    Policy,
+    PolicyAck,
+    Report,
+    ReportMessage,
+    ReportStatus,
+)
+from server.policy import PolicyCreate, PolicyDocument, build_document, sign_document
+from server.schemas import (
+    EnrollRequest,
+    FindingsBatch,
+    FindingsResult,
+    HeartbeatRequest,
+    PasswordStatusRequest,
+    PolicyAckRequest,
+    ReportCreate,
+)
+from server.security import (
+    DUMMY_PASSWORD_HASH,
+    hash_password,
+    new_device_token,
+    new_enrollment_secret,
+    token_hash,
+    verify_password,
+)
+from server.signing import PolicySigner
+
+
+class ConflictError(Exception):
+    """The request contradicts what is stored (e.g. an idempotency key reused with new content)."""
+
+
+class EnrollmentRefused(Exception):
+    """The secret is unknown, used up, revoked or expired (deliberately not said which)."""
+
+
+class NotFound(Exception):
+    pass
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+def audit(
+    session: Session,
+    now: datetime,
+    actor: str,
+    action: str,
+    target: str = "",
+    ip: str = "",
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(at=now, actor=actor, action=action, target=target, ip=ip, detail=detail or {})
+    )
+
+
+def audit_events(session: Session, limit: int = 200) -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+# --- admins ------------------------------------------------------------------------------
+
+
+def create_admin(session: Session, username: str, password: str, now: datetime) -> Admin:
+    if session.scalar(select(Admin).where(Admin.username == username)) is not None:
+        raise ConflictError(f"admin {username!r} already exists")
+    admin = Admin(
+        username=username,
+        password_hash=hash_password(password),
+        created_at=now,
+        disabled=False,
+    )
+    session.add(admin)
+    session.flush()
+    return admin
+
+
+def authenticate_admin(session: Session, username: str, password: str) -> Admin | None:
+    admin = session.scalar(select(Admin).where(Admin.username == username))
+    if admin is None or admin.disabled:
+        verify_password(DUMMY_PASSWORD_HASH, password)  # same cost either way
+        return None
+    return admin if verify_password(admin.password_hash, password) else None
+
+
+def admins(session: Session) -> list[Admin]:
+    return list(session.scalars(select(Admin).order_by(Admin.username)))
+
+
+# --- enrollment --------------------------------------------------------------------------
+
+
+def create_secret(
+    session: Session, now: datetime, uses: int, expires_at: datetime | None, label: str = ""
+) -> str:
+    secret = new_enrollment_secret()
+    session.add(
+        EnrollmentSecret(
+            secret_hash=token_hash(secret),
+            label=label,
+            uses_allowed=uses,
+            uses=0,
+            created_at=now,
+            expires_at=expires_at,
+            revoked=False,
+        )
+    )
+    return secret
+
+
+def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tuple[Device, str]:
+    secret_hash = token_hash(req.secret)
+    # One conditional UPDATE consumes a use atomically, so two devices racing for the last use of
+    # a secret cannot both win (on SQLite and PostgreSQL alike).
+    consumed = session.execute(
+        update(EnrollmentSecret)
+        .where(
+            EnrollmentSecret.secret_hash == secret_hash,
+            EnrollmentSecret.revoked.is_(False),
+            EnrollmentSecret.uses < EnrollmentSecret.uses_allowed,
+            (EnrollmentSecret.expires_at.is_(None)) | (EnrollmentSecret.expires_at > now),
+        )
+        .values(uses=EnrollmentSecret.uses + 1)
+        .returning(EnrollmentSecret.id)
+    ).scalar_one_or_none()
+    if consumed is None:
+        raise EnrollmentRefused()
+    token = new_device_token()
+    device = Device(
+        id=str(uuid.uuid4()),
+        token_hash=token_hash(token),
+        hostname=req.hostname,
+        os=req.os,
+        agent_version=req.agent_version,
+        enrolled_at=now,
+        enrolled_ip=ip,
+        secret_id=consumed,
+        policy_version_seen=0,
+        users_seen=[],
+    )
+    session.add(device)
+    audit(session, now, f"device:{device.id}", "device.enroll", device.id, ip, {"secret": consumed})
+    return device, token
+
+
+def device_id_for_token(session: Session, token: str) -> str | None:
+    """The device a bearer token belongs to, if known and not revoked (hot path: one query)."""
+    row = session.execute(
+        select(Device.id, Device.revoked_at).where(Device.token_hash == token_hash(token))
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return str(row.id)
+
+
+def revoke_device(session: Session, device_id: str, now: datetime, actor: str, ip: str) -> None:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(device_id)
+    if device.revoked_at is None:
+        device.revoked_at = now
+        audit(session, now, actor, "device.revoke", device_id, ip)
+
+
+# --- heartbeat ---------------------------------------------------------------------------
+
+
+def heartbeat(session: Session, device_id: str, req: HeartbeatRequest, now: datetime) -> None:
+    values: dict[str, Any] = {
+        "last_seen_at": now,
+        "agent_version": req.agent_version,
+        "os": req.os,
+        "users_seen": sorted(set(req.users_seen)),
+        # Never let a stale heartbeat lower what the device told us before.
+        "policy_version_seen": func.max(Device.policy_version_seen, req.policy_version_seen)
+        if session.bind is not None and session.bind.dialect.name == "sqlite"
+        else func.greatest(Device.policy_version_seen, req.policy_version_seen),
+    }
+    if req.hostname is not None:
+        values["hostname"] = req.hostname
+    if req.last_scan_at is not None:
+        values["last_scan_at"] = req.last_scan_at
+    session.execute(update(Device).where(Device.id == device_id).values(**values))
+
+
+# --- findings ----------------------------------------------------------------------------
+
+
+def upsert_findings(
+    session: Session, device_id: str, batch: FindingsBatch, now: datetime
+) -> FindingsResult:
+    """Idempotent: sending the same batch again changes nothing but `received_at`."""
+    # The last word about a key in a batch wins (agents may coalesce).
+    incoming = {f.key: f for f in batch.findings}
+    existing = {
+        f.key: f
+        for f in session.scalars(
+            select(Finding).where(Finding.device_id == device_id, Finding.key.in_(incoming))
+        )
+    }
+    new = updated = resolved = 0
+    for key, item in incoming.items():
+        is_resolved = item.status == "resolved"
+        row = existing.get(key)
+        if row is None:
+            row = Finding(device_id=device_id, key=key, first_seen=item.first_seen)
+            session.add(row)
+            new += 0 if is_resolved else 1
+        else:
+            updated += 1
+            row.first_seen = min(row.first_seen, item.first_seen)
+        was_open = row.state == FindingState.OPEN.value
+        row.rule_id = item.rule_id
+        row.title = item.title
+        row.title_i18n = item.title_i18n.model_dump() if item.title_i18n else {}
+        row.category = item.category
+        row.severity = str(item.severity)
+        row.subject = item.subject
+        row.evidence = [e.model_dump(exclude_defaults=True) for e in item.evidence]
+        row.remediation = item.remediation
+        row.remediation_i18n = item.remediation_i18n.model_dump() if item.remediation_i18n else {}
+        row.last_seen = max(row.last_seen or item.last_seen, item.last_seen)
+        row.received_at = now
+        if is_resolved:
+            if was_open or row.resolved_at is None:
+                row.resolved_at = item.last_seen
+                resolved += 1
+            row.state = FindingState.RESOLVED.value
+        else:
+            row.state = FindingState.OPEN.value
+            row.resolved_at = None
+    if batch.complete:
+        stale = session.scalars(
+            select(Finding).where(
+                Finding.device_id == device_id,
+                Finding.state == FindingState.OPEN.value,
+                Finding.key.not_in(incoming) if incoming else Finding.id.is_not(None),
+            )
+        )
+        for row in stale:
+            row.state = FindingState.RESOLVED.value
+            row.resolved_at = batch.scanned_at
+            row.received_at = now
+            resolved += 1
+    session.execute(
+        update(Device)
+        .where(Device.id == device_id)
+        .values(last_scan_at=batch.scanned_at, last_seen_at=now)
+    )
+    return FindingsResult(received=len(batch.findings), new=new, updated=updated, resolved=resolved)
+
+
+# --- incident reports --------------------------------------------------------------------
+
+
+def report_payload_hash(req: ReportCreate, files: list[tuple[str, bytes]]) -> str:
+    body = req.model_dump(mode="json")
+    body["attachments"] = [[name, hashlib.sha256(data).hexdigest()] for name, data in files]
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def find_report_by_key(session: Session, device_id: str, key: str) -> Report | None:
+    return session.scalar(
+        select(Report).where(Report.device_id == device_id, Report.idempotency_key == key)
+    )
+
+
+def create_report(
+    session: Session,
+    device_id: str,
+    req: ReportCreate,
+    stored: list[att.StoredAttachment],
+    payload_sha256: str,
+    now: datetime,
+) -> Report:
+    report = Report(
+        device_id=device_id,
+        idempotency_key=req.idempotency_key,
+        payload_sha256=payload_sha256,
+        category=req.category.value,
+        occurred_at=req.occurred_at,
+        summary=req.summary,
+        description=req.description,
+        affected_account=req.affected_account,
+        reporter=req.reporter,
+        created_at=now,
+        updated_at=now,
+        status=ReportStatus.NEW.value,
+    )
+    session.add(report)
+    for item in stored:
+        report.attachments.append(
+            Attachment(
+                stored_name=item.stored_name,
+                filename=item.filename,
+                content_type=item.content_type,
+                size=item.size,
+                sha256=item.sha256,
+            )
+        )
+    session.flush()
+    return report
+
+
+def device_reports(session: Session, device_id: str) -> list[Report]:
+    return list(
+        session.scalars(
+            select(Report)
+            .where(Report.device_id == device_id)
+            .order_by(Report.id.desc())
+            .limit(200)
+        )
+    )
+
+
+def device_report(session: Session, device_id: str, report_id: int) -> Report | None:
+    return session.scalar(
+        select(Report).where(Report.device_id == device_id, Report.id == report_id)
+    )
+
+
+@dataclass
+class ReportFilter:
+    status: str | None = None
+    category: str | None = None
+
+
+def reports(session: Session, flt: ReportFilter, limit: int = 500) -> list[Report]:
+    query = select(Report).order_by(Report.id.desc()).limit(limit)
+    if flt.status:
+        query = query.where(Report.status == flt.status)
+    if flt.category:
+        query = query.where(Report.category == flt.category)
+    return list(session.scalars(query))
+
+
+def report_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(Report.status, func.count()).group_by(Report.status))
+    return {str(status): int(count) for status, count in rows}
+
+
+def get_report(session: Session, report_id: int) -> Report:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise NotFound(str(report_id))
+    return report
+
+
+def update_report(
+    session: Session,
+    report: Report,
+    now: datetime,
+    actor: Admin,
+    ip: str,
+    status: ReportStatus | None = None,
+    assignee_id: int | bool | None = False,
+) -> None:
+    """Change status and/or assignee (False means leave the assignee alone)."""
+    if status is not None and status.value != report.status:
+        audit(
+            session,
+            now,
+            f"admin:{actor.username}",
+            "report.status",
+            report.case,
+            ip,
+            {"from": report.status, "to": status.value},
+        )
+        report.status = status.value
+        report.updated_at = now
+    if assignee_id is not False and assignee_id != report.assignee_id:
+        new_id = assignee_id if isinstance(assignee_id, int) else None
+        if new_id is not None and session.get(Admin, new_id) is None:
+            raise NotFound(f"admin {new_id}")
+        audit(
+            session,
+            now,
+            f"admin:{actor.username}",
+            "report.assign",
+            report.case,
+            ip,
+            {"assignee": new_id},
+        )
+        report.assignee_id = new_id
+        report.updated_at = now
+
+
+def add_message(
+    session: Session, report: Report, kind: MessageKind, body: str, author: Admin, now: datetime
+) -> None:
+    report.messages.append(
+        ReportMessage(kind=kind.value, author_id=author.id, body=body, created_at=now)
+    )
+    report.updated_at = now
+    audit(session, now, f"admin:{author.username}", f"report.{kind.value}", report.case)
+
+
+def get_attachment(session: Session, report_id: int, attachment_id: int) -> Attachment:
+    item = session.scalar(
+        select(Attachment).where(Attachment.id == attachment_id, Attachment.report_id == report_id)
+    )
+    if item is None:
+        raise NotFound(str(attachment_id))
+    return item
+
+
+# --- password age and acknowledgements ---------------------------------------------------
+
+
+def set_password_status(
+    session: Session, device_id: str, req: PasswordStatusRequest, now: datetime
+) -> int:
+    wanted = {(a.user, a.account_type.value): a for a in req.accounts}
+    rows = {
+        (r.user, r.account_type): r
+        for r in session.scalars(
+            select(PasswordStatus).where(PasswordStatus.device_id == device_id)
+        )
+    }
+    for key, item in wanted.items():
+        row = rows.get(key)
+        if row is None:
+            row = PasswordStatus(device_id=device_id, user=key[0], account_type=key[1])
+            session.add(row)
+        row.state = item.state.value
+        row.last_changed = item.last_changed
+        row.due_at = item.due_at
+        row.deferrals = item.deferrals
+        row.reported_at = now
+    return len(wanted)
+
+
+def ack_policy(session: Session, device_id: str, req: PolicyAckRequest, now: datetime) -> None:
+    existing = session.scalar(
+        select(PolicyAck).where(
+            PolicyAck.device_id == device_id,
+            PolicyAck.user == req.user,
+            PolicyAck.policy_version == req.version,
+        )
+    )
+    if existing is not None:
+        return  # acknowledging twice is the same acknowledgement
+    session.add(
+        PolicyAck(
+            device_id=device_id,
+            user=req.user,
+            policy_version=req.version,
+            text_version=req.text_version,
+            acknowledged_at=req.acknowledged_at,
+            received_at=now,
+        )
+    )
+
+
+# --- policy ------------------------------------------------------------------------------
+
+
+def latest_policy_version(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(Policy.version), 0))) or 0)
+
+
+def publish_policy(
+    session: Session,
+    signer: PolicySigner,
+    create: PolicyCreate,
+    now: datetime,
+    actor: str,
+    ip: str = "",
+) -> PolicyDocument:
+    version = latest_policy_version(session) + 1
+    document = build_document(create, version, now, signer.key_id)
+    payload, signature = sign_document(document, signer)
+    session.add(
+        Policy(
+            version=version,
+            payload=payload,
+            signature=signature,
+            key_id=signer.key_id,
+            issued_at=document.issued_at,
+            expires_at=document.expires_at,
+            device_scope=document.devices,
+            published_by=actor,
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another publisher took this version number first
+        raise ConflictError("another policy was published at the same time; try again") from exc
+    audit(session, now, actor, "policy.publish", str(version), ip, {"key_id": signer.key_id})
+    return document
+
+
+def policies(session: Session, limit: int = 100) -> list[Policy]:
+    return list(session.scalars(select(Policy).order_by(Policy.version.desc()).limit(limit)))
+
+
+def policy_for_device(session: Session, device_id: str, now: datetime) -> Policy | None:
+    """The newest unexpired policy that applies to this device (global or scoped to it)."""
+    for policy in session.scalars(
+        select(Policy).where(Policy.expires_at > now).order_by(Policy.version.desc()).limit(200)
+    ):
+        if policy.device_scope is None or device_id in policy.device_scope:
+            return policy
+    return None
+
+
+def current_policy(session: Session, now: datetime) -> Policy | None:
+    return session.scalar(
+        select(Policy)
+        .where(Policy.expires_at > now, Policy.device_scope.is_(None))
+        .order_by(Policy.version.desc())
+        .limit(1)
+    )
+
+
+# --- dashboard views ---------------------------------------------------------------------
+
+
+@dataclass
+class DeviceRow:
+    device: Device
+    open_findings: int
+    worst_severity: str | None
+    password_overdue: int
+    offline: bool
+    compliance: str  # "compliant", "non-compliant", "unknown", "revoked"
+
+
+def fleet(session: Session, now: datetime, offline_after: timedelta) -> list[DeviceRow]:
+    open_counts: dict[str, Counter[str]] = {}
+    for device_id, severity, count in session.execute(
+        select(Finding.device_id, Finding.severity, func.count())
+        .where(Finding.state == FindingState.OPEN.value)
+        .group_by(Finding.device_id, Finding.severity)
+    ):
+        open_counts.setdefault(device_id, Counter())[severity] = int(count)
+    overdue = dict(
+        session.execute(
+            select(PasswordStatus.device_id, func.count())
+            .where(PasswordStatus.state == PasswordState.OVERDUE.value)
+            .group_by(PasswordStatus.device_id)
+        ).tuples()
+    )
+    order = ["critical", "high", "medium", "low", "info"]
+    rows: list[DeviceRow] = []
+    for device in session.scalars(select(Device).order_by(Device.hostname, Device.id)):
+        counts = open_counts.get(device.id, Counter())
+        worst = next((s for s in order if counts.get(s)), None)
+        offline = device.last_seen_at is None or now - device.last_seen_at > offline_after
+        if device.revoked_at is not None:
+            state = "revoked"
+        elif device.last_seen_at is None:
+            state = "unknown"
+        elif sum(counts.values()) or overdue.get(device.id):
+            state = "non-compliant"
+        else:
+            state = "compliant"
+        rows.append(
+            DeviceRow(
+                device,
+                sum(counts.values()),
+                worst,
+                int(overdue.get(device.id, 0)),
+                offline and device.revoked_at is None,
+                state,
+            )
+        )
+    return rows
+
+
+def get_device(session: Session, device_id: str) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(device_id)
+    return device
+
+
+def device_findings(session: Session, device_id: str) -> list[Finding]:
+    return list(
+        session.scalars(
+            select(Finding)
+            .where(Finding.device_id == device_id)
+            .order_by(Finding.state, Finding.severity, Finding.rule_id)
+        )
+    )
+
+
+def device_password_status(session: Session, device_id: str) -> list[PasswordStatus]:
+    return list(
+        session.scalars(select(PasswordStatus).where(PasswordStatus.device_id == device_id))
+    )
+
+
+def device_acks(session: Session, device_id: str) -> list[PolicyAck]:
+    return list(
+        session.scalars(
+            select(PolicyAck)
+            .where(PolicyAck.device_id == device_id)
+            .order_by(PolicyAck.policy_version.desc())
+        )
+    )
+
+
+@dataclass
+class RuleSummary:
+    rule_id: str
+    title: str
+    category: str
+    severity: str
+    open: int
+    resolved: int
+    devices: int
+
+
+def findings_by_rule(session: Session) -> list[RuleSummary]:
+    rows = session.execute(
+        select(
+            Finding.rule_id,
+            func.max(Finding.title),
+            func.max(Finding.category),
+            func.max(Finding.severity),
+            func.sum(func.cast(Finding.state == FindingState.OPEN.value, _int())),
+            func.sum(func.cast(Finding.state == FindingState.RESOLVED.value, _int())),
+            func.count(func.distinct(Finding.device_id)),
+        )
+        .group_by(Finding.rule_id)
+        .order_by(Finding.rule_id)
+    )
+    return [
+        RuleSummary(
+            str(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4] or 0), int(r[5] or 0), int(r[6])
+        )
+        for r in rows
+    ]
+
+
+def _int() -> Any:
+    from sqlalchemy import Integer
+
+    return Integer()
+
+
+def findings_for_rule(session: Session, rule_id: str) -> list[tuple[Finding, Device]]:
+    return [
+        (f, d)
+        for f, d in session.execute(
+            select(Finding, Device)
+            .join(Device, Device.id == Finding.device_id)
+            .where(Finding.rule_id == rule_id)
+            .order_by(Finding.state, Device.hostname)
+            .limit(1000)
+        ).tuples()
+    ]
+
+
+def findings_timeline(
+    session: Session, now: datetime, days: int = 14
+) -> list[tuple[date, int, int]]:
+    """(day, new, resolved) for the last `days` days, oldest first."""
+    since = now - timedelta(days=days)
+    new = Counter(
+        f.date()
+        for f in session.scalars(select(Finding.first_seen).where(Finding.first_seen >= since))
+    )
+    resolved = Counter(
+        r.date()
+        for r in session.scalars(select(Finding.resolved_at).where(Finding.resolved_at >= since))
+        if r is not None
+    )
+    today = now.date()
+    return [
+        (day, new.get(day, 0), resolved.get(day, 0))
+        for day in (today - timedelta(days=i) for i in range(days - 1, -1, -1))
+    ]
+
+
+@dataclass
+class ComplianceRow:
+    device: Device
+    passwords: list[PasswordStatus]
+    acked_version: int
+
+
+def compliance(session: Session) -> list[ComplianceRow]:
+    passwords: dict[str, list[PasswordStatus]] = {}
+    for row in session.scalars(select(PasswordStatus).order_by(PasswordStatus.user)):
+        passwords.setdefault(row.device_id, []).append(row)
+    acked = dict(
+        session.execute(
+            select(PolicyAck.device_id, func.max(PolicyAck.policy_version)).group_by(
+                PolicyAck.device_id
+            )
+        ).tuples()
+    )
+    return [
+        ComplianceRow(d, passwords.get(d.id, []), int(acked.get(d.id) or 0))
+        for d in session.scalars(
+            select(Device).where(Device.revoked_at.is_(None)).order_by(Device.hostname)
+        )
+    ]

@@ -1,0 +1,287 @@
+"""Database tables (SQLAlchemy 2 ORM) and the stable string enums stored in them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class ReportCategory(StrEnum):
+    """Stable strings, never renumber."""
+
+    ACCOUNT_COMPROMISE = "account-compromise"
+    SUSPICIOUS_MESSAGE = "suspicious-message"
+    DATA_LEAK = "data-leak"
+    LOST_DEVICE = "lost-device"
+    UNAPPROVED_SOFTWARE = "unapproved-software"
+    OTHER = "other"
+
+
+class ReportStatus(StrEnum):
+    NEW = "new"
+    TRIAGED = "triaged"
+    RESOLVED = "resolved"
+
+
+class FindingState(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class AccountType(StrEnum):
+    ENTERPRISE = "enterprise"
+    PERSONAL = "personal"
+
+
+class PasswordState(StrEnum):
+    OK = "ok"
+    DUE_SOON = "due-soon"
+    OVERDUE = "overdue"
+    UNKNOWN = "unknown"
+    NO_EXPIRY = "no-expiry"
+
+
+class MessageKind(StrEnum):
+    NOTE = "note"  # internal, security team only
+    REPLY = "reply"  # the reporter sees it
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite has no time zones) and always hands back aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Admin(Base):
+    __tablename__ = "admins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class EnrollmentSecret(Base):
+    __tablename__ = "enrollment_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    uses_allowed: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    os: Mapped[str] = mapped_column(String(200), default="")
+    agent_version: Mapped[str] = mapped_column(String(64), default="")
+    enrolled_at: Mapped[datetime]
+    enrolled_ip: Mapped[str] = mapped_column(String(64), default="")
+    secret_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment_secrets.id"))
+    last_seen_at: Mapped[datetime | None]
+    last_scan_at: Mapped[datetime | None]
+    policy_version_seen: Mapped[int] = mapped_column(Integer, default=0)
+    users_seen: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    revoked_at: Mapped[datetime | None]
+
+
+class Finding(Base):
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("device_id", "key", name="uq_findings_device_key"),
+        Index("ix_findings_rule", "rule_id"),
+        Index("ix_findings_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(128))
+    rule_id: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(500))
+    title_i18n: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    category: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(1000), default="")
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    remediation: Mapped[str] = mapped_column(Text, default="")
+    remediation_i18n: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16))
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("device_id", "idempotency_key", name="uq_reports_idempotency"),
+        Index("ix_reports_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime | None]
+    summary: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    affected_account: Mapped[str] = mapped_column(String(200), default="")
+    reporter: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default=ReportStatus.NEW.value)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id"))
+
+    assignee: Mapped[Admin | None] = relationship(lazy="joined")
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="report", order_by="Attachment.id", lazy="selectin"
+    )
+    messages: Mapped[list[ReportMessage]] = relationship(
+        back_populates="report", order_by="ReportMessage.id", lazy="selectin"
+    )
+
+    @property
+    def case(self) -> str:
+        return case_number(self.id)
+
+
+def case_number(report_id: int) -> str:
+    return f"WXG-{report_id:06d}"
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    report: Mapped[Report] = relationship(back_populates="attachments")
+
+
+class ReportMessage(Base):
+    __tablename__ = "report_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    report: Mapped[Report] = relationship(back_populates="messages")
+    author: Mapped[Admin | None] = relationship(lazy="joined")
+
+
+class PasswordStatus(Base):
+    __tablename__ = "password_status"
+    __table_args__ = (
+        UniqueConstraint("device_id", "user", "account_type", name="uq_password_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    user: Mapped[str] = mapped_column(String(128), default="")
+    account_type: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    last_changed: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    deferrals: Mapped[int] = mapped_column(Integer, default=0)
+    reported_at: Mapped[datetime]
+
+
+class PolicyAck(Base):
+    __tablename__ = "policy_acks"
+    __table_args__ = (
+        UniqueConstraint("device_id", "user", "policy_version", name="uq_policy_acks"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    user: Mapped[str] = mapped_column(String(128), default="")
+    policy_version: Mapped[int] = mapped_column(Integer)
+    text_version: Mapped[str] = mapped_column(String(64), default="")
+    acknowledged_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
+class Policy(Base):
+    __tablename__ = "policies"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)  # the exact signed bytes
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    key_id: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    device_scope: Mapped[list[Any] | None] = mapped_column(JSON)
+    published_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class AuditEvent(Base):
+    """Append-only: the migration adds triggers that refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_at", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))  # "admin:alice", "device:<id>", "cli"
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,215 @@
+"""The policy document: its schema, rule validation, canonical bytes and signing."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from checks.model import Category, Platform, Severity
+from server.schemas import RuleId, Str64, Str200, Str1000, Strict
+from server.signing import PolicySigner
+
+SCHEMA_VERSION = 1
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+LongText = Annotated[str, StringConstraints(max_length=100_000)]
+
+
+class PolicyError(ValueError):
+    """A policy that must not be signed; the message lists what is wrong."""
+
+
+class PasswordPolicy(Strict):
+    max_age_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Days before expiry on which the employee is reminded; after the last one, daily.
+    reminder_days: Annotated[
+        list[Annotated[int, Field(ge=1, le=365)]],
+        Field(max_length=30, default_factory=lambda: [14, 7, 3, 1]),
+    ]
+    daily_after_last: bool = True
+    max_deferrals: Annotated[int, Field(ge=0, le=100)] = 3
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _decreasing(cls, value: list[int]) -> list[int]:
+        if any(a <= b for a, b in itertools.pairwise(value)):
+            raise ValueError("reminder_days must be strictly decreasing, e.g. [14, 7, 3, 1]")
+        return value
+
+
+class PolicyText(Strict):
+    version: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    zh: LongText
+    en: LongText
+
+
+class ApprovedClient(Strict):
+    """An approved WeChat client identity: never by name alone."""
+
+    id: RuleId
+    name: Str200
+    platforms: Annotated[list[Platform], Field(min_length=1)]
+    bundle_id: Str200 = ""
+    team_id: Str64 = ""
+    signer: Str200 = ""
+    package: Str200 = ""
+    install_paths: Annotated[list[Str1000], Field(max_length=20, default_factory=list)]
+    sha256: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]],
+        Field(max_length=100, default_factory=list),
+    ]
+
+
+class RuleChanges(Strict):
+    add: Annotated[list[dict[str, Any]], Field(max_length=500, default_factory=list)]
+    disable: Annotated[list[RuleId], Field(max_length=1000, default_factory=list)]
+
+
+class PolicyBody(Strict):
+    enforcement: Literal["monitor", "enforce"] = "monitor"
+    scan_interval_s: Annotated[int, Field(ge=60, le=7 * 86400)] = 3600
+    heartbeat_interval_s: Annotated[int, Field(ge=60, le=86400)] = 300
+    password: PasswordPolicy = Field(default_factory=PasswordPolicy)
+    rules: RuleChanges = Field(default_factory=RuleChanges)
+    approved_clients: Annotated[list[ApprovedClient], Field(max_length=200, default_factory=list)]
+    text: PolicyText | None = None
+
+
+class PolicyCreate(PolicyBody):
+    """What IT writes: the server adds version, times and key id when it signs."""
+
+    devices: Annotated[list[DeviceId], Field(min_length=1, max_length=10_000)] | None = None
+    valid_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+
+class PolicyDocument(PolicyBody):
+    """What the agent receives (as exact bytes) and verifies."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    version: Annotated[int, Field(ge=1)]
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    devices: list[DeviceId] | None = None
+    key_id: str
+
+
+# --- rules -------------------------------------------------------------------------------
+
+
+class _I18n(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    zh: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    en: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class _RuleShape(BaseModel):
+    """The engine's TOML rule schema as far as the server knows it.
+
+    TODO(checks): replace with `checks.catalogue.parse_rule` once it exists everywhere; extra keys
+    are allowed here because the engine, not the server, owns the full schema.
+    """
+
+    model_config = ConfigDict(extra="allow")
+    id: RuleId
+    category: Category
+    severity: Severity
+    platforms: Annotated[list[Platform], Field(min_length=1)]
+    title: _I18n
+    remediation: _I18n
+    match: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=100)]
+
+
+def _engine_parser() -> Callable[[dict[str, Any], str], Any] | None:
+    try:
+        module = importlib.import_module("checks.catalogue")
+    except ImportError:
+        return None
+    parser = getattr(module, "parse_rule", None)
+    return parser if callable(parser) else None
+
+
+def validate_rules(rules: list[dict[str, Any]]) -> list[str]:
+    """Problems with the rules a policy adds, one line each; empty when all are valid."""
+    problems: list[str] = []
+    parser = _engine_parser()
+    seen: set[str] = set()
+    for index, rule in enumerate(rules):
+        where = f"rules.add[{index}]"
+        try:
+            shape = _RuleShape.model_validate(rule)
+        except ValidationError as exc:
+            problems.extend(f"{where}: {_first_line(err)}" for err in exc.errors())
+            continue
+        if shape.id in seen:
+            problems.append(f"{where}: duplicate rule id {shape.id!r}")
+        seen.add(shape.id)
+        if parser is not None:
+            try:
+                parser(rule, f"policy:{where}")
+            except Exception as exc:  # the engine's own error type is not ours to know
+                problems.append(f"{where}: {exc}")
+    return problems
+
+
+def _first_line(err: Any) -> str:
+    loc = ".".join(str(part) for part in err.get("loc", ()))
+    return f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid"))
+
+
+def parse_policy_create(raw: bytes | str) -> PolicyCreate:
+    """Parse and fully validate what IT wants to publish, or raise PolicyError."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError("a policy must be a JSON object")
+    try:
+        create = PolicyCreate.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(
+            "; ".join(_first_line(err) for err in exc.errors(include_url=False))
+        ) from exc
+    problems = validate_rules(create.rules.add)
+    if problems:
+        raise PolicyError("; ".join(problems))
+    return create
+
+
+def build_document(
+    create: PolicyCreate, version: int, now: datetime, key_id: str
+) -> PolicyDocument:
+    body = create.model_dump(exclude={"devices", "valid_days"})
+    return PolicyDocument(
+        **body,
+        version=version,
+        issued_at=now,
+        expires_at=now + timedelta(days=create.valid_days),
+        devices=create.devices,
+        key_id=key_id,
+    )
+
+
+def canonical_bytes(document: PolicyDocument) -> bytes:
+    """The bytes that are signed and sent; agents verify them before parsing."""
+    return json.dumps(
+        document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def sign_document(document: PolicyDocument, signer: PolicySigner) -> tuple[bytes, bytes]:
+    payload = canonical_bytes(document)
+    return payload, signer.sign(payload)
