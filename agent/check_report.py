@@ -24,7 +24,11 @@ def render_text(result: ScanResult, lang: Lang) -> str:
     )
     lines.append(head)
     if result.compliant:
-        lines.append("✓ 符合公司微信管理制度，未发现未认可的客户端或插件。" if zh else "✓ Compliant: no unapproved WeChat client or plugin found.")
+        lines.append(
+            "✓ 符合公司微信管理制度，未发现未认可的客户端或插件。"
+            if zh
+            else "✓ Compliant: no unapproved WeChat client or plugin found."
+        )
     for severity in Severity:
         group = [f for f in result.findings if f.severity is severity]
         if not group:
@@ -45,7 +49,9 @@ def render_text(result: ScanResult, lang: Lang) -> str:
     if result.blind_spots:
         lines.append("")
         lines.append(
-            f"未能检查的部分（{len(result.blind_spots)}）：" if zh else f"Not examined ({len(result.blind_spots)}):"
+            f"未能检查的部分（{len(result.blind_spots)}）："
+            if zh
+            else f"Not examined ({len(result.blind_spots)}):"
         )
         for spot in result.blind_spots[:10]:
             lines.append(f"  - [{spot.probe}] {spot.what}: {spot.reason}")

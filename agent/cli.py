@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
             "(Linux, macOS) or C:\\ (Windows). Exit 0 compliant, 1 findings, 2 error."
         ),
     )
-    check.add_argument("--root", help="scan an offline image rooted here instead of the live machine")
+    check.add_argument(
+        "--root", help="scan an offline image rooted here instead of the live machine"
+    )
     check.add_argument(
         "--platform",
         choices=[p.value for p in Platform],
@@ -85,7 +87,10 @@ def _check(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
     except CatalogueError as exc:
-        _error(f"规则文件有误：{exc}。请重新安装 wxguard。", f"A rule file is malformed: {exc}. Reinstall wxguard.")
+        _error(
+            f"规则文件有误：{exc}。请重新安装 wxguard。",
+            f"A rule file is malformed: {exc}. Reinstall wxguard.",
+        )
         return EXIT_ERROR
     if args.format == "json":
         _write(result.dumps(lang))
@@ -109,5 +114,3 @@ def _error(zh: str, en: str) -> None:
 def _write(text: str) -> None:
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
-
-

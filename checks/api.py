@@ -16,7 +16,9 @@ def live_scanner(catalogue: Catalogue | None = None) -> Scanner:
     return Scanner(Layout.live_machine(), catalogue or load_builtin(), PsutilProcessSource())
 
 
-def image_scanner(root: str, platform: Platform | str, catalogue: Catalogue | None = None) -> Scanner:
+def image_scanner(
+    root: str, platform: Platform | str, catalogue: Catalogue | None = None
+) -> Scanner:
     """A scanner for an offline image (raises LayoutError with a bilingual message)."""
     return Scanner(Layout.image(root, platform), catalogue or load_builtin(), None)
 
@@ -27,7 +29,9 @@ def scan_live(catalogue: Catalogue | None = None) -> ScanResult:
     return result
 
 
-def scan_image(root: str, platform: Platform | str, catalogue: Catalogue | None = None) -> ScanResult:
+def scan_image(
+    root: str, platform: Platform | str, catalogue: Catalogue | None = None
+) -> ScanResult:
     return image_scanner(root, platform, catalogue).scan()
 
 

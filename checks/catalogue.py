@@ -277,8 +277,8 @@ def parse_rule(data: Mapping[str, Any], source: str) -> Rule:
         raise _err(source, where, "id must be 3-80 chars of a-z, 0-9, '.', '-'")
     _check_keys(data, _RULE_KEYS, source, where)
     try:
-        category = Category(data.get("category"))
-        severity = Severity(data.get("severity"))
+        category = Category(str(data.get("category")))
+        severity = Severity(str(data.get("severity")))
     except ValueError as exc:
         raise _err(source, where, str(exc)) from exc
     platforms = _platforms(data, source, where)
@@ -369,7 +369,9 @@ def _load_toml(name: str, text: str) -> dict[str, Any]:
         raise CatalogueError(f"{name}: not valid TOML: {exc}") from exc
 
 
-def load_texts(rule_files: Iterable[tuple[str, str]], client_files: Iterable[tuple[str, str]]) -> Catalogue:
+def load_texts(
+    rule_files: Iterable[tuple[str, str]], client_files: Iterable[tuple[str, str]]
+) -> Catalogue:
     catalogue = Catalogue()
     seen: dict[str, str] = {}
     for name, text in rule_files:
@@ -378,7 +380,9 @@ def load_texts(rule_files: Iterable[tuple[str, str]], client_files: Iterable[tup
         for data in doc.get("rule", []):
             rule = parse_rule(data, name)
             if rule.id in seen:
-                raise CatalogueError(f"{name}: rule id {rule.id!r} is also defined in {seen[rule.id]}")
+                raise CatalogueError(
+                    f"{name}: rule id {rule.id!r} is also defined in {seen[rule.id]}"
+                )
             seen[rule.id] = name
             catalogue.rules.append(rule)
     client_ids: dict[str, str] = {}
@@ -400,15 +404,25 @@ def load_builtin() -> Catalogue:
     """The rules and clients shipped inside the package."""
     pkg = resources.files("checks")
     rules = sorted(
-        ((f"rules/{p.name}", p.read_text("utf-8")) for p in pkg.joinpath("rules").iterdir() if p.name.endswith(".toml")),
+        (
+            (f"rules/{p.name}", p.read_text("utf-8"))
+            for p in pkg.joinpath("rules").iterdir()
+            if p.name.endswith(".toml")
+        ),
     )
     clients = sorted(
-        ((f"clients/{p.name}", p.read_text("utf-8")) for p in pkg.joinpath("clients").iterdir() if p.name.endswith(".toml")),
+        (
+            (f"clients/{p.name}", p.read_text("utf-8"))
+            for p in pkg.joinpath("clients").iterdir()
+            if p.name.endswith(".toml")
+        ),
     )
     return load_texts(rules, clients)
 
 
 def load_dirs(rule_dirs: Iterable[Path], client_dirs: Iterable[Path] = ()) -> Catalogue:
     rules = [(str(p), p.read_text("utf-8")) for d in rule_dirs for p in sorted(d.glob("*.toml"))]
-    clients = [(str(p), p.read_text("utf-8")) for d in client_dirs for p in sorted(d.glob("*.toml"))]
+    clients = [
+        (str(p), p.read_text("utf-8")) for d in client_dirs for p in sorted(d.glob("*.toml"))
+    ]
     return load_texts(rules, clients)

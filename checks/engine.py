@@ -18,7 +18,26 @@ from checks.probes import apps, autostart, extensions, files, packages
 from checks.probes.base import ProbeContext
 from checks.probes.processes import ProcessSource
 
-_SYSTEM_BIN = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/lib/", "/usr/libexec/", "c:/windows/", "/system/")
+
+def _copy_file_facts(source: Facts, target: Facts) -> None:
+    target.files = list(source.files)
+    target.apps = list(source.apps)
+    target.packages = list(source.packages)
+    target.autostart = list(source.autostart)
+    target.extensions = list(source.extensions)
+    target.blind_spots = [b for b in source.blind_spots if b.probe not in ("processes", "modules")]
+
+
+_SYSTEM_BIN = (
+    "/usr/bin/",
+    "/usr/sbin/",
+    "/bin/",
+    "/sbin/",
+    "/usr/lib/",
+    "/usr/libexec/",
+    "c:/windows/",
+    "/system/",
+)
 
 
 @dataclass(slots=True)
@@ -31,6 +50,9 @@ class Scanner:
     fs: FsView = field(default_factory=FsView)
     clock: Callable[[], float] = time.time
     last_facts: Facts | None = None
+    reused_file_facts: bool = False
+    _clients: ClientIndex | None = None
+    _last_fs_blind: list[BlindSpot] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.fs.case_insensitive = self.layout.case_insensitive
@@ -40,28 +62,53 @@ class Scanner:
         t0 = time.perf_counter()
         cpu0 = time.process_time()
         facts = Facts()
+        previous = self.last_facts
+        # With file system events watching every folder we read (trust_listings), a scan with
+        # no event since the last one cannot find different files: reuse those facts whole.
+        reuse = self.fs.trust_listings and not self.fs.has_changes and previous is not None
+        self.reused_file_facts = reuse
         self.fs.begin_scan()
         ctx = ProbeContext(self.layout, self.fs, self.catalogue, facts)
-        clients = ClientIndex.build(self.catalogue.clients_for(self.layout.platform), self.layout, self.fs)
+        if reuse and self._clients is not None:
+            clients = self._clients
+        else:
+            clients = ClientIndex.build(
+                self.catalogue.clients_for(self.layout.platform), self.layout, self.fs
+            )
+        self._clients = clients
 
-        self._guard("files", lambda: files.collect(ctx), facts)
-        self._guard("apps", lambda: apps.collect(ctx), facts)
-        self._guard("packages", lambda: packages.collect(ctx), facts)
-        self._guard("autostart", lambda: autostart.collect(ctx), facts)
-        self._guard("extensions", lambda: extensions.collect(ctx), facts)
+        if reuse and previous is not None:
+            _copy_file_facts(previous, facts)
+        else:
+            self._guard("files", lambda: files.collect(ctx), facts)
+            self._guard("apps", lambda: apps.collect(ctx), facts)
+            self._guard("packages", lambda: packages.collect(ctx), facts)
+            self._guard("autostart", lambda: autostart.collect(ctx), facts)
+            self._guard("extensions", lambda: extensions.collect(ctx), facts)
         if self.processes is not None:
             self._guard("processes", lambda: self._processes(facts, clients), facts)
         elif self.layout.live is False:
             facts.blind_spots.append(
-                BlindSpot("processes", "running processes", "an offline image has no running processes")
+                BlindSpot(
+                    "processes", "running processes", "an offline image has no running processes"
+                )
             )
         self._guard("hashes", lambda: self._hashes(facts, clients), facts)
-        self._guard("integrity", lambda: self._integrity(ctx, facts, clients), facts)
+        if reuse and previous is not None:
+            # File-based tampering cannot have changed; module injections are re-checked.
+            facts.tampering.extend(t for t in previous.tampering if t.pid is None)
+            self._guard("integrity", lambda: self._module_integrity(facts, clients), facts)
+        else:
+            self._guard("integrity", lambda: self._integrity(ctx, facts, clients), facts)
 
         judge = Judge(self.catalogue, self.layout, clients)
         findings = judge.judge(facts)
         self.fs.end_scan()
-        blind = facts.blind_spots + list(self.fs.blind_spots.values())
+        fs_blind = list(self.fs.blind_spots.values())
+        if reuse:
+            fs_blind = self._last_fs_blind + fs_blind
+        self._last_fs_blind = fs_blind
+        blind = facts.blind_spots + fs_blind
         stats = self.fs.stats.as_dict()
         stats.update(
             processes=len(facts.processes),
@@ -87,10 +134,14 @@ class Scanner:
         """A probe that fails becomes a visible blind spot; the rest of the scan goes on."""
         try:
             run()
-        except Exception as exc:  # noqa: BLE001 - any probe bug must not stop the scan
+        except Exception as exc:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             facts.blind_spots.append(
-                BlindSpot(probe, "the whole probe", f"failed: {type(exc).__name__}: {exc} ({where.filename}:{where.lineno})")
+                BlindSpot(
+                    probe,
+                    "the whole probe",
+                    f"failed: {type(exc).__name__}: {exc} ({where.filename}:{where.lineno})",
+                )
             )
 
     def _processes(self, facts: Facts, clients: ClientIndex) -> None:
@@ -129,6 +180,10 @@ class Scanner:
             digest = self.fs.sha256(path)
             if digest is not None:
                 facts.hashes[path] = digest
+
+    def _module_integrity(self, facts: Facts, clients: ClientIndex) -> None:
+        if facts.modules:
+            foreign_modules.collect(facts, clients, self.layout.platform)
 
     def _integrity(self, ctx: ProbeContext, facts: Facts, clients: ClientIndex) -> None:
         platform = self.layout.platform

@@ -87,7 +87,9 @@ class FsView:
     trust_listings: bool = False
     _listings: dict[str, _Listing] = field(default_factory=dict)
     _hashes: dict[str, tuple[tuple[int, int, int], str]] = field(default_factory=dict)
-    _parsed: dict[tuple[str, str], tuple[tuple[int, int, int], object]] = field(default_factory=dict)
+    _parsed: dict[tuple[str, str], tuple[tuple[int, int, int], object]] = field(
+        default_factory=dict
+    )
     _dirty: set[str] = field(default_factory=set)
     stats: FsStats = field(default_factory=FsStats)
     blind_spots: dict[tuple[str, str], BlindSpot] = field(default_factory=dict)
@@ -109,6 +111,15 @@ class FsView:
 
     def end_scan(self) -> None:
         self._dirty.clear()
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether file system events were reported since the last scan ended."""
+        return bool(self._dirty)
+
+    def observed_dirs(self) -> list[str]:
+        """Folders the probes listed: what an event watcher must watch for `trust_listings`."""
+        return sorted(self._listings)
 
     # -- primitive reads -----------------------------------------------------------------
 
@@ -214,7 +225,8 @@ class FsView:
         try:
             st = os.stat(path)
         except OSError:
-            return self._read_fail(path, probe)
+            self._read_fail(path, probe)
+            return None
         sig = (st.st_size, st.st_mtime_ns, st.st_ino)
         key = (path, getattr(parser, "__qualname__", repr(parser)))
         cached = self._parsed.get(key)
@@ -235,11 +247,10 @@ class FsView:
     def _read_fail(self, path: str, probe: str) -> None:
         try:
             os.stat(path)
-        except FileNotFoundError:
-            return None
+        except (FileNotFoundError, NotADirectoryError):
+            pass
         except OSError as exc:
             self.note(probe, path, exc)
-        return None
 
     def sha256(self, path: str, probe: str = "hashes") -> str | None:
         """SHA-256 of a file, cached on (path, size, mtime, inode)."""
@@ -299,20 +310,19 @@ class FsView:
         if head == "**":
             yield from self._globstar(base, rest, probe, 0, seen)
             return
-        if not _has_magic(head):
-            # A literal segment: one stat instead of listing the parent (huge parents stay cheap),
-            # except on case-insensitive platforms, where the name may differ in case on disk.
-            if not self.case_insensitive:
-                path = _join(base, head)
-                entry = self._entry_at(path)
-                if entry is None:
-                    return
-                if rest:
-                    if entry.is_dir:
-                        yield from self._glob(path, rest, probe, seen)
-                else:
-                    yield entry
+        # A literal segment: one stat instead of listing the parent (huge parents stay cheap),
+        # except on case-insensitive platforms, where the name may differ in case on disk.
+        if not _has_magic(head) and not self.case_insensitive:
+            path = _join(base, head)
+            entry = self._entry_at(path)
+            if entry is None:
                 return
+            if rest:
+                if entry.is_dir:
+                    yield from self._glob(path, rest, probe, seen)
+            else:
+                yield entry
+            return
         for entry in self.listdir(base, probe):
             if not self._match(entry.name, head):
                 continue
@@ -366,7 +376,9 @@ class FsView:
             return name == pattern
         return fnmatchcase(name, _escape_brackets(pattern))
 
-    def walk_files(self, top: str, probe: str = "files", max_files: int = 200_000) -> Iterator[Entry]:
+    def walk_files(
+        self, top: str, probe: str = "files", max_files: int = 200_000
+    ) -> Iterator[Entry]:
         """Every file under `top` (no symlinked folders), bounded so a huge tree cannot stall us."""
         stack = [top]
         seen: set[int] = set()

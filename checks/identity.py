@@ -8,6 +8,7 @@ installs. Anything named like WeChat that is none of them is "unrecognised".
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -22,9 +23,12 @@ from checks.probes.processes import program_names
 # not contain "wechat", and `wx` alone (wxWidgets) is deliberately absent.
 _WECHAT_LIKE = re.compile(r"wechat|weixin|xwechat|wxwork|wecom|wework|微信|企业微信", re.IGNORECASE)
 # Words that, next to a WeChat-like name, mean a library or SDK rather than a client.
-_NOT_CLIENT = re.compile(r"wechatpy|wechat[-_]?sdk|miniprogram|mini-program|weixin-js-sdk", re.IGNORECASE)
+_NOT_CLIENT = re.compile(
+    r"wechatpy|wechat[-_]?sdk|miniprogram|mini-program|weixin-js-sdk", re.IGNORECASE
+)
 
 
+@functools.lru_cache(maxsize=8192)
 def looks_like_wechat(name: str) -> bool:
     return bool(_WECHAT_LIKE.search(name)) and not _NOT_CLIENT.search(name)
 
@@ -57,7 +61,9 @@ class ClientIndex:
                     if not pattern:
                         resolved.append(_norm(base, index.fold))
                     elif "*" in pattern or "?" in pattern:
-                        resolved.extend(_norm(e.path, index.fold) for e in fs.glob(base, pattern) if e.is_dir)
+                        resolved.extend(
+                            _norm(e.path, index.fold) for e in fs.glob(base, pattern) if e.is_dir
+                        )
                     else:
                         resolved.append(_norm(base.rstrip("/") + "/" + pattern, index.fold))
             index.roots[client.id] = resolved
@@ -116,7 +122,11 @@ class ClientIndex:
         if app.source in ("dpkg", "flatpak", "snap"):
             return (app.source, app.app_id) in client.packages
         if app.source == "uninstall":
-            tencent = not app.publisher or "tencent" in app.publisher.casefold() or "腾讯" in app.publisher
+            tencent = (
+                not app.publisher
+                or "tencent" in app.publisher.casefold()
+                or "腾讯" in app.publisher
+            )
             return app.app_id in client.uninstall_keys and tencent
         if app.source == "program-files":
             return in_tree

@@ -57,7 +57,10 @@ class Judge:
                 if f.template == m.path:
                     self.explained_paths.add(f.path)
                     kind = "folder" if f.is_dir else "file"
-                    yield _Hit(Evidence("file", f"{kind} at {m.path}", path=rel(f.path), detail=note), rel(f.path))
+                    yield _Hit(
+                        Evidence("file", f"{kind} at {m.path}", path=rel(f.path), detail=note),
+                        rel(f.path),
+                    )
         elif m.type == "process":
             pattern = re.compile(m.cmdline, re.IGNORECASE) if m.cmdline else None
             for p in facts.processes:
@@ -69,7 +72,13 @@ class Judge:
                 self.explained_pids.add(p.pid)
                 what = m.name or f"command line /{m.cmdline}/"
                 yield _Hit(
-                    Evidence("process", f"process {what}", path=p.exe, pid=p.pid, detail=note or " ".join(p.cmdline)[:300]),
+                    Evidence(
+                        "process",
+                        f"process {what}",
+                        path=p.exe,
+                        pid=p.pid,
+                        detail=note or " ".join(p.cmdline)[:300],
+                    ),
                     f"process:{p.exe or p.name}",
                 )
         elif m.type == "module":
@@ -78,7 +87,13 @@ class Judge:
                 if _glob(base, m.name):
                     self.explained_pids.add(mod.pid)
                     yield _Hit(
-                        Evidence("module", f"module {m.name} in {mod.process_name}", path=mod.path, pid=mod.pid, detail=note),
+                        Evidence(
+                            "module",
+                            f"module {m.name} in {mod.process_name}",
+                            path=mod.path,
+                            pid=mod.pid,
+                            detail=note,
+                        ),
                         f"module:{mod.path}",
                     )
         elif m.type == "package":
@@ -87,7 +102,13 @@ class Judge:
                 for pkg in facts.packages:
                     if pkg.ecosystem == m.ecosystem and _glob(pkg.name, wanted):
                         yield _Hit(
-                            Evidence("package", f"{m.ecosystem} package {pkg.name} {pkg.version}".strip(), path=rel(pkg.path), package=pkg.name, detail=note),
+                            Evidence(
+                                "package",
+                                f"{m.ecosystem} package {pkg.name} {pkg.version}".strip(),
+                                path=rel(pkg.path),
+                                package=pkg.name,
+                                detail=note,
+                            ),
                             f"{m.ecosystem}:{pkg.name}:{rel(pkg.path)}",
                         )
             else:
@@ -95,40 +116,79 @@ class Judge:
                     if app.source == m.ecosystem and _glob(app.app_id, m.name):
                         self.explained_paths.add(app.path)
                         yield _Hit(
-                            Evidence("package", f"{m.ecosystem} package {app.app_id} {app.version}".strip(), path=rel(app.path), package=app.app_id, detail=note),
+                            Evidence(
+                                "package",
+                                f"{m.ecosystem} package {app.app_id} {app.version}".strip(),
+                                path=rel(app.path),
+                                package=app.app_id,
+                                detail=note,
+                            ),
                             f"{m.ecosystem}:{app.app_id}",
                         )
         elif m.type == "app":
             for app in facts.apps:
-                if (m.app_id and _glob(app.app_id, m.app_id)) or (m.name and _glob(app.name, m.name)):
+                if (m.app_id and _glob(app.app_id, m.app_id)) or (
+                    m.name and _glob(app.name, m.name)
+                ):
                     self.explained_paths.add(app.path)
                     yield _Hit(
-                        Evidence("app", f"{app.source} app {app.app_id or app.name}", path=rel(app.path), detail=note),
+                        Evidence(
+                            "app",
+                            f"{app.source} app {app.app_id or app.name}",
+                            path=rel(app.path),
+                            detail=note,
+                        ),
                         f"app:{rel(app.path)}",
                     )
         elif m.type == "sha256":
             for path, digest in facts.hashes.items():
                 if digest == m.sha256:
-                    yield _Hit(Evidence("hash", f"sha256 {digest[:16]}…", path=rel(path), detail=note), f"hash:{rel(path)}")
+                    yield _Hit(
+                        Evidence("hash", f"sha256 {digest[:16]}…", path=rel(path), detail=note),
+                        f"hash:{rel(path)}",
+                    )
         elif m.type == "extension":
             for ext in facts.extensions:
-                if (m.app_id and _glob(ext.ext_id, m.app_id)) or (m.name and _glob(ext.name, m.name)):
+                if (m.app_id and _glob(ext.ext_id, m.app_id)) or (
+                    m.name and _glob(ext.name, m.name)
+                ):
                     yield _Hit(
-                        Evidence("extension", f"{ext.browser} extension {ext.name or ext.ext_id}", path=rel(ext.path), detail=note),
+                        Evidence(
+                            "extension",
+                            f"{ext.browser} extension {ext.name or ext.ext_id}",
+                            path=rel(ext.path),
+                            detail=note,
+                        ),
                         f"extension:{ext.browser}:{ext.ext_id}:{ext.user}",
                     )
         elif m.type == "autostart":
             for item in facts.autostart:
-                if (m.command and _glob(item.command, m.command)) or (m.name and _glob(item.name, m.name)):
+                if (m.command and _glob(item.command, m.command)) or (
+                    m.name and _glob(item.name, m.name)
+                ):
                     yield _Hit(
-                        Evidence("autostart", f"{item.source} entry {item.name}", path=rel(item.path), detail=item.command[:300]),
+                        Evidence(
+                            "autostart",
+                            f"{item.source} entry {item.name}",
+                            path=rel(item.path),
+                            detail=item.command[:300],
+                        ),
                         f"autostart:{rel(item.path)}",
                     )
         elif m.type == "integrity":
             for t in facts.tampering:
                 if t.check == m.check:
                     shown = rel(t.path) if t.pid is None else t.path
-                    yield _Hit(Evidence("integrity", f"{t.check} ({t.client_id})", path=shown, pid=t.pid, detail=t.detail), f"{t.check}:{shown}")
+                    yield _Hit(
+                        Evidence(
+                            "integrity",
+                            f"{t.check} ({t.client_id})",
+                            path=shown,
+                            pid=t.pid,
+                            detail=t.detail,
+                        ),
+                        f"{t.check}:{shown}",
+                    )
         elif m.type == "unrecognised":
             yield from self._unrecognised(m, facts)
 
@@ -136,12 +196,20 @@ class Judge:
         rel = self.layout.relative
         if m.check == "process":
             for p in facts.processes:
-                if p.pid in self.explained_pids or not any(looks_like_wechat(n) for n in program_names(p)):
+                if p.pid in self.explained_pids or not any(
+                    looks_like_wechat(n) for n in program_names(p)
+                ):
                     continue
                 if self.clients.approved_process(p) is not None:
                     continue
                 yield _Hit(
-                    Evidence("process", f"WeChat-like process {p.name} matches no approved client", path=p.exe, pid=p.pid, detail=" ".join(p.cmdline)[:300]),
+                    Evidence(
+                        "process",
+                        f"WeChat-like process {p.name} matches no approved client",
+                        path=p.exe,
+                        pid=p.pid,
+                        detail=" ".join(p.cmdline)[:300],
+                    ),
                     f"process:{p.exe or p.name}",
                 )
         else:
@@ -153,7 +221,12 @@ class Judge:
                 if self.clients.approved_app(app) is not None or self._inside_approved(app):
                     continue
                 yield _Hit(
-                    Evidence("app", f"WeChat-like {app.source} app {app.app_id or app.name} matches no approved client", path=rel(app.path), detail=app.exe),
+                    Evidence(
+                        "app",
+                        f"WeChat-like {app.source} app {app.app_id or app.name} matches no approved client",
+                        path=rel(app.path),
+                        detail=app.exe,
+                    ),
                     f"app:{app.source}:{rel(app.path)}",
                 )
 
@@ -191,5 +264,3 @@ def _assemble(rule: Rule, hits: list[_Hit]) -> list[Finding]:
         )
         for subject, evidence in groups.items()
     ]
-
-

@@ -124,7 +124,11 @@ class Layout:
     @classmethod
     def live_machine(cls) -> Layout:
         platform = current_platform()
-        root = Path(os.environ.get("SystemDrive", "C:") + "\\") if platform is Platform.WINDOWS else Path("/")
+        root = (
+            Path(os.environ.get("SYSTEMDRIVE", "C:") + "\\")
+            if platform is Platform.WINDOWS
+            else Path("/")
+        )
         layout = cls(root=root, platform=platform, live=True)
         layout.users = layout._discover_users()
         return layout
@@ -132,6 +136,16 @@ class Layout:
     @classmethod
     def image(cls, root: str | os.PathLike[str], platform: Platform | str) -> Layout:
         path = Path(root)
+        try:
+            path.stat()
+        except PermissionError as exc:
+            raise LayoutError(
+                f"无权访问扫描根目录 {path}。请以有权限的账户（如 root）运行。\n"
+                f"Permission denied reaching the scan root {path}. Run as a user who may read it "
+                f"(e.g. root)."
+            ) from exc
+        except OSError:
+            pass
         if not path.exists():
             raise LayoutError(
                 f"扫描根目录不存在：{path}。请指定已挂载的磁盘映像目录。\n"

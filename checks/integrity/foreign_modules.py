@@ -7,7 +7,15 @@ from checks.model import Facts, Platform, TamperFact
 
 # Where the operating system's own libraries live; modules from here are not injections.
 _SYSTEM_LIBS: dict[Platform, tuple[str, ...]] = {
-    Platform.LINUX: ("/usr/lib/", "/lib/", "/lib64/", "/usr/lib64/", "/usr/lib32/", "/lib32/", "/usr/libexec/"),
+    Platform.LINUX: (
+        "/usr/lib/",
+        "/lib/",
+        "/lib64/",
+        "/usr/lib64/",
+        "/usr/lib32/",
+        "/lib32/",
+        "/usr/libexec/",
+    ),
     Platform.MACOS: ("/system/", "/usr/lib/", "/library/apple/"),
     Platform.WINDOWS: ("c:/windows/",),
 }

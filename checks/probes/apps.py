@@ -66,11 +66,22 @@ def _linux(ctx: ProbeContext) -> None:
         packages = ctx.fs.parsed(status, parse_dpkg_status, "apps", DPKG_STATUS_LIMIT)
         for name, version in (packages or {}).items():
             apps.append(AppFact("dpkg", name, name, status, version=version))
-    for template, user_scope in (("{root}/var/lib/flatpak/app", False), ("{data}/flatpak/app", True)):
+    for template, user_scope in (
+        ("{root}/var/lib/flatpak/app", False),
+        ("{data}/flatpak/app", True),
+    ):
         for folder, user in ctx.places(template):
             for entry in ctx.fs.listdir(folder, "apps"):
                 if entry.is_dir:
-                    apps.append(AppFact("flatpak", entry.name, entry.name, entry.path, user=user if user_scope else ""))
+                    apps.append(
+                        AppFact(
+                            "flatpak",
+                            entry.name,
+                            entry.name,
+                            entry.path,
+                            user=user if user_scope else "",
+                        )
+                    )
     for folder, _ in ctx.places("{root}/snap"):
         for entry in ctx.fs.listdir(folder, "apps"):
             if entry.is_dir and entry.name != "bin":
@@ -79,7 +90,16 @@ def _linux(ctx: ProbeContext) -> None:
         for folder, user in ctx.places(template):
             for entry in ctx.fs.listdir(folder, "apps"):
                 if not entry.is_dir and entry.name.lower().endswith(".appimage"):
-                    apps.append(AppFact("appimage", entry.name, entry.name[: -len(".appimage")], entry.path, exe=entry.path, user=user))
+                    apps.append(
+                        AppFact(
+                            "appimage",
+                            entry.name,
+                            entry.name[: -len(".appimage")],
+                            entry.path,
+                            exe=entry.path,
+                            user=user,
+                        )
+                    )
 
 
 # --- macOS ---------------------------------------------------------------------------------
@@ -98,7 +118,9 @@ def _read_plist(data: bytes) -> dict[str, Any]:
 def read_bundle(ctx: ProbeContext, bundle: str, user: str = "") -> AppFact:
     info = ctx.fs.parsed(bundle + "/Contents/Info.plist", _read_plist, "apps") or {}
     name = bundle.rstrip("/").rsplit("/", 1)[-1]
-    display = str(info.get("CFBundleDisplayName") or info.get("CFBundleName") or name[: -len(".app")])
+    display = str(
+        info.get("CFBundleDisplayName") or info.get("CFBundleName") or name[: -len(".app")]
+    )
     executable = str(info.get("CFBundleExecutable") or "")
     return AppFact(
         "bundle",
@@ -118,9 +140,9 @@ def _macos(ctx: ProbeContext) -> None:
             if folder.endswith(".app"):
                 continue
             for entry in ctx.fs.listdir(folder, "apps"):
-                    if entry.is_dir and entry.name.endswith(".app") and entry.path not in seen:
-                        seen.add(entry.path)
-                        ctx.facts.apps.append(read_bundle(ctx, entry.path, user))
+                if entry.is_dir and entry.name.endswith(".app") and entry.path not in seen:
+                    seen.add(entry.path)
+                    ctx.facts.apps.append(read_bundle(ctx, entry.path, user))
 
 
 # --- Windows -------------------------------------------------------------------------------
@@ -132,16 +154,31 @@ def _windows(ctx: ProbeContext) -> None:
             for entry in ctx.fs.listdir(folder, "apps"):
                 if not entry.is_dir:
                     continue
-                ctx.facts.apps.append(AppFact("program-files", entry.name, entry.name, entry.path, user=user))
+                ctx.facts.apps.append(
+                    AppFact("program-files", entry.name, entry.name, entry.path, user=user)
+                )
                 # Vendor folders (Tencent\WeChat) hold the products one level down.
                 for sub in ctx.fs.listdir(entry.path, "apps"):
                     if sub.is_dir:
                         ctx.facts.apps.append(
-                            AppFact("program-files", f"{entry.name}/{sub.name}", sub.name, sub.path, user=user)
+                            AppFact(
+                                "program-files",
+                                f"{entry.name}/{sub.name}",
+                                sub.name,
+                                sub.path,
+                                user=user,
+                            )
                         )
                     elif sub.name.lower().endswith(".exe"):
                         ctx.facts.apps.append(
-                            AppFact("program-files", f"{entry.name}/{sub.name}", sub.name[:-4], sub.path, exe=sub.path, user=user)
+                            AppFact(
+                                "program-files",
+                                f"{entry.name}/{sub.name}",
+                                sub.name[:-4],
+                                sub.path,
+                                exe=sub.path,
+                                user=user,
+                            )
                         )
     if ctx.layout.live:
         apps, blind = winreg_source.uninstall_entries()
@@ -153,4 +190,3 @@ def _windows(ctx: ProbeContext) -> None:
             "registry hives (Windows/System32/config, NTUSER.DAT)",
             "offline registry hives are not parsed; uninstall entries and Run keys were not examined",
         )
-

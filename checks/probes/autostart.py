@@ -54,16 +54,36 @@ def collect(ctx: ProbeContext) -> None:
                 if entry.is_dir:
                     continue
                 if source == "xdg" and entry.name.endswith(".desktop"):
-                    info = ctx.fs.parsed(entry.path, parse_desktop_entry, "autostart", 1 << 20) or {}
-                    out.append(AutostartFact(source, info.get("Name", entry.name), info.get("Exec", ""), entry.path, user))
+                    info = (
+                        ctx.fs.parsed(entry.path, parse_desktop_entry, "autostart", 1 << 20) or {}
+                    )
+                    out.append(
+                        AutostartFact(
+                            source,
+                            info.get("Name", entry.name),
+                            info.get("Exec", ""),
+                            entry.path,
+                            user,
+                        )
+                    )
                 elif source == "systemd-user" and entry.name.endswith(".service"):
                     unit = ctx.fs.parsed(entry.path, _unit_exec, "autostart", 1 << 20) or {}
-                    out.append(AutostartFact(source, entry.name, unit.get("ExecStart", ""), entry.path, user))
+                    out.append(
+                        AutostartFact(
+                            source, entry.name, unit.get("ExecStart", ""), entry.path, user
+                        )
+                    )
                 elif source.startswith("launch") and entry.name.endswith(".plist"):
                     plist = ctx.fs.parsed(entry.path, _launchd, "autostart", 1 << 20) or {}
                     args = plist.get("ProgramArguments") or [plist.get("Program", "")]
-                    command = " ".join(str(a) for a in args if a) if isinstance(args, list) else str(args)
-                    out.append(AutostartFact(source, str(plist.get("Label", entry.name)), command, entry.path, user))
+                    command = (
+                        " ".join(str(a) for a in args if a) if isinstance(args, list) else str(args)
+                    )
+                    out.append(
+                        AutostartFact(
+                            source, str(plist.get("Label", entry.name)), command, entry.path, user
+                        )
+                    )
                 elif source == "startup-folder" and entry.name.lower() != "desktop.ini":
                     # .lnk targets are binary; the shortcut's own name is what we can match on.
                     out.append(AutostartFact(source, entry.name, entry.name, entry.path, user))

@@ -61,11 +61,15 @@ def _chromium_profile(ctx: ProbeContext, browser: str, profile: str, user: str) 
         if not ext.is_dir:
             continue
         for version in ctx.fs.listdir(ext.path, "extensions"):
-            manifest = ctx.fs.parsed(version.path + "/manifest.json", _json_object, "extensions", 1 << 20)
+            manifest = ctx.fs.parsed(
+                version.path + "/manifest.json", _json_object, "extensions", 1 << 20
+            )
             if manifest is not None:
                 seen.add(ext.name)
                 ctx.facts.extensions.append(
-                    ExtensionFact(browser, ext.name, str(manifest.get("name", "")), version.path, user)
+                    ExtensionFact(
+                        browser, ext.name, str(manifest.get("name", "")), version.path, user
+                    )
                 )
                 break
     # Unpacked (side-loaded) extensions live anywhere; the profile's preferences name them.
@@ -82,7 +86,9 @@ def _chromium_profile(ctx: ProbeContext, browser: str, profile: str, user: str) 
             path = str(info.get("path", ""))
             if name or path:
                 seen.add(ext_id)
-                ctx.facts.extensions.append(ExtensionFact(browser, ext_id, name, path or profile, user))
+                ctx.facts.extensions.append(
+                    ExtensionFact(browser, ext_id, name, path or profile, user)
+                )
 
 
 def _firefox_profile(ctx: ProbeContext, profile: str, user: str) -> None:
@@ -96,7 +102,9 @@ def _firefox_profile(ctx: ProbeContext, profile: str, user: str) -> None:
         if isinstance(locale, dict):
             name = str(locale.get("name", ""))
         ctx.facts.extensions.append(
-            ExtensionFact("firefox", str(addon.get("id", "")), name, str(addon.get("path", profile)), user)
+            ExtensionFact(
+                "firefox", str(addon.get("id", "")), name, str(addon.get("path", profile)), user
+            )
         )
     for entry in ctx.fs.listdir(profile + "/extensions", "extensions"):
         if entry.name.endswith(".xpi"):

@@ -105,7 +105,9 @@ _NODE_MODULES: dict[Platform, tuple[str, ...]] = {
     ),
 }
 
-_DIST_RE = re.compile(r"^(?P<name>.+?)-(?P<version>[0-9][^-]*?)(?:-py[0-9.]+)?(?:-[^-]+)?\.(?:dist|egg)-info$", re.I)
+_DIST_RE = re.compile(
+    r"^(?P<name>.+?)-(?P<version>[0-9][^-]*?)(?:-py[0-9.]+)?(?:-[^-]+)?\.(?:dist|egg)-info$", re.I
+)
 
 
 def normalise_pypi(name: str) -> str:
@@ -138,7 +140,9 @@ def collect(ctx: ProbeContext) -> None:
                     name, version = match["name"], match["version"]
                 else:  # "name.egg-info" without a version (develop installs)
                     name, version = entry.name.rsplit(".", 1)[0], ""
-                ctx.facts.packages.append(PackageFact("pypi", normalise_pypi(name), version, entry.path, user))
+                ctx.facts.packages.append(
+                    PackageFact("pypi", normalise_pypi(name), version, entry.path, user)
+                )
     for template in _NODE_MODULES[platform]:
         for folder, user in ctx.places(template):
             if folder in seen:

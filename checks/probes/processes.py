@@ -78,13 +78,20 @@ class PsutilProcessSource:
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             return [], []
         except (NotImplementedError, AttributeError, OSError) as exc:
-            return [], [BlindSpot("modules", f"pid {proc.pid} ({proc.name})", str(exc) or "unsupported")]
+            return [], [
+                BlindSpot("modules", f"pid {proc.pid} ({proc.name})", str(exc) or "unsupported")
+            ]
         seen: set[str] = set()
         out: list[ModuleFact] = []
         for region in maps:
             path = getattr(region, "path", "")
             perms = getattr(region, "perms", "x")  # Windows has no perms: every mapping is an image
-            if not path or path in seen or "x" not in perms or path.startswith(_NOT_MODULE_PREFIXES):
+            if (
+                not path
+                or path in seen
+                or "x" not in perms
+                or path.startswith(_NOT_MODULE_PREFIXES)
+            ):
                 continue
             if path.endswith(" (deleted)"):
                 path = path[: -len(" (deleted)")]
@@ -103,7 +110,8 @@ def _inspect(proc: psutil.Process, created: float) -> tuple[ProcessFact | None, 
                 exe = proc.exe()
             except psutil.AccessDenied:
                 exe, exe_denied = "", 1
-            cmdline = tuple(_safe(proc.cmdline, []))
+            empty: list[str] = []
+            cmdline = tuple(_safe(proc.cmdline, empty))
             user = _safe(proc.username, "")
             ppid = _safe(proc.ppid, 0)
     except (psutil.NoSuchProcess, psutil.ZombieProcess):

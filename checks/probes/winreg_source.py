@@ -47,7 +47,9 @@ def uninstall_entries() -> tuple[list[AppFact], list[BlindSpot]]:
                         with reg.OpenKey(key, sub_name) as sub:
                             values = _values(reg, sub)
                     except OSError as exc:
-                        blind.append(BlindSpot("apps", f"{hive_name}\\{path}\\{sub_name}", str(exc)))
+                        blind.append(
+                            BlindSpot("apps", f"{hive_name}\\{path}\\{sub_name}", str(exc))
+                        )
                         continue
                     apps.append(
                         AppFact(
