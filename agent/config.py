@@ -1,0 +1,154 @@
+"""Agent settings: IT's managed config over the user's config over defaults.
+
+Every key is documented in docs/agent-config.md. A key set in the managed config is locked:
+`Settings.managed` names it so front ends can show "managed by IT" and refuse local changes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+MANAGED_LINUX = Path("/etc/wxguard/agent.toml")
+MANAGED_MACOS = Path("/Library/Managed Preferences/com.company.wxguard.plist")
+
+
+class ConfigError(ValueError):
+    """A config file is unreadable or has a bad value; the message says which and how to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    server_url: str = ""
+    enrollment_secret: str = ""
+    ca_file: str = ""
+    policy_public_key: str = ""
+    scan_interval_s: int = 3600
+    heartbeat_interval_s: int = 300
+    process_poll_s: float = 1.0
+    watch_debounce_s: float = 0.2
+    cpu_budget_percent: float = 5.0
+    log_level: str = "INFO"
+    language: str = ""  # "" follows the OS locale; "zh" or "en"
+    managed: frozenset[str] = field(default_factory=frozenset)
+
+    def is_managed(self, key: str) -> bool:
+        return key in self.managed
+
+
+_KEYS = {f.name: f for f in fields(Settings) if f.name != "managed"}
+_LIMITS: dict[str, tuple[float, float]] = {
+    "scan_interval_s": (60, 7 * 86400),
+    "heartbeat_interval_s": (30, 86400),
+    "process_poll_s": (0.1, 60),
+    "watch_debounce_s": (0.0, 10),
+    "cpu_budget_percent": (0.5, 100),
+}
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    default = getattr(Settings(), key)
+    if isinstance(default, bool) or not isinstance(default, (int, float, str)):
+        raise ConfigError(f"{source}: {key} cannot be set")
+    try:
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise TypeError
+            coerced: Any = value
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError
+            coerced = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError
+            coerced = float(value)
+    except TypeError:
+        raise ConfigError(
+            f"{source}: {key} 应为 {type(default).__name__}，实际为 {value!r}，请修正。\n"
+            f"{source}: {key} must be a {type(default).__name__}, not {value!r}; fix the file."
+        ) from None
+    if key in _LIMITS:
+        low, high = _LIMITS[key]
+        if not low <= coerced <= high:
+            raise ConfigError(
+                f"{source}: {key}={coerced} 超出范围 [{low}, {high}]，请修正。\n"
+                f"{source}: {key}={coerced} is outside [{low}, {high}]; fix the file."
+            )
+    if key == "log_level" and coerced not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"{source}: log_level must be DEBUG, INFO, WARNING or ERROR")
+    if key == "language" and coerced not in ("", "zh", "en"):
+        raise ConfigError(f"{source}: language must be zh, en or empty (follow the OS)")
+    return coerced
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A config file's table; {} when it does not exist."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(
+            f"无法读取配置文件 {path}：{exc.strerror}。\nCannot read the config file {path}: {exc.strerror}."
+        ) from exc
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"配置文件 {path} 格式错误：{exc}。请修正或删除该文件。\n"
+            f"The config file {path} is not valid TOML: {exc}. Fix or remove it."
+        ) from exc
+
+
+def merge(
+    managed: Mapping[str, Any],
+    user: Mapping[str, Any],
+    managed_source: str = "managed",
+    user_source: str = "user",
+) -> Settings:
+    """Defaults, then the user's values, then IT's (which lock their keys)."""
+    values: dict[str, Any] = {}
+    for source, table in ((user_source, user), (managed_source, managed)):
+        for key, value in table.items():
+            if key not in _KEYS:
+                raise ConfigError(
+                    f"{source}: 未知的配置项 {key!r}（可用：{', '.join(sorted(_KEYS))}）。\n"
+                    f"{source}: unknown key {key!r}; known keys: {', '.join(sorted(_KEYS))}."
+                )
+            values[key] = _coerce(key, value, source)
+    return replace(Settings(), **values, managed=frozenset(managed))
+
+
+def default_managed_path() -> Path | None:
+    if sys.platform.startswith("linux"):
+        return MANAGED_LINUX
+    if sys.platform == "darwin":
+        return MANAGED_MACOS  # read through plistlib by the macOS adapter (issue 6)
+    return None  # Windows: HKLM\\SOFTWARE\\Policies\\wxguard (issue 6)
+
+
+def home_dir() -> Path:
+    """The agent's state and config root: WXGUARD_HOME, or the user's platform folders."""
+    override = os.environ.get("WXGUARD_HOME")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_data_dir("wxguard", appauthor=False))
+
+
+def load(managed_path: Path | None = None, user_path: Path | None = None) -> Settings:
+    managed_path = managed_path if managed_path is not None else default_managed_path()
+    user_path = user_path if user_path is not None else home_dir() / "agent.toml"
+    managed = (
+        read_toml(managed_path)
+        if managed_path is not None and managed_path.suffix == ".toml"
+        else {}
+    )
+    return merge(managed, read_toml(user_path), str(managed_path), str(user_path))

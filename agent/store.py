@@ -1,0 +1,209 @@
+"""The agent's local state: findings history and scan records in one SQLite file.
+
+WAL with `synchronous=FULL`: a finding recorded before a crash is still there after it,
+which the outbox (next to this) relies on for "queued" to mean "will be delivered".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from checks.model import Finding, ScanResult
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS findings (
+    key          TEXT PRIMARY KEY,
+    rule_id      TEXT NOT NULL,
+    severity     TEXT NOT NULL,
+    category     TEXT NOT NULL,
+    body         TEXT NOT NULL,           -- the finding as JSON (both languages)
+    first_seen   REAL NOT NULL,
+    last_seen    REAL NOT NULL,
+    resolved_at  REAL                     -- NULL while present
+);
+CREATE INDEX IF NOT EXISTS findings_open ON findings (resolved_at);
+CREATE TABLE IF NOT EXISTS scans (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at   REAL NOT NULL,
+    duration_s   REAL NOT NULL,
+    trigger      TEXT NOT NULL,
+    findings     INTEGER NOT NULL,
+    new          INTEGER NOT NULL,
+    resolved     INTEGER NOT NULL,
+    blind_spots  INTEGER NOT NULL
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """The state file cannot be opened or written; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class FindingRecord:
+    key: str
+    rule_id: str
+    severity: str
+    category: str
+    body: dict[str, Any]
+    first_seen: float
+    last_seen: float
+    resolved_at: float | None
+
+    @property
+    def open(self) -> bool:
+        return self.resolved_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanDelta:
+    """What one scan changed: findings that appeared, stayed, and went away."""
+
+    new: list[FindingRecord]
+    present: list[FindingRecord]
+    resolved: list[FindingRecord]
+
+
+class Store:
+    """Thread-safe access to the agent's SQLite state file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"无法打开状态文件 {path}：{exc}。请检查磁盘空间和权限；若文件已损坏，请联系 IT。\n"
+                f"Cannot open the state file {path}: {exc}. Check disk space and permissions; "
+                f"if the file is corrupt, contact IT."
+            ) from exc
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def pragma(self, name: str) -> Any:
+        with self._lock:
+            row = self._db.execute(f"PRAGMA {name}").fetchone()
+        return row[0] if row else None
+
+    # -- findings ------------------------------------------------------------------------
+
+    def apply_scan(self, result: ScanResult, trigger: str, now: float) -> ScanDelta:
+        """Record a full scan: new findings open, seen ones refresh, missing ones resolve."""
+        current: dict[str, Finding] = {f.key: f for f in result.findings}
+        new: list[str] = []
+        present: list[str] = []
+        resolved: list[str] = []
+        with self._tx() as db:
+            open_keys = {
+                row[0] for row in db.execute("SELECT key FROM findings WHERE resolved_at IS NULL")
+            }
+            for key, finding in current.items():
+                body = json.dumps(finding.to_json(), ensure_ascii=False)
+                if key in open_keys:
+                    db.execute(
+                        "UPDATE findings SET last_seen = ?, body = ? WHERE key = ?",
+                        (now, body, key),
+                    )
+                    present.append(key)
+                else:
+                    db.execute(
+                        """INSERT INTO findings (key, rule_id, severity, category, body, first_seen, last_seen, resolved_at)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
+                           ON CONFLICT(key) DO UPDATE SET body = excluded.body, last_seen = excluded.last_seen,
+                               first_seen = excluded.first_seen, resolved_at = NULL""",
+                        (
+                            key,
+                            finding.rule_id,
+                            str(finding.severity),
+                            str(finding.category),
+                            body,
+                            now,
+                            now,
+                        ),
+                    )
+                    new.append(key)
+            for key in open_keys - set(current):
+                db.execute("UPDATE findings SET resolved_at = ? WHERE key = ?", (now, key))
+                resolved.append(key)
+            db.execute(
+                """INSERT INTO scans (started_at, duration_s, trigger, findings, new, resolved, blind_spots)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    result.started_at,
+                    result.duration_s,
+                    trigger,
+                    len(current),
+                    len(new),
+                    len(resolved),
+                    len(result.blind_spots),
+                ),
+            )
+        return ScanDelta(self._records(new), self._records(present), self._records(resolved))
+
+    def _records(self, keys: list[str]) -> list[FindingRecord]:
+        if not keys:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT key, rule_id, severity, category, body, first_seen, last_seen, resolved_at FROM findings WHERE key IN ({','.join('?' * len(keys))})",
+                keys,
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def open_findings(self) -> list[FindingRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, rule_id, severity, category, body, first_seen, last_seen, resolved_at FROM findings WHERE resolved_at IS NULL ORDER BY first_seen"
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def history(self, key: str) -> FindingRecord | None:
+        records = self._records([key])
+        return records[0] if records else None
+
+    def last_scan(self) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT started_at, duration_s, trigger, findings, new, resolved, blind_spots FROM scans ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        if row is None:
+            return None
+        keys = ("started_at", "duration_s", "trigger", "findings", "new", "resolved", "blind_spots")
+        return dict(zip(keys, row, strict=True))
+
+
+def _record(row: tuple[Any, ...]) -> FindingRecord:
+    return FindingRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5], row[6], row[7])
