@@ -52,6 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.add_argument("--lang", choices=["zh", "en"], help="language of titles and remediation")
+
+    agent = sub.add_parser("agent", help="the background service")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+    run = agent_sub.add_parser(
+        "run", help="run the agent in the foreground (for the service manager)"
+    )
+    run.add_argument(
+        "--mode",
+        choices=["system", "user"],
+        help="system: installed by IT, as root, sees every user; user: the current user only "
+        "(default: system when root)",
+    )
+
+    status = sub.add_parser("status", help="the running agent's status")
+    status.add_argument("--format", choices=["text", "json"], default="text")
+    status.add_argument("--lang", choices=["zh", "en"])
+    scan_now = sub.add_parser("scan-now", help="ask the running agent to scan now")
+    scan_now.add_argument("--format", choices=["text", "json"], default="text")
+    scan_now.add_argument("--lang", choices=["zh", "en"])
     return parser
 
 
@@ -60,6 +79,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         return _check(args)
+    if args.command == "agent":
+        from agent.api import AgentError
+        from agent.config import ConfigError
+        from agent.daemon import run
+        from agent.paths import Mode
+        from agent.store import StoreError
+
+        try:
+            return run(Mode(args.mode) if args.mode else None)
+        except AgentError as exc:
+            _error(exc.zh, exc.en)
+        except (ConfigError, StoreError) as exc:
+            print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    if args.command in ("status", "scan-now"):
+        from agent.commands import run_command
+
+        return run_command(args)
     parser.error(f"unknown command {args.command}")
     return EXIT_ERROR
 

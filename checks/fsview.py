@@ -91,6 +91,7 @@ class FsView:
         default_factory=dict
     )
     _dirty: set[str] = field(default_factory=set)
+    _missing: set[str] = field(default_factory=set)
     stats: FsStats = field(default_factory=FsStats)
     blind_spots: dict[tuple[str, str], BlindSpot] = field(default_factory=dict)
 
@@ -121,6 +122,21 @@ class FsView:
         """Folders the probes listed: what an event watcher must watch for `trust_listings`."""
         return sorted(self._listings)
 
+    def watch_dirs(self) -> set[str]:
+        """Every folder whose change could change a scan: the folders listed, and for each
+        path probed but missing, its nearest existing ancestor (where it would appear)."""
+        dirs = set(self._listings)
+        for path in self._missing:
+            parent = os.path.dirname(path)
+            while parent and parent not in dirs:
+                if os.path.isdir(parent):
+                    dirs.add(parent)
+                    break
+                if os.path.dirname(parent) == parent:
+                    break
+                parent = os.path.dirname(parent)
+        return dirs
+
     # -- primitive reads -----------------------------------------------------------------
 
     def note(self, probe: str, what: str, exc: BaseException | str) -> None:
@@ -139,6 +155,7 @@ class FsView:
             st = os.stat(path)
         except FileNotFoundError:
             self._listings.pop(path, None)
+            self._missing.add(path)
             return []
         except NotADirectoryError:
             return []
@@ -351,6 +368,7 @@ class FsView:
         try:
             lst = os.lstat(path)
         except OSError:
+            self._missing.add(path)
             return None
         is_link = stat_mod.S_ISLNK(lst.st_mode)
         st = lst

@@ -1,0 +1,107 @@
+"""`AgentClient`: the typed agent API over the local socket, for the tray and the CLI."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from agent.api import PROTOCOL_VERSION, AgentError, AgentNotRunning
+from agent.paths import socket_candidates
+
+
+class AgentClient:
+    """One connection to the running agent; reconnects once if the agent restarted."""
+
+    def __init__(self, socket_path: Path | None = None, timeout: float = 130.0) -> None:
+        self._paths = [socket_path] if socket_path else socket_candidates()
+        self._timeout = timeout
+        self._sock: socket.socket | None = None
+        self._file: Any = None
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._disconnect()
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _disconnect(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+                self._file = None
+
+    def _connect(self) -> None:
+        last: OSError | None = None
+        for path in self._paths:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self._timeout)
+            try:
+                sock.connect(str(path))
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            self._sock = sock
+            self._file = sock.makefile("rwb")
+            return
+        where = ", ".join(str(p) for p in self._paths)
+        raise AgentNotRunning(where if last is None else f"{where}: {last.strerror or last}")
+
+    def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
+        with self._lock:
+            for attempt in (1, 2):
+                if self._sock is None:
+                    self._connect()
+                try:
+                    return self._roundtrip(op, args or {})
+                except (OSError, ConnectionError):
+                    self._disconnect()
+                    if attempt == 2:
+                        raise AgentNotRunning(str(self._paths[0])) from None
+            raise AssertionError("unreachable")
+
+    def _roundtrip(self, op: str, args: dict[str, Any]) -> Any:
+        msg_id = next(self._ids)
+        payload = {"v": PROTOCOL_VERSION, "id": msg_id, "op": op, "args": args}
+        self._file.write(json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n")
+        self._file.flush()
+        line = self._file.readline()
+        if not line:
+            raise ConnectionError("the agent closed the connection")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            err = reply.get("error") or {}
+            raise AgentError(
+                str(err.get("code", "error")), str(err.get("zh", "")), str(err.get("en", ""))
+            )
+        return reply.get("result")
+
+    # -- the typed API -------------------------------------------------------------------
+
+    def hello(self) -> dict[str, Any]:
+        return dict(self.call("hello"))
+
+    def status(self) -> dict[str, Any]:
+        return dict(self.call("status"))
+
+    def findings(self) -> list[dict[str, Any]]:
+        return list(self.call("findings"))
+
+    def scan_now(self) -> dict[str, Any] | None:
+        result = self.call("scan_now")
+        return dict(result) if result is not None else None
+
+    def wait_events(self, since: int, timeout: float) -> dict[str, Any]:
+        return dict(self.call("events", {"since": since, "timeout": timeout}))

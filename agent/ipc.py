@@ -1,0 +1,304 @@
+"""The local socket the tray and the CLI talk to: versioned JSON lines over a Unix socket.
+
+The caller's identity comes from the socket's peer credentials (SO_PEERCRED / getpeereid),
+never from the message. Malformed, oversized or unknown requests get an error reply and do
+not disturb the agent. The wire format is documented in docs/ipc.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import socketserver
+import struct
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent import __version__
+from agent.api import PROTOCOL_VERSION, AgentError
+from agent.service import AgentService
+
+log = logging.getLogger("wxguard.agent.ipc")
+
+MAX_MESSAGE = 16 * 1024 * 1024  # room for a report's attachments, base64-encoded
+MAX_CONNECTIONS = 64
+MAX_EVENT_WAIT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    uid: int
+    pid: int
+
+
+def peer_of(sock: socket.socket) -> Peer:
+    """Who is on the other end, as the kernel says (never as the message says)."""
+    if hasattr(socket, "SO_PEERCRED"):
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _gid = struct.unpack("3i", raw)
+        return Peer(uid, pid)
+    if sys.platform == "darwin":  # pragma: no cover - macOS
+        uid = os.getuid() if not hasattr(os, "getpeereid") else os.getpeereid(sock.fileno())[0]  # type: ignore[attr-defined]
+        return Peer(uid, 0)
+    raise OSError("peer credentials are not available on this platform")
+
+
+def _bad(code: str, zh: str, en: str) -> AgentError:
+    return AgentError(code, zh, en)
+
+
+def _args(args: Any, allowed: dict[str, type | tuple[type, ...]]) -> dict[str, Any]:
+    if not isinstance(args, dict):
+        raise _bad("bad-request", "参数必须是对象。", "args must be an object.")
+    unknown = set(args) - set(allowed)
+    if unknown:
+        raise _bad(
+            "bad-request",
+            f"未知参数：{', '.join(sorted(unknown))}。",
+            f"unknown arguments: {', '.join(sorted(unknown))}.",
+        )
+    for key, kind in allowed.items():
+        if key in args and (
+            not isinstance(args[key], kind) or (isinstance(args[key], bool) and kind is not bool)
+        ):
+            raise _bad(
+                "bad-request", f"参数 {key} 类型错误。", f"argument {key} has the wrong type."
+            )
+    return args
+
+
+class Dispatcher:
+    """Maps operations to the service. Used by the socket server and by `LocalAgent` alike."""
+
+    def __init__(self, service: AgentService) -> None:
+        self.service = service
+        self._ops: dict[str, Callable[[dict[str, Any], Peer], Any]] = {
+            "hello": self._hello,
+            "status": self._status,
+            "findings": self._findings,
+            "scan_now": self._scan_now,
+            "events": self._events,
+        }
+
+    def register(self, op: str, handler: Callable[[dict[str, Any], Peer], Any]) -> None:
+        self._ops[op] = handler
+
+    @property
+    def ops(self) -> list[str]:
+        return sorted(self._ops)
+
+    def call(self, op: str, args: Any, peer: Peer) -> Any:
+        handler = self._ops.get(op)
+        if handler is None:
+            raise _bad("unknown-op", f"未知操作：{op!r}。", f"unknown operation {op!r}.")
+        return handler(args if args is not None else {}, peer)
+
+    def _hello(self, args: Any, peer: Peer) -> dict[str, Any]:
+        _args(args, {})
+        return {
+            "agent_version": __version__,
+            "protocol": PROTOCOL_VERSION,
+            "uid": peer.uid,
+            "ops": self.ops,
+        }
+
+    def _status(self, args: Any, peer: Peer) -> dict[str, Any]:
+        _args(args, {})
+        return self.service.status()
+
+    def _findings(self, args: Any, peer: Peer) -> list[dict[str, Any]]:
+        _args(args, {})
+        return self.service.findings()
+
+    def _scan_now(self, args: Any, peer: Peer) -> dict[str, Any] | None:
+        _args(args, {})
+        summary = self.service.scan_now()
+        return summary.to_json() if summary else None
+
+    def _events(self, args: Any, peer: Peer) -> dict[str, Any]:
+        a = _args(args, {"since": int, "timeout": (int, float)})
+        timeout = min(float(a.get("timeout", 25.0)), MAX_EVENT_WAIT_S)
+        seq, events = self.service.events.wait(int(a.get("since", 0)), timeout, uid=peer.uid)
+        return {"seq": seq, "events": [e.to_json() for e in events]}
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: IpcServer
+
+    def handle(self) -> None:
+        try:
+            peer = peer_of(self.request)
+        except OSError as exc:
+            log.warning("refused a connection without peer credentials: %s", exc)
+            return
+        while not self.server.closing:
+            line = self.rfile.readline(MAX_MESSAGE + 1)
+            if not line:
+                return
+            if len(line) > MAX_MESSAGE:
+                self._reply(
+                    None,
+                    error=_bad(
+                        "too-large", "请求过大。", f"request larger than {MAX_MESSAGE} bytes."
+                    ),
+                )
+                return  # the rest of an oversized line cannot be trusted to be a message
+            self._one(line, peer)
+
+    def _drain_and_close(self) -> None:
+        """Close without a reset that would destroy the reply: stop sending, discard (bounded)
+        what the client is still sending, then close."""
+        try:
+            self.request.shutdown(socket.SHUT_WR)
+            self.request.settimeout(5.0)
+            discarded = 0
+            while discarded < 4 * MAX_MESSAGE:
+                chunk = self.request.recv(1 << 20)
+                if not chunk:
+                    break
+                discarded += len(chunk)
+        except OSError:
+            pass
+
+    def _one(self, line: bytes, peer: Peer) -> None:
+        msg_id: Any = None
+        try:
+            try:
+                msg = json.loads(line)
+            except (ValueError, UnicodeDecodeError):
+                raise _bad(
+                    "bad-json", "请求不是有效的 JSON。", "the request is not valid JSON."
+                ) from None
+            if not isinstance(msg, dict):
+                raise _bad(
+                    "bad-request", "请求必须是 JSON 对象。", "the request must be a JSON object."
+                )
+            msg_id = msg.get("id")
+            if msg.get("v") != PROTOCOL_VERSION:
+                raise _bad(
+                    "bad-version",
+                    f"不支持的协议版本 {msg.get('v')!r}，代理使用版本 {PROTOCOL_VERSION}。请更新 wxguard。",
+                    f"unsupported protocol version {msg.get('v')!r}; the agent speaks {PROTOCOL_VERSION}. Update wxguard.",
+                )
+            unknown = set(msg) - {"v", "id", "op", "args"}
+            if unknown:
+                raise _bad(
+                    "bad-request", "请求含有未知字段。", f"unknown fields {sorted(unknown)}."
+                )
+            op = msg.get("op")
+            if not isinstance(op, str):
+                raise _bad("bad-request", "缺少 op。", "missing op.")
+            result = self.server.dispatcher.call(op, msg.get("args"), peer)
+            self._reply(msg_id, result=result)
+        except AgentError as exc:
+            self._reply(msg_id, error=exc)
+        except Exception:
+            log.exception("IPC request failed")
+            self._reply(
+                msg_id,
+                error=_bad(
+                    "internal", "代理内部错误，已记录日志。", "internal agent error (logged)."
+                ),
+            )
+
+    def _reply(self, msg_id: Any, result: Any = None, error: AgentError | None = None) -> None:
+        body: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": msg_id, "ok": error is None}
+        if error is None:
+            body["result"] = result
+        else:
+            body["error"] = error.to_json()
+        try:
+            self.wfile.write(json.dumps(body, ensure_ascii=False).encode("utf-8") + b"\n")
+            self.wfile.flush()
+        except OSError:
+            pass  # the client went away; nothing to tell it
+
+
+class IpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, path: Path, dispatcher: Dispatcher, world_connectable: bool) -> None:
+        self.dispatcher = dispatcher
+        self.closing = False
+        self.socket_path = path
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        _prepare_socket_path(path)
+        super().__init__(str(path), _Handler)
+        # System mode: every local user may connect (the uid comes from the kernel);
+        # user mode: only the owner.
+        os.chmod(path, 0o666 if world_connectable else 0o600)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.warning("too many IPC connections; refusing one")
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def close(self) -> None:
+        self.closing = True
+        self.shutdown()
+        self.server_close()
+        with contextlib.suppress(FileNotFoundError):
+            self.socket_path.unlink()
+
+
+def _prepare_socket_path(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+    except OSError:
+        path.unlink()  # a stale socket from an agent that died
+        return
+    finally:
+        probe.close()
+    raise AgentError(
+        "already-running",
+        f"另一个 wxguard 代理已在运行（{path}）。",
+        f"Another wxguard agent is already running ({path}).",
+    )
+
+
+class LocalAgent:
+    """The typed API in-process: the same dispatcher the socket uses, as the current user."""
+
+    def __init__(self, service: AgentService, uid: int | None = None) -> None:
+        self._dispatcher = Dispatcher(service)
+        self._peer = Peer(os.getuid() if uid is None else uid, os.getpid())
+
+    def _call(self, op: str, args: dict[str, Any] | None = None) -> Any:
+        return self._dispatcher.call(op, args or {}, self._peer)
+
+    def hello(self) -> dict[str, Any]:
+        return dict(self._call("hello"))
+
+    def status(self) -> dict[str, Any]:
+        return dict(self._call("status"))
+
+    def findings(self) -> list[dict[str, Any]]:
+        return list(self._call("findings"))
+
+    def scan_now(self) -> dict[str, Any] | None:
+        result = self._call("scan_now")
+        return dict(result) if result is not None else None
+
+    def wait_events(self, since: int, timeout: float) -> dict[str, Any]:
+        return dict(self._call("events", {"since": since, "timeout": timeout}))

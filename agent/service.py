@@ -1,0 +1,386 @@
+"""The agent service: owns the scanner, the state, the triggers, and the typed API it serves.
+
+Triggers of a scan: start-up; the periodic full scan (policy interval ±10 % splay); file
+system events in the folders the scanner read (debounced); new PIDs (polled); a wake from
+sleep (boot clock jumps ahead of the monotonic clock); "scan now" from the tray or the CLI.
+Every scan goes through the self-governor, and every result through the findings history.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from agent import __version__
+from agent.config import Settings
+from agent.events import EventFeed
+from agent.governor import Governor
+from agent.paths import AgentPaths, Mode
+from agent.store import FindingRecord, ScanDelta, Store
+from agent.watchers import FolderWatcher
+from checks.api import privilege_blind_spots
+from checks.engine import Scanner
+from checks.model import BlindSpot, ScanResult
+
+log = logging.getLogger("wxguard.agent")
+
+# A scan caused by events alone records nothing when nothing changed: no disk write, no fsync.
+_QUIET_TRIGGERS = {"process", "fs-event"}
+_WAKE_JUMP_S = 5.0
+
+
+def splay(interval: float, rng: random.Random, fraction: float = 0.1) -> float:
+    """`interval` ±`fraction`, so a fleet started together does not scan in lockstep."""
+    return interval * (1.0 + rng.uniform(-fraction, fraction))
+
+
+@dataclass(slots=True)
+class ScanSummary:
+    started_at: float
+    duration_s: float
+    trigger: str
+    findings: int
+    new: int
+    resolved: int
+    blind_spots: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 4),
+            "trigger": self.trigger,
+            "findings": self.findings,
+            "new": self.new,
+            "resolved": self.resolved,
+            "blind_spots": self.blind_spots,
+        }
+
+
+@dataclass(slots=True)
+class _Triggers:
+    reasons: set[str] = field(default_factory=set)
+    paths: list[str] = field(default_factory=list)
+    first_event_at: float = 0.0
+
+
+class AgentService:
+    """Runs the checks and keeps the local truth; front ends call its public methods."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        paths: AgentPaths,
+        scanner: Scanner,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paths = paths
+        self.scanner = scanner
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.store = Store(paths.state_db)
+        self.events = EventFeed()
+        self.governor = Governor(settings.cpu_budget_percent)
+        self.watcher = FolderWatcher(self._on_fs_event)
+        self.started_at = clock()
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._triggers = _Triggers()
+        self._scan_count = 0
+        self._last: ScanSummary | None = None
+        self._last_blind: list[BlindSpot] = []
+        self._threads: list[threading.Thread] = []
+        self._known_pids: set[int] = set()
+        self.scan_interval_s = float(settings.scan_interval_s)
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.paths.state.mkdir(parents=True, exist_ok=True)
+        try:
+            self.watcher.start()
+        except OSError as exc:  # e.g. inotify instances exhausted: degrade visibly
+            log.warning("file watching unavailable (%s); relying on periodic scans", exc)
+        self._known_pids = set(psutil.pids())
+        for name, target in (("scan", self._scan_loop), ("poll", self._poll_loop)):
+            thread = threading.Thread(target=target, name=f"wxguard-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info(
+            "agent %s started in %s mode, state in %s",
+            __version__,
+            self.paths.mode,
+            self.paths.state,
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.watcher.stop()
+        self.store.close()
+        log.info("agent stopped")
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- triggers ------------------------------------------------------------------------
+
+    def request_scan(self, reason: str, paths: list[str] | None = None) -> None:
+        with self._cond:
+            if not self._triggers.reasons:
+                self._triggers.first_event_at = time.monotonic()
+            self._triggers.reasons.add(reason)
+            if paths:
+                self._triggers.paths.extend(paths)
+            self._cond.notify_all()
+
+    def _on_fs_event(self, paths: list[str]) -> None:
+        self.request_scan("fs-event", paths)
+
+    def scan_now(self, timeout: float = 60.0) -> ScanSummary | None:
+        """Run a full scan as soon as possible and return its summary."""
+        with self._cond:
+            target = self._scan_count + 1
+            self._triggers.reasons.add("manual")
+            self._triggers.first_event_at = 0.0
+            self._cond.notify_all()
+            deadline = time.monotonic() + timeout
+            while self._scan_count < target and not self._stop.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            return self._last
+
+    def wait_for_scans(self, count: int, timeout: float) -> bool:
+        """Block until `count` scans have completed (tests, start-up)."""
+        with self._cond:
+            deadline = time.monotonic() + timeout
+            while self._scan_count < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return True
+
+    @property
+    def scan_count(self) -> int:
+        with self._cond:
+            return self._scan_count
+
+    # -- loops ---------------------------------------------------------------------------
+
+    def _scan_loop(self) -> None:
+        self._safe_scan({"startup"}, [])
+        next_periodic = time.monotonic() + splay(self.scan_interval_s, self.rng)
+        debounce = self.settings.watch_debounce_s
+        while not self._stop.is_set():
+            with self._cond:
+                while not self._triggers.reasons and not self._stop.is_set():
+                    remaining = next_periodic - time.monotonic()
+                    if remaining <= 0:
+                        self._triggers.reasons.add("periodic")
+                        break
+                    self._cond.wait(remaining)
+                if self._stop.is_set():
+                    return
+                # Let a burst of file events settle (bounded, so a busy folder cannot starve us).
+                if "fs-event" in self._triggers.reasons and "manual" not in self._triggers.reasons:
+                    waited = time.monotonic() - self._triggers.first_event_at
+                    if waited < debounce:
+                        self._cond.wait(debounce - waited)
+                triggers = self._triggers
+                self._triggers = _Triggers()
+            if "manual" not in triggers.reasons:
+                delay = self.governor.delay()
+                if delay > 0 and self._stop.wait(delay):
+                    return
+            if "periodic" in triggers.reasons:
+                next_periodic = time.monotonic() + splay(self.scan_interval_s, self.rng)
+            self._safe_scan(triggers.reasons, triggers.paths)
+
+    def _poll_loop(self) -> None:
+        """Poll the PID list (cheap: one directory read) and watch for a wake from sleep."""
+        boot_clock = _boot_clock()
+        last_gap = boot_clock() - time.monotonic()
+        while not self._stop.wait(self.settings.process_poll_s):
+            try:
+                pids = set(psutil.pids())
+            except OSError as exc:  # pragma: no cover - /proc unavailable
+                log.warning("cannot list processes: %s", exc)
+                continue
+            new = pids - self._known_pids
+            self._known_pids = pids
+            if new:
+                self.request_scan("process")
+            gap = boot_clock() - time.monotonic()
+            if gap - last_gap > _WAKE_JUMP_S:
+                log.info("woke from sleep (%.0f s suspended); rescanning", gap - last_gap)
+                self.request_scan("wake")
+            last_gap = gap
+
+    # -- the scan ------------------------------------------------------------------------
+
+    def _safe_scan(self, reasons: set[str], paths: list[str]) -> None:
+        trigger = _main_trigger(reasons)
+        try:
+            self._scan(trigger, paths)
+        except Exception:
+            log.exception("scan (%s) failed", trigger)
+            with self._cond:
+                self._scan_count += 1
+                self._cond.notify_all()
+
+    def _scan(self, trigger: str, paths: list[str]) -> None:
+        fs = self.scanner.fs
+        if paths:
+            fs.invalidate(paths)
+        # Only with every read folder watched may a scan trust what it listed before.
+        fs.trust_listings = self.watcher.healthy and trigger != "manual" and trigger != "startup"
+        cpu0 = time.process_time()
+        result = self.scanner.scan()
+        cpu = time.process_time() - cpu0
+        self.governor.record(cpu)
+        now = self.clock()
+        delta = self._record(result, trigger, now)
+        self.watcher.update(fs.watch_dirs())
+        summary = ScanSummary(
+            result.started_at,
+            result.duration_s,
+            trigger,
+            len(result.findings),
+            len(delta.new) if delta else 0,
+            len(delta.resolved) if delta else 0,
+            len(result.blind_spots),
+        )
+        blind = result.blind_spots + (
+            privilege_blind_spots() if self.paths.mode is Mode.USER else []
+        )
+        with self._cond:
+            self._last_blind = blind
+            if delta is not None or self._last is None or trigger not in _QUIET_TRIGGERS:
+                self._last = summary
+            self._scan_count += 1
+            self._cond.notify_all()
+        if delta is not None:
+            self._publish(delta, summary)
+        log.debug(
+            "scan %s: %d findings, %.1f ms wall, %.1f ms CPU, reused=%s",
+            trigger,
+            len(result.findings),
+            result.duration_s * 1000,
+            cpu * 1000,
+            self.scanner.reused_file_facts,
+        )
+
+    def _record(self, result: ScanResult, trigger: str, now: float) -> ScanDelta | None:
+        if trigger in _QUIET_TRIGGERS:
+            open_keys = {r.key for r in self.store.open_findings()}
+            if open_keys == {f.key for f in result.findings}:
+                return None
+        delta = self.store.apply_scan(result, trigger, now)
+        for record in delta.new:
+            log.warning(
+                "finding %s [%s] %s: %s",
+                record.rule_id,
+                record.severity,
+                record.body.get("title", ""),
+                _evidence_line(record),
+            )
+        for record in delta.resolved:
+            log.info("resolved %s (%s)", record.rule_id, record.key)
+        return delta
+
+    def _publish(self, delta: ScanDelta, summary: ScanSummary) -> None:
+        for record in delta.new:
+            self.events.publish(
+                "finding-new",
+                {
+                    "key": record.key,
+                    "rule_id": record.rule_id,
+                    "severity": record.severity,
+                    "title_i18n": record.body.get("title_i18n", {}),
+                },
+            )
+        for record in delta.resolved:
+            self.events.publish("finding-resolved", {"key": record.key, "rule_id": record.rule_id})
+        self.events.publish("scan", summary.to_json())
+
+    # -- the API served to the tray and the CLI -------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        findings = self.store.open_findings()
+        by_sev: dict[str, int] = {}
+        for record in findings:
+            by_sev[record.severity] = by_sev.get(record.severity, 0) + 1
+        with self._cond:
+            last = self._last.to_json() if self._last else None
+            blind = [
+                {"probe": b.probe, "what": b.what, "reason": b.reason} for b in self._last_blind
+            ]
+        return {
+            "agent_version": __version__,
+            "mode": str(self.paths.mode),
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "last_scan": last,
+            "open_findings": len(findings),
+            "by_severity": by_sev,
+            "compliant": not findings,
+            "blind_spots": blind,
+            "watching": self.watcher.count,
+            "watching_healthy": self.watcher.healthy,
+            "throttled_scans": self.governor.throttled,
+            "scan_interval_s": self.scan_interval_s,
+            "managed_keys": sorted(self.settings.managed),
+            "event_seq": self.events.last_seq,
+        }
+
+    def findings(self) -> list[dict[str, Any]]:
+        return [_finding_view(r) for r in self.store.open_findings()]
+
+
+def _finding_view(record: FindingRecord) -> dict[str, Any]:
+    body = dict(record.body)
+    body.update(first_seen=record.first_seen, last_seen=record.last_seen)
+    return body
+
+
+def _evidence_line(record: FindingRecord) -> str:
+    evidence = record.body.get("evidence") or []
+    if not evidence:
+        return ""
+    first = evidence[0]
+    where = first.get("path", "")
+    pid = f" pid {first['pid']}" if first.get("pid") is not None else ""
+    more = f" (+{len(evidence) - 1} more)" if len(evidence) > 1 else ""
+    return f"{first.get('matched', '')} {where}{pid}{more}"
+
+
+def _main_trigger(reasons: set[str]) -> str:
+    for name in ("manual", "startup", "wake", "periodic", "fs-event", "process"):
+        if name in reasons:
+            return name
+    return next(iter(reasons), "periodic")
+
+
+def _boot_clock() -> Callable[[], float]:
+    """A clock that keeps counting through suspend (Linux CLOCK_BOOTTIME), else wall time."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    if boottime is not None:
+        return lambda: time.clock_gettime(boottime)
+    return time.time

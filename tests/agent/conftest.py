@@ -1,0 +1,103 @@
+"""Agent test helpers: an in-process service over an image, and a real agent process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.config import Settings
+from agent.ipc import Dispatcher, IpcServer
+from agent.paths import AgentPaths, Mode
+from agent.service import AgentService
+from checks.api import image_scanner
+from tests.conftest import script
+
+
+@dataclass
+class InProcessAgent:
+    service: AgentService
+    server: IpcServer
+    socket: Path
+    image: Path
+
+
+def make_image(root: Path) -> Path:
+    site = root / "home" / "alice" / ".local" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (root / "var" / "lib" / "dpkg").mkdir(parents=True)
+    (root / "var" / "lib" / "dpkg" / "status").write_text("")
+    return root
+
+
+@pytest.fixture
+def in_process_agent(tmp_path: Path) -> Iterator[InProcessAgent]:
+    image = make_image(tmp_path / "image")
+    # Outside pytest's private tmp folder, so that another local user can reach the socket.
+    shared = Path(tempfile.mkdtemp(prefix="wxguard-ipc-", dir="/tmp"))
+    paths = AgentPaths.resolve(Mode.SYSTEM, shared / "state")
+    settings = Settings(watch_debounce_s=0.05, process_poll_s=0.5)
+    service = AgentService(settings, paths, image_scanner(str(image), "linux"))
+    server = IpcServer(paths.socket, Dispatcher(service), world_connectable=True)
+    # The socket's folder must be reachable by the unprivileged user in the peer test.
+    for folder in (shared, paths.state):
+        folder.chmod(0o755)
+    service.start()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    assert service.wait_for_scans(1, 30)
+    try:
+        yield InProcessAgent(service, server, paths.socket, image)
+    finally:
+        server.close()
+        service.stop()
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+@dataclass
+class AgentProcess:
+    proc: subprocess.Popen[bytes]
+    home: Path
+    socket: Path
+    log: Path
+
+
+def start_agent(home: Path, extra_env: dict[str, str] | None = None) -> AgentProcess:
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "agent.stderr"
+    env = dict(os.environ, WXGUARD_HOME=str(home), **(extra_env or {}))
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [script("wxguard"), "agent", "run", "--mode", "user"], env=env, stderr=fh, stdout=fh
+        )
+    socket = home / "agent.sock"
+    deadline = time.monotonic() + 30
+    while not socket.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"agent exited: {log.read_text()}")
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    return AgentProcess(proc, home, socket, log)
+
+
+@pytest.fixture
+def agent_process(tmp_path: Path) -> Iterator[AgentProcess]:
+    agent = start_agent(tmp_path / "agent-home")
+    try:
+        yield agent
+    finally:
+        if agent.proc.poll() is None:
+            agent.proc.terminate()
+            try:
+                agent.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                agent.proc.kill()
+                agent.proc.wait()
