@@ -37,7 +37,40 @@ class AgentNotRunning(AgentError):
         )
 
 
+REPORT_CATEGORIES = (
+    "account-compromise",  # account stolen or suspicious login
+    "suspicious-message",  # suspicious message or link
+    "data-leak",  # confidential information sent out
+    "lost-device",  # lost or stolen device
+    "unapproved-software",
+    "other",
+)
+ACCOUNT_TYPES = ("enterprise", "personal")
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS = 5
+
+
 class AgentAPI(Protocol):
+    """What the tray and the CLI may ask of the agent. Data shapes are documented in docs/ipc.md.
+
+    - `status()`: agent_version, mode, compliant, open_findings, by_severity, last_scan
+      {started_at, duration_s, trigger, findings, new, resolved, blind_spots}, blind_spots
+      [{probe, what, reason}], managed_keys, event_seq; and once enrolled: enrolled,
+      server_reachable, last_contact, last_error, policy_version, policy_mode, outbox_depth.
+    - `findings()`: open findings as `wxguard check --format json` prints them, plus
+      first_seen / last_seen (Unix time).
+    - `wait_events(since, timeout)`: {seq, events: [{seq, kind, at, data}]}; kinds: scan,
+      finding-new, finding-resolved, status, report (this user's only), policy, enforcement.
+    - `submit_report(...)`: durably queued before it returns {idempotency_key, state: "queued"}.
+    - `my_reports()`: this user's reports: [{idempotency_key, case, state, category, summary,
+      created_at, replies: [{body, at}]}]; state: queued, delivered, new, triaged, resolved.
+    - `report_password_status(accounts)`: [{account_type, state, last_changed, due_at,
+      deferrals, no_expiry}] — dates and states, never a password.
+    - `policy()`: {version, mode, text: {zh, en}, text_version, acknowledged_version,
+      password: {max_age_days, reminder_days, max_deferrals}, collected: [{zh, en}]}.
+    - `acknowledge_policy(text_version)`: records this user's acknowledgement.
+    """
+
     def hello(self) -> dict[str, Any]: ...
 
     def status(self) -> dict[str, Any]: ...
@@ -47,3 +80,22 @@ class AgentAPI(Protocol):
     def scan_now(self) -> dict[str, Any] | None: ...
 
     def wait_events(self, since: int, timeout: float) -> dict[str, Any]: ...
+
+    def submit_report(
+        self,
+        category: str,
+        summary: str,
+        description: str,
+        occurred_at: str | None,
+        affected_account: str,
+        contact: str,
+        attachments: list[dict[str, str]],
+    ) -> dict[str, Any]: ...
+
+    def my_reports(self) -> list[dict[str, Any]]: ...
+
+    def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]: ...
+
+    def policy(self) -> dict[str, Any]: ...
+
+    def acknowledge_policy(self, text_version: str) -> dict[str, Any]: ...

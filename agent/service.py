@@ -25,10 +25,12 @@ from agent.events import EventFeed
 from agent.governor import Governor
 from agent.paths import AgentPaths, Mode
 from agent.store import FindingRecord, ScanDelta, Store
-from agent.watchers import FolderWatcher
+from agent.watchers import FolderWatcher, FsChange
 from checks.api import privilege_blind_spots
 from checks.engine import Scanner
+from checks.judge import ProcessInterest
 from checks.model import BlindSpot, ScanResult
+from checks.probes.processes import inspect_pid
 
 log = logging.getLogger("wxguard.agent")
 
@@ -101,6 +103,9 @@ class AgentService:
         self._last_blind: list[BlindSpot] = []
         self._threads: list[threading.Thread] = []
         self._known_pids: set[int] = set()
+        self._finding_pids: set[int] = set()
+        self.interest = ProcessInterest.build(scanner.catalogue, scanner.layout.platform)
+        self.scans_by_trigger: dict[str, int] = {}
         self.scan_interval_s = float(settings.scan_interval_s)
 
     # -- life cycle ----------------------------------------------------------------------
@@ -148,8 +153,13 @@ class AgentService:
                 self._triggers.paths.extend(paths)
             self._cond.notify_all()
 
-    def _on_fs_event(self, paths: list[str]) -> None:
-        self.request_scan("fs-event", paths)
+    def _on_fs_event(self, changes: list[FsChange]) -> None:
+        fs = self.scanner.fs
+        # Drop events nobody would look at (a browser cache churning in a watched home).
+        wanted = [c.path for c in changes if fs.relevant(c.path, c.is_dir, c.modified_only)]
+        if wanted:
+            log.debug("file events: %s", ", ".join(wanted[:5]))
+            self.request_scan("fs-event", wanted)
 
     def scan_now(self, timeout: float = 60.0) -> ScanSummary | None:
         """Run a full scan as soon as possible and return its summary."""
@@ -224,8 +234,18 @@ class AgentService:
                 log.warning("cannot list processes: %s", exc)
                 continue
             new = pids - self._known_pids
+            gone = self._known_pids - pids
             self._known_pids = pids
-            if new:
+            # Inspect only the new PIDs, and rescan only for a process some rule is about, or
+            # when a process that is evidence of an open finding has exited.
+            if (
+                any(
+                    self.interest.matters(fact)
+                    for fact in map(inspect_pid, new)
+                    if fact is not None
+                )
+                or gone & self._finding_pids
+            ):
                 self.request_scan("process")
             gap = boot_clock() - time.monotonic()
             if gap - last_gap > _WAKE_JUMP_S:
@@ -270,7 +290,10 @@ class AgentService:
         blind = result.blind_spots + (
             privilege_blind_spots() if self.paths.mode is Mode.USER else []
         )
+        finding_pids = {ev.pid for f in result.findings for ev in f.evidence if ev.pid is not None}
         with self._cond:
+            self._finding_pids = finding_pids
+            self.scans_by_trigger[trigger] = self.scans_by_trigger.get(trigger, 0) + 1
             self._last_blind = blind
             if delta is not None or self._last is None or trigger not in _QUIET_TRIGGERS:
                 self._last = summary
@@ -345,6 +368,7 @@ class AgentService:
             "watching": self.watcher.count,
             "watching_healthy": self.watcher.healthy,
             "throttled_scans": self.governor.throttled,
+            "scans_by_trigger": dict(self.scans_by_trigger),
             "scan_interval_s": self.scan_interval_s,
             "managed_keys": sorted(self.settings.managed),
             "event_seq": self.events.last_seq,

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -24,20 +25,28 @@ log = logging.getLogger("wxguard.agent.watchers")
 _IGNORED_SUFFIXES = (".tmp", ".swp", "-journal", ".lock", "~")
 
 
+@dataclass(frozen=True, slots=True)
+class FsChange:
+    path: str
+    is_dir: bool
+    modified_only: bool  # content changed; the folder's entries did not
+
+
 class _Handler(FileSystemEventHandler):
-    def __init__(self, sink: Callable[[list[str]], None]) -> None:
+    def __init__(self, sink: Callable[[list[FsChange]], None]) -> None:
         self._sink = sink
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
-        paths = [_text(event.src_path)]
+        modified = event.event_type in ("modified", "closed")
+        changes = [FsChange(_text(event.src_path), event.is_directory, modified)]
         dest = getattr(event, "dest_path", "")
         if dest:
-            paths.append(_text(dest))
-        paths = [p for p in paths if not p.endswith(_IGNORED_SUFFIXES)]
-        if paths:
-            self._sink(paths)
+            changes.append(FsChange(_text(dest), event.is_directory, False))
+        changes = [c for c in changes if not c.path.endswith(_IGNORED_SUFFIXES)]
+        if changes:
+            self._sink(changes)
 
 
 def _text(path: Any) -> str:
@@ -47,7 +56,7 @@ def _text(path: Any) -> str:
 class FolderWatcher:
     """Keeps one non-recursive watch per folder in the set it is given."""
 
-    def __init__(self, sink: Callable[[list[str]], None]) -> None:
+    def __init__(self, sink: Callable[[list[FsChange]], None]) -> None:
         self._observer = Observer()
         self._observer.daemon = True
         self._handler = _Handler(sink)

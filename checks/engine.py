@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from checks.catalogue import Catalogue
 from checks.fsview import FsView
 from checks.identity import ClientIndex
-from checks.integrity import foreign_modules, windows_install
+from checks.integrity import foreign_modules, macos_bundle, windows_install
 from checks.judge import Judge
 from checks.layout import Layout
 from checks.model import BlindSpot, Facts, Platform, ScanResult
@@ -187,7 +187,22 @@ class Scanner:
 
     def _integrity(self, ctx: ProbeContext, facts: Facts, clients: ClientIndex) -> None:
         platform = self.layout.platform
+        # Each check guarded on its own: one that fails is a blind spot, the others still run.
         if facts.modules:
-            foreign_modules.collect(facts, clients, platform)
+            self._guard(
+                "integrity:foreign-modules",
+                lambda: foreign_modules.collect(facts, clients, platform),
+                facts,
+            )
         if platform is Platform.WINDOWS:
-            windows_install.collect(facts, clients, self.fs)
+            self._guard(
+                "integrity:windows-install",
+                lambda: windows_install.collect(facts, clients, self.fs),
+                facts,
+            )
+        elif platform is Platform.MACOS:
+            self._guard(
+                "integrity:macos-bundle",
+                lambda: macos_bundle.collect(facts, clients, self.fs),
+                facts,
+            )

@@ -92,6 +92,8 @@ class FsView:
     )
     _dirty: set[str] = field(default_factory=set)
     _missing: set[str] = field(default_factory=set)
+    # Per listed folder, which entry names the scan cared about: (pattern, folders only).
+    _filters: dict[str, set[tuple[str, bool]]] = field(default_factory=dict)
     stats: FsStats = field(default_factory=FsStats)
     blind_spots: dict[tuple[str, str], BlindSpot] = field(default_factory=dict)
 
@@ -122,6 +124,31 @@ class FsView:
         """Folders the probes listed: what an event watcher must watch for `trust_listings`."""
         return sorted(self._listings)
 
+    def relevant(self, path: str, is_dir: bool, modified_only: bool) -> bool:
+        """Whether a file system event at `path` could change what a scan sees."""
+        try:
+            return self._relevant(os.path.normpath(path), is_dir, modified_only)
+        except RuntimeError:  # a scan changed the caches under us (watcher thread): assume yes
+            return True
+
+    def _relevant(self, path: str, is_dir: bool, modified_only: bool) -> bool:
+        if modified_only:
+            # Content changes matter only for files we read or hashed.
+            return any(key[0] == path for key in self._parsed) or path in self._hashes
+        if path in self._missing or path in self._listings:
+            return True
+        prefix = path + os.sep
+        if any(m.startswith(prefix) for m in self._missing):
+            return True  # an ancestor of a path we looked for appeared or went away
+        filters = self._filters.get(os.path.dirname(path))
+        if not filters:
+            return False
+        name = os.path.basename(path)
+        return any(
+            (is_dir or not dirs_only) and self._match(name, pattern)
+            for pattern, dirs_only in filters
+        )
+
     def watch_dirs(self) -> set[str]:
         """Every folder whose change could change a scan: the folders listed, and for each
         path probed but missing, its nearest existing ancestor (where it would appear)."""
@@ -145,8 +172,15 @@ class FsView:
         if key not in self.blind_spots:
             self.blind_spots[key] = BlindSpot(probe=probe, what=safe_text(what), reason=reason)
 
-    def listdir(self, path: str, probe: str = "files") -> list[Entry]:
-        """Entries of a folder; [] when it is missing, a blind spot when it is unreadable."""
+    def listdir(
+        self, path: str, probe: str = "files", wanted: tuple[str, bool] = ("*", False)
+    ) -> list[Entry]:
+        """Entries of a folder; [] when it is missing, a blind spot when it is unreadable.
+
+        `wanted` says which entries the caller cares about (a name pattern, and whether only
+        folders matter): it lets `relevant` ignore file events nobody would look at.
+        """
+        self._filters.setdefault(path, set()).add(wanted)
         cached = self._listings.get(path)
         if cached is not None and self.trust_listings and path not in self._dirty:
             self.stats.dirs_reused += 1
@@ -340,7 +374,7 @@ class FsView:
             else:
                 yield entry
             return
-        for entry in self.listdir(base, probe):
+        for entry in self.listdir(base, probe, (head, bool(rest))):
             if not self._match(entry.name, head):
                 continue
             if rest:
@@ -355,7 +389,7 @@ class FsView:
         yield from self._glob(base, rest, probe, seen)
         if depth >= MAX_GLOBSTAR_DEPTH:
             return
-        for entry in self.listdir(base, probe):
+        for entry in self.listdir(base, probe, ("*", True)):
             if not entry.is_dir or entry.is_symlink or entry.name.lower() in _GLOBSTAR_PRUNE:
                 continue
             key = (entry.ino, entry.mtime_ns)

@@ -10,7 +10,7 @@ from fnmatch import fnmatchcase
 from checks.catalogue import Catalogue, Matcher, Rule
 from checks.identity import ClientIndex, looks_like_wechat
 from checks.layout import Layout
-from checks.model import AppFact, Evidence, Facts, Finding
+from checks.model import AppFact, Evidence, Facts, Finding, Platform, ProcessFact
 from checks.probes.processes import program_names
 
 
@@ -264,3 +264,36 @@ def _assemble(rule: Rule, hits: list[_Hit]) -> list[Finding]:
         )
         for subject, evidence in groups.items()
     ]
+
+
+@dataclass(slots=True)
+class ProcessInterest:
+    """Whether a new process could change the findings: a cheap test the agent runs on every
+    new PID, so that only processes some rule is about trigger a rescan."""
+
+    names: list[str]
+    cmdlines: list[re.Pattern[str]]
+    client_names: set[str]
+
+    @classmethod
+    def build(cls, catalogue: Catalogue, platform: Platform) -> ProcessInterest:
+        names: list[str] = []
+        cmdlines: list[re.Pattern[str]] = []
+        for rule in catalogue.rules_for(platform):
+            for m in rule.matches:
+                if m.type == "process" and m.applies_to(platform, rule.platforms):
+                    if m.name:
+                        names.append(m.name)
+                    if m.cmdline:
+                        cmdlines.append(re.compile(m.cmdline, re.IGNORECASE))
+        clients = {n.casefold() for c in catalogue.clients_for(platform) for n in c.process_names}
+        return cls(names, cmdlines, clients)
+
+    def matters(self, proc: ProcessFact) -> bool:
+        names = program_names(proc)
+        if any(looks_like_wechat(n) or n.casefold() in self.client_names for n in names):
+            return True
+        if any(_glob(n, pattern) for n in names for pattern in self.names):
+            return True
+        joined = " ".join(proc.cmdline)
+        return any(p.search(joined) for p in self.cmdlines)

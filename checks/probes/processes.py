@@ -156,3 +156,14 @@ def program_names(proc: ProcessFact) -> set[str]:
 
 def _basename(path: str) -> str:
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
+def inspect_pid(pid: int) -> ProcessFact | None:
+    """One process's facts by PID (None if it is gone): the poller's cheap look at a new PID."""
+    try:
+        proc = psutil.Process(pid)
+        created = proc.create_time()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return None
+    fact, _ = _inspect(proc, created)
+    return fact

@@ -1,0 +1,442 @@
+"""The signed policy: verification against the pinned key, refusal reasons, the last good policy.
+
+Order matters. The signature is checked over the exact payload bytes before a single byte is
+parsed, so a forged document never reaches the JSON parser. Then the document must be for this
+device, currently valid, and strictly newer than the last good one (an equal version is "no
+change", not an error). Anything else is refused with a stable reason and the last good policy
+stays in force; it is kept on disk (payload + signature, verified again on every load) so that a
+restart does not drop back to defaults or accept an older policy.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.credentials import write_private_file
+from checks.catalogue import Catalogue, CatalogueError, parse_client, parse_rule
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+# A server whose clock is a little ahead must not make every fresh policy "not yet valid".
+CLOCK_SKEW = timedelta(minutes=5)
+MAX_REFUSALS_KEPT = 20
+
+
+class Reason(StrEnum):
+    """Why a policy was refused; stable strings, shown in status and turned into findings."""
+
+    FORGED = "forged"
+    ROLLBACK = "rollback"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not-yet-valid"
+    FOREIGN = "foreign"
+    UNKNOWN_KEY = "unknown-key"
+    MALFORMED = "malformed"
+
+
+class PolicyKeyError(Exception):
+    """The pinned public key is missing or unusable: no policy can be trusted. Bilingual."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(f"{zh}\n{en}")
+        self.zh = zh
+        self.en = en
+
+
+class PolicyRefused(Exception):
+    def __init__(self, reason: Reason, detail: str, version: int | None = None) -> None:
+        super().__init__(f"policy refused ({reason}): {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.version = version
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A record of one refused policy, for status and for a finding."""
+
+    at: datetime
+    reason: Reason
+    detail: str
+    version: int | None  # the version the envelope claimed (unverified when forged)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.timestamp(),
+            "reason": str(self.reason),
+            "detail": self.detail,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordRules:
+    max_age_days: int = 90
+    reminder_days: tuple[int, ...] = (14, 7, 3, 1)
+    daily_after_last: bool = True
+    max_deferrals: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyText:
+    version: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True, slots=True)
+class EffectivePolicy:
+    """The values the agent runs with. `version` 0 means "no policy yet: built-in defaults"."""
+
+    version: int = 0
+    key_id: str = ""
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    devices: tuple[str, ...] | None = None
+    enforcement: str = "monitor"
+    scan_interval_s: int = 3600
+    heartbeat_interval_s: int = 300
+    password: PasswordRules = field(default_factory=PasswordRules)
+    text: PolicyText | None = None
+    add_rules: tuple[dict[str, Any], ...] = ()
+    disable_rules: tuple[str, ...] = ()
+    # Both in the engine's own schemas (docs/rules.md): rules as in rules/*.toml, clients as in
+    # clients/*.toml.
+    approved_clients: tuple[dict[str, Any], ...] = ()
+
+    def apply_to(self, catalogue: Catalogue) -> Catalogue:
+        """The built-in catalogue with this policy's rules, disabled rules and clients applied."""
+        return catalogue.with_policy(
+            add_rules=self.add_rules,
+            disable=self.disable_rules,
+            add_clients=self.approved_clients,
+        )
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """The installer-pinned policy key (PEM, SubjectPublicKeyInfo)."""
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise PolicyKeyError(
+            f"无法读取策略公钥 {path}：{exc}。策略无法验证，将沿用上次有效的策略。请联系 IT 重新安装。",
+            f"Cannot read the policy public key {path}: {exc}. No policy can be verified; the "
+            f"last good one stays in force. Ask IT to reinstall the agent.",
+        ) from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise PolicyKeyError(
+            f"{path} 不是 Ed25519 公钥。请联系 IT。", f"{path} is not an Ed25519 public key."
+        )
+    return key
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    """Same naming as the server (server/signing.py): 16 hex digits of SHA-256 of the raw key."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+# --- parsing (only ever called on verified bytes) ----------------------------------------
+
+
+class _Malformed(ValueError):
+    pass
+
+
+def _get(data: Mapping[str, Any], key: str, kind: type, default: Any = ...) -> Any:
+    if key not in data:
+        if default is ...:
+            raise _Malformed(f"{key} is missing")
+        return default
+    value = data[key]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise _Malformed(f"{key} must be an integer")
+    if not isinstance(value, kind):
+        raise _Malformed(f"{key} must be {kind.__name__}")
+    return value
+
+
+def _bounded(data: Mapping[str, Any], key: str, low: int, high: int, default: int) -> int:
+    value: int = _get(data, key, int, default)
+    if not low <= value <= high:
+        raise _Malformed(f"{key}={value} is outside [{low}, {high}]")
+    return value
+
+
+def _time(data: Mapping[str, Any], key: str) -> datetime:
+    text = _get(data, key, str)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _Malformed(f"{key} is not an ISO time") from exc
+    if when.tzinfo is None:
+        raise _Malformed(f"{key} has no time zone")
+    return when
+
+
+def _str_list(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Malformed(f"{what} must be a list of strings")
+    return tuple(value)
+
+
+def parse_document(payload: bytes) -> EffectivePolicy:
+    """A verified payload as the effective policy; raises _Malformed with the first problem.
+
+    Unknown keys are ignored (a newer server may add optional ones); an incompatible change
+    bumps `schema_version`, which is checked.
+    """
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _Malformed(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise _Malformed("not a JSON object")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise _Malformed(f"schema_version {data.get('schema_version')!r} is not supported")
+    version = _get(data, "version", int)
+    if version < 1:
+        raise _Malformed("version must be >= 1")
+    devices_raw = data.get("devices")
+    devices = None if devices_raw is None else _str_list(devices_raw, "devices")
+    enforcement = _get(data, "enforcement", str, "monitor")
+    if enforcement not in ("monitor", "enforce"):
+        raise _Malformed(f"enforcement {enforcement!r} is not monitor or enforce")
+    pw = _get(data, "password", dict, {})
+    reminder = pw.get("reminder_days", [14, 7, 3, 1])
+    if not isinstance(reminder, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365 for d in reminder
+    ):
+        raise _Malformed("password.reminder_days must be a list of days (1-365)")
+    password = PasswordRules(
+        max_age_days=_bounded(pw, "max_age_days", 1, 3650, 90),
+        reminder_days=tuple(sorted(set(reminder), reverse=True)),
+        daily_after_last=_get(pw, "daily_after_last", bool, True),
+        max_deferrals=_bounded(pw, "max_deferrals", 0, 100, 3),
+    )
+    text_raw = data.get("text")
+    text = None
+    if text_raw is not None:
+        if not isinstance(text_raw, dict):
+            raise _Malformed("text must be an object")
+        text = PolicyText(
+            version=_get(text_raw, "version", str),
+            zh=_get(text_raw, "zh", str),
+            en=_get(text_raw, "en", str),
+        )
+    rules = _get(data, "rules", dict, {})
+    add = rules.get("add", [])
+    if not isinstance(add, list) or not all(isinstance(r, dict) for r in add):
+        raise _Malformed("rules.add must be a list of rule tables")
+    clients = _get(data, "approved_clients", list, [])
+    if not all(isinstance(c, dict) for c in clients):
+        raise _Malformed("approved_clients must be a list of objects")
+    policy = EffectivePolicy(
+        version=version,
+        key_id=_get(data, "key_id", str),
+        issued_at=_time(data, "issued_at"),
+        expires_at=_time(data, "expires_at"),
+        devices=devices,
+        enforcement=enforcement,
+        scan_interval_s=_bounded(data, "scan_interval_s", 60, 7 * 86400, 3600),
+        heartbeat_interval_s=_bounded(data, "heartbeat_interval_s", 60, 86400, 300),
+        password=password,
+        text=text,
+        add_rules=tuple(add),
+        disable_rules=_str_list(rules.get("disable", []), "rules.disable"),
+        approved_clients=tuple(clients),
+    )
+    # A policy the engine cannot load would fail later, mid-scan; refuse it now instead.
+    try:
+        for rule in policy.add_rules:
+            parse_rule(rule, "policy")
+        for client in policy.approved_clients:
+            parse_client(client, "policy")
+    except CatalogueError as exc:
+        raise _Malformed(f"rules or clients the engine cannot load: {exc}") from exc
+    return policy
+
+
+# --- the guard ---------------------------------------------------------------------------
+
+
+def _b64(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise _Malformed(f"{what} is not a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _Malformed(f"{what} is not valid base64") from exc
+
+
+class PolicyGuard:
+    """Holds the policy in force; `accept` is the only way a new one gets in."""
+
+    def __init__(self, public_key_path: Path, state_path: Path) -> None:
+        self.public_key_path = public_key_path
+        self.state_path = state_path
+        self._key: Ed25519PublicKey | None = None
+        self.current: EffectivePolicy | None = None
+        self.refusals: deque[Refusal] = deque(maxlen=MAX_REFUSALS_KEPT)
+
+    @property
+    def version(self) -> int:
+        """The last good version, 0 before the first one."""
+        return self.current.version if self.current else 0
+
+    def effective(self) -> EffectivePolicy:
+        return self.current or EffectivePolicy()
+
+    def _public_key(self) -> Ed25519PublicKey:
+        if self._key is None:
+            self._key = load_public_key(self.public_key_path)
+        return self._key
+
+    def load(self, now: datetime) -> EffectivePolicy | None:
+        """Restore the last good policy from disk, verifying it again; None if there is none.
+
+        A stored policy that no longer verifies (edited on disk, or the pinned key changed) is
+        recorded as a refusal and not used. An expired stored policy stays in force (with
+        `expired` in status): falling back to defaults would quietly weaken enforcement.
+        """
+        try:
+            raw = self.state_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            stored = json.loads(raw)
+            payload = _b64(stored["payload"], "payload")
+            signature = _b64(stored["signature"], "signature")
+            self._verify(payload, signature, None)
+            self.current = parse_document(payload)
+        except PolicyRefused as exc:
+            self._record(now, exc)
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            self._record(now, PolicyRefused(Reason.MALFORMED, f"stored policy: {exc}"))
+            return None
+        return self.current
+
+    def accept(self, envelope: Mapping[str, Any], device_id: str | None, now: datetime) -> bool:
+        """Verify and install a signed envelope from the server.
+
+        True: installed as the new policy. False: the same version as the one in force (no
+        change). Raises PolicyRefused (also recorded in `refusals` and logged) otherwise;
+        the last good policy stays in force.
+        """
+        claimed = envelope.get("version") if isinstance(envelope, Mapping) else None
+        claimed_version = claimed if isinstance(claimed, int) else None
+        try:
+            payload = _b64(envelope.get("payload"), "payload")
+            signature = _b64(envelope.get("signature"), "signature")
+            self._verify(payload, signature, envelope.get("key_id"), claimed_version)
+            policy = parse_document(payload)  # only now: the bytes are the server's
+            self._check(policy, device_id, now)
+        except _Malformed as exc:
+            refused = PolicyRefused(Reason.MALFORMED, str(exc), claimed_version)
+            self._record(now, refused)
+            raise refused from exc
+        except PolicyRefused as exc:
+            self._record(now, exc)
+            raise
+        if self.current is not None and policy.version == self.current.version:
+            return False
+        write_private_file(
+            self.state_path,
+            json.dumps(
+                {
+                    "version": policy.version,
+                    "payload": base64.b64encode(payload).decode(),
+                    "signature": base64.b64encode(signature).decode(),
+                }
+            ).encode(),
+        )
+        self.current = policy
+        log.info("policy version %d is now in force (%s)", policy.version, policy.enforcement)
+        return True
+
+    def _verify(
+        self,
+        payload: bytes,
+        signature: bytes,
+        envelope_key_id: Any,
+        claimed_version: int | None = None,
+    ) -> None:
+        public = self._public_key()
+        pinned = key_id(public)
+        if isinstance(envelope_key_id, str) and envelope_key_id != pinned:
+            raise PolicyRefused(
+                Reason.UNKNOWN_KEY,
+                f"signed with key {envelope_key_id}, pinned key is {pinned}",
+                claimed_version,
+            )
+        try:
+            public.verify(signature, payload)
+        except InvalidSignature:
+            raise PolicyRefused(
+                Reason.FORGED, "signature does not match the pinned key", claimed_version
+            ) from None
+
+    def _check(self, policy: EffectivePolicy, device_id: str | None, now: datetime) -> None:
+        pinned = key_id(self._public_key())
+        if policy.key_id != pinned:
+            raise PolicyRefused(
+                Reason.UNKNOWN_KEY, f"document names key {policy.key_id}", policy.version
+            )
+        if policy.devices is not None and (device_id is None or device_id not in policy.devices):
+            raise PolicyRefused(
+                Reason.FOREIGN,
+                "the policy's device scope does not include this device",
+                policy.version,
+            )
+        if self.current is not None and policy.version < self.current.version:
+            raise PolicyRefused(
+                Reason.ROLLBACK,
+                f"version {policy.version} is older than {self.current.version} in force",
+                policy.version,
+            )
+        assert policy.expires_at is not None and policy.issued_at is not None
+        if policy.expires_at <= now:
+            raise PolicyRefused(
+                Reason.EXPIRED, f"expired at {policy.expires_at.isoformat()}", policy.version
+            )
+        if policy.issued_at > now + CLOCK_SKEW:
+            raise PolicyRefused(
+                Reason.NOT_YET_VALID,
+                f"issued at {policy.issued_at.isoformat()}, after now; check the clock",
+                policy.version,
+            )
+
+    def _record(self, now: datetime, exc: PolicyRefused) -> None:
+        log.warning("policy refused: %s: %s (version %s)", exc.reason, exc.detail, exc.version)
+        self.refusals.append(Refusal(now, exc.reason, exc.detail, exc.version))
+
+    def status(self, now: datetime) -> dict[str, Any]:
+        policy = self.effective()
+        return {
+            "policy_version": policy.version,
+            "policy_mode": policy.enforcement,
+            "policy_expires_at": policy.expires_at.timestamp() if policy.expires_at else None,
+            "policy_expired": policy.expired(now),
+            "policy_text_version": policy.text.version if policy.text else "",
+            "policy_refusals": [r.to_json() for r in self.refusals],
+        }
