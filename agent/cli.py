@@ -68,6 +68,66 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="the running agent's status")
     status.add_argument("--format", choices=["text", "json"], default="text")
     status.add_argument("--lang", choices=["zh", "en"])
+    enroll = sub.add_parser(
+        "enroll", help="point the running agent at the central server (IT, as root)"
+    )
+    enroll.add_argument(
+        "--server", required=True, help="the server's URL, e.g. https://wxguard.corp"
+    )
+    enroll.add_argument(
+        "--secret", required=True, help="an enrollment secret from `wxguard-server secret create`"
+    )
+    enroll.add_argument("--ca", help="PEM file of the CA that signed the server's TLS certificate")
+    enroll.add_argument(
+        "--policy-key", help="PEM file of the server's policy public key (policy-public.pem)"
+    )
+    enroll.add_argument("--format", choices=["text", "json"], default="text")
+
+    report = sub.add_parser("report", help="file a security incident report (art. 20)")
+    report.add_argument(
+        "--category",
+        required=True,
+        choices=[
+            "account-compromise",
+            "suspicious-message",
+            "data-leak",
+            "lost-device",
+            "unapproved-software",
+            "other",
+        ],
+    )
+    report.add_argument("--description", required=True, help="what happened")
+    report.add_argument("--summary", help="one line (default: the description's first line)")
+    report.add_argument("--when", help="when it happened (ISO 8601, e.g. 2026-11-28T09:30)")
+    report.add_argument("--account", default="", help="the affected WeChat account")
+    report.add_argument("--contact", default="", help="how the security team may contact you")
+    report.add_argument(
+        "--attach", action="append", default=[], metavar="FILE", help="attach a file (repeatable)"
+    )
+    report.add_argument("--format", choices=["text", "json"], default="text")
+    report.add_argument("--lang", choices=["zh", "en"])
+
+    password = sub.add_parser(
+        "password", help="your WeChat password-age record (art. 19; kept in your OS keyring)"
+    )
+    password_sub = password.add_subparsers(dest="password_command", required=True)
+    changed = password_sub.add_parser("changed", help='record "I changed my WeChat password"')
+    changed.add_argument("--account", choices=["enterprise", "personal"], default="enterprise")
+    changed.add_argument("--on", help="the date you changed it (YYYY-MM-DD; default today)")
+    changed.add_argument(
+        "--no-expiry", action="store_true", help="this account's password does not expire"
+    )
+    changed.add_argument("--lang", choices=["zh", "en"])
+    pstatus = password_sub.add_parser(
+        "status", help="days since the last change and when the next is due"
+    )
+    pstatus.add_argument("--format", choices=["text", "json"], default="text")
+    pstatus.add_argument("--lang", choices=["zh", "en"])
+
+    reports = sub.add_parser("reports", help="your incident reports, their status and replies")
+    reports.add_argument("--format", choices=["text", "json"], default="text")
+    reports.add_argument("--lang", choices=["zh", "en"])
+
     scan_now = sub.add_parser("scan-now", help="ask the running agent to scan now")
     scan_now.add_argument("--format", choices=["text", "json"], default="text")
     scan_now.add_argument("--lang", choices=["zh", "en"])
@@ -93,7 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ConfigError, StoreError) as exc:
             print(str(exc), file=sys.stderr)
         return EXIT_ERROR
-    if args.command in ("status", "scan-now"):
+    if args.command == "password":
+        from agent.password_cli import run_password
+
+        return run_password(args)
+    if args.command in ("status", "scan-now", "enroll", "report", "reports"):
         from agent.commands import run_command
 
         return run_command(args)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from agent.api import AgentError
@@ -27,6 +29,14 @@ def run_command(args: argparse.Namespace) -> int:
                 status = client.status()
                 _emit(args, status, lambda: _status_text(status, lang))
                 return EXIT_OK if status.get("compliant") else EXIT_FINDINGS
+            if args.command == "enroll":
+                return _enroll(client, args)
+            if args.command == "report":
+                return _report(client, args, lang)
+            if args.command == "reports":
+                items = client.my_reports()
+                _emit(args, items, lambda: _reports_text(items, lang))
+                return EXIT_OK
             if args.command == "scan-now":
                 summary = client.scan_now()
                 if summary is None:
@@ -37,6 +47,83 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"错误：{exc.zh}\nerror: {exc.en}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
+
+
+def _read_text(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AgentError(
+            "invalid",
+            f"无法读取{what}文件 {path}：{exc}。",
+            f"Cannot read the {what} file {path}: {exc}.",
+        ) from exc
+
+
+def _enroll(client: AgentClient, args: argparse.Namespace) -> int:
+    request: dict[str, Any] = {"server": args.server, "secret": args.secret}
+    if args.ca:
+        request["ca_pem"] = _read_text(args.ca, "CA")
+    if args.policy_key:
+        request["policy_key_pem"] = _read_text(args.policy_key, "policy key")
+    result = client.call("enroll", request)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    elif result.get("enrolled"):
+        sys.stdout.write(
+            f"enrolled as device {result.get('device_id')} / 已登记，设备号 {result.get('device_id')}\n"
+        )
+    else:
+        error = result.get("last_error") or {}
+        sys.stderr.write(
+            f"错误：未能登记：{error.get('message', '服务器无响应')}\n"
+            f"error: not enrolled: {error.get('message', 'the server did not answer')}\n"
+        )
+    return EXIT_OK if result.get("enrolled") else EXIT_ERROR
+
+
+def _report(client: AgentClient, args: argparse.Namespace, lang: Lang) -> int:
+    attachments = []
+    for name in args.attach:
+        path = Path(name)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise AgentError(
+                "invalid",
+                f"无法读取附件 {name}：{exc.strerror}。",
+                f"Cannot read the attachment {name}: {exc.strerror}.",
+            ) from exc
+        attachments.append(
+            {"name": path.name, "content_b64": base64.b64encode(data).decode("ascii")}
+        )
+    summary = args.summary or args.description.strip().splitlines()[0][:200]
+    receipt = client.submit_report(
+        args.category, summary, args.description, args.when, args.account, args.contact, attachments
+    )
+    _emit(
+        args,
+        receipt,
+        lambda: (
+            "已加入发送队列（报告编号待服务器分配）。"
+            if lang is Lang.ZH
+            else "Queued: the server assigns the case number on delivery."
+        ),
+    )
+    return EXIT_OK
+
+
+def _reports_text(items: list[dict[str, Any]], lang: Lang) -> str:
+    if not items:
+        return "没有报告。" if lang is Lang.ZH else "No reports."
+    lines = []
+    for item in items:
+        lines.append(
+            f"{item.get('case') or '-'}  {item['state']:<10} {item['category']:<20} {_when(item['created_at'])}  {item.get('summary', '')}"
+        )
+        for reply in item.get("replies", []):
+            lines.append(f"    ↳ {reply.get('at', '')}: {reply.get('body', '')}")
+    return "\n".join(lines)
 
 
 def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:

@@ -1,24 +1,45 @@
-"""`wxguard agent run`: wires settings, logging, the service and the socket, runs until a signal."""
+"""`wxguard agent run`: wires settings, logging, the service, the server exchange and the socket,
+and runs until a signal."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import logging.handlers
 import os
+import platform
 import signal
+import socket
 import sys
 import threading
+import time
+import tomllib
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from agent import config
-from agent.ipc import Dispatcher, IpcServer
+from agent import __version__, config
+from agent.api import AgentError
+from agent.credentials import (
+    AgentKeyring,
+    CredentialsError,
+    CredentialStore,
+    FileCredentialStore,
+    KeyringCredentialStore,
+)
+from agent.exchange import Exchange
+from agent.ipc import Dispatcher, IpcServer, Peer
+from agent.outbox import FileKeyProvider, KeyProvider, KeyringKeyProvider, Outbox, OutboxError
 from agent.paths import AgentPaths, Mode
+from agent.policy import PolicyGuard
 from agent.service import AgentService
+from agent.sync import DeviceInfo, Sync
 from checks.api import live_scanner
-from checks.catalogue import load_builtin
+from checks.catalogue import Catalogue, load_builtin
 
 log = logging.getLogger("wxguard.agent")
+
+ENROLL_WAIT_S = 30.0
 
 
 def setup_logging(paths: AgentPaths, level: str) -> None:
@@ -31,10 +52,175 @@ def setup_logging(paths: AgentPaths, level: str) -> None:
     file_handler.setFormatter(fmt)
     stream = logging.StreamHandler(sys.stderr)
     stream.setFormatter(fmt)
-    root = logging.getLogger("wxguard")
-    root.handlers[:] = [file_handler, stream]
-    root.setLevel(level)
-    root.propagate = False
+    for name in ("wxguard", "agent"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [file_handler, stream]
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+class Runtime:
+    """The running agent's parts, and re-wiring the server exchange after `wxguard enroll`."""
+
+    def __init__(self, paths: AgentPaths, managed_path: Path | None) -> None:
+        self.paths = paths
+        self.managed_path = managed_path
+        self.settings = self._load_settings()
+        setup_logging(paths, self.settings.log_level)
+        self.builtin: Catalogue = load_builtin()
+        self.service = AgentService(self.settings, paths, live_scanner(self.builtin))
+        self.dispatcher = Dispatcher(self.service)
+        self.dispatcher.register("enroll", self._enroll)
+        self.exchange: Exchange | None = None
+        self.exchange_error: AgentError | None = None
+        self._lock = threading.Lock()
+        self.service.status_providers.append(self._exchange_status)
+
+    def _exchange_status(self) -> dict[str, Any]:
+        if self.exchange is not None or self.exchange_error is None:
+            return {}
+        return {"enrolled": False, "exchange_error": self.exchange_error.to_json()}
+
+    def try_connect(self) -> None:
+        """Connect the server exchange; without a safe place for secrets (user mode with no
+        keyring) the agent still checks the machine and says plainly why it cannot report."""
+        try:
+            self.exchange = self.connect()
+            self.exchange_error = None
+        except (CredentialsError, OutboxError) as exc:
+            self.exchange = None
+            self.exchange_error = AgentError("storage", exc.zh, exc.en)
+            log.error("server exchange unavailable: %s", exc.en)
+            self.dispatcher.attach_unavailable(self.exchange_error)
+
+    def _load_settings(self) -> config.Settings:
+        managed = self.managed_path or Path("/nonexistent/agent.toml")
+        return config.load(managed_path=managed, user_path=self.paths.user_config)
+
+    # -- server exchange -------------------------------------------------------------------
+
+    def connect(self) -> Exchange:
+        paths, settings = self.paths, self.settings
+        credentials: CredentialStore
+        keys: KeyProvider
+        if paths.mode is Mode.SYSTEM:
+            credentials = FileCredentialStore(paths.state / "device.json")
+            keys = FileKeyProvider(paths.state / "outbox.key")
+        else:
+            keyring = AgentKeyring()
+            credentials = KeyringCredentialStore(keyring)
+            keys = KeyringKeyProvider(keyring)
+        ca = paths.state / "server-ca.pem"
+        if not settings.ca_file and ca.exists():
+            settings = dataclasses.replace(settings, ca_file=str(ca))
+        key_path = (
+            Path(settings.policy_public_key)
+            if settings.policy_public_key
+            else paths.state / "policy-public.pem"
+        )
+        sync = Sync(
+            settings=settings,
+            device=DeviceInfo(socket.gethostname(), platform.platform(), __version__),
+            credentials=credentials,
+            outbox=Outbox(paths.outbox_db, keys),
+            policy=PolicyGuard(key_path, paths.state / "policy.json"),
+        )
+        exchange = Exchange(self.service, sync, self.builtin)
+        self.dispatcher.attach_exchange(exchange)
+        exchange.start()
+        return exchange
+
+    def _enroll(self, args: dict[str, Any], peer: Peer) -> dict[str, Any]:
+        """`wxguard enroll`: IT (root, or the agent's own user in user mode) points the agent
+        at a server. Files are copied into the agent's state so it depends on nothing the
+        caller can change later."""
+        if peer.uid not in (0, os.getuid()):
+            raise AgentError(
+                "forbidden",
+                "只有管理员（root）才能为本机登记服务器。",
+                "Only an administrator (root) may enroll this machine.",
+            )
+        server = args.get("server")
+        secret = args.get("secret")
+        if not isinstance(server, str) or not server.startswith(("https://", "http://")):
+            raise AgentError(
+                "invalid",
+                "服务器地址必须以 https:// 开头。",
+                "The server URL must start with https://.",
+            )
+        if not isinstance(secret, str) or not secret:
+            raise AgentError("invalid", "缺少登记密钥。", "The enrollment secret is missing.")
+        unknown = set(args) - {"server", "secret", "ca_pem", "policy_key_pem"}
+        if unknown:
+            raise AgentError("invalid", "未知参数。", f"unknown arguments {sorted(unknown)}.")
+        for key in ("server_url", "enrollment_secret"):
+            if self.settings.is_managed(key):
+                raise AgentError(
+                    "managed",
+                    f"{key} 由 IT 统一管理（{self.managed_path}），不能在本机更改。",
+                    f"{key} is managed by IT ({self.managed_path}) and cannot be changed here.",
+                )
+        with self._lock:
+            for field_name, filename in (
+                ("ca_pem", "server-ca.pem"),
+                ("policy_key_pem", "policy-public.pem"),
+            ):
+                pem = args.get(field_name)
+                if pem:
+                    if not isinstance(pem, str) or "-----BEGIN" not in pem:
+                        raise AgentError(
+                            "invalid",
+                            "证书/公钥文件不是 PEM 格式。",
+                            f"{field_name} is not a PEM file.",
+                        )
+                    target = self.paths.state / filename
+                    target.write_text(pem, encoding="ascii")
+                    os.chmod(target, 0o644)
+            _update_user_config(
+                self.paths.user_config, {"server_url": server, "enrollment_secret": secret}
+            )
+            self.settings = self._load_settings()
+            if self.exchange is not None:
+                self.exchange.stop()
+            self.try_connect()
+            if self.exchange is None:
+                assert self.exchange_error is not None
+                raise self.exchange_error
+            exchange = self.exchange
+        deadline = time.monotonic() + ENROLL_WAIT_S
+        while time.monotonic() < deadline:
+            status = exchange.sync.status(exchange.clock())
+            if status.get("enrolled") or (status.get("last_error") or {}).get("rejected"):
+                break
+            time.sleep(0.1)
+        return {
+            "enrolled": bool(status.get("enrolled")),
+            "device_id": status.get("device_id"),
+            "last_error": status.get("last_error"),
+        }
+
+
+def _update_user_config(path: Path, values: dict[str, str]) -> None:
+    """Set keys in the agent's own config file (root-only: it holds the enrollment secret)."""
+    current: dict[str, Any] = {}
+    if path.exists():
+        current = tomllib.loads(path.read_text("utf-8"))
+    current.update(values)
+    lines = [f"{key} = {_toml_value(value)}" for key, value in current.items()]
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 def run(
@@ -44,14 +230,11 @@ def run(
     paths.state.mkdir(parents=True, exist_ok=True)
     if paths.mode is Mode.SYSTEM:
         os.chmod(paths.state, 0o700)
-    managed = config.default_managed_path() if paths.mode is Mode.SYSTEM or home is None else None
-    settings = config.load(
-        managed_path=managed or Path("/nonexistent/agent.toml"), user_path=paths.user_config
-    )
-    setup_logging(paths, settings.log_level)
-    service = AgentService(settings, paths, live_scanner(load_builtin()))
+    # IT's managed config applies to the installed agent, not to side-by-side test runs.
+    managed = config.default_managed_path() if not os.environ.get("WXGUARD_HOME") else None
+    runtime = Runtime(paths, managed)
     server = IpcServer(
-        paths.socket, Dispatcher(service), world_connectable=paths.mode is Mode.SYSTEM
+        paths.socket, runtime.dispatcher, world_connectable=paths.mode is Mode.SYSTEM
     )
     stop = threading.Event()
 
@@ -61,7 +244,8 @@ def run(
 
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
-    service.start()
+    runtime.service.start()
+    runtime.try_connect()
     server_thread = threading.Thread(target=server.serve_forever, name="wxguard-ipc", daemon=True)
     server_thread.start()
     log.info("listening on %s", paths.socket)
@@ -69,5 +253,7 @@ def run(
         ready.set()
     stop.wait()
     server.close()
-    service.stop()
+    if runtime.exchange is not None:
+        runtime.exchange.stop()
+    runtime.service.stop()
     return 0

@@ -23,6 +23,9 @@ from typing import Any
 
 from agent import __version__
 from agent.api import PROTOCOL_VERSION, AgentError
+from agent.credentials import CredentialsError
+from agent.exchange import Caller, Exchange
+from agent.outbox import OutboxError, OutboxFull
 from agent.service import AgentService
 
 log = logging.getLogger("wxguard.agent.ipc")
@@ -90,6 +93,66 @@ class Dispatcher:
     def register(self, op: str, handler: Callable[[dict[str, Any], Peer], Any]) -> None:
         self._ops[op] = handler
 
+    def attach_unavailable(self, error: AgentError) -> None:
+        """Without a server exchange, its operations answer with the reason, not 'unknown'."""
+
+        def unavailable(args: dict[str, Any], peer: Peer) -> Any:
+            raise error
+
+        for op in (
+            "submit_report",
+            "my_reports",
+            "report_password_status",
+            "policy",
+            "acknowledge_policy",
+        ):
+            self._ops[op] = unavailable
+
+    def attach_exchange(self, exchange: Exchange) -> None:
+        """The operations that reach the server: reports, password status, policy."""
+
+        def caller(peer: Peer) -> Caller:
+            return Caller.of(peer.uid)
+
+        def submit(args: dict[str, Any], peer: Peer) -> Any:
+            a = _args(
+                args,
+                {
+                    "category": str,
+                    "summary": str,
+                    "description": str,
+                    "occurred_at": (str, type(None)),
+                    "affected_account": str,
+                    "contact": str,
+                    "attachments": list,
+                },
+            )
+            return exchange.submit_report(caller(peer), a)
+
+        def reports(args: dict[str, Any], peer: Peer) -> Any:
+            _args(args, {})
+            return exchange.my_reports(caller(peer))
+
+        def password(args: dict[str, Any], peer: Peer) -> Any:
+            a = _args(args, {"accounts": list})
+            return exchange.report_password_status(caller(peer), a.get("accounts"))
+
+        def policy(args: dict[str, Any], peer: Peer) -> Any:
+            _args(args, {})
+            return exchange.policy(caller(peer))
+
+        def ack(args: dict[str, Any], peer: Peer) -> Any:
+            a = _args(args, {"text_version": str})
+            return exchange.acknowledge_policy(caller(peer), a.get("text_version"))
+
+        self._ops.update(
+            submit_report=submit,
+            my_reports=reports,
+            report_password_status=password,
+            policy=policy,
+            acknowledge_policy=ack,
+        )
+
     @property
     def ops(self) -> list[str]:
         return sorted(self._ops)
@@ -98,7 +161,12 @@ class Dispatcher:
         handler = self._ops.get(op)
         if handler is None:
             raise _bad("unknown-op", f"未知操作：{op!r}。", f"unknown operation {op!r}.")
-        return handler(args if args is not None else {}, peer)
+        try:
+            return handler(args if args is not None else {}, peer)
+        except OutboxFull as exc:
+            raise AgentError("disk-full", exc.zh, exc.en) from exc
+        except (OutboxError, CredentialsError) as exc:
+            raise AgentError("storage", exc.zh, exc.en) from exc
 
     def _hello(self, args: Any, peer: Peer) -> dict[str, Any]:
         _args(args, {})
@@ -280,8 +348,12 @@ def _prepare_socket_path(path: Path) -> None:
 class LocalAgent:
     """The typed API in-process: the same dispatcher the socket uses, as the current user."""
 
-    def __init__(self, service: AgentService, uid: int | None = None) -> None:
+    def __init__(
+        self, service: AgentService, uid: int | None = None, exchange: Exchange | None = None
+    ) -> None:
         self._dispatcher = Dispatcher(service)
+        if exchange is not None:
+            self._dispatcher.attach_exchange(exchange)
         self._peer = Peer(os.getuid() if uid is None else uid, os.getpid())
 
     def _call(self, op: str, args: dict[str, Any] | None = None) -> Any:
@@ -302,3 +374,36 @@ class LocalAgent:
 
     def wait_events(self, since: int, timeout: float) -> dict[str, Any]:
         return dict(self._call("events", {"since": since, "timeout": timeout}))
+
+    def submit_report(
+        self,
+        category: str,
+        summary: str,
+        description: str,
+        occurred_at: str | None,
+        affected_account: str,
+        contact: str,
+        attachments: list[dict[str, str]],
+    ) -> dict[str, Any]:
+        args = {
+            "category": category,
+            "summary": summary,
+            "description": description,
+            "occurred_at": occurred_at,
+            "affected_account": affected_account,
+            "contact": contact,
+            "attachments": attachments,
+        }
+        return dict(self._call("submit_report", args))
+
+    def my_reports(self) -> list[dict[str, Any]]:
+        return list(self._call("my_reports"))
+
+    def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(self._call("report_password_status", {"accounts": accounts}))
+
+    def policy(self) -> dict[str, Any]:
+        return dict(self._call("policy"))
+
+    def acknowledge_policy(self, text_version: str) -> dict[str, Any]:
+        return dict(self._call("acknowledge_policy", {"text_version": text_version}))

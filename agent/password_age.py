@@ -256,6 +256,7 @@ class PasswordPolicy:
     max_age_days: int = 90
     reminder_days: tuple[int, ...] = (14, 7, 3, 1)
     max_deferrals: int = 3
+    daily_after_last: bool = True  # after the last reminder day: every day, past the due date
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> PasswordPolicy:
@@ -266,6 +267,7 @@ class PasswordPolicy:
         max_age: Any = data.get("max_age_days")
         days: Any = data.get("reminder_days")
         deferrals: Any = data.get("max_deferrals")
+        daily: Any = data.get("daily_after_last")
         max_age_ok: int = int(max_age) if _ok_int(max_age, 1, MAX_DAYS) else default.max_age_days
         if isinstance(days, list | tuple) and all(_ok_int(d, 1, max_age_ok) for d in days):
             reminder = tuple(sorted({int(d) for d in days}, reverse=True))
@@ -277,6 +279,7 @@ class PasswordPolicy:
             max_deferrals=int(deferrals or 0)
             if _ok_int(deferrals, 0, 100)
             else default.max_deferrals,
+            daily_after_last=daily if isinstance(daily, bool) else default.daily_after_last,
         )
 
 
@@ -295,13 +298,13 @@ class AccountStatus:
     next_reminder: datetime | None = field(default=None)
 
     def to_report(self) -> dict[str, Any]:
-        """What `report_password_status` sends: dates, counts and states only."""
+        """What `report_password_status` sends: dates, counts and states only (the agent
+        refuses any other field; days left follow from `due_at`)."""
         return {
             "account_type": self.account_type,
             "state": self.state,
             "last_changed": self.last_changed.isoformat() if self.last_changed else None,
             "due_at": self.due_on.isoformat() if self.due_on else None,
-            "days_left": self.days_left,
             "deferrals": self.deferrals,
             "no_expiry": self.no_expiry,
         }
@@ -390,10 +393,10 @@ def assess(
 
 def schedule_after(
     changed_on: date | None, policy: PasswordPolicy, after: datetime, now: datetime
-) -> datetime:
+) -> datetime | None:
     """The first scheduled reminder strictly after `after`: the policy's days before the due
-    date at 09:00, then every day at 09:00 from the due date on. An unknown date is reminded
-    daily."""
+    date at 09:00, then (`daily_after_last`) every day at 09:00 — through the due date and
+    after it — or else once more on the due date. An unknown date is reminded daily."""
     if changed_on is None:
         day = after.date()
         candidate = at_reminder_hour(day, now)
@@ -403,6 +406,9 @@ def schedule_after(
         point = at_reminder_hour(due - timedelta(days=days), now)
         if point > after:
             return point
+    if not policy.daily_after_last:
+        on_due = at_reminder_hour(due, now)
+        return on_due if on_due > after else None
     start = max(due, after.date())
     candidate = at_reminder_hour(start, now)
     return candidate if candidate > after else at_reminder_hour(start + timedelta(days=1), now)
@@ -428,11 +434,12 @@ def next_reminder(loaded: Loaded, policy: PasswordPolicy, now: datetime) -> date
     else:
         anchor = now - timedelta(days=1)
     snooze = record.snoozed_until if record is not None and not loaded.modified else None
+    candidate: datetime | None
     if snooze is not None and snooze > anchor:
         candidate = snooze
     else:
         candidate = schedule_after(changed, policy, anchor, now)
-    return max(candidate, now)
+    return None if candidate is None else max(candidate, now)
 
 
 @dataclass(frozen=True, slots=True)

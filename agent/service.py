@@ -27,6 +27,7 @@ from agent.paths import AgentPaths, Mode
 from agent.store import FindingRecord, ScanDelta, Store
 from agent.watchers import FolderWatcher, FsChange
 from checks.api import privilege_blind_spots
+from checks.catalogue import Catalogue
 from checks.engine import Scanner
 from checks.judge import ProcessInterest
 from checks.model import BlindSpot, ScanResult
@@ -106,6 +107,9 @@ class AgentService:
         self._finding_pids: set[int] = set()
         self.interest = ProcessInterest.build(scanner.catalogue, scanner.layout.platform)
         self.scans_by_trigger: dict[str, int] = {}
+        # Called after each recorded scan (findings upload, enforcement), on the scan thread.
+        self.scan_listeners: list[Callable[[ScanResult, ScanDelta], None]] = []
+        self.status_providers: list[Callable[[], dict[str, Any]]] = []
         self.scan_interval_s = float(settings.scan_interval_s)
 
     # -- life cycle ----------------------------------------------------------------------
@@ -301,6 +305,11 @@ class AgentService:
             self._cond.notify_all()
         if delta is not None:
             self._publish(delta, summary)
+            for listener in self.scan_listeners:
+                try:
+                    listener(result, delta)
+                except Exception:
+                    log.exception("scan listener failed")
         log.debug(
             "scan %s: %d findings, %.1f ms wall, %.1f ms CPU, reused=%s",
             trigger,
@@ -355,7 +364,13 @@ class AgentService:
             blind = [
                 {"probe": b.probe, "what": b.what, "reason": b.reason} for b in self._last_blind
             ]
-        return {
+        extra: dict[str, Any] = {}
+        for provider in self.status_providers:
+            try:
+                extra.update(provider())
+            except Exception:
+                log.exception("status provider failed")
+        return extra | {
             "agent_version": __version__,
             "mode": str(self.paths.mode),
             "pid": os.getpid(),
@@ -377,6 +392,15 @@ class AgentService:
     def findings(self) -> list[dict[str, Any]]:
         return [_finding_view(r) for r in self.store.open_findings()]
 
+    def apply_catalogue(self, catalogue: Catalogue, scan_interval_s: float | None = None) -> None:
+        """A new policy's rules and clients: used from the next scan, which runs at once."""
+        self.scanner.catalogue = catalogue
+        self.scanner.last_facts = None  # the old facts were judged by other rules
+        self.interest = ProcessInterest.build(catalogue, self.scanner.layout.platform)
+        if scan_interval_s:
+            self.scan_interval_s = float(scan_interval_s)
+        self.request_scan("policy")
+
 
 def _finding_view(record: FindingRecord) -> dict[str, Any]:
     body = dict(record.body)
@@ -396,7 +420,7 @@ def _evidence_line(record: FindingRecord) -> str:
 
 
 def _main_trigger(reasons: set[str]) -> str:
-    for name in ("manual", "startup", "wake", "periodic", "fs-event", "process"):
+    for name in ("manual", "startup", "policy", "wake", "periodic", "fs-event", "process"):
         if name in reasons:
             return name
     return next(iter(reasons), "periodic")

@@ -32,6 +32,36 @@ CREATE TABLE IF NOT EXISTS findings (
     resolved_at  REAL                     -- NULL while present
 );
 CREATE INDEX IF NOT EXISTS findings_open ON findings (resolved_at);
+-- The employee's own incident reports, so each user sees only theirs. The content lives
+-- encrypted in the outbox and, once delivered, on the server; here only what routes it.
+CREATE TABLE IF NOT EXISTS reports (
+    key          TEXT PRIMARY KEY,        -- the idempotency key
+    uid          INTEGER NOT NULL,
+    user         TEXT NOT NULL,
+    category     TEXT NOT NULL,
+    created_at   REAL NOT NULL,
+    case_id      TEXT,
+    state        TEXT NOT NULL,           -- queued, delivered, new, triaged, resolved, rejected
+    summary      TEXT NOT NULL DEFAULT '',-- from the server, once delivered
+    replies      TEXT NOT NULL DEFAULT '[]',
+    updated_at   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS acks (
+    uid          INTEGER NOT NULL,
+    text_version TEXT NOT NULL,
+    policy_version INTEGER NOT NULL,
+    at           REAL NOT NULL,
+    PRIMARY KEY (uid, text_version)
+);
+CREATE TABLE IF NOT EXISTS terminations (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    at           REAL NOT NULL,
+    pid          INTEGER NOT NULL,
+    name         TEXT NOT NULL,
+    exe          TEXT NOT NULL,
+    rule_id      TEXT NOT NULL,
+    finding_key  TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS scans (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at   REAL NOT NULL,
@@ -203,6 +233,111 @@ class Store:
             return None
         keys = ("started_at", "duration_s", "trigger", "findings", "new", "resolved", "blind_spots")
         return dict(zip(keys, row, strict=True))
+
+
+class LocalRecords:
+    """Per-user records that route the tray's data: reports, acknowledgements, terminations."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add_report(self, key: str, uid: int, user: str, category: str, now: float) -> None:
+        with self._store._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO reports (key, uid, user, category, created_at, state, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                (key, uid, user, category, now, now),
+            )
+
+    def reports_for(self, uid: int) -> list[dict[str, Any]]:
+        with self._store._lock:
+            rows = self._store._db.execute(
+                "SELECT key, category, created_at, case_id, state, summary, replies, updated_at "
+                "FROM reports WHERE uid = ? ORDER BY created_at DESC",
+                (uid,),
+            ).fetchall()
+        return [
+            {
+                "idempotency_key": r[0],
+                "category": r[1],
+                "created_at": r[2],
+                "case": r[3],
+                "state": r[4],
+                "summary": r[5],
+                "replies": json.loads(r[6]),
+                "updated_at": r[7],
+            }
+            for r in rows
+        ]
+
+    def by_case(self) -> dict[str, str]:
+        with self._store._lock:
+            rows = self._store._db.execute(
+                "SELECT case_id, key FROM reports WHERE case_id IS NOT NULL"
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def update_report(
+        self,
+        key: str,
+        now: float,
+        *,
+        case: str | None = None,
+        state: str | None = None,
+        summary: str | None = None,
+        replies: list[dict[str, Any]] | None = None,
+    ) -> int | None:
+        """Apply what the server says; the owner's uid when anything changed, else None."""
+        with self._store._tx() as db:
+            row = db.execute(
+                "SELECT uid, case_id, state, summary, replies FROM reports WHERE key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                return None
+            new = (
+                case if case is not None else row[1],
+                state if state is not None else row[2],
+                summary if summary is not None else row[3],
+                json.dumps(replies, ensure_ascii=False) if replies is not None else row[4],
+            )
+            if new == tuple(row[1:]):
+                return None
+            db.execute(
+                "UPDATE reports SET case_id = ?, state = ?, summary = ?, replies = ?, updated_at = ? WHERE key = ?",
+                (*new, now, key),
+            )
+            return int(row[0])
+
+    def record_ack(self, uid: int, text_version: str, policy_version: int, now: float) -> None:
+        with self._store._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO acks (uid, text_version, policy_version, at) VALUES (?, ?, ?, ?)",
+                (uid, text_version, policy_version, now),
+            )
+
+    def acknowledged(self, uid: int) -> list[str]:
+        with self._store._lock:
+            rows = self._store._db.execute(
+                "SELECT text_version FROM acks WHERE uid = ? ORDER BY at", (uid,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def record_termination(
+        self, now: float, pid: int, name: str, exe: str, rule_id: str, key: str
+    ) -> None:
+        with self._store._tx() as db:
+            db.execute(
+                "INSERT INTO terminations (at, pid, name, exe, rule_id, finding_key) VALUES (?, ?, ?, ?, ?, ?)",
+                (now, pid, name, exe, rule_id, key),
+            )
+
+    def terminations(self) -> list[dict[str, Any]]:
+        with self._store._lock:
+            rows = self._store._db.execute(
+                "SELECT at, pid, name, exe, rule_id, finding_key FROM terminations ORDER BY id"
+            ).fetchall()
+        keys = ("at", "pid", "name", "exe", "rule_id", "finding_key")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
 def _record(row: tuple[Any, ...]) -> FindingRecord:

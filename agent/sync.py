@@ -30,6 +30,7 @@ from agent.credentials import Credentials, CredentialsError, CredentialStore
 from agent.policy import EffectivePolicy, PolicyGuard, PolicyKeyError, PolicyRefused
 from agent.server_client import (
     Attachment,
+    ReportReceipt,
     ServerClient,
     ServerError,
     ServerRejected,
@@ -524,6 +525,23 @@ class Sync:
 
     def effective_policy(self) -> EffectivePolicy:
         return self.policy.effective()
+
+    def fetch_reports(self, now: datetime) -> list[ReportReceipt] | None:
+        """This device's reports as the server has them (status, replies); None when the
+        server cannot be asked now (not enrolled, backing off, unreachable)."""
+        with self._step_lock:
+            with self._state_lock:
+                waiting = self._backoff_until is not None and now < self._backoff_until
+            if waiting or self._client is None or self._creds is None:
+                return None
+            try:
+                reports = self._client.my_reports()
+            except ServerError as exc:
+                log.info("could not fetch report statuses: %s", _describe(exc))
+                return None
+            with self._state_lock:
+                self._contact(now)
+            return reports
 
     def close(self) -> None:
         with self._step_lock:

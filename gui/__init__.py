@@ -1,0 +1,1 @@
+"""The employee's tray app: a client of the agent's typed API that renders its answers."""

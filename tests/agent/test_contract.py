@@ -5,9 +5,6 @@ an outage: reports queue while the server is down and are all delivered exactly 
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 
 from agent.config import Settings
 from agent.credentials import FileCredentialStore
@@ -26,101 +22,12 @@ from agent.server_client import ServerClient, findings_batch
 from agent.store import Store
 from agent.sync import DeviceInfo, Sync
 from checks.model import Category, Evidence, Finding, Platform, ScanResult, Severity, Text
-from server import crud
-from server.config import load_settings
-from server.db import make_engine, make_sessionmaker, session_scope
 from server.models import Device, Report
 from server.models import Finding as ServerFinding
-from server.policy import parse_policy_create
-from server.signing import PolicySigner
-from tests.conftest import script
+from tests.support.real_server import RealServer
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 DEVICE = DeviceInfo(hostname="pc-contract", os="linux", agent_version="0.1.0")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RealServer:
-    """`wxguard-server` as an agent meets it: a separate process on a TCP port. Setup that IT
-    would do (secrets, policies) and the checks of what was stored use the server's own code on
-    the same database, which is quicker than a CLI process per step."""
-
-    def __init__(self, data: Path) -> None:
-        self.data = data
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        init = subprocess.run(
-            [script("wxguard-server"), "init", "--data", str(data)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert init.returncode == 0, init.stderr
-        self.settings = load_settings(data)
-        self.engine = make_engine(self.settings.database_url, pool_size=1)
-        self.sessions = make_sessionmaker(self.engine)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def secret(self, uses: int = 1) -> str:
-        with session_scope(self.sessions) as session:
-            return crud.create_secret(session, datetime.now(UTC), uses, None)
-
-    def publish(self, policy: dict[str, Any]) -> int:
-        signer = PolicySigner.load(self.settings.policy_private_key_path)
-        with session_scope(self.sessions) as session:
-            document = crud.publish_policy(
-                session, signer, parse_policy_create(json.dumps(policy)), datetime.now(UTC), "test"
-            )
-            return document.version
-
-    def rows(self, model: Any) -> list[Any]:
-        with self.sessions() as session:
-            return list(session.scalars(select(model)))
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                script("wxguard-server"),
-                "run",
-                "--data",
-                str(self.data),
-                "--port",
-                str(self.port),
-                "--no-access-log",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(self.proc.stderr.read().decode() if self.proc.stderr else "")
-            try:
-                httpx.get(f"{self.url}/api/v1/reports", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("wxguard-server did not start within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            if self.proc.stderr:
-                self.proc.stderr.close()
-            self.proc = None
 
 
 @pytest.fixture(scope="module")

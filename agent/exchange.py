@@ -1,0 +1,421 @@
+"""The agent's connected side: runs `Sync` on its own thread and serves what the tray asks of
+the server (reports, their statuses and replies, password-age status, policy and its
+acknowledgement), routing each user's data to that user only."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import pwd
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from agent import outbox as ob
+from agent.api import (
+    ACCOUNT_TYPES,
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    REPORT_CATEGORIES,
+    AgentError,
+)
+from agent.policy import EffectivePolicy
+from agent.server_client import findings_batch
+from agent.service import AgentService
+from agent.store import LocalRecords, ScanDelta
+from agent.sync import Sync
+from checks.catalogue import Catalogue
+from checks.model import ScanResult
+
+log = logging.getLogger("wxguard.agent.exchange")
+
+REPORT_REFRESH = timedelta(minutes=5)
+MAX_SUMMARY = 200
+MAX_DESCRIPTION = 10_000
+MAX_SHORT = 200
+
+# What the agent sends to the server: shown to the employee ("What wxguard collects").
+COLLECTED: tuple[dict[str, str], ...] = (
+    {
+        "zh": "设备名称、操作系统和 wxguard 版本",
+        "en": "Device name, operating system and wxguard version",
+    },
+    {
+        "zh": "最近扫描时间，以及本机登录过的用户名",
+        "en": "Time of the last scan and the user names seen on this machine",
+    },
+    {
+        "zh": "检查发现：规则、文件路径、程序名称和进程号、软件包名称",
+        "en": "Findings: the rule, file paths, program names and process ids, package names",
+    },
+    {
+        "zh": "微信密码的更改日期和状态（从不包含密码本身）",
+        "en": "WeChat password change dates and states (never the password)",
+    },
+    {
+        "zh": "你对公司微信管理制度的确认（版本和时间）",
+        "en": "Your acknowledgements of the WeChat policy (version and time)",
+    },
+    {
+        "zh": "你主动提交的安全事件报告及附件",
+        "en": "Security incident reports you file, with their attachments",
+    },
+)
+NEVER_COLLECTED = {
+    "zh": "wxguard 从不读取聊天内容、消息数据库或通讯录。",
+    "en": "wxguard never reads chat content, message databases or contacts.",
+}
+
+
+def _bad(zh: str, en: str) -> AgentError:
+    return AgentError("invalid", zh, en)
+
+
+def default_policy_text() -> dict[str, str]:
+    """The company WeChat policy shipped with the agent, used until a signed policy says otherwise."""
+    base = resources.files("agent").joinpath("resources")
+    texts: dict[str, str] = {}
+    for lang in ("zh", "en"):
+        item = base.joinpath(f"policy_default_{lang}.txt")
+        texts[lang] = item.read_text("utf-8") if item.is_file() else ""
+    if not texts["en"]:
+        texts["en"] = texts["zh"]
+    return texts
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    uid: int
+    user: str
+
+    @classmethod
+    def of(cls, uid: int) -> Caller:
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = str(uid)
+        return cls(uid, name)
+
+
+class Exchange:
+    """Owns the Sync thread and the per-user records; registered with the IPC dispatcher."""
+
+    def __init__(
+        self,
+        service: AgentService,
+        sync: Sync,
+        builtin: Catalogue,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.service = service
+        self.sync = sync
+        self.builtin = builtin
+        self.clock = clock
+        self.records = LocalRecords(service.store)
+        self._kick = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_reports: datetime | None = None
+        self._applied_version = -1
+        sync._on_event = self._on_sync_event
+        service.scan_listeners.append(self._on_scan)
+        service.status_providers.append(self._status)
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._apply_policy(self.sync.effective_policy())
+        self._thread = threading.Thread(target=self._loop, name="wxguard-sync", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kick.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self.sync.close()
+
+    def kick(self) -> None:
+        self._kick.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            now = self.clock()
+            try:
+                wake = self.sync.step(now)
+                if self._last_reports is None or now - self._last_reports >= REPORT_REFRESH:
+                    self._refresh_reports(now)
+            except Exception:
+                log.exception("server exchange step failed")
+                wake = now + timedelta(seconds=30)
+            delay = max(0.05, min((wake - self.clock()).total_seconds(), 60.0))
+            self._kick.wait(delay)
+            self._kick.clear()
+
+    # -- scans and sync events -----------------------------------------------------------
+
+    def _on_scan(self, result: ScanResult, delta: ScanDelta) -> None:
+        scanned_at = datetime.fromtimestamp(result.started_at, UTC)
+        users = sorted({u.name for u in self.service.scanner.layout.users})
+        self.sync.note_scan(scanned_at, users)
+        batch = findings_batch(delta.new, delta.present, delta.resolved, scanned_at, complete=True)
+        self.sync.queue_findings(batch, self.clock())
+        self.kick()
+
+    def _on_sync_event(self, name: str, data: dict[str, Any]) -> None:
+        now = self.clock().timestamp()
+        if name == "delivered" and data.get("kind") == str(ob.Kind.REPORT):
+            response = data.get("response") or {}
+            uid = self.records.update_report(
+                self._key_of(data), now, case=response.get("case"), state="delivered"
+            )
+            if uid is not None:
+                self.service.events.publish(
+                    "report", {"case": response.get("case"), "state": "delivered"}, uid=uid
+                )
+            self._last_reports = None  # fetch the server's view soon
+        elif name == "rejected" and data.get("kind") == str(ob.Kind.REPORT):
+            uid = self.records.update_report(self._key_of(data), now, state="rejected")
+            if uid is not None:
+                self.service.events.publish(
+                    "report", {"state": "rejected", "error": data.get("error")}, uid=uid
+                )
+        elif name == "policy":
+            self._apply_policy(self.sync.effective_policy())
+            self.service.events.publish("policy", dict(data))
+        elif name == "policy-refused":
+            log.error(
+                "refused a policy from the server (%s): %s; the last good policy stays in force",
+                data.get("reason"),
+                data.get("detail"),
+            )
+            self.service.events.publish("status", {"policy_refused": dict(data)})
+        elif name in ("enrolled", "unauthorized"):
+            self.service.events.publish("status", {name: dict(data)})
+
+    def _key_of(self, data: dict[str, Any]) -> str:
+        item_id = str(data.get("id", ""))
+        try:
+            return self.sync.outbox.get(item_id).idempotency_key
+        except (KeyError, ob.OutboxError):
+            return item_id
+
+    def _apply_policy(self, policy: EffectivePolicy) -> None:
+        if policy.version == self._applied_version:
+            return
+        self._applied_version = policy.version
+        if policy.version == 0:
+            return  # built-in rules and defaults
+        try:
+            catalogue = policy.apply_to(self.builtin)
+        except ValueError as exc:  # verified, but its rules do not load: keep the current ones
+            log.error("policy %d has rules this agent cannot load: %s", policy.version, exc)
+            return
+        log.info("policy %d in force (%s mode)", policy.version, policy.enforcement)
+        self.service.apply_catalogue(catalogue, policy.scan_interval_s)
+
+    def _refresh_reports(self, now: datetime) -> None:
+        receipts = self.sync.fetch_reports(now)
+        if receipts is None:
+            return
+        self._last_reports = now
+        keys = self.records.by_case()
+        for receipt in receipts:
+            key = keys.get(receipt.case)
+            if key is None:
+                continue
+            replies = [
+                {"body": str(r.get("body", "")), "at": str(r.get("at", ""))}
+                for r in receipt.replies
+            ]
+            uid = self.records.update_report(
+                key, now.timestamp(), state=receipt.status, summary=receipt.summary, replies=replies
+            )
+            if uid is not None:
+                self.service.events.publish(
+                    "report",
+                    {"case": receipt.case, "state": receipt.status, "replies": len(replies)},
+                    uid=uid,
+                )
+
+    def _status(self) -> dict[str, Any]:
+        status = self.sync.status(self.clock())
+        policy = self.sync.effective_policy()
+        status["policy_mode"] = policy.enforcement
+        return status
+
+    # -- operations for the tray and the CLI ------------------------------------------------
+
+    def submit_report(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+        category = args.get("category")
+        if category not in REPORT_CATEGORIES:
+            raise _bad(
+                f"未知的事件类别：{category!r}。", f"unknown incident category {category!r}."
+            )
+        summary = str(args.get("summary", "")).strip()
+        if not summary or len(summary) > MAX_SUMMARY:
+            raise _bad(
+                f"请用 1–{MAX_SUMMARY} 个字概括发生了什么。",
+                f"Summarise what happened in 1–{MAX_SUMMARY} characters.",
+            )
+        description = str(args.get("description", ""))
+        if len(description) > MAX_DESCRIPTION:
+            raise _bad(
+                f"详细描述最多 {MAX_DESCRIPTION} 个字。",
+                f"The description is limited to {MAX_DESCRIPTION} characters.",
+            )
+        occurred = args.get("occurred_at")
+        occurred_at: str | None = None
+        if occurred:
+            try:
+                when = datetime.fromisoformat(str(occurred))
+            except ValueError:
+                raise _bad(
+                    "发生时间格式无效，请用 ISO 8601。",
+                    "The time it happened is not a valid ISO 8601 date-time.",
+                ) from None
+            if when.tzinfo is None:
+                when = when.astimezone()
+            if when > self.clock() + timedelta(minutes=5):
+                raise _bad(
+                    "发生时间不能晚于现在。", "The time it happened cannot be in the future."
+                )
+            occurred_at = when.isoformat()
+        account = str(args.get("affected_account", ""))[:MAX_SHORT]
+        contact = str(args.get("contact", ""))[:MAX_SHORT]
+        attachments = self._attachments(args.get("attachments") or [])
+        report: dict[str, Any] = {
+            "category": category,
+            "summary": summary,
+            "description": description + (f"\n\n[contact: {contact}]" if contact else ""),
+            "affected_account": account,
+            "reporter": caller.user,
+        }
+        if occurred_at:
+            report["occurred_at"] = occurred_at
+        key = f"report-{uuid.uuid4().hex}"
+        now = self.clock()
+        # Durable first (the outbox commits before returning), then the routing record.
+        self.sync.queue_report(report, now, attachments, idempotency_key=key)
+        self.records.add_report(key, caller.uid, caller.user, str(category), now.timestamp())
+        log.info(
+            "incident report %s queued for %s (%d attachments)", key, caller.user, len(attachments)
+        )
+        self.kick()
+        return {"idempotency_key": key, "state": "queued"}
+
+    def _attachments(self, raw: Any) -> list[ob.Attachment]:
+        if not isinstance(raw, list) or len(raw) > MAX_ATTACHMENTS:
+            raise _bad(
+                f"最多 {MAX_ATTACHMENTS} 个附件。", f"At most {MAX_ATTACHMENTS} attachments."
+            )
+        out: list[ob.Attachment] = []
+        for item in raw:
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("name"), str)
+                or not isinstance(item.get("content_b64"), str)
+            ):
+                raise _bad("附件格式无效。", "An attachment must have a name and base64 content.")
+            try:
+                data = base64.b64decode(item["content_b64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise _bad(
+                    "附件内容不是有效的 base64。", "An attachment's content is not valid base64."
+                ) from None
+            if len(data) > MAX_ATTACHMENT_BYTES:
+                raise _bad(
+                    f"附件 {item['name']} 超过 10 MiB。",
+                    f"The attachment {item['name']} is larger than 10 MiB.",
+                )
+            name = item["name"].replace("/", "_").replace("\\", "_")[:200] or "attachment"
+            out.append(ob.Attachment(name, data))
+        return out
+
+    def my_reports(self, caller: Caller) -> list[dict[str, Any]]:
+        return self.records.reports_for(caller.uid)
+
+    def report_password_status(self, caller: Caller, accounts: Any) -> dict[str, Any]:
+        if not isinstance(accounts, list) or not accounts or len(accounts) > len(ACCOUNT_TYPES):
+            raise _bad("密码状态格式无效。", "accounts must be a non-empty list.")
+        clean: list[dict[str, Any]] = []
+        for acc in accounts:
+            if not isinstance(acc, dict) or acc.get("account_type") not in ACCOUNT_TYPES:
+                raise _bad(
+                    "账号类型必须是 enterprise 或 personal。",
+                    "account_type must be enterprise or personal.",
+                )
+            if set(acc) - {
+                "account_type",
+                "state",
+                "last_changed",
+                "due_at",
+                "deferrals",
+                "no_expiry",
+            }:
+                raise _bad(
+                    "密码状态含有未知字段（从不发送密码）。",
+                    "unknown fields in a password status (passwords are never sent).",
+                )
+            entry = {
+                "user": caller.user[:128],
+                "account_type": acc["account_type"],
+                "state": str(acc.get("state", "unknown")),
+            }
+            for key in ("last_changed", "due_at"):
+                if acc.get(key):
+                    entry[key] = str(acc[key])
+            entry["deferrals"] = int(acc.get("deferrals", 0) or 0)
+            clean.append(entry)
+        self.sync.queue_password_status(clean, self.clock())
+        self.kick()
+        return {"accepted": len(clean)}
+
+    def policy(self, caller: Caller) -> dict[str, Any]:
+        policy = self.sync.effective_policy()
+        if policy.text is not None:
+            text = {"zh": policy.text.zh, "en": policy.text.en or policy.text.zh}
+            text_version = policy.text.version
+        else:
+            text = default_policy_text()
+            text_version = "builtin-1"
+        acked = self.records.acknowledged(caller.uid)
+        return {
+            "version": policy.version,
+            "mode": policy.enforcement,
+            "text": text,
+            "text_version": text_version,
+            "acknowledged_version": acked[-1] if acked else None,
+            "acknowledged": text_version in acked,
+            "password": {
+                "max_age_days": policy.password.max_age_days,
+                "reminder_days": list(policy.password.reminder_days),
+                "daily_after_last": policy.password.daily_after_last,
+                "max_deferrals": policy.password.max_deferrals,
+            },
+            "collected": list(COLLECTED),
+            "never_collected": NEVER_COLLECTED,
+        }
+
+    def acknowledge_policy(self, caller: Caller, text_version: Any) -> dict[str, Any]:
+        current = self.policy(caller)
+        if text_version != current["text_version"]:
+            raise _bad(
+                "要确认的制度版本不是当前版本，请重新打开制度后再确认。",
+                "That is not the current policy text version; reopen the policy and acknowledge again.",
+            )
+        now = self.clock()
+        self.records.record_ack(
+            caller.uid, str(text_version), int(current["version"]), now.timestamp()
+        )
+        if current["version"] > 0:
+            self.sync.queue_policy_ack(
+                int(current["version"]), now, now, str(text_version), caller.user
+            )
+            self.kick()
+        return {"acknowledged": text_version}

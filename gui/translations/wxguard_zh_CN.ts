@@ -1,0 +1,790 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name>AboutDialog</name>
+    <message>
+        <source>About wxguard</source>
+        <translation>关于 wxguard</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>wxguard keeps this computer in line with the company&apos;s WeChat policy.</source>
+        <translation>wxguard 帮助本机遵守公司的微信管理制度。</translation>
+    </message>
+    <message>
+        <source>Tray version: %1</source>
+        <translation>托盘程序版本：%1</translation>
+    </message>
+    <message>
+        <source>Agent version: %1</source>
+        <translation>代理版本：%1</translation>
+    </message>
+    <message>
+        <source>not connected</source>
+        <translation>未连接</translation>
+    </message>
+    <message>
+        <source>Policy version: %1</source>
+        <translation>策略版本：%1</translation>
+    </message>
+    <message>
+        <source>Questions: contact your IT department.</source>
+        <translation>如有疑问，请联系 IT 部门。</translation>
+    </message>
+</context>
+<context>
+    <name>Collects</name>
+    <message>
+        <source>This computer&apos;s name, operating system and wxguard version</source>
+        <translation>本机的名称、操作系统和 wxguard 版本</translation>
+    </message>
+    <message>
+        <source>The user names that were logged in when a check ran</source>
+        <translation>检查时已登录的用户名</translation>
+    </message>
+    <message>
+        <source>Findings: which rule matched, with its evidence — file paths, process names and ids, package names</source>
+        <translation>检查发现：命中的规则及其证据——文件路径、进程名称和编号、软件包名称</translation>
+    </message>
+    <message>
+        <source>Password-age dates and states per WeChat account (never a password)</source>
+        <translation>每个微信账号的密码更改日期和状态（绝不包含密码）</translation>
+    </message>
+    <message>
+        <source>Which policy version you acknowledged, and when</source>
+        <translation>您确认过的策略版本及确认时间</translation>
+    </message>
+    <message>
+        <source>The incident reports you file, with their attachments</source>
+        <translation>您提交的安全事件报告及其附件</translation>
+    </message>
+</context>
+<context>
+    <name>CollectsWindow</name>
+    <message>
+        <source>What wxguard collects</source>
+        <translation>wxguard 收集哪些信息</translation>
+    </message>
+    <message>
+        <source>As configured by your company&apos;s policy:</source>
+        <translation>根据公司策略的配置：</translation>
+    </message>
+    <message>
+        <source>wxguard sends the following to your company&apos;s wxguard server:</source>
+        <translation>wxguard 会将以下信息发送到公司的 wxguard 服务器：</translation>
+    </message>
+    <message>
+        <source>wxguard never reads chat content, message databases or contact lists. It looks at which programs are installed and running, and at files that tools leave behind.</source>
+        <translation>wxguard 从不读取聊天内容、消息数据库或联系人列表。它只查看安装和运行了哪些程序，以及工具留下的文件。</translation>
+    </message>
+    <message>
+        <source>The date of each password change stays in your system keyring; only the dates and states listed above are sent.</source>
+        <translation>每次密码更改的日期保存在您的系统钥匙串中；只发送上面列出的日期和状态。</translation>
+    </message>
+</context>
+<context>
+    <name>Labels</name>
+    <message>
+        <source>Account stolen or suspicious login</source>
+        <translation>账号被盗或可疑登录</translation>
+    </message>
+    <message>
+        <source>Suspicious message or link</source>
+        <translation>可疑消息或链接</translation>
+    </message>
+    <message>
+        <source>Confidential information sent out</source>
+        <translation>机密信息外发</translation>
+    </message>
+    <message>
+        <source>Lost or stolen device</source>
+        <translation>设备丢失或被盗</translation>
+    </message>
+    <message>
+        <source>Unapproved software or plugin</source>
+        <translation>未经许可的软件或插件</translation>
+    </message>
+    <message>
+        <source>Something else</source>
+        <translation>其他</translation>
+    </message>
+    <message>
+        <source>Critical</source>
+        <translation>严重</translation>
+    </message>
+    <message>
+        <source>High</source>
+        <translation>高</translation>
+    </message>
+    <message>
+        <source>Medium</source>
+        <translation>中</translation>
+    </message>
+    <message>
+        <source>Low</source>
+        <translation>低</translation>
+    </message>
+    <message>
+        <source>Information</source>
+        <translation>提示</translation>
+    </message>
+    <message>
+        <source>Enterprise WeChat account</source>
+        <translation>企业微信账号</translation>
+    </message>
+    <message>
+        <source>Personal WeChat account</source>
+        <translation>个人微信账号</translation>
+    </message>
+    <message>
+        <source>No account / not sure</source>
+        <translation>无账号 / 不确定</translation>
+    </message>
+    <message>
+        <source>By email</source>
+        <translation>通过电子邮件</translation>
+    </message>
+    <message>
+        <source>By phone</source>
+        <translation>通过电话</translation>
+    </message>
+    <message>
+        <source>On enterprise WeChat</source>
+        <translation>通过企业微信</translation>
+    </message>
+    <message>
+        <source>No need to contact me</source>
+        <translation>无需联系我</translation>
+    </message>
+    <message>
+        <source>Queued on this computer</source>
+        <translation>在本机排队</translation>
+    </message>
+    <message>
+        <source>Delivered to the security team</source>
+        <translation>已送达安全团队</translation>
+    </message>
+    <message>
+        <source>Received, not yet reviewed</source>
+        <translation>已收到，尚未审查</translation>
+    </message>
+    <message>
+        <source>Being handled</source>
+        <translation>处理中</translation>
+    </message>
+    <message>
+        <source>Resolved</source>
+        <translation>已解决</translation>
+    </message>
+    <message>
+        <source>Up to date</source>
+        <translation>正常</translation>
+    </message>
+    <message>
+        <source>Change due soon</source>
+        <translation>即将到期</translation>
+    </message>
+    <message>
+        <source>Change overdue</source>
+        <translation>已逾期</translation>
+    </message>
+    <message>
+        <source>Not recorded</source>
+        <translation>未记录</translation>
+    </message>
+    <message>
+        <source>No expiry</source>
+        <translation>不过期</translation>
+    </message>
+    <message>
+        <source>Compliant</source>
+        <translation>合规</translation>
+    </message>
+    <message>
+        <source>Action needed</source>
+        <translation>需要处理</translation>
+    </message>
+    <message>
+        <source>Offline: the wxguard server cannot be reached</source>
+        <translation>离线：无法连接 wxguard 服务器</translation>
+    </message>
+    <message>
+        <source>Agent not running</source>
+        <translation>代理未运行</translation>
+    </message>
+    <message>
+        <source>Connecting to the agent…</source>
+        <translation>正在连接代理…</translation>
+    </message>
+    <message>
+        <source>never</source>
+        <translation>从未</translation>
+    </message>
+</context>
+<context>
+    <name>MyReportsWindow</name>
+    <message>
+        <source>My reports</source>
+        <translation>我的报告</translation>
+    </message>
+    <message>
+        <source>Case</source>
+        <translation>案件编号</translation>
+    </message>
+    <message>
+        <source>Summary</source>
+        <translation>摘要</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Filed</source>
+        <translation>提交时间</translation>
+    </message>
+    <message>
+        <source>You have not filed any report from this computer.</source>
+        <translation>您尚未从本机提交任何报告。</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>刷新</translation>
+    </message>
+    <message>
+        <source>(not yet assigned)</source>
+        <translation>（尚未分配）</translation>
+    </message>
+    <message>
+        <source>Reply</source>
+        <translation>回复</translation>
+    </message>
+</context>
+<context>
+    <name>PasswordDialog</name>
+    <message>
+        <source>Record a WeChat password change</source>
+        <translation>记录微信密码更改</translation>
+    </message>
+    <message>
+        <source>Policy article 19: change your WeChat passwords regularly. After you change a password in WeChat, record the date here. wxguard stores only the date, in your system keyring, and never asks for the password.</source>
+        <translation>制度第十九条：应定期更改微信账号密码。在微信中更改密码后，请在此记录日期。wxguard 只把日期保存在您的系统钥匙串中，从不询问密码。</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>I changed it on this date</source>
+        <translation>我在此日期更改了密码</translation>
+    </message>
+    <message>
+        <source>This password does not expire (no reminders)</source>
+        <translation>此密码不过期（不提醒）</translation>
+    </message>
+    <message>
+        <source>Remind me tomorrow at %1</source>
+        <translation>明天 %1 提醒我</translation>
+    </message>
+    <message>
+        <source>Remind me on Monday at %1</source>
+        <translation>周一 %1 提醒我</translation>
+    </message>
+    <message>
+        <source>Changed on</source>
+        <translation>更改日期</translation>
+    </message>
+    <message>
+        <source>You can postpone this reminder %1 more time(s).</source>
+        <translation>此提醒还可以推迟 %1 次。</translation>
+    </message>
+    <message>
+        <source>This reminder cannot be postponed any more. Change your WeChat password, then record the change.</source>
+        <translation>此提醒不能再推迟。请更改微信密码，然后记录更改。</translation>
+    </message>
+</context>
+<context>
+    <name>PasswordStatus</name>
+    <message>
+        <source>unavailable (keyring)</source>
+        <translation>无法读取（钥匙串不可用）</translation>
+    </message>
+    <message>
+        <source>loading…</source>
+        <translation>正在读取…</translation>
+    </message>
+    <message>
+        <source>record was modified — please record your change again</source>
+        <translation>记录已被修改——请重新记录您的密码更改</translation>
+    </message>
+    <message>
+        <source>no change recorded yet</source>
+        <translation>尚未记录密码更改</translation>
+    </message>
+    <message>
+        <source>no expiry (no reminders)</source>
+        <translation>不过期（不提醒）</translation>
+    </message>
+    <message>
+        <source>overdue since %1 (%2 days)</source>
+        <translation>已于 %1 到期（逾期 %2 天）</translation>
+    </message>
+    <message>
+        <source>due on %1 (in %2 days)</source>
+        <translation>将于 %1 到期（还有 %2 天）</translation>
+    </message>
+    <message>
+        <source>up to date; next change due on %1</source>
+        <translation>正常；下次应在 %1 前更改</translation>
+    </message>
+</context>
+<context>
+    <name>PolicyWindow</name>
+    <message>
+        <source>WeChat policy</source>
+        <translation>微信管理制度</translation>
+    </message>
+    <message>
+        <source>The agent has not provided the policy yet; this is the default text.</source>
+        <translation>代理尚未提供策略；以下为默认文本。</translation>
+    </message>
+    <message>
+        <source>Policy text version: %1</source>
+        <translation>制度文本版本：%1</translation>
+    </message>
+    <message>
+        <source>I have read the policy</source>
+        <translation>我已阅读本制度</translation>
+    </message>
+    <message>
+        <source>You acknowledged version %1</source>
+        <translation>您已确认版本 %1</translation>
+    </message>
+    <message>
+        <source>I have read and will follow version %1</source>
+        <translation>我已阅读并将遵守版本 %1</translation>
+    </message>
+    <message>
+        <source>A new version of the WeChat policy is in force. Please read it and confirm.</source>
+        <translation>微信管理制度有新版本生效。请阅读并确认。</translation>
+    </message>
+</context>
+<context>
+    <name>ReportDialog</name>
+    <message>
+        <source>Report a security incident</source>
+        <translation>报告安全事件</translation>
+    </message>
+    <message>
+        <source>Tell the information-security department what happened (policy article 20). Do not include passwords.</source>
+        <translation>请告诉信息安全责任部门发生了什么（制度第二十条）。请勿填写密码。</translation>
+    </message>
+    <message>
+        <source>Choose what happened…</source>
+        <translation>请选择发生了什么…</translation>
+    </message>
+    <message>
+        <source>One line, up to 200 characters</source>
+        <translation>一行，最多 200 个字符</translation>
+    </message>
+    <message>
+        <source>What you saw, when, and what you already did (up to 10,000 characters)</source>
+        <translation>您看到了什么、何时发生、已经采取了哪些措施（最多 10,000 个字符）</translation>
+    </message>
+    <message>
+        <source>Account name or WeChat ID (optional)</source>
+        <translation>账号名称或微信号（可选）</translation>
+    </message>
+    <message>
+        <source>Attach files…</source>
+        <translation>附加文件…</translation>
+    </message>
+    <message>
+        <source>Attach a screenshot of the screen</source>
+        <translation>附加屏幕截图</translation>
+    </message>
+    <message>
+        <source>Remove selected</source>
+        <translation>移除所选</translation>
+    </message>
+    <message>
+        <source>Review before sending…</source>
+        <translation>发送前检查…</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>What kind of incident</source>
+        <translation>事件类型</translation>
+    </message>
+    <message>
+        <source>When it happened</source>
+        <translation>发生时间</translation>
+    </message>
+    <message>
+        <source>Summary</source>
+        <translation>摘要</translation>
+    </message>
+    <message>
+        <source>What happened</source>
+        <translation>事件经过</translation>
+    </message>
+    <message>
+        <source>Affected account</source>
+        <translation>受影响的账号</translation>
+    </message>
+    <message>
+        <source>How to contact you</source>
+        <translation>联系方式</translation>
+    </message>
+    <message>
+        <source>Attachments</source>
+        <translation>附件</translation>
+    </message>
+    <message>
+        <source>This is exactly what will be sent to the security team:</source>
+        <translation>以下内容将原样发送给安全团队：</translation>
+    </message>
+    <message>
+        <source>Back</source>
+        <translation>返回</translation>
+    </message>
+    <message>
+        <source>Send report</source>
+        <translation>发送报告</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>%1 / %2 characters</source>
+        <translation>%1 / %2 个字符</translation>
+    </message>
+    <message>
+        <source>Attach files</source>
+        <translation>附加文件</translation>
+    </message>
+    <message>
+        <source>Cannot read %1: %2</source>
+        <translation>无法读取 %1：%2</translation>
+    </message>
+    <message>
+        <source>The screen could not be captured.</source>
+        <translation>无法截取屏幕。</translation>
+    </message>
+    <message>
+        <source>At most %1 attachments can be sent with one report.</source>
+        <translation>每份报告最多附加 %1 个文件。</translation>
+    </message>
+    <message>
+        <source>%1 is %2; each attachment must be at most 10 MiB.</source>
+        <translation>%1 大小为 %2；每个附件不能超过 10 MiB。</translation>
+    </message>
+    <message>
+        <source>Choose what kind of incident this is.</source>
+        <translation>请选择事件类型。</translation>
+    </message>
+    <message>
+        <source>Write a one-line summary.</source>
+        <translation>请填写一行摘要。</translation>
+    </message>
+    <message>
+        <source>The summary has %1 characters; the limit is 200.</source>
+        <translation>摘要有 %1 个字符，上限为 200。</translation>
+    </message>
+    <message>
+        <source>The description has %1 characters; the limit is 10,000.</source>
+        <translation>事件经过有 %1 个字符，上限为 10,000。</translation>
+    </message>
+    <message>
+        <source>The time it happened cannot be in the future.</source>
+        <translation>发生时间不能晚于现在。</translation>
+    </message>
+    <message>
+        <source>Category: %1</source>
+        <translation>类型：%1</translation>
+    </message>
+    <message>
+        <source>When: %1</source>
+        <translation>时间：%1</translation>
+    </message>
+    <message>
+        <source>Summary: %1</source>
+        <translation>摘要：%1</translation>
+    </message>
+    <message>
+        <source>Affected account: %1</source>
+        <translation>受影响的账号：%1</translation>
+    </message>
+    <message>
+        <source>Contact: %1</source>
+        <translation>联系方式：%1</translation>
+    </message>
+    <message>
+        <source>Attachments: %1</source>
+        <translation>附件：%1</translation>
+    </message>
+    <message>
+        <source>none</source>
+        <translation>无</translation>
+    </message>
+    <message>
+        <source>What happened:</source>
+        <translation>事件经过：</translation>
+    </message>
+    <message>
+        <source>(no description)</source>
+        <translation>（无描述）</translation>
+    </message>
+    <message>
+        <source>Also sent: this computer&apos;s name and your user name, so the team can reach you.</source>
+        <translation>同时发送：本机名称和您的用户名，以便安全团队联系您。</translation>
+    </message>
+    <message>
+        <source>Queued. Your report is stored safely on this computer and will be delivered to the security team as soon as the server can be reached. The case number will appear here and in My reports.</source>
+        <translation>已排队。您的报告已安全保存在本机，服务器可连接时即会发送给安全团队。案件编号将显示在此处和“我的报告”中。</translation>
+    </message>
+    <message>
+        <source>The report was not sent: %1</source>
+        <translation>报告未发送：%1</translation>
+    </message>
+    <message>
+        <source>Delivered. Case number: %1. Status: %2.</source>
+        <translation>已送达。案件编号：%1。状态：%2。</translation>
+    </message>
+</context>
+<context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>wxguard settings</source>
+        <translation>wxguard 设置</translation>
+    </message>
+    <message>
+        <source>Follow the system (%1)</source>
+        <translation>跟随系统（%1）</translation>
+    </message>
+    <message>
+        <source>Apply</source>
+        <translation>应用</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+</context>
+<context>
+    <name>StatusWindow</name>
+    <message>
+        <source>wxguard — status</source>
+        <translation>wxguard — 状态</translation>
+    </message>
+    <message>
+        <source>Check now</source>
+        <translation>立即检查</translation>
+    </message>
+    <message>
+        <source>Checking this computer…</source>
+        <translation>正在检查本机…</translation>
+    </message>
+    <message>
+        <source>This computer</source>
+        <translation>本机</translation>
+    </message>
+    <message>
+        <source>Finding</source>
+        <translation>检查发现</translation>
+    </message>
+    <message>
+        <source>Rule</source>
+        <translation>规则</translation>
+    </message>
+    <message>
+        <source>wxguard keeps trying to reach the agent in the background.</source>
+        <translation>wxguard 会在后台继续尝试连接代理。</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n finding(s) need your attention.</source>
+        <translation>
+            <numerusform>有 %n 项检查发现需要您处理。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>No unapproved WeChat software was found.</source>
+        <translation>未发现未经许可的微信软件。</translation>
+    </message>
+    <message>
+        <source>Last check: %1</source>
+        <translation>上次检查：%1</translation>
+    </message>
+    <message>
+        <source>Policy version: %1</source>
+        <translation>策略版本：%1</translation>
+    </message>
+    <message>
+        <source>none yet</source>
+        <translation>暂无</translation>
+    </message>
+    <message>
+        <source>%1: %2</source>
+        <translation>%1：%2</translation>
+    </message>
+    <message>
+        <source>Managed by IT (cannot be changed here): %1</source>
+        <translation>由 IT 管理（不能在此更改）：%1</translation>
+    </message>
+    <message>
+        <source>Not examined: %1</source>
+        <translation>未检查：%1</translation>
+    </message>
+    <message>
+        <source>Server: not enrolled (checks run on this computer only)</source>
+        <translation>服务器：未注册（仅在本机检查）</translation>
+    </message>
+    <message>
+        <source>Server: connected (last contact %1)</source>
+        <translation>服务器：已连接（上次联系 %1）</translation>
+    </message>
+    <message>
+        <source>Server: unreachable since %1. Reports wait on this computer (%2 queued).</source>
+        <translation>服务器：自 %1 起无法连接。报告在本机等待发送（%2 项排队中）。</translation>
+    </message>
+    <message>
+        <source>Nothing to fix.</source>
+        <translation>无需处理。</translation>
+    </message>
+    <message>
+        <source>What was found</source>
+        <translation>发现的内容</translation>
+    </message>
+    <message>
+        <source>at %1</source>
+        <translation>位于 %1</translation>
+    </message>
+    <message>
+        <source>process %1</source>
+        <translation>进程 %1</translation>
+    </message>
+    <message>
+        <source>How to fix it</source>
+        <translation>处理方法</translation>
+    </message>
+    <message>
+        <source>First seen %1, last seen %2.</source>
+        <translation>首次发现 %1，最近发现 %2。</translation>
+    </message>
+</context>
+<context>
+    <name>Tray</name>
+    <message>
+        <source>Open wxguard status</source>
+        <translation>打开 wxguard 状态</translation>
+    </message>
+    <message>
+        <source>Check now</source>
+        <translation>立即检查</translation>
+    </message>
+    <message>
+        <source>Findings and how to fix them</source>
+        <translation>检查发现及处理方法</translation>
+    </message>
+    <message>
+        <source>Record a WeChat password change…</source>
+        <translation>记录微信密码更改…</translation>
+    </message>
+    <message>
+        <source>Report a security incident…</source>
+        <translation>报告安全事件…</translation>
+    </message>
+    <message>
+        <source>My reports</source>
+        <translation>我的报告</translation>
+    </message>
+    <message>
+        <source>WeChat policy</source>
+        <translation>微信管理制度</translation>
+    </message>
+    <message>
+        <source>What wxguard collects</source>
+        <translation>wxguard 收集哪些信息</translation>
+    </message>
+    <message>
+        <source>Settings…</source>
+        <translation>设置…</translation>
+    </message>
+    <message>
+        <source>About wxguard</source>
+        <translation>关于 wxguard</translation>
+    </message>
+    <message>
+        <source>Quit the tray (checks keep running)</source>
+        <translation>退出托盘程序（检查仍会继续运行）</translation>
+    </message>
+    <message>
+        <source>New finding: %1</source>
+        <translation>新的检查发现：%1</translation>
+    </message>
+    <message>
+        <source>New WeChat policy</source>
+        <translation>新的微信管理制度</translation>
+    </message>
+    <message>
+        <source>Please read version %1 of the WeChat policy and confirm.</source>
+        <translation>请阅读微信管理制度版本 %1 并确认。</translation>
+    </message>
+    <message>
+        <source>%1: %2</source>
+        <translation>%1：%2</translation>
+    </message>
+    <message>
+        <source>Reply: %1</source>
+        <translation>回复：%1</translation>
+    </message>
+    <message>
+        <source>Your incident report was updated</source>
+        <translation>您的事件报告有更新</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n new finding(s)</source>
+        <translation>
+            <numerusform>%n 项新的检查发现</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Open wxguard to see what was found and how to fix it.</source>
+        <translation>打开 wxguard 查看发现的问题及处理方法。</translation>
+    </message>
+    <message>
+        <source>WeChat password: %1</source>
+        <translation>微信密码：%1</translation>
+    </message>
+    <message>
+        <source>Change it in WeChat, then record the change in wxguard.</source>
+        <translation>请在微信中更改密码，然后在 wxguard 中记录更改。</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n finding(s) to fix</source>
+        <translation>
+            <numerusform>%n 项检查发现需要处理</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Read and confirm the new WeChat policy</source>
+        <translation>阅读并确认新的微信管理制度</translation>
+    </message>
+    <message>
+        <source>Retrying in the background.</source>
+        <translation>正在后台重试。</translation>
+    </message>
+    <message>
+        <source>Last contact: %1</source>
+        <translation>上次联系：%1</translation>
+    </message>
+</context>
+</TS>

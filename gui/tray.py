@@ -1,0 +1,564 @@
+"""The tray icon and its menu: the hub that holds the agent's latest answers and shows them.
+
+Data flows one way: the event pump or a finished call delivers an answer, the tray keeps it and
+re-renders whatever is open. Nothing here decides compliance; the agent does, and the password
+arithmetic lives in agent.password_age.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
+
+from agent import password_age as pa
+from agent.api import AgentAPI, AgentError
+from gui import icons, labels
+from gui.bridge import AgentBridge, EventPump
+from gui.i18n import Languages, system_language
+from gui.password_dialog import PasswordDialog, status_words
+from gui.passwords import PasswordController, local_now
+from gui.policy_window import (
+    AboutDialog,
+    CollectsWindow,
+    PolicyWindow,
+    SettingsDialog,
+    policy_acknowledged,
+)
+from gui.report_dialog import MyReportsWindow, ReportDialog
+from gui.seen import SeenStore
+from gui.status_window import StatusWindow
+
+MENU = (
+    "status",
+    "check",
+    "findings",
+    "password",
+    "report",
+    "my-reports",
+    "policy",
+    "collects",
+    "settings",
+    "about",
+    "quit",
+)
+
+
+class Tray(QObject):
+    state_changed = Signal(str)
+    reports_changed = Signal(list)
+    notified = Signal(str, str, str)  # key, title, message
+    quit_requested = Signal()
+
+    def __init__(
+        self,
+        agent: AgentAPI,
+        settings: QSettings,
+        *,
+        events_agent: AgentAPI | None = None,
+        password_store: pa.PasswordAgeStore | None = None,
+        clock: Callable[[], datetime] = local_now,
+        poll_timeout: float = 25.0,
+        retry_min: float = 1.0,
+        retry_max: float = 30.0,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.clock = clock
+        self.lang = Languages()
+        self.lang.install(self._language_setting())
+        self.bridge = AgentBridge(agent)
+        self.pump = EventPump(
+            events_agent or agent,
+            poll_timeout=poll_timeout,
+            retry_min=retry_min,
+            retry_max=retry_max,
+        )
+        self.seen = SeenStore(settings)
+        self.passwords = PasswordController(
+            self.bridge, password_store or pa.PasswordAgeStore(), clock
+        )
+
+        self.state = "starting"
+        self.agent_error: AgentError | None = None
+        self.status: dict[str, Any] = {}
+        self.findings: list[dict[str, Any]] = []
+        self.policy: dict[str, Any] = {}
+        self.policy_error: AgentError | None = None
+        self.reports: list[dict[str, Any]] = []
+        self.notifications: list[tuple[str, str, str]] = []
+        self._last_click: str = "status"
+        self._asked_ack: set[str] = set()
+        self.windows: dict[str, QWidget] = {}
+
+        self.icon = QSystemTrayIcon()
+        self.menu = QMenu()
+        self.actions: dict[str, QAction] = {}
+        self._build_menu()
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._on_activated)
+        self.icon.messageClicked.connect(self._on_message_clicked)
+
+        self.bridge.done.connect(self._on_done)
+        self.bridge.failed.connect(self._on_failed)
+        self.bridge.busy_changed.connect(self._on_busy)
+        self.pump.signals.events.connect(self._on_events)
+        self.pump.signals.agent_down.connect(self._on_agent_down)
+        self.pump.signals.agent_up.connect(self._on_agent_up)
+        self.passwords.changed.connect(self._on_passwords)
+        self.passwords.reminder_due.connect(self._on_reminder)
+        self._render()
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.icon.show()
+        self.pump.start()
+        self.passwords.reload()
+
+    def stop(self) -> None:
+        self.pump.stop()
+        self.icon.hide()
+        for w in self.windows.values():
+            w.close()
+
+    def _language_setting(self) -> str:
+        choice = str(self.settings.value("language", "system"))
+        return system_language() if choice == "system" else choice
+
+    def set_language(self, choice: str) -> None:
+        self.settings.setValue("language", choice)
+        self.settings.sync()
+        self.lang.install(self._language_setting())
+        # Windows are rebuilt in the new language the next time they open.
+        for w in list(self.windows.values()):
+            w.close()
+            w.deleteLater()
+        self.windows.clear()
+        self._build_menu()
+        self._render()
+
+    # -- menu ----------------------------------------------------------------------------------
+
+    def _build_menu(self) -> None:
+        self.menu.clear()
+        self.actions.clear()
+        texts = {
+            "status": self.tr("Open wxguard status"),
+            "check": self.tr("Check now"),
+            "findings": self.tr("Findings and how to fix them"),
+            "password": self.tr("Record a WeChat password change…"),
+            "report": self.tr("Report a security incident…"),
+            "my-reports": self.tr("My reports"),
+            "policy": self.tr("WeChat policy"),
+            "collects": self.tr("What wxguard collects"),
+            "settings": self.tr("Settings…"),
+            "about": self.tr("About wxguard"),
+            "quit": self.tr("Quit the tray (checks keep running)"),
+        }
+        handlers: dict[str, Callable[[], Any]] = {
+            "status": self.open_status,
+            "check": self.check_now,
+            "findings": self.open_status,
+            "password": self.open_password,
+            "report": self.open_report,
+            "my-reports": self.open_my_reports,
+            "policy": self.open_policy,
+            "collects": self.open_collects,
+            "settings": self.open_settings,
+            "about": self.open_about,
+            "quit": self.quit,
+        }
+        for key in MENU:
+            if key in ("findings", "collects", "quit"):
+                self.menu.addSeparator()
+            action = self.menu.addAction(texts[key])
+            action.setObjectName(key)
+            action.triggered.connect(handlers[key])
+            self.actions[key] = action
+
+    def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.open_status()
+
+    # -- windows -------------------------------------------------------------------------------
+
+    def _window(self, key: str, make: Callable[[], QWidget]) -> QWidget:
+        w = self.windows.get(key)
+        if w is None:
+            w = make()
+            self.windows[key] = w
+        return w
+
+    def _present(self, w: QWidget) -> None:
+        w.show()
+        w.raise_()
+        w.activateWindow()
+
+    def status_window(self) -> StatusWindow:
+        def make() -> StatusWindow:
+            w = StatusWindow(self.lang)
+            w.check_now.connect(self.check_now)
+            return w
+
+        w = self._window("status", make)
+        assert isinstance(w, StatusWindow)
+        return w
+
+    def open_status(self) -> StatusWindow:
+        w = self.status_window()
+        self._render()
+        self._present(w)
+        if self.state != "agent-down":
+            self.bridge.call("status")
+            self.bridge.call("findings")
+        return w
+
+    def check_now(self) -> None:
+        if self.state == "agent-down":
+            self.pump.retry_now()
+            return
+        if not self.bridge.is_busy("scan_now"):
+            self.bridge.call("scan_now")
+
+    def open_password(self) -> PasswordDialog:
+        w = self._window("password", lambda: PasswordDialog(self.passwords, self.lang))
+        assert isinstance(w, PasswordDialog)
+        w.refresh()
+        self._present(w)
+        return w
+
+    def open_report(self) -> ReportDialog:
+        old = self.windows.get("report")
+        if isinstance(old, ReportDialog) and old.isVisible():
+            self._present(old)
+            return old
+        if old is not None:
+            old.deleteLater()
+        w = ReportDialog(self.bridge, self.lang, clock=self.clock)
+        w.submitted.connect(lambda _key: self.bridge.call("my_reports"))
+        self.reports_changed.connect(w.update_reports)
+        self.windows["report"] = w
+        self._present(w)
+        return w
+
+    def open_my_reports(self) -> MyReportsWindow:
+        def make() -> MyReportsWindow:
+            w = MyReportsWindow(self.lang)
+            w.refresh.connect(lambda: self.bridge.call("my_reports"))
+            return w
+
+        w = self._window("my-reports", make)
+        assert isinstance(w, MyReportsWindow)
+        w.show_data(self.reports)
+        self._present(w)
+        self.bridge.call("my_reports")
+        return w
+
+    def policy_window(self) -> PolicyWindow:
+        def make() -> PolicyWindow:
+            w = PolicyWindow(self.lang)
+            w.acknowledge.connect(lambda v: self.bridge.call("acknowledge_policy", v))
+            return w
+
+        w = self._window("policy", make)
+        assert isinstance(w, PolicyWindow)
+        return w
+
+    def open_policy(self) -> PolicyWindow:
+        w = self.policy_window()
+        w.show_policy(self.policy, self.policy_error)
+        self._present(w)
+        if self.state != "agent-down":
+            self.bridge.call("policy")
+        return w
+
+    def open_collects(self) -> CollectsWindow:
+        w = self._window("collects", lambda: CollectsWindow(self.lang))
+        assert isinstance(w, CollectsWindow)
+        w.show_policy(self.policy)
+        self._present(w)
+        return w
+
+    def open_about(self) -> AboutDialog:
+        w = self._window("about", lambda: AboutDialog(self.lang))
+        assert isinstance(w, AboutDialog)
+        w.show_info(self.status, self.policy)
+        self._present(w)
+        return w
+
+    def open_settings(self) -> SettingsDialog:
+        w = SettingsDialog(self.lang, str(self.settings.value("language", "system")))
+        w.language_chosen.connect(self.set_language)
+        self.windows["settings"] = w
+        self._present(w)
+        return w
+
+    def quit(self) -> None:
+        self.stop()
+        self.quit_requested.emit()
+
+    # -- answers from the agent ----------------------------------------------------------------
+
+    def _on_agent_up(self) -> None:
+        self.agent_error = None
+        for op in ("status", "findings", "policy", "my_reports"):
+            self.bridge.call(op)
+        self.passwords.report()  # the agent may have restarted without our last report
+        self._render()
+
+    def _on_agent_down(self, error: AgentError) -> None:
+        self.agent_error = error
+        self._render()
+
+    def _on_events(self, _seq: int, events: list[dict[str, Any]]) -> None:
+        kinds = {str(e.get("kind")) for e in events}
+        for e in events:
+            if e.get("kind") == "finding-new":
+                data = e.get("data") or {}
+                key = str(data.get("key", ""))
+                title = self.lang.pick(data.get("title_i18n"), str(data.get("rule_id", "")))
+                self.notify(
+                    f"finding:{key}",
+                    self.tr("New finding: %1").replace(
+                        "%1", labels.severity(str(data.get("severity", "")))
+                    ),
+                    title,
+                    click="status",
+                )
+        if kinds & {"scan", "finding-new", "finding-resolved", "status", "enforcement"}:
+            self.bridge.call("status")
+            self.bridge.call("findings")
+        if "report" in kinds:
+            self.bridge.call("my_reports")
+        if "policy" in kinds:
+            self.bridge.call("policy")
+
+    def _on_done(self, op: str, result: Any) -> None:
+        if op == "status":
+            self.status = dict(result or {})
+        elif op == "findings":
+            self.findings = list(result or [])
+            self._notify_unseen_findings()
+        elif op == "policy":
+            self.policy = dict(result or {})
+            self.policy_error = None
+            self.passwords.set_policy(self.policy.get("password"))
+            self._policy_arrived()
+        elif op == "acknowledge_policy":
+            self.bridge.call("policy")
+        elif op == "my_reports":
+            self._reports_arrived(list(result or []))
+        elif op == "scan_now":
+            self.bridge.call("status")
+            self.bridge.call("findings")
+        else:
+            return
+        self._render()
+
+    def _on_failed(self, op: str, error: AgentError) -> None:
+        if error.code == "not-running":
+            self.pump.retry_now()  # the pump owns the up/down state; let it look again
+        elif op == "policy":
+            self.policy_error = error
+        elif op == "acknowledge_policy":
+            w = self.windows.get("policy")
+            if isinstance(w, PolicyWindow):
+                w.ack_failed(error)
+        self._render()
+
+    def _on_busy(self, op: str, busy: bool) -> None:
+        if op == "scan_now":
+            w = self.windows.get("status")
+            if isinstance(w, StatusWindow):
+                w.set_busy(busy)
+
+    def _policy_arrived(self) -> None:
+        version = str(self.policy.get("text_version") or "")
+        w = self.windows.get("policy")
+        if isinstance(w, PolicyWindow):
+            w.show_policy(self.policy)
+        c = self.windows.get("collects")
+        if isinstance(c, CollectsWindow):
+            c.show_policy(self.policy)
+        if not policy_acknowledged(self.policy) and version not in self._asked_ack:
+            self._asked_ack.add(version)
+            self.notify(
+                f"policy:{version}",
+                self.tr("New WeChat policy"),
+                self.tr("Please read version %1 of the WeChat policy and confirm.").replace(
+                    "%1", version
+                ),
+                click="policy",
+            )
+            self.open_policy()
+
+    def _reports_arrived(self, reports: list[dict[str, Any]]) -> None:
+        self.reports = reports
+        for r in reports:
+            key = str(r.get("idempotency_key", ""))
+            state = str(r.get("state", ""))
+            replies = len(r.get("replies") or [])
+            if state == "queued" and not replies:
+                continue  # the employee just filed it; nothing new to say
+            case = str(r.get("case") or "")
+            message = (
+                self.tr("%1: %2")
+                .replace("%1", case or r.get("summary", ""))
+                .replace("%2", labels.report_state(state))
+            )
+            if replies:
+                last = (r.get("replies") or [])[-1]
+                message += "\n" + self.tr("Reply: %1").replace("%1", str(last.get("body", "")))
+            self.notify(
+                f"report:{key}:{state}:{replies}",
+                self.tr("Your incident report was updated"),
+                message,
+                click="my-reports",
+            )
+        w = self.windows.get("my-reports")
+        if isinstance(w, MyReportsWindow):
+            w.show_data(reports)
+        self.reports_changed.emit(reports)
+
+    def _notify_unseen_findings(self) -> None:
+        unseen = [f for f in self.findings if f"finding:{f.get('key', '')}" not in self.seen]
+        if not unseen:
+            return
+        if len(unseen) == 1:
+            f = unseen[0]
+            self.notify(
+                f"finding:{f.get('key', '')}",
+                self.tr("New finding: %1").replace(
+                    "%1", labels.severity(str(f.get("severity", "")))
+                ),
+                self.lang.pick(f.get("title_i18n"), str(f.get("title", ""))),
+                click="status",
+            )
+            return
+        for f in unseen:
+            self.seen.add(f"finding:{f.get('key', '')}")
+        self._show(
+            self.tr("%n new finding(s)", "", len(unseen)),
+            self.tr("Open wxguard to see what was found and how to fix it."),
+            "status",
+            "findings:batch",
+        )
+
+    def _on_passwords(self) -> None:
+        self._render()
+        w = self.windows.get("password")
+        if isinstance(w, PasswordDialog):
+            w.refresh()
+
+    def _on_reminder(self, account: str, status: pa.AccountStatus) -> None:
+        self.notify(
+            f"password:{account}:{self.clock().isoformat(timespec='minutes')}",
+            self.tr("WeChat password: %1").replace("%1", labels.account(account)),
+            status_words(status, None)
+            + "\n"
+            + self.tr("Change it in WeChat, then record the change in wxguard."),
+            click="password",
+        )
+
+    # -- notifications -------------------------------------------------------------------------
+
+    def notify(self, key: str, title: str, message: str, click: str = "status") -> bool:
+        """Show a notification once: a key already seen is never shown again."""
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        self._show(title, message, click, key)
+        return True
+
+    def _show(self, title: str, message: str, click: str, key: str) -> None:
+        self._last_click = click
+        self.notifications.append((key, title, message))
+        self.notified.emit(key, title, message)
+        if self.icon.isVisible() and QSystemTrayIcon.supportsMessages():
+            self.icon.showMessage(title, message, icons.icon(self.state), 10_000)
+
+    def _on_message_clicked(self) -> None:
+        opener: dict[str, Callable[[], Any]] = {
+            "status": self.open_status,
+            "password": self.open_password,
+            "policy": self.open_policy,
+            "my-reports": self.open_my_reports,
+        }
+        opener.get(self._last_click, self.open_status)()
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def compute_state(self) -> str:
+        if self.agent_error is not None and self.agent_error.code == "not-running":
+            return "agent-down"
+        if self.pump.up is False:
+            return "agent-down"
+        if not self.status:
+            return "starting"
+        if self.action_items():
+            return "action"
+        if self.status.get("enrolled") and self.status.get("server_reachable") is False:
+            return "offline"
+        return "compliant"
+
+    def action_items(self) -> list[str]:
+        """What the employee should do, one line each, as shown in the tooltip."""
+        items = []
+        if self.findings or self.status.get("compliant") is False:
+            n = len(self.findings) or int(self.status.get("open_findings") or 0)
+            items.append(self.tr("%n finding(s) to fix", "", n))
+        for account, status in self.passwords.statuses.items():
+            if status.state in ("overdue", "unknown") or status.modified:
+                items.append(
+                    self.tr("%1: %2")
+                    .replace("%1", labels.account(account))
+                    .replace("%2", status_words(status, None))
+                )
+        if self.policy and not policy_acknowledged(self.policy):
+            items.append(self.tr("Read and confirm the new WeChat policy"))
+        return items
+
+    def tooltip(self) -> str:
+        lines = ["wxguard — " + labels.tray_state(self.state)]
+        if self.state == "agent-down" and self.agent_error is not None:
+            lines.append(self.tr("Retrying in the background."))
+        elif self.state == "offline":
+            lines.append(
+                self.tr("Last contact: %1").replace(
+                    "%1", labels.when(self.status.get("last_contact"))
+                )
+            )
+        lines += self.action_items() if self.state != "agent-down" else []
+        return "\n".join(lines)
+
+    def _render(self) -> None:
+        state = self.compute_state()
+        if state != self.state:
+            self.state = state
+            self.state_changed.emit(state)
+        self.icon.setIcon(icons.icon(state))
+        self.icon.setToolTip(self.tooltip())
+        self.actions["check"].setEnabled(state != "agent-down")
+        w = self.windows.get("status")
+        if isinstance(w, StatusWindow):
+            w.show_data(
+                state,
+                self.status,
+                self.findings,
+                self.policy,
+                [
+                    (a, status_words(s, self.passwords.error))
+                    for a, s in self.passwords.statuses.items()
+                ]
+                or [
+                    (a, status_words(None, self.passwords.error))
+                    for a in ("enterprise", "personal")
+                ],
+                self.lang.error(self.agent_error) if self.agent_error else "",
+            )
+            w.set_busy(self.bridge.is_busy("scan_now"))

@@ -1,0 +1,156 @@
+"""Reporting an incident: validation, limits, confirmation of exactly what is sent, queued,
+then the case number; My reports with replies; a change in a report is notified once."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from PySide6.QtCore import QDateTime, Qt
+
+from agent.api import AgentError
+
+
+def fill(qtbot, d, summary: str = "Strange login from another city") -> None:  # type: ignore[no-untyped-def]
+    d.category.setCurrentIndex(d.category.findData("account-compromise"))
+    qtbot.keyClicks(d.summary, summary)
+    qtbot.keyClicks(d.description, "WeChat said my account logged in from Shenzhen.")
+    d.account.setCurrentIndex(d.account.findData("enterprise"))
+    qtbot.keyClicks(d.account_detail, "wxid_alice")
+    d.contact.setCurrentIndex(d.contact.findData("email"))
+
+
+def test_empty_form_is_refused_with_reasons(qtbot, make_tray, agent) -> None:
+    tray = make_tray()
+    d = tray.open_report()
+    qtbot.mouseClick(d.next_button, Qt.MouseButton.LeftButton)
+    assert d.pages.currentIndex() == 0
+    assert "Choose what kind of incident" in d.error.text()
+    assert "one-line summary" in d.error.text()
+    assert agent.called("submit_report") == []
+
+
+def test_limits_on_text_time_and_attachments(qtbot, make_tray, tmp_path: Path, clock) -> None:
+    tray = make_tray()
+    d = tray.open_report()
+    fill(qtbot, d, summary="x" * 201)
+    d.description.setPlainText("y" * 10_001)
+    # The picker cannot go past now; a clock that moved back (or a typed value) is still refused.
+    d.occurred.setMaximumDateTime(QDateTime(2030, 1, 1, 0, 0, 0))
+    d.occurred.setDateTime(QDateTime(2026, 11, 25, 11, 0, 0))
+    assert not d.review()
+    assert "201 characters; the limit is 200" in d.error.text()
+    assert "10001 characters; the limit is 10,000" in d.error.text()
+    assert "cannot be in the future" in d.error.text()
+
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (10 * 1024 * 1024 + 1))
+    assert not d.add_file(big)
+    assert "each attachment must be at most 10 MiB" in d.error.text()
+    for i in range(5):
+        f = tmp_path / f"f{i}.txt"
+        f.write_text("log")
+        assert d.add_file(f)
+    extra = tmp_path / "f5.txt"
+    extra.write_text("log")
+    assert not d.add_file(extra)
+    assert "At most 5 attachments" in d.error.text()
+    assert d.files.count() == 5
+
+
+def test_confirm_send_queued_then_case_number(qtbot, make_tray, agent, tmp_path: Path) -> None:
+    log = tmp_path / "login.txt"
+    log.write_text("login from 203.0.113.9")
+    tray = make_tray()
+    d = tray.open_report()
+    fill(qtbot, d)
+    d.occurred.setDateTime(QDateTime(2026, 11, 25, 8, 30, 0))
+    assert d.add_file(log)
+    qtbot.mouseClick(d.next_button, Qt.MouseButton.LeftButton)
+    assert d.pages.currentIndex() == 1
+    preview = d.preview.toPlainText()
+    for expected in (
+        "Category: Account stolen or suspicious login",
+        "When: 2026-11-25T08:30+08:00",
+        "Summary: Strange login from another city",
+        "Affected account: enterprise: wxid_alice",
+        "Contact: By email",
+        "Attachments: login.txt (1 KiB)",
+        "WeChat said my account logged in from Shenzhen.",
+    ):
+        assert expected in preview
+    qtbot.mouseClick(d.send_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: d.pages.currentIndex() == 2, timeout=3000)
+    assert d.outcome.text().startswith("Queued.")
+    (args,) = agent.called("submit_report")
+    assert args[:6] == (
+        "account-compromise",
+        "Strange login from another city",
+        "WeChat said my account logged in from Shenzhen.",
+        "2026-11-25T08:30+08:00",
+        "enterprise: wxid_alice",
+        "email",
+    )
+    assert args[6] == [
+        {"name": "login.txt", "content_b64": base64.b64encode(b"login from 203.0.113.9").decode()}
+    ]
+    # Delivered: the agent publishes a report event and my_reports carries the case number.
+    agent.reports[0].update(case="WXG-2026-0042", state="delivered")
+    agent.set("my_reports", agent.reports)
+    with qtbot.waitSignal(tray.notified, timeout=3000) as got:
+        agent.publish("report", {"idempotency_key": "key-1"})
+    qtbot.waitUntil(lambda: "WXG-2026-0042" in d.outcome.text(), timeout=3000)
+    assert "Delivered" in d.outcome.text()
+    assert got.args[1] == "Your incident report was updated"
+
+
+def test_send_failure_keeps_the_report_for_retry(qtbot, make_tray, agent) -> None:
+    agent.errors["submit_report"] = AgentError("outbox-full", "发件箱已满。", "The outbox is full.")
+    tray = make_tray()
+    d = tray.open_report()
+    fill(qtbot, d)
+    assert d.review()
+    d.send_button.click()
+    qtbot.waitUntil(lambda: "The outbox is full." in d.send_error.text(), timeout=3000)
+    assert d.pages.currentIndex() == 1 and d.send_button.isEnabled()
+
+
+def test_screenshot_is_attached(qtbot, make_tray) -> None:
+    tray = make_tray()
+    d = tray.open_report()
+    d.attach_screenshot()
+    qtbot.waitUntil(lambda: len(d.attachments) == 1 or bool(d.error.text()), timeout=3000)
+    assert d.attachments, d.error.text()
+    att = d.attachments[0]
+    assert att.filename.startswith("screenshot-") and att.read().startswith(b"\x89PNG")
+    assert d.isVisible()
+
+
+def test_my_reports_shows_status_and_replies_and_notifies_once(qtbot, make_tray, agent) -> None:
+    agent.set(
+        "my_reports",
+        [
+            {
+                "idempotency_key": "k9",
+                "case": "WXG-2026-0007",
+                "state": "triaged",
+                "category": "suspicious-message",
+                "summary": "Phishing link in group chat",
+                "created_at": "2026-11-20T09:00:00+08:00",
+                "replies": [
+                    {"body": "Thanks, we blocked the domain.", "at": "2026-11-21T10:00:00+08:00"}
+                ],
+            }
+        ],
+    )
+    tray = make_tray()
+    w = tray.open_my_reports()
+    qtbot.waitUntil(lambda: w.tree.topLevelItemCount() == 1, timeout=3000)
+    item = w.tree.topLevelItem(0)
+    assert item.text(0) == "WXG-2026-0007" and item.text(2) == "Being handled"
+    assert item.child(0).text(1) == "Thanks, we blocked the domain."
+    reports_notes = [n for n in tray.notifications if n[0].startswith("report:")]
+    assert len(reports_notes) == 1 and "blocked the domain" in reports_notes[0][2]
+    agent.publish("report", {})
+    qtbot.wait(300)
+    assert len([n for n in tray.notifications if n[0].startswith("report:")]) == 1
