@@ -35,6 +35,7 @@ class Settings:
     process_poll_s: float = 1.0
     watch_debounce_s: float = 0.2
     cpu_budget_percent: float = 5.0
+    enforcement_grace_s: float = 60.0
     log_level: str = "INFO"
     language: str = ""  # "" follows the OS locale; "zh" or "en"
     managed: frozenset[str] = field(default_factory=frozenset)
@@ -50,6 +51,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "process_poll_s": (0.1, 60),
     "watch_debounce_s": (0.0, 10),
     "cpu_budget_percent": (0.5, 100),
+    "enforcement_grace_s": (1, 3600),
 }
 
 

@@ -27,6 +27,7 @@ from agent.credentials import (
     FileCredentialStore,
     KeyringCredentialStore,
 )
+from agent.enforcement import Enforcer
 from agent.exchange import Exchange
 from agent.ipc import Dispatcher, IpcServer, Peer
 from agent.outbox import FileKeyProvider, KeyProvider, KeyringKeyProvider, Outbox, OutboxError
@@ -69,12 +70,17 @@ class Runtime:
         setup_logging(paths, self.settings.log_level)
         self.builtin: Catalogue = load_builtin()
         self.service = AgentService(self.settings, paths, live_scanner(self.builtin))
+        self.enforcer = Enforcer(self.service, self.settings.enforcement_grace_s, self._terminated)
         self.dispatcher = Dispatcher(self.service)
         self.dispatcher.register("enroll", self._enroll)
         self.exchange: Exchange | None = None
         self.exchange_error: AgentError | None = None
         self._lock = threading.Lock()
         self.service.status_providers.append(self._exchange_status)
+
+    def _terminated(self, record: dict[str, Any]) -> None:
+        if self.exchange is not None:
+            self.exchange.report_termination(record)
 
     def _exchange_status(self) -> dict[str, Any]:
         if self.exchange is not None or self.exchange_error is None:
@@ -126,6 +132,7 @@ class Runtime:
             policy=PolicyGuard(key_path, paths.state / "policy.json"),
         )
         exchange = Exchange(self.service, sync, self.builtin)
+        exchange.policy_listeners.append(lambda policy: self.enforcer.set_mode(policy.enforcement))
         self.dispatcher.attach_exchange(exchange)
         exchange.start()
         return exchange
@@ -245,6 +252,7 @@ def run(
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
     runtime.service.start()
+    runtime.enforcer.start()
     runtime.try_connect()
     server_thread = threading.Thread(target=server.serve_forever, name="wxguard-ipc", daemon=True)
     server_thread.start()
@@ -255,5 +263,6 @@ def run(
     server.close()
     if runtime.exchange is not None:
         runtime.exchange.stop()
+    runtime.enforcer.stop()
     runtime.service.stop()
     return 0

@@ -122,6 +122,8 @@ class Exchange:
         self._thread: threading.Thread | None = None
         self._last_reports: datetime | None = None
         self._applied_version = -1
+        # Told about every policy in force (enforcement mode, intervals).
+        self.policy_listeners: list[Callable[[EffectivePolicy], None]] = []
         sync._on_event = self._on_sync_event
         service.scan_listeners.append(self._on_scan)
         service.status_providers.append(self._status)
@@ -209,6 +211,8 @@ class Exchange:
         if policy.version == self._applied_version:
             return
         self._applied_version = policy.version
+        for listener in self.policy_listeners:
+            listener(policy)
         if policy.version == 0:
             return  # built-in rules and defaults
         try:
@@ -248,6 +252,27 @@ class Exchange:
         policy = self.sync.effective_policy()
         status["policy_mode"] = policy.enforcement
         return status
+
+    def report_termination(self, record: dict[str, Any]) -> None:
+        """Every enforcement termination reaches the security team as an incident report."""
+        report = {
+            "category": "unapproved-software",
+            "summary": f"wxguard terminated {record['name']} (rule {record['rule_id']})"[
+                :MAX_SUMMARY
+            ],
+            "description": (
+                f"Policy mode enforce: process {record['name']} (pid {record['pid']}, {record['exe'] or 'unknown path'}) "
+                f"matched rule {record['rule_id']} (finding {record['finding_key']}) and was terminated after the "
+                "employee was warned and the grace period passed."
+            ),
+            "affected_account": "",
+            "reporter": "wxguard-agent",
+        }
+        try:
+            self.sync.queue_report(report, self.clock())
+            self.kick()
+        except ob.OutboxError as exc:
+            log.error("could not queue the termination report: %s", exc.en)
 
     # -- operations for the tray and the CLI ------------------------------------------------
 
