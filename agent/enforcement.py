@@ -192,7 +192,7 @@ class Enforcer:
             return
         try:
             os.kill(pending.pid, signal.SIGTERM)
-            gone, alive = psutil.wait_procs([psutil.Process(pending.pid)], timeout=TERM_WAIT_S)
+            _, alive = psutil.wait_procs([psutil.Process(pending.pid)], timeout=TERM_WAIT_S)
             for proc in alive:
                 proc.kill()
         except (ProcessLookupError, psutil.NoSuchProcess):

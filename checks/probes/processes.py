@@ -6,6 +6,7 @@ only processes that are new since the last one, which is what keeps steady state
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -65,7 +66,7 @@ class PsutilProcessSource:
                 BlindSpot(
                     "processes",
                     f"{denied_exe} processes",
-                    "permission denied reading their executable path (run as root to see them)",
+                    _denied_reason(),
                 )
             )
         return facts, blind
@@ -167,3 +168,9 @@ def inspect_pid(pid: int) -> ProcessFact | None:
         return None
     fact, _ = _inspect(proc, created)
     return fact
+
+
+def _denied_reason() -> str:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return "the OS would not tell their executable path (kernel threads or another namespace)"
+    return "permission denied reading their executable path (run as root to see them)"
