@@ -36,6 +36,7 @@ class Settings:
     watch_debounce_s: float = 0.2
     cpu_budget_percent: float = 5.0
     enforcement_grace_s: float = 60.0
+    report_refresh_s: int = 300
     log_level: str = "INFO"
     language: str = ""  # "" follows the OS locale; "zh" or "en"
     managed: frozenset[str] = field(default_factory=frozenset)
@@ -52,6 +53,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "watch_debounce_s": (0.0, 10),
     "cpu_budget_percent": (0.5, 100),
     "enforcement_grace_s": (1, 3600),
+    "report_refresh_s": (2, 86400),
 }
 
 

@@ -34,7 +34,6 @@ from checks.model import ScanResult
 
 log = logging.getLogger("wxguard.agent.exchange")
 
-REPORT_REFRESH = timedelta(minutes=5)
 MAX_SUMMARY = 200
 MAX_DESCRIPTION = 10_000
 MAX_SHORT = 200
@@ -150,12 +149,14 @@ class Exchange:
             now = self.clock()
             try:
                 wake = self.sync.step(now)
-                if self._last_reports is None or now - self._last_reports >= REPORT_REFRESH:
+                refresh = timedelta(seconds=self.sync.settings.report_refresh_s)
+                if self._last_reports is None or now - self._last_reports >= refresh:
                     self._refresh_reports(now)
             except Exception:
                 log.exception("server exchange step failed")
                 wake = now + timedelta(seconds=30)
-            delay = max(0.05, min((wake - self.clock()).total_seconds(), 60.0))
+            cap = min(60.0, float(self.sync.settings.report_refresh_s))
+            delay = max(0.05, min((wake - self.clock()).total_seconds(), cap))
             self._kick.wait(delay)
             self._kick.clear()
 

@@ -1,0 +1,121 @@
+"""`wxguard-server` end to end: init, admin, secrets, policy, listings, and a real server process."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from server.signing import load_public_key, verify
+from tests.server.conftest import ADMIN_PASSWORD, LiveServer, cli, free_port
+from tests.server.test_policy import POLICY
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, fresh_db: list[str]) -> Path:
+    data = tmp_path / "srv"
+    out = cli(
+        "init",
+        "--data",
+        str(data),
+        *fresh_db,
+        "--admin",
+        "alice",
+        "--password-stdin",
+        stdin=ADMIN_PASSWORD + "\n",
+    )
+    assert "policy-public.pem" in out.stdout and ADMIN_PASSWORD not in out.stdout
+    return data
+
+
+def test_init_writes_keys_and_refuses_to_run_twice(data_dir: Path) -> None:
+    assert (data_dir / "policy-public.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    assert (data_dir / "policy-private.pem").stat().st_mode & 0o077 == 0
+    again = cli("init", "--data", str(data_dir), check=False)
+    assert again.returncode == 2
+    assert "已经初始化过了" in again.stderr and "already initialised" in again.stderr
+
+
+def test_errors_are_bilingual_and_say_what_to_do(tmp_path: Path) -> None:
+    missing = cli("secret", "create", "--data", str(tmp_path / "nowhere"), check=False)
+    assert missing.returncode == 2
+    assert "错误" in missing.stderr and "wxguard-server init" in missing.stderr
+    short = cli(
+        "init", "--data", str(tmp_path / "x"), "--password-stdin", stdin="short\n", check=False
+    )
+    assert short.returncode == 2 and "太短" in short.stderr and "too short" in short.stderr
+
+
+def test_full_flow_through_a_real_server_process(data_dir: Path, tmp_path: Path) -> None:
+    secret = cli(
+        "secret", "create", "--data", str(data_dir), "--uses", "2", "--expires", "1h"
+    ).stdout.strip()
+    policy_file = tmp_path / "policy.json"
+    policy_file.write_text(json.dumps(POLICY), encoding="utf-8")
+    assert "version 1" in cli("policy", "publish", "--data", str(data_dir), str(policy_file)).stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"enforcement": "nuke"}')
+    refused = cli("policy", "publish", "--data", str(data_dir), str(bad), check=False)
+    assert (
+        refused.returncode == 2 and "策略无效" in refused.stderr and "enforcement" in refused.stderr
+    )
+    assert "administrator: bob" in cli("admin", "add", "--data", str(data_dir), "bob").stdout
+
+    server = LiveServer(data_dir, free_port())
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            enrolled = http.post("/api/v1/enroll", json={"secret": secret, "hostname": "pc-cli"})
+            assert enrolled.status_code == 201
+            headers = {"Authorization": f"Bearer {enrolled.json()['device_token']}"}
+            beat = http.post("/api/v1/heartbeat", json={"agent_version": "2.0"}, headers=headers)
+            assert beat.json()["policy_version"] == 1
+            signed = http.get("/api/v1/policy", headers=headers).json()
+            public = load_public_key((data_dir / "policy-public.pem").read_bytes())
+            import base64
+
+            assert verify(
+                public, base64.b64decode(signed["payload"]), base64.b64decode(signed["signature"])
+            )
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            finding = {
+                "key": "k1",
+                "status": "new",
+                "rule_id": "wechatferry",
+                "title": "WeChatFerry",
+                "category": "bot-framework",
+                "severity": "critical",
+                "first_seen": now,
+                "last_seen": now,
+            }
+            http.post(
+                "/api/v1/findings", json={"scanned_at": now, "findings": [finding]}, headers=headers
+            )
+            report = {
+                "idempotency_key": "cli-report-1",
+                "category": "lost-device",
+                "summary": "laptop lost",
+            }
+            case = http.post("/api/v1/reports", json=report, headers=headers).json()["case"]
+    finally:
+        server.stop()
+
+    devices = json.loads(cli("devices", "--data", str(data_dir), "--format", "json").stdout)
+    assert [d["hostname"] for d in devices] == ["pc-cli"] and devices[0]["agent_version"] == "2.0"
+    findings = json.loads(cli("findings", "--data", str(data_dir), "--format", "json").stdout)
+    assert findings[0]["rule_id"] == "wechatferry" and findings[0]["state"] == "open"
+    reports = json.loads(cli("reports", "--data", str(data_dir), "--format", "json").stdout)
+    assert reports == [
+        {
+            "case": case,
+            "device_id": devices[0]["device_id"],
+            "category": "lost-device",
+            "status": "new",
+            "summary": "laptop lost",
+            "created_at": reports[0]["created_at"],
+            "assignee": None,
+            "attachments": 0,
+        }
+    ]

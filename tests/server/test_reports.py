@@ -1,0 +1,145 @@
+"""Incident reports: idempotent delivery, attachments checked by content, replies to the reporter."""
+
+from __future__ import annotations
+
+import json
+
+from server import crud
+from server.db import session_scope
+from server.models import Admin, MessageKind, ReportStatus
+from tests.server.conftest import Harness
+
+REPORT = {
+    "idempotency_key": "0f6c1a4e-report",
+    "category": "suspicious-message",
+    "summary": "A colleague's account sent me a payment link",
+    "description": "Received at 09:12; the link asks for my WeChat password.",
+    "affected_account": "wxid_colleague",
+    "reporter": "zhang.wei",
+    "occurred_at": "2026-03-02T08:12:00+08:00",
+}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
+
+
+def _multipart(report: dict[str, object], files: list[tuple[str, bytes]]) -> dict[str, object]:
+    return {
+        "data": {"report": json.dumps(report)},
+        "files": [("attachment", (name, data, "application/octet-stream")) for name, data in files],
+    }
+
+
+def test_the_same_report_sent_twice_is_stored_once(harness: Harness) -> None:
+    device = harness.enroll()
+    first = harness.client.post("/api/v1/reports", json=REPORT, headers=device.headers)
+    second = harness.client.post("/api/v1/reports", json=REPORT, headers=device.headers)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["case"] == second.json()["case"]
+    assert first.json()["case"].startswith("WXG-") and len(first.json()["case"]) == 10
+    assert harness.row_counts()["reports"] == 1
+
+
+def test_same_key_with_a_different_payload_is_refused(harness: Harness) -> None:
+    device = harness.enroll()
+    harness.client.post("/api/v1/reports", json=REPORT, headers=device.headers)
+    changed = {**REPORT, "summary": "something else entirely"}
+    response = harness.client.post("/api/v1/reports", json=changed, headers=device.headers)
+    assert response.status_code == 422
+    assert response.json()["error"] == "idempotency_conflict"
+    assert harness.row_counts()["reports"] == 1
+
+
+def test_attachments_are_typed_by_content_and_stored_under_random_names(harness: Harness) -> None:
+    device = harness.enroll()
+    response = harness.client.post(
+        "/api/v1/reports",
+        headers=device.headers,
+        **_multipart(REPORT, [("../../etc/screen.png", PNG), ("chat.pdf", PDF)]),  # type: ignore[arg-type]
+    )
+    assert response.status_code == 201, response.text
+    kinds = [(a["filename"], a["content_type"]) for a in response.json()["attachments"]]
+    assert kinds == [("screen.png", "image/png"), ("chat.pdf", "application/pdf")]
+    stored = sorted(p.name for p in harness.settings.attachments_dir.iterdir())
+    assert len(stored) == 2 and all(len(name) == 32 and name.isalnum() for name in stored)
+    # Replaying the upload stores nothing new, on disk or in the database.
+    again = harness.client.post(
+        "/api/v1/reports",
+        headers=device.headers,
+        **_multipart(REPORT, [("../../etc/screen.png", PNG), ("chat.pdf", PDF)]),  # type: ignore[arg-type]
+    )
+    assert again.status_code == 200
+    assert len(list(harness.settings.attachments_dir.iterdir())) == 2
+    assert harness.row_counts()["attachments"] == 2
+
+
+def test_executables_disguised_as_images_are_refused(harness: Harness) -> None:
+    device = harness.enroll()
+    elf = b"\x7fELF\x02\x01\x01" + b"\x00" * 100
+    response = harness.client.post(
+        "/api/v1/reports",
+        headers=device.headers,
+        **_multipart(REPORT, [("photo.png", elf)]),  # type: ignore[arg-type]
+    )
+    assert response.status_code == 415
+    assert harness.row_counts()["reports"] == 0
+    assert list(harness.settings.attachments_dir.glob("*")) == []
+
+
+def test_an_attachment_over_10_mib_is_refused(harness: Harness) -> None:
+    device = harness.enroll()
+    big = PNG + b"\x00" * (10 * 1024 * 1024)
+    response = harness.client.post(
+        "/api/v1/reports",
+        headers=device.headers,
+        **_multipart(REPORT, [("big.png", big)]),  # type: ignore[arg-type]
+    )
+    assert response.status_code == 413
+    assert harness.row_counts()["reports"] == 0
+
+
+def test_the_reporter_sees_status_and_replies_but_not_internal_notes(harness: Harness) -> None:
+    device = harness.enroll()
+    case = harness.client.post("/api/v1/reports", json=REPORT, headers=device.headers).json()[
+        "case"
+    ]
+    harness.add_admin()
+    with session_scope(harness.sessions) as session:
+        admin = session.query(Admin).one()
+        report = crud.get_report(session, int(case.split("-")[1]))
+        crud.update_report(session, report, harness.clock.now(), admin, "", ReportStatus.TRIAGED)
+        crud.add_message(
+            session, report, MessageKind.NOTE, "looks like phishing", admin, harness.clock.now()
+        )
+        crud.add_message(
+            session,
+            report,
+            MessageKind.REPLY,
+            "Thanks, do not click it.",
+            admin,
+            harness.clock.now(),
+        )
+    mine = harness.client.get(f"/api/v1/reports/{case}", headers=device.headers).json()
+    assert mine["status"] == "triaged"
+    assert [r["body"] for r in mine["replies"]] == ["Thanks, do not click it."]
+    assert "phishing" not in json.dumps(mine)
+
+
+def test_report_validation_errors_are_clear(harness: Harness) -> None:
+    device = harness.enroll()
+    bad_category = harness.client.post(
+        "/api/v1/reports", json={**REPORT, "category": "gossip"}, headers=device.headers
+    )
+    assert bad_category.status_code == 422
+    future = harness.client.post(
+        "/api/v1/reports",
+        json={**REPORT, "occurred_at": "2031-01-01T00:00:00Z"},
+        headers=device.headers,
+    )
+    assert future.status_code == 422 and "device clock" in future.json()["detail"]
+    wrong_type = harness.client.post(
+        "/api/v1/reports",
+        content=b"summary=x",
+        headers={**device.headers, "Content-Type": "text/plain"},
+    )
+    assert wrong_type.status_code == 415
+    assert harness.row_counts()["reports"] == 0
