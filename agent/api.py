@@ -99,3 +99,60 @@ class AgentAPI(Protocol):
     def policy(self) -> dict[str, Any]: ...
 
     def acknowledge_policy(self, text_version: str) -> dict[str, Any]: ...
+
+
+class TypedCalls:
+    """The typed methods of `AgentAPI`, written once over one untyped `call(op, args)`; the
+    socket client and the in-process adapter differ only in how they carry the call."""
+
+    def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    def hello(self) -> dict[str, Any]:
+        return dict(self.call("hello"))
+
+    def status(self) -> dict[str, Any]:
+        return dict(self.call("status"))
+
+    def findings(self) -> list[dict[str, Any]]:
+        return list(self.call("findings"))
+
+    def scan_now(self) -> dict[str, Any] | None:
+        result = self.call("scan_now")
+        return dict(result) if result is not None else None
+
+    def wait_events(self, since: int, timeout: float) -> dict[str, Any]:
+        return dict(self.call("events", {"since": since, "timeout": timeout}))
+
+    def submit_report(
+        self,
+        category: str,
+        summary: str,
+        description: str,
+        occurred_at: str | None,
+        affected_account: str,
+        contact: str,
+        attachments: list[dict[str, str]],
+    ) -> dict[str, Any]:
+        args = {
+            "category": category,
+            "summary": summary,
+            "description": description,
+            "occurred_at": occurred_at,
+            "affected_account": affected_account,
+            "contact": contact,
+            "attachments": attachments,
+        }
+        return dict(self.call("submit_report", args))
+
+    def my_reports(self) -> list[dict[str, Any]]:
+        return list(self.call("my_reports"))
+
+    def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
+        return dict(self.call("report_password_status", {"accounts": accounts}))
+
+    def policy(self) -> dict[str, Any]:
+        return dict(self.call("policy"))
+
+    def acknowledge_policy(self, text_version: str) -> dict[str, Any]:
+        return dict(self.call("acknowledge_policy", {"text_version": text_version}))

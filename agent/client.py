@@ -9,11 +9,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from agent.api import PROTOCOL_VERSION, AgentError, AgentNotRunning
+from agent.api import PROTOCOL_VERSION, AgentError, AgentNotRunning, TypedCalls
 from agent.paths import socket_candidates
 
 
-class AgentClient:
+class AgentClient(TypedCalls):
     """One connection to the running agent; reconnects once if the agent restarted."""
 
     def __init__(self, socket_path: Path | None = None, timeout: float = 130.0) -> None:
@@ -87,54 +87,3 @@ class AgentClient:
                 str(err.get("code", "error")), str(err.get("zh", "")), str(err.get("en", ""))
             )
         return reply.get("result")
-
-    # -- the typed API -------------------------------------------------------------------
-
-    def hello(self) -> dict[str, Any]:
-        return dict(self.call("hello"))
-
-    def status(self) -> dict[str, Any]:
-        return dict(self.call("status"))
-
-    def findings(self) -> list[dict[str, Any]]:
-        return list(self.call("findings"))
-
-    def scan_now(self) -> dict[str, Any] | None:
-        result = self.call("scan_now")
-        return dict(result) if result is not None else None
-
-    def wait_events(self, since: int, timeout: float) -> dict[str, Any]:
-        return dict(self.call("events", {"since": since, "timeout": timeout}))
-
-    def submit_report(
-        self,
-        category: str,
-        summary: str,
-        description: str,
-        occurred_at: str | None,
-        affected_account: str,
-        contact: str,
-        attachments: list[dict[str, str]],
-    ) -> dict[str, Any]:
-        args = {
-            "category": category,
-            "summary": summary,
-            "description": description,
-            "occurred_at": occurred_at,
-            "affected_account": affected_account,
-            "contact": contact,
-            "attachments": attachments,
-        }
-        return dict(self.call("submit_report", args))
-
-    def my_reports(self) -> list[dict[str, Any]]:
-        return list(self.call("my_reports"))
-
-    def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(self.call("report_password_status", {"accounts": accounts}))
-
-    def policy(self) -> dict[str, Any]:
-        return dict(self.call("policy"))
-
-    def acknowledge_policy(self, text_version: str) -> dict[str, Any]:
-        return dict(self.call("acknowledge_policy", {"text_version": text_version}))

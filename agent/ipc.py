@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import __version__
-from agent.api import PROTOCOL_VERSION, AgentError
+from agent.api import PROTOCOL_VERSION, AgentError, TypedCalls
 from agent.credentials import CredentialsError
 from agent.exchange import Caller, Exchange
 from agent.outbox import OutboxError, OutboxFull
@@ -345,7 +345,7 @@ def _prepare_socket_path(path: Path) -> None:
     )
 
 
-class LocalAgent:
+class LocalAgent(TypedCalls):
     """The typed API in-process: the same dispatcher the socket uses, as the current user."""
 
     def __init__(
@@ -356,54 +356,5 @@ class LocalAgent:
             self._dispatcher.attach_exchange(exchange)
         self._peer = Peer(os.getuid() if uid is None else uid, os.getpid())
 
-    def _call(self, op: str, args: dict[str, Any] | None = None) -> Any:
+    def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
         return self._dispatcher.call(op, args or {}, self._peer)
-
-    def hello(self) -> dict[str, Any]:
-        return dict(self._call("hello"))
-
-    def status(self) -> dict[str, Any]:
-        return dict(self._call("status"))
-
-    def findings(self) -> list[dict[str, Any]]:
-        return list(self._call("findings"))
-
-    def scan_now(self) -> dict[str, Any] | None:
-        result = self._call("scan_now")
-        return dict(result) if result is not None else None
-
-    def wait_events(self, since: int, timeout: float) -> dict[str, Any]:
-        return dict(self._call("events", {"since": since, "timeout": timeout}))
-
-    def submit_report(
-        self,
-        category: str,
-        summary: str,
-        description: str,
-        occurred_at: str | None,
-        affected_account: str,
-        contact: str,
-        attachments: list[dict[str, str]],
-    ) -> dict[str, Any]:
-        args = {
-            "category": category,
-            "summary": summary,
-            "description": description,
-            "occurred_at": occurred_at,
-            "affected_account": affected_account,
-            "contact": contact,
-            "attachments": attachments,
-        }
-        return dict(self._call("submit_report", args))
-
-    def my_reports(self) -> list[dict[str, Any]]:
-        return list(self._call("my_reports"))
-
-    def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(self._call("report_password_status", {"accounts": accounts}))
-
-    def policy(self) -> dict[str, Any]:
-        return dict(self._call("policy"))
-
-    def acknowledge_policy(self, text_version: str) -> dict[str, Any]:
-        return dict(self._call("acknowledge_policy", {"text_version": text_version}))

@@ -22,16 +22,13 @@ from agent.client import AgentClient
 from server.models import Finding as ServerFinding
 from server.models import Report
 from tests.support.real_agent import AgentUnderTest
-from tests.support.real_server import RealServer
+from tests.support.real_server import RealServer, running_server
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RealServer]:
-    srv = RealServer(tmp_path / "server")
-    srv.start()
-    yield srv
-    srv.stop()
-    srv.engine.dispose()
+    with running_server(tmp_path / "server") as srv:
+        yield srv
 
 
 @pytest.fixture

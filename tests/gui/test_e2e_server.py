@@ -20,16 +20,13 @@ from server.db import session_scope
 from server.models import Admin, MessageKind, Report, ReportStatus
 from tests.gui.fake_agent import MemorySecrets
 from tests.support.real_agent import AgentUnderTest
-from tests.support.real_server import RealServer
+from tests.support.real_server import RealServer, running_server
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RealServer]:
-    srv = RealServer(tmp_path / "server")
-    srv.start()
-    yield srv
-    srv.stop()
-    srv.engine.dispose()
+    with running_server(tmp_path / "server") as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,3 +105,15 @@ class RealServer:
             if self.proc.stderr:
                 self.proc.stderr.close()
             self.proc = None
+
+
+@contextlib.contextmanager
+def running_server(data: Path) -> Iterator[RealServer]:
+    """A started server in `data`, stopped (and its engine disposed) afterwards."""
+    server = RealServer(data)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        server.engine.dispose()
