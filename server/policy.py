@@ -20,10 +20,10 @@ from pydantic import (
 )
 
 from checks.model import Category, Platform, Severity
-from server.schemas import RuleId, Str64, Str200, Str1000, Strict
+from server.schemas import RuleId, Strict
 from server.signing import PolicySigner
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 LongText = Annotated[str, StringConstraints(max_length=100_000)]
 
@@ -56,23 +56,6 @@ class PolicyText(Strict):
     en: LongText
 
 
-class ApprovedClient(Strict):
-    """An approved WeChat client identity: never by name alone."""
-
-    id: RuleId
-    name: Str200
-    platforms: Annotated[list[Platform], Field(min_length=1)]
-    bundle_id: Str200 = ""
-    team_id: Str64 = ""
-    signer: Str200 = ""
-    package: Str200 = ""
-    install_paths: Annotated[list[Str1000], Field(max_length=20, default_factory=list)]
-    sha256: Annotated[
-        list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]],
-        Field(max_length=100, default_factory=list),
-    ]
-
-
 class RuleChanges(Strict):
     add: Annotated[list[dict[str, Any]], Field(max_length=500, default_factory=list)]
     disable: Annotated[list[RuleId], Field(max_length=1000, default_factory=list)]
@@ -82,9 +65,10 @@ class PolicyBody(Strict):
     enforcement: Literal["monitor", "enforce"] = "monitor"
     scan_interval_s: Annotated[int, Field(ge=60, le=7 * 86400)] = 3600
     heartbeat_interval_s: Annotated[int, Field(ge=60, le=86400)] = 300
-    password: PasswordPolicy = Field(default_factory=PasswordPolicy)
-    rules: RuleChanges = Field(default_factory=RuleChanges)
-    approved_clients: Annotated[list[ApprovedClient], Field(max_length=200, default_factory=list)]
+    password: PasswordPolicy = Field(default_factory=lambda: PasswordPolicy.model_validate({}))
+    rules: RuleChanges = Field(default_factory=lambda: RuleChanges.model_validate({}))
+    # Same schema as the engine's clients/*.toml (identity by place, signer, bundle id; never name).
+    approved_clients: Annotated[list[dict[str, Any]], Field(max_length=200, default_factory=list)]
     text: PolicyText | None = None
 
 
@@ -118,8 +102,8 @@ class _I18n(BaseModel):
 class _RuleShape(BaseModel):
     """The engine's TOML rule schema as far as the server knows it.
 
-    TODO(checks): replace with `checks.catalogue.parse_rule` once it exists everywhere; extra keys
-    are allowed here because the engine, not the server, owns the full schema.
+    `checks.catalogue.parse_rule` has the last word when present; this shape only guarantees the
+    server's own needs (id, texts) when it is not. Extra keys are the engine's business.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -132,36 +116,57 @@ class _RuleShape(BaseModel):
     match: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=100)]
 
 
-def _engine_parser() -> Callable[[dict[str, Any], str], Any] | None:
+class _ClientShape(BaseModel):
+    """An approved client as far as the server knows it (the engine owns the full schema)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: RuleId
+    name: _I18n
+    platforms: Annotated[list[Platform], Field(min_length=1)]
+
+
+def _engine_parser(name: str) -> Callable[[dict[str, Any], str], Any] | None:
+    """`checks.catalogue.parse_rule` / `parse_client` when the engine provides them."""
     try:
         module = importlib.import_module("checks.catalogue")
     except ImportError:
         return None
-    parser = getattr(module, "parse_rule", None)
+    parser = getattr(module, name, None)
     return parser if callable(parser) else None
+
+
+def _validate_items(
+    items: list[dict[str, Any]], shape: type[BaseModel], parser_name: str, where: str
+) -> list[str]:
+    problems: list[str] = []
+    parser = _engine_parser(parser_name)
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        here = f"{where}[{index}]"
+        try:
+            parsed = shape.model_validate(item)
+        except ValidationError as exc:
+            problems.extend(f"{here}: {_first_line(err)}" for err in exc.errors())
+            continue
+        item_id = str(getattr(parsed, "id", ""))
+        if item_id in seen:
+            problems.append(f"{here}: duplicate id {item_id!r}")
+        seen.add(item_id)
+        if parser is not None:
+            try:
+                parser(item, f"policy:{here}")
+            except Exception as exc:  # the engine's own error type is not ours to know
+                problems.append(f"{here}: {exc}")
+    return problems
 
 
 def validate_rules(rules: list[dict[str, Any]]) -> list[str]:
     """Problems with the rules a policy adds, one line each; empty when all are valid."""
-    problems: list[str] = []
-    parser = _engine_parser()
-    seen: set[str] = set()
-    for index, rule in enumerate(rules):
-        where = f"rules.add[{index}]"
-        try:
-            shape = _RuleShape.model_validate(rule)
-        except ValidationError as exc:
-            problems.extend(f"{where}: {_first_line(err)}" for err in exc.errors())
-            continue
-        if shape.id in seen:
-            problems.append(f"{where}: duplicate rule id {shape.id!r}")
-        seen.add(shape.id)
-        if parser is not None:
-            try:
-                parser(rule, f"policy:{where}")
-            except Exception as exc:  # the engine's own error type is not ours to know
-                problems.append(f"{where}: {exc}")
-    return problems
+    return _validate_items(rules, _RuleShape, "parse_rule", "rules.add")
+
+
+def validate_clients(clients: list[dict[str, Any]]) -> list[str]:
+    return _validate_items(clients, _ClientShape, "parse_client", "approved_clients")
 
 
 def _first_line(err: Any) -> str:
@@ -183,7 +188,7 @@ def parse_policy_create(raw: bytes | str) -> PolicyCreate:
         raise PolicyError(
             "; ".join(_first_line(err) for err in exc.errors(include_url=False))
         ) from exc
-    problems = validate_rules(create.rules.add)
+    problems = validate_rules(create.rules.add) + validate_clients(create.approved_clients)
     if problems:
         raise PolicyError("; ".join(problems))
     return create

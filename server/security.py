@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -44,8 +45,10 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return False
 
 
-# A hash to verify against when the username does not exist, so timing does not reveal it.
-DUMMY_PASSWORD_HASH = hash_password("wxguard-dummy-password-for-timing")
+@functools.cache
+def dummy_password_hash() -> str:
+    """A hash to verify against when the username does not exist, so timing does not reveal it."""
+    return hash_password("wxguard-dummy-password-for-timing")
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class SessionCodec:
 
     def decode(self, cookie: str, now: datetime) -> SessionData | None:
         payload, _, mac = cookie.partition(".")
-        if not payload or not hmac.compare_digest(mac, self._mac(payload)):
+        if not payload or not _same(mac, self._mac(payload)):
             return None
         try:
             raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
@@ -89,11 +92,16 @@ class SessionCodec:
         return hmac.new(self._csrf_key, session.nonce.encode(), hashlib.sha256).hexdigest()
 
     def check_csrf(self, session: SessionData, token: str) -> bool:
-        return hmac.compare_digest(self.csrf_token(session), token)
+        return _same(token, self.csrf_token(session))
 
     def _mac(self, payload: str) -> str:
         digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that also copes with non-ASCII input (compare_digest does not)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def new_session(admin_id: int, username: str, now: datetime, hours: int) -> SessionData:

@@ -1,0 +1,93 @@
+"""The application factory: builds the FastAPI app from validated settings and injected parts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from server.api.device import router as device_router
+from server.clock import Clock, SystemClock
+from server.config import ConfigError, Settings, load_settings
+from server.db import is_sqlite, make_engine, make_heartbeat_engine, make_sessionmaker
+from server.errors import install_handlers
+from server.limits import BodySizeLimit
+from server.migrate import is_current
+from server.ratelimit import RateLimiter
+from server.signing import PolicySigner, SigningError
+from server.state import AppState, Limiters, PolicyIndex
+from server.web.routes import install as install_web
+from server.web.routes import router as web_router
+
+STATIC = Path(__file__).with_name("web") / "static"
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    if not is_current(engine):
+        engine.dispose()
+        raise ConfigError(
+            "the database has no wxguard schema: run `wxguard-server init` (or `migrate`) first"
+        )
+    try:
+        signer = PolicySigner.load(settings.policy_private_key_path)
+    except SigningError as exc:
+        raise ConfigError(str(exc)) from exc
+    sessions = make_sessionmaker(engine)
+    read_engine = (
+        make_engine(settings.database_url, read_only=True)
+        if is_sqlite(settings.database_url)
+        else None
+    )
+    read_sessions = make_sessionmaker(read_engine) if read_engine is not None else sessions
+    state = AppState(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        read_sessions=read_sessions,
+        read_engine=read_engine,
+        heartbeat_engine=make_heartbeat_engine(settings.database_url),
+        session_slots=1 if read_engine is not None else 16,
+        signer=signer,
+        limiters=Limiters(
+            enroll_ip=RateLimiter(clock, settings.enroll_per_ip_per_minute),
+            login_ip=RateLimiter(clock, settings.login_per_ip_per_minute),
+            api_ip=RateLimiter(clock, settings.ip_per_minute),
+            device=RateLimiter(clock, settings.device_per_minute),
+        ),
+        # Read-only: it is consulted inside write transactions (SQLite would wait on itself).
+        policies=PolicyIndex(read_sessions, clock),
+    )
+    app = FastAPI(
+        title="wxguard server",
+        version="1",
+        docs_url=None,  # the protocol is documented in docs/protocol.md; no public explorer
+        redoc_url=None,
+    )
+    app.state.wx = state
+    install_handlers(app)
+    install_web(app)
+    app.include_router(device_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    def limit_for(scope: Scope) -> int:
+        if scope.get("method") == "POST" and scope.get("path") == "/api/v1/reports":
+            return settings.max_report_body_bytes
+        return settings.max_body_bytes
+
+    app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` worker processes: settings come from WXGUARD_* variables."""
+    data = os.environ.get("WXGUARD_DATA_DIR")
+    if not data:
+        raise ConfigError("WXGUARD_DATA_DIR is not set")
+    return create_app(load_settings(Path(data)))

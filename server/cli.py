@@ -1,0 +1,414 @@
+"""`wxguard-server`: initialise a data folder, run the server, and administer it from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from server import crud
+from server.clock import Clock, SystemClock
+from server.config import (
+    CONFIG_FILE,
+    SESSION_KEY_FILE,
+    ConfigError,
+    Settings,
+    load_settings,
+)
+from server.db import make_engine, make_sessionmaker, session_scope
+from server.migrate import upgrade
+from server.models import Finding, FindingState, Report
+from server.policy import PolicyError, parse_policy_create
+from server.signing import PolicySigner, SigningError, generate_key_pair
+
+
+class CliError(Exception):
+    """A failure shown to a person: in Chinese and English, with what to do next."""
+
+    def __init__(self, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.zh = zh
+        self.en = en
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _read_password(from_stdin: bool) -> str | None:
+    if not from_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 12:
+        raise CliError(
+            "从标准输入读取的密码太短（至少 12 个字符）。",
+            "The password read from stdin is too short (at least 12 characters).",
+        )
+    return password
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        return load_settings(Path(args.data), getattr(args, "database_url", None))
+    except ConfigError as exc:
+        raise CliError(
+            f"无法加载服务器配置：{exc}", f"Cannot load the server configuration: {exc}"
+        ) from exc
+
+
+def _parse_expiry(text: str, now: datetime) -> datetime:
+    match = re.fullmatch(r"(\d{1,5})([dhm])", text.strip())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        delta = {
+            "d": timedelta(days=amount),
+            "h": timedelta(hours=amount),
+            "m": timedelta(minutes=amount),
+        }
+        return now + delta[unit]
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(
+            f"无法识别的过期时间 {text!r}：请用 7d、12h、30m 或 ISO 时间（如 2026-12-31T00:00Z）。",
+            f"Unrecognised expiry {text!r}: use 7d, 12h, 30m or an ISO time (e.g. 2026-12-31T00:00Z).",
+        ) from None
+    if when.tzinfo is None:
+        raise CliError(
+            "过期时间必须带时区（例如 Z 或 +08:00）。",
+            "The expiry needs a time zone (e.g. Z or +08:00).",
+        )
+    if when <= now:
+        raise CliError("过期时间已经过去。", "The expiry is in the past.")
+    return when
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace, clock: Clock) -> int:
+    data = Path(args.data).resolve()
+    if (data / SESSION_KEY_FILE).exists():
+        raise CliError(
+            f"{data} 已经初始化过了。要新增管理员请用 `wxguard-server admin add`。",
+            f"{data} is already initialised. To add an administrator use `wxguard-server admin add`.",
+        )
+    password = _read_password(args.password_stdin)
+    os.umask(0o077)  # the database and keys are for the server's account only
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _write_private(data / SESSION_KEY_FILE, secrets.token_urlsafe(48) + "\n")
+    if args.database_url:
+        _write_private(data / CONFIG_FILE, json.dumps({"database_url": args.database_url}) + "\n")
+    settings = _settings(args)
+    try:
+        generate_key_pair(settings.policy_private_key_path, settings.policy_public_key_path)
+    except FileExistsError:
+        raise CliError(
+            f"{settings.policy_private_key_path} 已存在，不会覆盖签名密钥。",
+            f"{settings.policy_private_key_path} exists; the signing key is never overwritten.",
+        ) from None
+    settings.attachments_dir.mkdir(mode=0o700, exist_ok=True)
+    engine = make_engine(settings.database_url, pool_size=1)
+    upgrade(engine)
+    generated = password is None
+    password = password or secrets.token_urlsafe(15)
+    with session_scope(make_sessionmaker(engine)) as session:
+        now = clock.now()
+        crud.create_admin(session, args.admin, password, now)
+        crud.audit(session, now, "cli", "admin.create", args.admin)
+    engine.dispose()
+    print(f"data folder:          {settings.data_dir}")
+    print(f"policy public key:    {settings.policy_public_key_path}  (pin this in the installer)")
+    print(f"administrator:        {args.admin}")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, _clock: Clock) -> int:
+    settings = _settings(args)
+    engine = make_engine(settings.database_url, pool_size=1)
+    upgrade(engine)
+    engine.dispose()
+    print("database is at the newest schema")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, _clock: Clock) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = _settings(args)
+    engine = make_engine(settings.database_url, pool_size=1)
+    upgrade(engine)  # once, here, not racing in each worker
+    engine.dispose()
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "access_log": args.access_log,
+        "proxy_headers": True,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+        "log_level": "info",
+    }
+    if args.workers > 1:
+        os.environ["WXGUARD_DATA_DIR"] = str(settings.data_dir)
+        os.environ["WXGUARD_DATABASE_URL"] = settings.database_url
+        uvicorn.run("server.app:app_from_env", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
+    return 0
+
+
+def _with_session(args: argparse.Namespace, work: Callable[..., Any]) -> Any:
+    settings = _settings(args)
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        with session_scope(make_sessionmaker(engine)) as session:
+            return work(settings, session)
+    finally:
+        engine.dispose()
+
+
+def cmd_secret_create(args: argparse.Namespace, clock: Clock) -> int:
+    now = clock.now()
+    expires = _parse_expiry(args.expires, now) if args.expires else None
+    if args.uses < 1:
+        raise CliError("--uses 至少为 1。", "--uses must be at least 1.")
+
+    def work(_settings: Settings, session: Any) -> str:
+        secret = crud.create_secret(session, now, args.uses, expires, args.label)
+        crud.audit(session, now, "cli", "secret.create", args.label, detail={"uses": args.uses})
+        return secret
+
+    print(_with_session(args, work))
+    return 0
+
+
+def cmd_policy_publish(args: argparse.Namespace, clock: Clock) -> int:
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise CliError(f"无法读取策略文件：{exc}", f"Cannot read the policy file: {exc}") from exc
+    try:
+        create = parse_policy_create(raw)
+    except PolicyError as exc:
+        raise CliError(
+            f"策略无效，未发布：{exc}", f"The policy is invalid and was not published: {exc}"
+        ) from exc
+
+    def work(settings: Settings, session: Any) -> int:
+        try:
+            signer = PolicySigner.load(settings.policy_private_key_path)
+        except SigningError as exc:
+            raise CliError(
+                f"无法读取签名密钥：{exc}", f"Cannot read the signing key: {exc}"
+            ) from exc
+        try:
+            document = crud.publish_policy(session, signer, create, clock.now(), "cli")
+        except crud.ConflictError as exc:
+            raise CliError("同时有另一个策略在发布，请重试。", str(exc)) from exc
+        return document.version
+
+    version = _with_session(args, work)
+    print(f"published policy version {version}")
+    return 0
+
+
+def cmd_admin_add(args: argparse.Namespace, clock: Clock) -> int:
+    password = _read_password(args.password_stdin)
+    generated = password is None
+    password = password or secrets.token_urlsafe(15)
+
+    def work(_settings: Settings, session: Any) -> None:
+        now = clock.now()
+        try:
+            crud.create_admin(session, args.username, password, now)
+        except crud.ConflictError:
+            raise CliError(
+                f"管理员 {args.username} 已存在。", f"Administrator {args.username} already exists."
+            ) from None
+        crud.audit(session, now, "cli", "admin.create", args.username)
+
+    _with_session(args, work)
+    print(f"administrator: {args.username}")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def cmd_list(args: argparse.Namespace, clock: Clock) -> int:
+    from sqlalchemy import select
+
+    def work(settings: Settings, session: Any) -> list[dict[str, Any]]:
+        now = clock.now()
+        if args.command == "devices":
+            rows = crud.fleet(
+                session,
+                now,
+                timedelta(
+                    seconds=settings.default_heartbeat_interval_s
+                    * settings.offline_after_heartbeats
+                ),
+            )
+            return [
+                {
+                    "device_id": r.device.id,
+                    "hostname": r.device.hostname,
+                    "os": r.device.os,
+                    "agent_version": r.device.agent_version,
+                    "last_seen": _iso(r.device.last_seen_at),
+                    "compliance": r.compliance,
+                    "offline": r.offline,
+                    "open_findings": r.open_findings,
+                    "revoked": r.device.revoked_at is not None,
+                }
+                for r in rows
+            ]
+        if args.command == "findings":
+            query = select(Finding).order_by(Finding.device_id, Finding.rule_id)
+            if not args.all:
+                query = query.where(Finding.state == FindingState.OPEN.value)
+            return [
+                {
+                    "device_id": f.device_id,
+                    "key": f.key,
+                    "rule_id": f.rule_id,
+                    "title": f.title,
+                    "category": f.category,
+                    "severity": f.severity,
+                    "state": f.state,
+                    "evidence": f.evidence,
+                    "remediation": f.remediation,
+                    "first_seen": _iso(f.first_seen),
+                    "last_seen": _iso(f.last_seen),
+                    "resolved_at": _iso(f.resolved_at),
+                }
+                for f in session.scalars(query)
+            ]
+        return [
+            {
+                "case": r.case,
+                "device_id": r.device_id,
+                "category": r.category,
+                "status": r.status,
+                "summary": r.summary,
+                "created_at": _iso(r.created_at),
+                "assignee": r.assignee.username if r.assignee else None,
+                "attachments": len(r.attachments),
+            }
+            for r in session.scalars(select(Report).order_by(Report.id))
+        ]
+
+    rows = _with_session(args, work)
+    if args.format == "json":
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        for row in rows:
+            print("  ".join(str(v) for k, v in row.items() if k not in {"evidence", "remediation"}))
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wxguard-server", description="wxguard central server / wxguard 中央服务器"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_data(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--data", required=True, help="data folder made by `init`")
+        p.add_argument(
+            "--database-url",
+            default=None,
+            help="PostgreSQL URL (postgresql://user:pass@host/db); default: SQLite in the data folder;"
+            " also WXGUARD_DATABASE_URL",
+        )
+        return p
+
+    p = with_data(
+        sub.add_parser("init", help="create the data folder, database, keys and first admin")
+    )
+    p.add_argument("--admin", default="admin", help="first administrator's username")
+    p.add_argument(
+        "--password-stdin", action="store_true", help="read the admin password from stdin"
+    )
+    p.set_defaults(func=cmd_init)
+
+    p = with_data(sub.add_parser("migrate", help="bring the database schema up to date"))
+    p.set_defaults(func=cmd_migrate)
+
+    p = with_data(sub.add_parser("run", help="serve the device API and the dashboard"))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    p.set_defaults(func=cmd_run)
+
+    secret = sub.add_parser("secret", help="enrollment secrets").add_subparsers(
+        dest="action", required=True
+    )
+    p = with_data(secret.add_parser("create", help="print a new enrollment secret"))
+    p.add_argument("--uses", type=int, default=1, help="how many devices may enroll with it")
+    p.add_argument("--expires", default="7d", help="7d, 12h, 30m or an ISO time; '' for never")
+    p.add_argument("--label", default="", help="a note for the audit trail")
+    p.set_defaults(func=cmd_secret_create)
+
+    policy = sub.add_parser("policy", help="signed policy").add_subparsers(
+        dest="action", required=True
+    )
+    p = with_data(
+        policy.add_parser("publish", help="validate, sign and publish a policy JSON file")
+    )
+    p.add_argument("file")
+    p.set_defaults(func=cmd_policy_publish)
+
+    admin = sub.add_parser("admin", help="dashboard administrators").add_subparsers(
+        dest="action", required=True
+    )
+    p = with_data(admin.add_parser("add", help="add an administrator"))
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(func=cmd_admin_add)
+
+    for name in ("findings", "reports", "devices"):
+        p = with_data(sub.add_parser(name, help=f"list {name} (for scripts: --format json)"))
+        p.add_argument("--format", choices=["json", "text"], default="text")
+        if name == "findings":
+            p.add_argument("--all", action="store_true", help="include resolved findings")
+        p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.func(args, clock or SystemClock())
+    except CliError as exc:
+        print(f"错误：{exc.zh}\nerror: {exc.en}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"错误：配置无效：{exc}\nerror: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

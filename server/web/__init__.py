@@ -1,0 +1,1 @@
+"""The server-rendered admin dashboard (Jinja2), in Chinese and English."""

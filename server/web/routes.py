@@ -1,0 +1,533 @@
+"""Dashboard pages: login, fleet, findings, incident reports, compliance, policy, audit."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Form, Path, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from server import attachments as att
+from server import crud
+from server.api.deps import ClientIpDep, NowDep, SessionDep, StateDep
+from server.models import MessageKind, Report, ReportCategory, ReportStatus, case_number
+from server.policy import PolicyError, parse_policy_create
+from server.ratelimit import RateLimited
+from server.security import new_session
+from server.web.auth import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    AdminDep,
+    CsrfDep,
+    CsrfFailed,
+    SessionDataDep,
+    new_login_csrf,
+    set_session_cookie,
+)
+from server.web.i18n import LANG_COOKIE, LANGS
+from server.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+Text = Annotated[str, Form(max_length=10_000)]
+
+
+def _redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/")
+def home() -> Response:
+    return _redirect("/fleet")
+
+
+@router.get("/lang/{code}")
+def set_lang(
+    code: Annotated[str, Path(max_length=8)],
+    state: StateDep,
+    next: Annotated[str, Query(max_length=500)] = "/",
+) -> Response:
+    # Only local paths, so the switch cannot be used as an open redirect.
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = _redirect(target)
+    if code in LANGS:
+        response.set_cookie(
+            LANG_COOKIE,
+            code,
+            max_age=365 * 86400,
+            samesite="lax",
+            secure=state.settings.cookie_secure,
+        )
+    return response
+
+
+# --- login -------------------------------------------------------------------------------
+
+
+@router.get("/login")
+def login_form(request: Request, state: StateDep) -> Response:
+    token = new_login_csrf()
+    response = render(request, state, "login.html", {"login_csrf": token})
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        secure=state.settings.cookie_secure,
+        samesite="strict",
+        path="/login",
+    )
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    ip: ClientIpDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    login_csrf: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    try:
+        state.limiters.login_ip.hit(ip)
+    except RateLimited as exc:
+        return render(
+            request,
+            state,
+            "login.html",
+            {"error": ("login.limited.title", "login.limited", {"seconds": exc.retry_after})},
+            status=429,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    cookie_token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie_token or cookie_token != login_csrf:
+        return render(
+            request, state, "error.html", {"error": ("csrf.title", "csrf", {})}, status=403
+        )
+    admin = crud.authenticate_admin(session, username, password)
+    if admin is None:
+        shown = username.replace("\x00", "").encode("utf-8", "replace").decode()[:64]
+        crud.audit(session, now, f"admin:{shown}", "admin.login_failed", ip=ip)
+        return render(
+            request,
+            state,
+            "login.html",
+            {"error": ("login.failed.title", "login.failed", {}), "login_csrf": login_csrf},
+            status=401,
+        )
+    admin.last_login_at = now
+    crud.audit(session, now, f"admin:{admin.username}", "admin.login", ip=ip)
+    response = _redirect("/fleet")
+    set_session_cookie(
+        response, state, new_session(admin.id, admin.username, now, state.settings.session_hours)
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def logout(_csrf: CsrfDep) -> Response:
+    response = _redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+# --- fleet -------------------------------------------------------------------------------
+
+
+def _offline_after(state: StateDep, interval_s: int) -> timedelta:
+    return timedelta(seconds=interval_s * state.settings.offline_after_heartbeats)
+
+
+@router.get("/fleet")
+def fleet(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    data: SessionDataDep,
+    _admin: AdminDep,
+) -> Response:
+    interval = state.settings.default_heartbeat_interval_s
+    current = crud.current_policy(session, now)
+    if current is not None:
+        interval = int(json.loads(current.payload).get("heartbeat_interval_s", interval))
+    rows = crud.fleet(session, now, _offline_after(state, interval))
+    return render(
+        request,
+        state,
+        "fleet.html",
+        {"rows": rows, "offline_n": state.settings.offline_after_heartbeats},
+        session=data,
+    )
+
+
+@router.get("/devices/{device_id}")
+def device(
+    request: Request,
+    device_id: Annotated[str, Path(max_length=36)],
+    state: StateDep,
+    session: SessionDep,
+    data: SessionDataDep,
+    _admin: AdminDep,
+) -> Response:
+    try:
+        dev = crud.get_device(session, device_id)
+    except crud.NotFound:
+        return _not_found(request, state, data)
+    return render(
+        request,
+        state,
+        "device.html",
+        {
+            "device": dev,
+            "findings": crud.device_findings(session, device_id),
+            "passwords": crud.device_password_status(session, device_id),
+            "acks": crud.device_acks(session, device_id),
+            "reports": crud.device_reports(session, device_id),
+        },
+        session=data,
+    )
+
+
+@router.post("/devices/{device_id}/revoke")
+def revoke(
+    request: Request,
+    device_id: Annotated[str, Path(max_length=36)],
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    ip: ClientIpDep,
+    data: SessionDataDep,
+    admin: AdminDep,
+    _csrf: CsrfDep,
+) -> Response:
+    try:
+        crud.revoke_device(session, device_id, now, f"admin:{admin.username}", ip)
+    except crud.NotFound:
+        return _not_found(request, state, data)
+    return _redirect(f"/devices/{quote(device_id)}")
+
+
+# --- findings ----------------------------------------------------------------------------
+
+
+@router.get("/findings")
+def findings(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    data: SessionDataDep,
+    _admin: AdminDep,
+) -> Response:
+    interval = timedelta(seconds=state.settings.default_heartbeat_interval_s)
+    return render(
+        request,
+        state,
+        "findings.html",
+        {
+            "rules": crud.findings_by_rule(session),
+            "timeline": crud.findings_timeline(session, now),
+            "devices": [r for r in crud.fleet(session, now, interval) if r.open_findings],
+        },
+        session=data,
+    )
+
+
+@router.get("/findings/rule/{rule_id}")
+def findings_for_rule(
+    request: Request,
+    rule_id: Annotated[str, Path(max_length=128)],
+    state: StateDep,
+    session: SessionDep,
+    data: SessionDataDep,
+    _admin: AdminDep,
+) -> Response:
+    return render(
+        request,
+        state,
+        "rule.html",
+        {"rule_id": rule_id, "items": crud.findings_for_rule(session, rule_id)},
+        session=data,
+    )
+
+
+# --- incident reports --------------------------------------------------------------------
+
+
+@router.get("/reports")
+def reports(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    data: SessionDataDep,
+    _admin: AdminDep,
+    status: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    chosen = status if status in {s.value for s in ReportStatus} else None
+    return render(
+        request,
+        state,
+        "reports.html",
+        {
+            "reports": crud.reports(session, crud.ReportFilter(status=chosen)),
+            "counts": crud.report_counts(session),
+            "status": chosen or "",
+            "statuses": [s.value for s in ReportStatus],
+        },
+        session=data,
+    )
+
+
+@router.get("/reports/{report_id}")
+def report(
+    request: Request,
+    report_id: Annotated[int, Path(ge=1, le=2_000_000_000)],
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    ip: ClientIpDep,
+    data: SessionDataDep,
+    admin: AdminDep,
+) -> Response:
+    try:
+        item = crud.get_report(session, report_id)
+    except crud.NotFound:
+        return _not_found(request, state, data)
+    # Reading a report is itself recorded: reports can hold personal data.
+    crud.audit(session, now, f"admin:{admin.username}", "report.view", item.case, ip)
+    return _report_page(request, state, session, data, item, None)
+
+
+def _report_page(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    data: SessionDataDep,
+    item: Report,
+    error: tuple[str, str, dict[str, object]] | None,
+) -> Response:
+    return render(
+        request,
+        state,
+        "report.html",
+        {
+            "report": item,
+            "device": crud.get_device(session, item.device_id),
+            "admins": crud.admins(session),
+            "statuses": [s.value for s in ReportStatus],
+            "categories": [c.value for c in ReportCategory],
+            "error": error,
+        },
+        session=data,
+        status=422 if error else 200,
+    )
+
+
+@router.post("/reports/{report_id}")
+def update_report(
+    request: Request,
+    report_id: Annotated[int, Path(ge=1, le=2_000_000_000)],
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    ip: ClientIpDep,
+    data: SessionDataDep,
+    admin: AdminDep,
+    _csrf: CsrfDep,
+    action: Annotated[str, Form(max_length=16)] = "",
+    status: Annotated[str, Form(max_length=16)] = "",
+    assignee: Annotated[str, Form(max_length=16)] = "",
+    body: Text = "",
+) -> Response:
+    try:
+        item = crud.get_report(session, report_id)
+    except crud.NotFound:
+        return _not_found(request, state, data)
+    try:
+        if action == "status" and status in {s.value for s in ReportStatus}:
+            crud.update_report(session, item, now, admin, ip, status=ReportStatus(status))
+        elif action == "assign":
+            target = int(assignee) if assignee.isdigit() else None
+            crud.update_report(session, item, now, admin, ip, assignee_id=target)
+        elif action in {MessageKind.NOTE.value, MessageKind.REPLY.value}:
+            if not body.strip():
+                return _report_page(
+                    request,
+                    state,
+                    session,
+                    data,
+                    item,
+                    ("report.set_status", "report.empty_text", {}),
+                )
+            crud.add_message(session, item, MessageKind(action), body.strip(), admin, now)
+        else:
+            return _not_found(request, state, data)
+    except crud.NotFound:
+        return _not_found(request, state, data)
+    return _redirect(f"/reports/{report_id}")
+
+
+@router.get("/reports/{report_id}/attachments/{attachment_id}")
+def attachment(
+    request: Request,
+    report_id: Annotated[int, Path(ge=1, le=2_000_000_000)],
+    attachment_id: Annotated[int, Path(ge=1, le=2_000_000_000)],
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    ip: ClientIpDep,
+    data: SessionDataDep,
+    admin: AdminDep,
+) -> Response:
+    try:
+        item = crud.get_attachment(session, report_id, attachment_id)
+        path = att.path_of(state.settings.attachments_dir, item.stored_name)
+    except (crud.NotFound, att.AttachmentRejected):
+        return _not_found(request, state, data)
+    if not path.is_file():
+        return _not_found(request, state, data)
+    crud.audit(
+        session,
+        now,
+        f"admin:{admin.username}",
+        "report.attachment",
+        case_number(report_id),
+        ip,
+        {"attachment": attachment_id},
+    )
+    # Always a download, never rendered inline: the content came from an endpoint.
+    return FileResponse(
+        path,
+        media_type=item.content_type,
+        filename=item.filename,
+        content_disposition_type="attachment",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    )
+
+
+# --- compliance, policy, audit -----------------------------------------------------------
+
+
+@router.get("/compliance")
+def compliance(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    data: SessionDataDep,
+    _admin: AdminDep,
+) -> Response:
+    current = crud.current_policy(session, now)
+    return render(
+        request,
+        state,
+        "compliance.html",
+        {"rows": crud.compliance(session), "current": current.version if current else 0},
+        session=data,
+    )
+
+
+@router.get("/policy")
+def policy(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    data: SessionDataDep,
+    _admin: AdminDep,
+) -> Response:
+    return _policy_page(request, state, session, now, data, None, "", None)
+
+
+def _policy_page(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    data: SessionDataDep,
+    error: str | None,
+    draft: str,
+    published: int | None,
+) -> Response:
+    current = crud.current_policy(session, now)
+    return render(
+        request,
+        state,
+        "policy.html",
+        {
+            "current": current,
+            "current_text": current.payload.decode() if current else "",
+            "history": crud.policies(session),
+            "key_id": state.signer.key_id,
+            "policy_error": error,
+            "draft": draft,
+            "published": published,
+        },
+        session=data,
+        status=422 if error else 200,
+    )
+
+
+@router.post("/policy")
+def publish_policy(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    ip: ClientIpDep,
+    data: SessionDataDep,
+    admin: AdminDep,
+    _csrf: CsrfDep,
+    document: Annotated[str, Form(max_length=500_000)] = "",
+) -> Response:
+    try:
+        create = parse_policy_create(document)
+        published = crud.publish_policy(
+            session, state.signer, create, now, f"admin:{admin.username}", ip
+        )
+    except (PolicyError, crud.ConflictError) as exc:
+        return _policy_page(request, state, session, now, data, str(exc), document, None)
+    state.policies.invalidate()
+    return _policy_page(request, state, session, now, data, None, "", published.version)
+
+
+@router.get("/audit")
+def audit(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    data: SessionDataDep,
+    _admin: AdminDep,
+) -> Response:
+    return render(
+        request, state, "audit.html", {"events": crud.audit_events(session)}, session=data
+    )
+
+
+def _not_found(request: Request, state: StateDep, data: SessionDataDep) -> Response:
+    return render(
+        request,
+        state,
+        "error.html",
+        {"error": ("notfound.title", "notfound", {})},
+        session=data,
+        status=404,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Dashboard-specific error pages (the API answers JSON; people get a page)."""
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf_failed(request: Request, _exc: CsrfFailed) -> Response:
+        state = request.app.state.wx
+        return render(
+            request, state, "error.html", {"error": ("csrf.title", "csrf", {})}, status=403
+        )
