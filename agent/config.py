@@ -6,7 +6,9 @@ Every key is documented in docs/agent-config.md. A key set in the managed config
 
 from __future__ import annotations
 
+import importlib
 import os
+import plistlib
 import sys
 import tomllib
 from collections.abc import Mapping
@@ -131,12 +133,92 @@ def merge(
     return replace(Settings(), **values, managed=frozenset(managed))
 
 
+# Group Policy writes CamelCase value names under HKLM\SOFTWARE\Policies\wxguard; the
+# installer's ADMX template uses exactly these (a test checks that the two agree).
+WINDOWS_VALUE_NAMES: dict[str, str] = {
+    "ServerUrl": "server_url",
+    "EnrollmentSecret": "enrollment_secret",
+    "CaFile": "ca_file",
+    "PolicyPublicKey": "policy_public_key",
+    "ScanIntervalSeconds": "scan_interval_s",
+    "HeartbeatIntervalSeconds": "heartbeat_interval_s",
+    "LogLevel": "log_level",
+    "Language": "language",
+    "EnforcementGraceSeconds": "enforcement_grace_s",
+    "ReportRefreshSeconds": "report_refresh_s",
+}
+WINDOWS_POLICY_KEY = r"SOFTWARE\Policies\wxguard"
+
+
+def from_windows_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Registry values (by CamelCase name) as config keys; names we do not know are refused."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        key = WINDOWS_VALUE_NAMES.get(name)
+        if key is None:
+            raise ConfigError(
+                f"HKLM\\{WINDOWS_POLICY_KEY}: 未知的值 {name!r}。\n"
+                f"HKLM\\{WINDOWS_POLICY_KEY}: unknown value {name!r}; known: {', '.join(sorted(WINDOWS_VALUE_NAMES))}."
+            )
+        default = getattr(Settings(), key)
+        out[key] = float(value) if isinstance(default, float) and isinstance(value, int) else value
+    return out
+
+
+def read_windows_policies() -> dict[str, Any]:  # pragma: no cover - Windows only
+    winreg: Any = importlib.import_module("winreg")
+
+    try:
+        key = winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, WINDOWS_POLICY_KEY)
+    except OSError:
+        return {}
+    values: dict[str, Any] = {}
+    with key:
+        index = 0
+        while True:
+            try:
+                name, value, _ = winreg.EnumValue(key, index)
+            except OSError:
+                break
+            values[name] = value
+            index += 1
+    return from_windows_values(values)
+
+
+def read_managed_plist(path: Path) -> dict[str, Any]:
+    """macOS managed preferences (a configuration profile's forced settings) for our domain.
+    The OS adds bookkeeping keys of its own; only the agent's keys are taken."""
+    try:
+        data = plistlib.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, plistlib.InvalidFileException, ValueError) as exc:
+        raise ConfigError(
+            f"无法读取受管理的偏好设置 {path}：{exc}。请检查配置描述文件。\n"
+            f"Cannot read the managed preferences {path}: {exc}. Check the configuration profile."
+        ) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: managed preferences must be a dictionary")
+    return {k: v for k, v in data.items() if k in _KEYS}
+
+
+def read_managed(path: Path | None) -> dict[str, Any]:
+    """IT's managed settings for this platform: TOML file, managed plist, or Group Policy."""
+    if sys.platform == "win32" and path is None:  # pragma: no cover - Windows only
+        return read_windows_policies()
+    if path is None:
+        return {}
+    if path.suffix == ".plist":
+        return read_managed_plist(path)
+    return read_toml(path)
+
+
 def default_managed_path() -> Path | None:
     if sys.platform.startswith("linux"):
         return MANAGED_LINUX
     if sys.platform == "darwin":
-        return MANAGED_MACOS  # read through plistlib by the macOS adapter (issue 6)
-    return None  # Windows: HKLM\\SOFTWARE\\Policies\\wxguard (issue 6)
+        return MANAGED_MACOS
+    return None  # Windows: Group Policy in the registry (read_windows_policies)
 
 
 def home_dir() -> Path:
@@ -150,9 +232,6 @@ def home_dir() -> Path:
 def load(managed_path: Path | None = None, user_path: Path | None = None) -> Settings:
     managed_path = managed_path if managed_path is not None else default_managed_path()
     user_path = user_path if user_path is not None else home_dir() / "agent.toml"
-    managed = (
-        read_toml(managed_path)
-        if managed_path is not None and managed_path.suffix == ".toml"
-        else {}
-    )
-    return merge(managed, read_toml(user_path), str(managed_path), str(user_path))
+    managed = read_managed(managed_path)
+    source = str(managed_path) if managed_path is not None else "Group Policy"
+    return merge(managed, read_toml(user_path), source, str(user_path))

@@ -48,3 +48,27 @@ def test_bad_values_are_refused_with_the_file_named(
     with pytest.raises(ConfigError, match=message) as info:
         load(tmp_path / "none.toml", user)
     assert str(user) in str(info.value)
+
+
+def test_macos_managed_preferences_are_read_and_lock_their_keys(tmp_path: Path) -> None:
+    import plistlib
+
+    managed = tmp_path / "com.company.wxguard.plist"
+    managed.write_bytes(
+        plistlib.dumps(
+            {"server_url": "https://wxguard.corp", "scan_interval_s": 900, "PayloadUUID": "x"}
+        )
+    )
+    settings = load(managed, tmp_path / "none.toml")
+    assert settings.server_url == "https://wxguard.corp" and settings.scan_interval_s == 900
+    assert settings.is_managed("server_url")
+
+
+def test_windows_group_policy_value_names_map_to_keys() -> None:
+    from agent.config import from_windows_values, merge
+
+    values = from_windows_values({"ServerUrl": "https://wxguard.corp", "ScanIntervalSeconds": 1200})
+    settings = merge(values, {})
+    assert settings.server_url == "https://wxguard.corp" and settings.scan_interval_s == 1200
+    with pytest.raises(ConfigError, match="unknown value"):
+        from_windows_values({"Colour": "red"})
