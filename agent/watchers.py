@@ -15,10 +15,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
 log = logging.getLogger("wxguard.agent.watchers")
+
+# Entries appearing, vanishing or moving, and a file closed after writing: one event per
+# change of a file a probe reads, not one per write() (watched homes hold busy files).
+_EVENTS = [
+    FileCreatedEvent,
+    DirCreatedEvent,
+    FileDeletedEvent,
+    DirDeletedEvent,
+    FileMovedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+]
 
 # Churning folders that the probes list but whose changes never matter (browser caches
 # would otherwise wake the agent constantly).
