@@ -6,6 +6,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from checks.catalogue import Catalogue
 from checks.fsview import FsView
@@ -53,6 +54,7 @@ class Scanner:
     reused_file_facts: bool = False
     _clients: ClientIndex | None = None
     _last_fs_blind: list[BlindSpot] = field(default_factory=list)
+    _judge_memo: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fs.case_insensitive = self.layout.case_insensitive
@@ -101,7 +103,9 @@ class Scanner:
         else:
             self._guard("integrity", lambda: self._integrity(ctx, facts, clients), facts)
 
-        judge = Judge(self.catalogue, self.layout, clients)
+        if not reuse:
+            self._judge_memo = {}
+        judge = Judge(self.catalogue, self.layout, clients, memo=self._judge_memo, reuse_memo=reuse)
         findings = judge.judge(facts)
         self.fs.end_scan()
         fs_blind = list(self.fs.blind_spots.values())

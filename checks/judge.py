@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from checks.catalogue import Catalogue, Matcher, Rule
 from checks.identity import ClientIndex, looks_like_wechat
@@ -14,8 +15,26 @@ from checks.model import AppFact, Evidence, Facts, Finding, Platform, ProcessFac
 from checks.probes.processes import program_names
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # fnmatch's own cache holds 256 patterns; the catalogue has more, so it would thrash.
+    return re.compile(fnmatch.translate(pattern.casefold().replace("[", "[[]")))
+
+
 def _glob(name: str, pattern: str) -> bool:
-    return fnmatchcase(name.casefold(), pattern.casefold().replace("[", "[[]"))
+    return _compiled(pattern).match(name.casefold()) is not None
+
+
+_FILE_TYPES = {"path", "package", "app", "extension", "autostart"}
+
+
+def _file_derived(m: Matcher) -> bool:
+    """Matchers whose result depends only on file facts (not on processes or hashes of them)."""
+    if m.type in _FILE_TYPES:
+        return True
+    if m.type == "integrity":
+        return m.check != "foreign-module"
+    return m.type == "unrecognised" and m.check == "app"
 
 
 @dataclass(slots=True)
@@ -31,6 +50,10 @@ class Judge:
     clients: ClientIndex
     explained_pids: set[int] = field(default_factory=set)
     explained_paths: set[str] = field(default_factory=set)
+    # Results of file-derived matchers from the previous scan, reused when the file facts
+    # were reused (nothing changed on disk): (rule id, matcher index) -> (hits, paths explained).
+    memo: dict[tuple[str, int], tuple[list[_Hit], set[str]]] | None = None
+    reuse_memo: bool = False
 
     def judge(self, facts: Facts) -> list[Finding]:
         platform = self.layout.platform
@@ -40,12 +63,25 @@ class Judge:
         ordered = sorted(rules, key=lambda r: any(m.type == "unrecognised" for m in r.matches))
         for rule in ordered:
             hits: list[_Hit] = []
-            for matcher in rule.matches:
+            for index, matcher in enumerate(rule.matches):
                 if matcher.applies_to(platform, rule.platforms):
-                    hits.extend(self._match(rule, matcher, facts))
+                    hits.extend(self._match_memo(rule, index, matcher, facts))
             findings.extend(_assemble(rule, hits))
         findings.sort(key=lambda f: (f.severity.rank, f.rule_id, f.subject))
         return findings
+
+    def _match_memo(self, rule: Rule, index: int, m: Matcher, facts: Facts) -> list[_Hit]:
+        if self.memo is None or not _file_derived(m):
+            return list(self._match(rule, m, facts))
+        key = (rule.id, index)
+        cached = self.memo.get(key)
+        if self.reuse_memo and cached is not None:
+            self.explained_paths |= cached[1]
+            return cached[0]
+        before = set(self.explained_paths)
+        hits = list(self._match(rule, m, facts))
+        self.memo[key] = (hits, self.explained_paths - before)
+        return hits
 
     # -- matchers ------------------------------------------------------------------------
 
