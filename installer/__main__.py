@@ -1,0 +1,5 @@
+"""`python -m installer`: the same as `wxguard-installer`."""
+
+from installer.cli import main
+
+raise SystemExit(main())
