@@ -146,7 +146,7 @@ def cmd_migrate(args: argparse.Namespace, _clock: Clock) -> int:
 def cmd_run(args: argparse.Namespace, _clock: Clock) -> int:
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, tune_gc_for_serving
 
     settings = _settings(args)
     engine = make_engine(settings.database_url, pool_size=1)
@@ -165,7 +165,9 @@ def cmd_run(args: argparse.Namespace, _clock: Clock) -> int:
         os.environ["WXGUARD_DATABASE_URL"] = settings.database_url
         uvicorn.run("server.app:app_from_env", factory=True, workers=args.workers, **common)
     else:
-        uvicorn.run(create_app(settings), **common)
+        app = create_app(settings)
+        tune_gc_for_serving()
+        uvicorn.run(app, **common)
     return 0
 
 

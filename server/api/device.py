@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
@@ -68,13 +69,27 @@ def enroll(
     )
 
 
-@router.post("/heartbeat", response_model=HeartbeatResponse)
-async def heartbeat(request: Request, body: HeartbeatRequest) -> Response:
+@router.post(
+    "/heartbeat",
+    response_model=HeartbeatResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": HeartbeatRequest.model_json_schema()}},
+        }
+    },
+)
+async def heartbeat(request: Request) -> Response:
     # The fleet's hottest route (1,000/s on 2 cores is the budget): FastAPI's dependency
-    # resolution and response re-validation cost more than the database work here, so this
-    # route uses the same helpers as the dependencies, called directly, and answers raw JSON.
+    # resolution, body handling and response re-validation cost more than the database work
+    # here, so this route calls the dependencies' helpers directly, parses the body with
+    # pydantic-core in one step, and answers raw JSON. Same checks, same errors.
     state = await get_state(request)
     hashed = bearer_token_hash(request, state)
+    try:
+        body = HeartbeatRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
     now = state.clock.now()
     check_time_window(state, now, last_scan_at=body.last_scan_at)
     device_id, policy = await state.heartbeats.submit(hashed, body, now)

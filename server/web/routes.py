@@ -140,8 +140,13 @@ def logout(_csrf: CsrfDep) -> Response:
 # --- fleet -------------------------------------------------------------------------------
 
 
-def _offline_after(state: StateDep, interval_s: int) -> timedelta:
-    return timedelta(seconds=interval_s * state.settings.offline_after_heartbeats)
+def _offline_after(state: StateDep, session: SessionDep, now: NowDep) -> timedelta:
+    """N heartbeat intervals of the current policy (or the default interval)."""
+    interval = state.settings.default_heartbeat_interval_s
+    current = crud.current_policy(session, now)
+    if current is not None:
+        interval = int(json.loads(current.payload).get("heartbeat_interval_s", interval))
+    return timedelta(seconds=interval * state.settings.offline_after_heartbeats)
 
 
 @router.get("/fleet")
@@ -153,11 +158,7 @@ def fleet(
     data: SessionDataDep,
     _admin: AdminDep,
 ) -> Response:
-    interval = state.settings.default_heartbeat_interval_s
-    current = crud.current_policy(session, now)
-    if current is not None:
-        interval = int(json.loads(current.payload).get("heartbeat_interval_s", interval))
-    rows = crud.fleet(session, now, _offline_after(state, interval))
+    rows = crud.fleet(session, now, _offline_after(state, session, now))
     return render(
         request,
         state,
@@ -226,7 +227,7 @@ def findings(
     data: SessionDataDep,
     _admin: AdminDep,
 ) -> Response:
-    interval = timedelta(seconds=state.settings.default_heartbeat_interval_s)
+    interval = _offline_after(state, session, now)
     return render(
         request,
         state,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from server.signing import load_public_key, verify
-from tests.server.conftest import ADMIN_PASSWORD, LiveServer, cli, free_port
+from tests.server.conftest import ADMIN_PASSWORD, LiveServer, cli, free_port, run_cli
 from tests.server.test_policy import POLICY
 
 
@@ -50,7 +50,7 @@ def test_errors_are_bilingual_and_say_what_to_do(tmp_path: Path) -> None:
 
 
 def test_full_flow_through_a_real_server_process(data_dir: Path, tmp_path: Path) -> None:
-    secret = cli(
+    secret = run_cli(
         "secret", "create", "--data", str(data_dir), "--uses", "2", "--expires", "1h"
     ).stdout.strip()
     policy_file = tmp_path / "policy.json"
@@ -58,11 +58,11 @@ def test_full_flow_through_a_real_server_process(data_dir: Path, tmp_path: Path)
     assert "version 1" in cli("policy", "publish", "--data", str(data_dir), str(policy_file)).stdout
     bad = tmp_path / "bad.json"
     bad.write_text('{"enforcement": "nuke"}')
-    refused = cli("policy", "publish", "--data", str(data_dir), str(bad), check=False)
+    refused = run_cli("policy", "publish", "--data", str(data_dir), str(bad), check=False)
     assert (
         refused.returncode == 2 and "策略无效" in refused.stderr and "enforcement" in refused.stderr
     )
-    assert "administrator: bob" in cli("admin", "add", "--data", str(data_dir), "bob").stdout
+    assert "administrator: bob" in run_cli("admin", "add", "--data", str(data_dir), "bob").stdout
 
     server = LiveServer(data_dir, free_port())
     try:
@@ -102,11 +102,11 @@ def test_full_flow_through_a_real_server_process(data_dir: Path, tmp_path: Path)
     finally:
         server.stop()
 
-    devices = json.loads(cli("devices", "--data", str(data_dir), "--format", "json").stdout)
+    devices = json.loads(run_cli("devices", "--data", str(data_dir), "--format", "json").stdout)
     assert [d["hostname"] for d in devices] == ["pc-cli"] and devices[0]["agent_version"] == "2.0"
-    findings = json.loads(cli("findings", "--data", str(data_dir), "--format", "json").stdout)
+    findings = json.loads(run_cli("findings", "--data", str(data_dir), "--format", "json").stdout)
     assert findings[0]["rule_id"] == "wechatferry" and findings[0]["state"] == "open"
-    reports = json.loads(cli("reports", "--data", str(data_dir), "--format", "json").stdout)
+    reports = json.loads(run_cli("reports", "--data", str(data_dir), "--format", "json").stdout)
     assert reports == [
         {
             "case": case,
