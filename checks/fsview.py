@@ -49,6 +49,8 @@ _GLOBSTAR_PRUNE = {
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """A directory entry; `size` is -1 and `mtime_ns` 0 when taken from a listing."""
+
     name: str
     path: str
     is_dir: bool
@@ -452,24 +454,17 @@ class FsView:
 
 
 def _entry(item: os.DirEntry[str]) -> Entry:
+    """An entry from the directory listing itself (d_type, inode): no stat per entry, which is
+    what made walking a large home cost a syscall per file. Size and mtime are not known
+    (-1, 0); the few callers that need a size stat that one path."""
     try:
         is_link = item.is_symlink()
+        is_dir = item.is_dir()  # follows a link (a stat only for links and unknown d_type)
+        ino = item.inode()
     except OSError:
-        is_link = False
-    try:
-        st = item.stat()  # follows links
-        return Entry(
-            item.name,
-            item.path,
-            stat_mod.S_ISDIR(st.st_mode),
-            is_link,
-            st.st_size,
-            st.st_mtime_ns,
-            st.st_ino,
-        )
-    except OSError:
-        # A broken link or a file that vanished between listing and stat.
-        return Entry(item.name, item.path, False, is_link, 0, 0, 0)
+        # A file that vanished between listing and looking.
+        return Entry(item.name, item.path, False, False, -1, 0, 0)
+    return Entry(item.name, item.path, is_dir, is_link, -1, 0, ino)
 
 
 def _has_magic(segment: str) -> bool:

@@ -50,7 +50,11 @@ def _add(ctx: ProbeContext, hits: dict[str, int], template: str, entry: Entry, u
     """Record one hit; False once the template has reached its limit."""
     if hits[template] >= MAX_HITS_PER_TEMPLATE:
         return False
-    ctx.facts.files.append(FileFact(entry.path, entry.is_dir, entry.size, template, user))
+    size = entry.size
+    if size < 0:
+        st = ctx.fs.stat(entry.path)
+        size = st.st_size if st is not None else 0
+    ctx.facts.files.append(FileFact(entry.path, entry.is_dir, size, template, user))
     hits[template] += 1
     if hits[template] >= MAX_HITS_PER_TEMPLATE:
         ctx.fs.note("files", template, f"more than {MAX_HITS_PER_TEMPLATE} matches")
