@@ -13,9 +13,7 @@ import contextlib
 import io
 import json
 import os
-import pwd
 import random
-import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +26,9 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+import psycopg
+
+from bench.pgcluster import conninfo, private_cluster
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 LOOPBACK = "127.0.0.1"
@@ -39,64 +40,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _as_postgres(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
 @contextlib.contextmanager
 def pg_cluster() -> Iterator[str]:
-    """A throw-away PostgreSQL cluster on loopback; yields the URL of an empty database."""
-    base = Path(tempfile.mkdtemp(prefix="wxguard-bench-pg-"))
-    if os.geteuid() == 0:
-        pg = pwd.getpwnam("postgres")
-        os.chown(base, pg.pw_uid, pg.pw_gid)
-    data = base / "data"
-    subprocess.run(
-        _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"]),
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    # Durable settings (fsync on): the figures should mean something for a real deployment.
-    proc = subprocess.Popen(
-        _as_postgres(
-            [
-                str(PG_BIN / "postgres"),
-                "-D",
-                str(data),
-                "-p",
-                str(port),
-                "-k",
-                str(base),
-                "-c",
-                f"listen_addresses={LOOPBACK}",
-                "-c",
-                "max_connections=200",
-            ]
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        import psycopg
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with psycopg.connect(
-                    f"host={LOOPBACK} port={port} user=postgres dbname=postgres", autocommit=True
-                ) as conn:
-                    conn.execute("CREATE DATABASE wxguard")
-                break
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    """A throw-away durable PostgreSQL cluster on loopback; yields the URL of an empty database."""
+    with private_cluster(durable=True, prefix="wxguard-bench-pg-") as port:
+        with psycopg.connect(conninfo(port), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE wxguard")
         yield f"postgresql://postgres@{LOOPBACK}:{port}/wxguard"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @dataclass

@@ -5,12 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import pwd
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench.pgcluster import ClusterError, conninfo, private_cluster
 from server import crud
 from server.app import create_app
 from server.cli import main as cli_main
@@ -36,7 +35,6 @@ from server.migrate import upgrade
 from server.models import Base
 from server.signing import generate_key_pair
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ADMIN_PASSWORD = "correct horse battery staple"
 
@@ -56,83 +54,21 @@ class PgCluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
 
 
-def _as_postgres(cmd: list[str]) -> list[str]:
-    # initdb and postgres refuse to run as root.
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
-
-
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     """A throw-away PostgreSQL 15 cluster on a free loopback port, stopped at session end."""
-    if not (PG_BIN / "postgres").exists():
-        pytest.fail("PostgreSQL 15 is not installed: run scripts/setup.sh (as root)")
-    base = Path(tempfile.mkdtemp(prefix="wxguard-pg-"))
-    data = base / "data"
-    if os.geteuid() == 0:
-        pg = pwd.getpwnam("postgres")
-        os.chown(base, pg.pw_uid, pg.pw_gid)
-    subprocess.run(
-        _as_postgres(
-            [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    proc = subprocess.Popen(
-        _as_postgres(
-            [
-                str(PG_BIN / "postgres"),
-                "-D",
-                str(data),
-                "-p",
-                str(port),
-                "-k",
-                str(base),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=200",
-            ]
-        ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    conninfo = f"host=127.0.0.1 port={port} user=postgres dbname=postgres"
-    deadline = time.monotonic() + 30
-    while True:
+    with contextlib.ExitStack() as stack:
         try:
-            psycopg.connect(conninfo, connect_timeout=1).close()
-            break
-        except psycopg.OperationalError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("the test PostgreSQL cluster did not start")
-            time.sleep(0.1)
-    cluster = PgCluster(port, conninfo)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE wxguard_template")
-    engine = make_engine(cluster.url("wxguard_template"), pool_size=1)
-    upgrade(engine)
-    engine.dispose()
-    try:
+            port = stack.enter_context(private_cluster(durable=False))
+        except ClusterError as exc:
+            pytest.fail(str(exc))
+        cluster = PgCluster(port, conninfo(port))
+        with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE wxguard_template")
+        engine = make_engine(cluster.url("wxguard_template"), pool_size=1)
+        upgrade(engine)
+        engine.dispose()
         yield cluster
-    finally:
-        proc.terminate()  # SIGTERM: smart shutdown, waits for clients
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
