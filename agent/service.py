@@ -281,7 +281,11 @@ class AgentService:
         self.governor.record(cpu)
         now = self.clock()
         delta = self._record(result, trigger, now)
-        self.watcher.update(fs.watch_dirs())
+        added = self.watcher.update(fs.watch_dirs())
+        # Anything that changed between the listing and the watch would never send an event.
+        changed = fs.stale(added)
+        if changed:
+            self.request_scan("fs-event", changed)
         summary = ScanSummary(
             result.started_at,
             result.duration_s,

@@ -105,7 +105,9 @@ class FolderWatcher:
     def count(self) -> int:
         return len(self._watches)
 
-    def update(self, wanted: set[str]) -> None:
+    def update(self, wanted: set[str]) -> set[str]:
+        """Watch exactly `wanted`; returns the folders newly watched."""
+        added: set[str] = set()
         with self._lock:
             for path in list(self._watches):
                 if path not in wanted or not os.path.isdir(path):
@@ -115,8 +117,9 @@ class FolderWatcher:
             for path in sorted(wanted - set(self._watches)):
                 try:
                     self._watches[path] = self._observer.schedule(
-                        self._handler, path, recursive=False
+                        self._handler, path, recursive=False, event_filter=_EVENTS
                     )
+                    added.add(path)
                 except (OSError, ValueError) as exc:
                     if os.path.isdir(path):
                         self.failed[path] = str(exc)
@@ -127,3 +130,4 @@ class FolderWatcher:
                     next(iter(self.failed)),
                     next(iter(self.failed.values())),
                 )
+        return added

@@ -126,6 +126,26 @@ class FsView:
         """Folders the probes listed: what an event watcher must watch for `trust_listings`."""
         return sorted(self._listings)
 
+    def stale(self, paths: Iterable[str]) -> list[str]:
+        """Listed folders that changed since they were listed: a watch set up after a listing
+        would miss what happened in between, so the caller rescans these."""
+        out: list[str] = []
+        for path in paths:
+            cached = self._listings.get(path)
+            try:
+                st = os.stat(path)
+            except OSError:
+                if cached is not None:
+                    out.append(path)
+                continue
+            if cached is None:
+                if path in self._missing:
+                    out.append(path)  # appeared since we looked for it
+                continue
+            if (cached.mtime_ns, cached.ino) != (st.st_mtime_ns, st.st_ino):
+                out.append(path)
+        return out
+
     def relevant(self, path: str, is_dir: bool, modified_only: bool) -> bool:
         """Whether a file system event at `path` could change what a scan sees."""
         try:

@@ -40,7 +40,9 @@ def test_status_window_groups_findings_with_evidence_and_steps(qtbot, make_tray,
     assert "pypi package wcferry 39.6.0.0" in text and "site-packages/wcferry" in text
     assert "1. Uninstall wcferry" in text.replace("\u2028", "\n") or "Uninstall wcferry" in text
     assert "Restart WeChat" in text
-    assert "Managed by IT" in w.managed.text() and "server_url" in w.managed.text()
+    # Status and findings come back on separate worker calls: wait for the status as well.
+    qtbot.waitUntil(lambda: "server_url" in w.managed.text(), timeout=3000)
+    assert "Managed by IT" in w.managed.text()
     assert "connected" in w.server.text()
     assert "Policy version: 7" in w.policy_label.text()
     assert w.last_scan.text().startswith("Last check: 20")
