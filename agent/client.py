@@ -1,11 +1,16 @@
-"""`AgentClient`: the typed agent API over the local socket, for the tray and the CLI."""
+"""`AgentClient`: the typed agent API over the local endpoint, for the tray and the CLI.
+
+The endpoint is a Unix socket on Linux and macOS and a named pipe on Windows
+(`agent.ipc_pipe`); the conversation is the same JSON lines either way."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import socket
+import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +24,8 @@ class AgentClient(TypedCalls):
     def __init__(self, socket_path: Path | None = None, timeout: float = 130.0) -> None:
         self._paths = [socket_path] if socket_path else socket_candidates()
         self._timeout = timeout
-        self._sock: socket.socket | None = None
-        self._file: Any = None
+        self._file: Any = None  # write/flush/readline over the connection; None if closed
+        self._close: Callable[[], None] | None = None
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -35,26 +40,43 @@ class AgentClient(TypedCalls):
         self.close()
 
     def _disconnect(self) -> None:
-        if self._sock is not None:
+        if self._close is not None:
             try:
-                self._sock.close()
+                self._close()
             finally:
-                self._sock = None
+                self._close = None
                 self._file = None
+
+    def _open(self, path: Path) -> None:
+        if sys.platform == "win32":
+            from agent.ipc_pipe import PipeClientFile, open_pipe
+
+            pipe = PipeClientFile(open_pipe(str(path), timeout=min(self._timeout, 5.0)))
+            self._file, self._close = pipe, pipe.close
+            return
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self._timeout)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            sock.close()
+            raise
+        stream = sock.makefile("rwb")
+
+        def close() -> None:
+            stream.close()
+            sock.close()
+
+        self._file, self._close = stream, close
 
     def _connect(self) -> None:
         last: OSError | None = None
         for path in self._paths:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(self._timeout)
             try:
-                sock.connect(str(path))
+                self._open(path)
             except OSError as exc:
-                sock.close()
                 last = exc
                 continue
-            self._sock = sock
-            self._file = sock.makefile("rwb")
             return
         where = ", ".join(str(p) for p in self._paths)
         raise AgentNotRunning(where if last is None else f"{where}: {last.strerror or last}")
@@ -62,7 +84,7 @@ class AgentClient(TypedCalls):
     def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
         with self._lock:
             for attempt in (1, 2):
-                if self._sock is None:
+                if self._file is None:
                     self._connect()
                 try:
                     return self._roundtrip(op, args or {})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,11 +89,15 @@ def write_private_file(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
     except FileExistsError:
         tmp.unlink()  # a leftover of a crash in this same process and thread: ours to remove
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
     try:
+        if sys.platform == "win32":  # mode bits mean nothing there: a DACL before the secret
+            from agent import windows_security
+
+            windows_security.make_private(str(tmp))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -102,6 +107,25 @@ def write_private_file(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+# Windows has no O_NOFOLLOW; a planted reparse point there is caught by the DACL check.
+_NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _refuse_foreign_readers(path: Path) -> None:
+    if sys.platform != "win32":
+        return
+    from agent import windows_security
+
+    readers = windows_security.foreign_readers(str(path))
+    if readers:
+        who = ", ".join(readers)
+        raise CredentialsError(
+            f"{path} 可被其他账户读取（{who}），因此拒绝使用。请 IT 删除该文件、吊销此设备的令牌后重新注册。",
+            f"{path} can be read by other accounts ({who}), so it is refused. Ask IT to delete "
+            f"it, revoke this device's token and enroll it again.",
+        )
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -125,7 +149,7 @@ def read_private_file(path: Path) -> bytes | None:
     else: such a secret may have been copied or planted.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -137,7 +161,9 @@ def read_private_file(path: Path) -> bytes | None:
         info = os.fstat(fh.fileno())
         if not stat.S_ISREG(info.st_mode):
             raise CredentialsError(f"{path} 不是普通文件。", f"{path} is not a regular file.")
-        if info.st_mode & 0o077:
+        if sys.platform == "win32":
+            _refuse_foreign_readers(path)
+        elif info.st_mode & 0o077:
             raise CredentialsError(
                 f"{path} 的权限是 {stat.S_IMODE(info.st_mode):o}，其他用户可以读取，因此拒绝使用。"
                 f"请执行 chmod 600 {path}，并请 IT 吊销此设备的令牌后重新注册。",
@@ -145,7 +171,7 @@ def read_private_file(path: Path) -> bytes | None:
                 f"is refused. Run chmod 600 {path} and ask IT to revoke this device's token and "
                 f"enroll it again.",
             )
-        if info.st_uid != os.geteuid():
+        if sys.platform != "win32" and info.st_uid != os.geteuid():
             raise CredentialsError(
                 f"{path} 属于另一个用户（uid {info.st_uid}），拒绝使用。请联系 IT。",
                 f"{path} belongs to another user (uid {info.st_uid}) and is refused. Contact IT.",

@@ -29,10 +29,11 @@ from agent.credentials import (
 )
 from agent.enforcement import Enforcer
 from agent.exchange import Exchange
-from agent.ipc import Dispatcher, IpcServer, Peer
+from agent.ipc import Dispatcher, Peer, listen
 from agent.outbox import FileKeyProvider, KeyProvider, KeyringKeyProvider, Outbox, OutboxError
 from agent.paths import AgentPaths, Mode
 from agent.policy import PolicyGuard
+from agent.principals import current_user
 from agent.service import AgentService
 from agent.sync import DeviceInfo, Sync
 from checks.api import live_scanner
@@ -141,11 +142,12 @@ class Runtime:
         """`wxguard enroll`: IT (root, or the agent's own user in user mode) points the agent
         at a server. Files are copied into the agent's state so it depends on nothing the
         caller can change later."""
-        if peer.uid not in (0, os.getuid()):
+        if not (peer.admin or peer.uid == current_user()):
             raise AgentError(
                 "forbidden",
-                "只有管理员（root）才能为本机登记服务器。",
-                "Only an administrator (root) may enroll this machine.",
+                "只有管理员（root，或 Windows 上以管理员身份运行）才能为本机登记服务器。",
+                "Only an administrator (root, or on Windows an elevated administrator) may "
+                "enroll this machine.",
             )
         server = args.get("server")
         secret = args.get("secret")
@@ -236,13 +238,11 @@ def run(
     paths = AgentPaths.resolve(mode, home)
     paths.state.mkdir(parents=True, exist_ok=True)
     if paths.mode is Mode.SYSTEM:
-        os.chmod(paths.state, 0o700)
+        _lock_down(paths.state)
     # IT's managed config applies to the installed agent, not to side-by-side test runs.
     managed = config.default_managed_path() if not os.environ.get("WXGUARD_HOME") else None
     runtime = Runtime(paths, managed)
-    server = IpcServer(
-        paths.socket, runtime.dispatcher, world_connectable=paths.mode is Mode.SYSTEM
-    )
+    server = listen(paths.socket, runtime.dispatcher, world_connectable=paths.mode is Mode.SYSTEM)
     stop = threading.Event()
 
     def _signal(signum: int, frame: FrameType | None) -> None:
@@ -251,6 +251,8 @@ def run(
 
     signal.signal(signal.SIGTERM, _signal)
     signal.signal(signal.SIGINT, _signal)
+    if sys.platform == "win32":
+        signal.signal(signal.SIGBREAK, _signal)  # the service wrapper's Ctrl+Break
     runtime.service.start()
     runtime.enforcer.start()
     runtime.try_connect()
@@ -266,3 +268,13 @@ def run(
     runtime.enforcer.stop()
     runtime.service.stop()
     return 0
+
+
+def _lock_down(state: Path) -> None:
+    """The system agent's state (device token, outbox key) is for the service account only."""
+    if sys.platform == "win32":
+        from agent import windows_security
+
+        windows_security.make_private(str(state))
+        return
+    os.chmod(state, 0o700)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 import psutil
 
+from agent.principals import UserId, process_owner
 from agent.service import AgentService
 from agent.store import LocalRecords, ScanDelta
 from checks.identity import ClientIndex
@@ -47,7 +47,7 @@ class _Pending:
     name: str
     finding: Finding
     deadline: float
-    uid: int | None
+    uid: UserId | None
 
 
 class Enforcer:
@@ -128,7 +128,7 @@ class Enforcer:
         with self._lock:
             if key in self._pending:
                 return
-            uid = _owner(pid)
+            uid = process_owner(pid)
             pending = _Pending(
                 pid,
                 fact.create_time,
@@ -191,13 +191,15 @@ class Enforcer:
             log.error("enforce: pid %d is an approved client; never terminated", pending.pid)
             return
         try:
-            os.kill(pending.pid, signal.SIGTERM)
-            _, alive = psutil.wait_procs([psutil.Process(pending.pid)], timeout=TERM_WAIT_S)
+            # SIGTERM first (a chance to exit cleanly); on Windows both are TerminateProcess.
+            target = psutil.Process(pending.pid)
+            target.terminate()
+            _, alive = psutil.wait_procs([target], timeout=TERM_WAIT_S)
             for proc in alive:
                 proc.kill()
         except (ProcessLookupError, psutil.NoSuchProcess):
             pass
-        except PermissionError:
+        except (PermissionError, psutil.AccessDenied):
             log.error(
                 "enforce: not allowed to terminate pid %d (%s): the agent needs root",
                 pending.pid,
@@ -239,10 +241,3 @@ class Enforcer:
             scanner.catalogue.clients_for(scanner.layout.platform), scanner.layout, scanner.fs
         )
         return clients.approved_process(fact) is not None
-
-
-def _owner(pid: int) -> int | None:
-    try:
-        return int(psutil.Process(pid).uids().real)
-    except (psutil.Error, AttributeError):
-        return None

@@ -8,6 +8,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.principals import UserId
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -15,7 +17,7 @@ class Event:
     kind: str  # "scan", "finding-new", "finding-resolved", "status", "report", "policy", "enforcement"
     at: float
     data: dict[str, Any]
-    uid: int | None = None  # only this user's clients see it (their reports); None = everyone
+    uid: UserId | None = None  # only this user's clients see it (their reports); None = everyone
 
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "kind": self.kind, "at": self.at, "data": self.data}
@@ -28,7 +30,7 @@ class EventFeed:
     _seq: int = 0
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
-    def publish(self, kind: str, data: dict[str, Any], uid: int | None = None) -> Event:
+    def publish(self, kind: str, data: dict[str, Any], uid: UserId | None = None) -> Event:
         with self._cond:
             self._seq += 1
             event = Event(self._seq, kind, time.time(), data, uid)
@@ -43,7 +45,9 @@ class EventFeed:
         with self._cond:
             return self._seq
 
-    def wait(self, since: int, timeout: float, uid: int | None = None) -> tuple[int, list[Event]]:
+    def wait(
+        self, since: int, timeout: float, uid: UserId | None = None
+    ) -> tuple[int, list[Event]]:
         """Events after `since` visible to `uid`, waiting up to `timeout` s for the first one."""
         deadline = time.monotonic() + max(0.0, timeout)
         with self._cond:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-import pwd
 import threading
 import uuid
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from agent.api import (
     AgentError,
 )
 from agent.policy import EffectivePolicy
+from agent.principals import UserId, account_name
 from agent.server_client import findings_batch
 from agent.service import AgentService
 from agent.store import LocalRecords, ScanDelta
@@ -89,16 +89,12 @@ def default_policy_text() -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    uid: int
+    uid: UserId
     user: str
 
     @classmethod
-    def of(cls, uid: int) -> Caller:
-        try:
-            name = pwd.getpwuid(uid).pw_name
-        except KeyError:
-            name = str(uid)
-        return cls(uid, name)
+    def of(cls, uid: UserId) -> Caller:
+        return cls(uid, account_name(uid))
 
 
 class Exchange:

@@ -1,31 +1,28 @@
-"""The local socket the tray and the CLI talk to: versioned JSON lines over a Unix socket.
+"""The local endpoint the tray and the CLI talk to: versioned JSON lines.
 
-The caller's identity comes from the socket's peer credentials (SO_PEERCRED / getpeereid),
-never from the message. Malformed, oversized or unknown requests get an error reply and do
-not disturb the agent. The wire format is documented in docs/ipc.md.
+A Unix socket on Linux and macOS; on Windows a named pipe (`agent.ipc_pipe`). The caller's
+identity comes from the kernel (SO_PEERCRED / getpeereid, or the pipe client's token), never
+from the message. Malformed, oversized or unknown requests get an error reply and do not
+disturb the agent. The wire format is documented in docs/ipc.md.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import socket
-import socketserver
-import struct
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agent import __version__
 from agent.api import PROTOCOL_VERSION, AgentError, TypedCalls
 from agent.credentials import CredentialsError
 from agent.exchange import Caller, Exchange
 from agent.outbox import OutboxError, OutboxFull
+from agent.principals import UserId, current_user, current_user_is_administrator
 from agent.service import AgentService
 
 log = logging.getLogger("wxguard.agent.ipc")
@@ -37,20 +34,27 @@ MAX_EVENT_WAIT_S = 60.0
 
 @dataclass(frozen=True, slots=True)
 class Peer:
-    uid: int
+    uid: UserId  # POSIX uid, or Windows account SID
     pid: int
+    admin: bool  # root, or an elevated Windows administrator / LocalSystem
 
 
-def peer_of(sock: socket.socket) -> Peer:
-    """Who is on the other end, as the kernel says (never as the message says)."""
-    if hasattr(socket, "SO_PEERCRED"):
-        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        pid, uid, _gid = struct.unpack("3i", raw)
-        return Peer(uid, pid)
-    if sys.platform == "darwin":  # pragma: no cover - macOS
-        uid = os.getuid() if not hasattr(os, "getpeereid") else os.getpeereid(sock.fileno())[0]  # type: ignore[attr-defined]
-        return Peer(uid, 0)
-    raise OSError("peer credentials are not available on this platform")
+class LineReader(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+class ByteWriter(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
+class Endpoint(Protocol):
+    """What the daemon needs of a listening endpoint, whatever its transport."""
+
+    def serve_forever(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def _bad(code: str, zh: str, en: str) -> AgentError:
@@ -174,6 +178,7 @@ class Dispatcher:
             "agent_version": __version__,
             "protocol": PROTOCOL_VERSION,
             "uid": peer.uid,
+            "admin": peer.admin,
             "ops": self.ops,
         }
 
@@ -197,16 +202,25 @@ class Dispatcher:
         return {"seq": seq, "events": [e.to_json() for e in events]}
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: IpcServer
+class Connection:
+    """One client's conversation over any byte stream: a Unix socket or a named pipe."""
 
-    def handle(self) -> None:
-        try:
-            peer = peer_of(self.request)
-        except OSError as exc:
-            log.warning("refused a connection without peer credentials: %s", exc)
-            return
-        while not self.server.closing:
+    def __init__(
+        self,
+        rfile: LineReader,
+        wfile: ByteWriter,
+        peer: Peer,
+        dispatcher: Dispatcher,
+        closing: Callable[[], bool],
+    ) -> None:
+        self.rfile = rfile
+        self.wfile = wfile
+        self.peer = peer
+        self.dispatcher = dispatcher
+        self.closing = closing
+
+    def serve(self) -> None:
+        while not self.closing():
             line = self.rfile.readline(MAX_MESSAGE + 1)
             if not line:
                 return
@@ -218,24 +232,9 @@ class _Handler(socketserver.StreamRequestHandler):
                     ),
                 )
                 return  # the rest of an oversized line cannot be trusted to be a message
-            self._one(line, peer)
+            self._one(line)
 
-    def _drain_and_close(self) -> None:
-        """Close without a reset that would destroy the reply: stop sending, discard (bounded)
-        what the client is still sending, then close."""
-        try:
-            self.request.shutdown(socket.SHUT_WR)
-            self.request.settimeout(5.0)
-            discarded = 0
-            while discarded < 4 * MAX_MESSAGE:
-                chunk = self.request.recv(1 << 20)
-                if not chunk:
-                    break
-                discarded += len(chunk)
-        except OSError:
-            pass
-
-    def _one(self, line: bytes, peer: Peer) -> None:
+    def _one(self, line: bytes) -> None:
         msg_id: Any = None
         try:
             try:
@@ -263,7 +262,7 @@ class _Handler(socketserver.StreamRequestHandler):
             op = msg.get("op")
             if not isinstance(op, str):
                 raise _bad("bad-request", "缺少 op。", "missing op.")
-            result = self.server.dispatcher.call(op, msg.get("args"), peer)
+            result = self.dispatcher.call(op, msg.get("args"), self.peer)
             self._reply(msg_id, result=result)
         except AgentError as exc:
             self._reply(msg_id, error=exc)
@@ -289,72 +288,32 @@ class _Handler(socketserver.StreamRequestHandler):
             pass  # the client went away; nothing to tell it
 
 
-class IpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
-    allow_reuse_address = True
+def listen(path: Path, dispatcher: Dispatcher, world_connectable: bool) -> Endpoint:
+    """The agent's endpoint for this platform. `world_connectable`: every local user may
+    connect (system mode; who they are still comes from the kernel); else only the owner."""
+    if sys.platform == "win32":
+        from agent.ipc_pipe import PipeServer
 
-    def __init__(self, path: Path, dispatcher: Dispatcher, world_connectable: bool) -> None:
-        self.dispatcher = dispatcher
-        self.closing = False
-        self.socket_path = path
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        _prepare_socket_path(path)
-        super().__init__(str(path), _Handler)
-        # System mode: every local user may connect (the uid comes from the kernel);
-        # user mode: only the owner.
-        os.chmod(path, 0o666 if world_connectable else 0o600)
+        return PipeServer(str(path), dispatcher, world_connectable)
+    else:
+        from agent.ipc_unix import IpcServer
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            log.warning("too many IPC connections; refusing one")
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
-
-    def close(self) -> None:
-        self.closing = True
-        self.shutdown()
-        self.server_close()
-        with contextlib.suppress(FileNotFoundError):
-            self.socket_path.unlink()
-
-
-def _prepare_socket_path(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        return
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.settimeout(1.0)
-        probe.connect(str(path))
-    except OSError:
-        path.unlink()  # a stale socket from an agent that died
-        return
-    finally:
-        probe.close()
-    raise AgentError(
-        "already-running",
-        f"另一个 wxguard 代理已在运行（{path}）。",
-        f"Another wxguard agent is already running ({path}).",
-    )
+        return IpcServer(path, dispatcher, world_connectable)
 
 
 class LocalAgent(TypedCalls):
-    """The typed API in-process: the same dispatcher the socket uses, as the current user."""
+    """The typed API in-process: the same dispatcher the endpoint uses, as the current user."""
 
     def __init__(
-        self, service: AgentService, uid: int | None = None, exchange: Exchange | None = None
+        self, service: AgentService, uid: UserId | None = None, exchange: Exchange | None = None
     ) -> None:
         self._dispatcher = Dispatcher(service)
         if exchange is not None:
             self._dispatcher.attach_exchange(exchange)
-        self._peer = Peer(os.getuid() if uid is None else uid, os.getpid())
+        me = current_user()
+        who = me if uid is None else uid
+        admin = current_user_is_administrator() if who == me else who == 0
+        self._peer = Peer(who, os.getpid(), admin)
 
     def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
         return self._dispatcher.call(op, args or {}, self._peer)

@@ -1,9 +1,15 @@
-"""Where the agent keeps its state, socket and logs, in system and in user mode."""
+"""Where the agent keeps its state, its IPC endpoint and its logs, in system and in user mode.
+
+The endpoint is a Unix socket on Linux and macOS and a named pipe on Windows
+(`\\\\.\\pipe\\…`); `AgentPaths.socket` holds either, and the transport follows the platform.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -12,21 +18,65 @@ import platformdirs
 
 
 class Mode(StrEnum):
-    SYSTEM = "system"  # installed by IT, runs as root, sees every user
+    SYSTEM = "system"  # installed by IT, runs as root / LocalSystem, sees every user
     USER = "user"  # development and standalone: the current user's folders only
 
 
 def default_mode() -> Mode:
-    if sys.platform != "win32" and os.geteuid() == 0:
-        return Mode.SYSTEM
-    return Mode.USER
+    if sys.platform == "win32":
+        from agent import windows_security
+
+        return Mode.SYSTEM if windows_security.is_local_system() else Mode.USER
+    return Mode.SYSTEM if os.geteuid() == 0 else Mode.USER
+
+
+SYSTEM_PIPE = r"\\.\pipe\wxguard-agent"
+
+
+def pipe_name(mode: Mode, user_sid: str, home: str | None) -> str:
+    """The named pipe of an agent on Windows. One system pipe; a user-mode agent's pipe carries
+    the user's SID so that two users' agents never meet; a WXGUARD_HOME run's pipe is named
+    after the folder so side-by-side runs do not collide."""
+    if home is not None:
+        digest = hashlib.sha256(os.path.normcase(home).encode("utf-8")).hexdigest()[:16]
+        return rf"\\.\pipe\wxguard-home-{digest}"
+    if mode is Mode.SYSTEM:
+        return SYSTEM_PIPE
+    return rf"\\.\pipe\wxguard-agent-{user_sid}"
+
+
+# Read and write data, nothing else: FILE_GENERIC_READ (0x120089) | FILE_WRITE_DATA (0x2).
+# GENERIC_WRITE would include FILE_CREATE_PIPE_INSTANCE, which would let a client serve a rogue
+# instance of the agent's pipe.
+PIPE_CLIENT_RIGHTS = 0x12008B
+
+
+def pipe_security(world_connectable: bool, owner_sid: str) -> str:
+    """The SDDL of the agent's pipe: full control for SYSTEM and the agent's own account;
+    read/write for every authenticated local user in system mode (who they are comes from
+    their token), for nobody else in user mode. Protected: nothing is inherited."""
+    owner = "SY" if owner_sid == "S-1-5-18" else owner_sid
+    aces = ["(A;;GA;;;SY)"]
+    if owner != "SY":
+        aces.append(f"(A;;GA;;;{owner})")
+    if world_connectable:
+        aces.append(f"(A;;0x{PIPE_CLIENT_RIGHTS:x};;;AU)")
+    return "D:P" + "".join(aces)
+
+
+def windows_system_folders(environ: Mapping[str, str]) -> tuple[str, str]:
+    """State and logs of the Windows service: under %ProgramData%, which the service locks to
+    SYSTEM (see `agent.windows_security.make_private`)."""
+    program_data = environ.get("ProgramData") or environ.get("PROGRAMDATA") or r"C:\ProgramData"
+    base = program_data.rstrip("\\") + r"\wxguard"
+    return base, base + r"\logs"
 
 
 @dataclass(frozen=True, slots=True)
 class AgentPaths:
     mode: Mode
     state: Path  # state.db, outbox.db, policy, device credentials (system mode)
-    socket: Path
+    socket: Path  # the Unix socket, or on Windows the named pipe (\\.\pipe\…)
     logs: Path
 
     @property
@@ -48,6 +98,11 @@ class AgentPaths:
         override = home or (
             Path(os.environ["WXGUARD_HOME"]) if os.environ.get("WXGUARD_HOME") else None
         )
+        if sys.platform == "win32":
+            from agent import windows_security
+
+            sid = windows_security.current_user_sid()
+            return cls.for_windows(mode, override, sid, os.environ)
         if override is not None:
             return cls(mode, override, override / "agent.sock", override / "logs")
         if mode is Mode.SYSTEM:
@@ -66,6 +121,24 @@ class AgentPaths:
         runtime = os.environ.get("XDG_RUNTIME_DIR")
         socket = Path(runtime) / "wxguard" / "agent.sock" if runtime else state / "agent.sock"
         return cls(mode, state, socket, Path(platformdirs.user_log_dir("wxguard", appauthor=False)))
+
+    @classmethod
+    def for_windows(
+        cls, mode: Mode, override: Path | None, user_sid: str, environ: Mapping[str, str]
+    ) -> AgentPaths:
+        home = str(override.resolve()) if override is not None else None
+        pipe = Path(pipe_name(mode, user_sid, home))
+        if override is not None:
+            return cls(mode, override, pipe, override / "logs")
+        if mode is Mode.SYSTEM:
+            state, logs = windows_system_folders(environ)
+            return cls(mode, Path(state), pipe, Path(logs))
+        return cls(
+            mode,
+            Path(platformdirs.user_data_dir("wxguard", appauthor=False)),
+            pipe,
+            Path(platformdirs.user_log_dir("wxguard", appauthor=False)),
+        )
 
 
 def socket_candidates() -> list[Path]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -229,8 +230,8 @@ class AgentService:
 
     def _poll_loop(self) -> None:
         """Poll the PID list (cheap: one directory read) and watch for a wake from sleep."""
-        boot_clock = _boot_clock()
-        last_gap = boot_clock() - time.monotonic()
+        sleep_gap = _sleep_gap_clock()
+        last_gap = sleep_gap()
         while not self._stop.wait(self.settings.process_poll_s):
             try:
                 pids = set(psutil.pids())
@@ -251,7 +252,7 @@ class AgentService:
                 or gone & self._finding_pids
             ):
                 self.request_scan("process")
-            gap = boot_clock() - time.monotonic()
+            gap = sleep_gap()
             if gap - last_gap > _WAKE_JUMP_S:
                 log.info("woke from sleep (%.0f s suspended); rescanning", gap - last_gap)
                 self.request_scan("wake")
@@ -430,9 +431,23 @@ def _main_trigger(reasons: set[str]) -> str:
     return next(iter(reasons), "periodic")
 
 
-def _boot_clock() -> Callable[[], float]:
-    """A clock that keeps counting through suspend (Linux CLOCK_BOOTTIME), else wall time."""
+def _sleep_gap_clock() -> Callable[[], float]:
+    """Seconds the machine has spent asleep so far (up to a constant): a clock that counts
+    through suspend minus one that does not. It grows by the length of each sleep."""
+    if sys.platform == "win32":
+        # time.monotonic (GetTickCount64) counts through sleep there; the "unbiased"
+        # interrupt time (100 ns units) does not.
+        import ctypes
+
+        counter = ctypes.c_ulonglong()
+        unbiased = ctypes.windll.kernel32.QueryUnbiasedInterruptTime
+
+        def gap() -> float:
+            unbiased(ctypes.byref(counter))
+            return time.monotonic() - counter.value / 1e7
+
+        return gap
     boottime = getattr(time, "CLOCK_BOOTTIME", None)
-    if boottime is not None:
-        return lambda: time.clock_gettime(boottime)
-    return time.time
+    if boottime is not None:  # Linux: CLOCK_MONOTONIC stops in suspend, CLOCK_BOOTTIME not
+        return lambda: time.clock_gettime(boottime) - time.monotonic()
+    return lambda: time.time() - time.monotonic()  # macOS: mach time stops in sleep

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.principals import UserId
 from checks.model import Finding, ScanResult
 
 SCHEMA_VERSION = 1
@@ -36,7 +37,7 @@ CREATE INDEX IF NOT EXISTS findings_open ON findings (resolved_at);
 -- encrypted in the outbox and, once delivered, on the server; here only what routes it.
 CREATE TABLE IF NOT EXISTS reports (
     key          TEXT PRIMARY KEY,        -- the idempotency key
-    uid          INTEGER NOT NULL,
+    uid          INTEGER NOT NULL,        -- POSIX uid; on Windows the account SID, as text
     user         TEXT NOT NULL,
     category     TEXT NOT NULL,
     created_at   REAL NOT NULL,
@@ -241,7 +242,7 @@ class LocalRecords:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def add_report(self, key: str, uid: int, user: str, category: str, now: float) -> None:
+    def add_report(self, key: str, uid: UserId, user: str, category: str, now: float) -> None:
         with self._store._tx() as db:
             db.execute(
                 "INSERT OR IGNORE INTO reports (key, uid, user, category, created_at, state, updated_at) "
@@ -249,7 +250,7 @@ class LocalRecords:
                 (key, uid, user, category, now, now),
             )
 
-    def reports_for(self, uid: int) -> list[dict[str, Any]]:
+    def reports_for(self, uid: UserId) -> list[dict[str, Any]]:
         with self._store._lock:
             rows = self._store._db.execute(
                 "SELECT key, category, created_at, case_id, state, summary, replies, updated_at "
@@ -286,7 +287,7 @@ class LocalRecords:
         state: str | None = None,
         summary: str | None = None,
         replies: list[dict[str, Any]] | None = None,
-    ) -> int | None:
+    ) -> UserId | None:
         """Apply what the server says; the owner's uid when anything changed, else None."""
         with self._store._tx() as db:
             row = db.execute(
@@ -306,16 +307,17 @@ class LocalRecords:
                 "UPDATE reports SET case_id = ?, state = ?, summary = ?, replies = ?, updated_at = ? WHERE key = ?",
                 (*new, now, key),
             )
-            return int(row[0])
+            owner: UserId = row[0]  # an int uid, or a Windows SID string
+            return owner
 
-    def record_ack(self, uid: int, text_version: str, policy_version: int, now: float) -> None:
+    def record_ack(self, uid: UserId, text_version: str, policy_version: int, now: float) -> None:
         with self._store._tx() as db:
             db.execute(
                 "INSERT OR REPLACE INTO acks (uid, text_version, policy_version, at) VALUES (?, ?, ?, ?)",
                 (uid, text_version, policy_version, now),
             )
 
-    def acknowledged(self, uid: int) -> list[str]:
+    def acknowledged(self, uid: UserId) -> list[str]:
         with self._store._lock:
             rows = self._store._db.execute(
                 "SELECT text_version FROM acks WHERE uid = ? ORDER BY at", (uid,)

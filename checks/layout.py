@@ -260,10 +260,10 @@ def _is_dir(path: Path) -> bool:
 def _homes_from_passwd(already: dict[str, UserHome]) -> dict[str, UserHome]:
     """Homes of real login users that live outside /home (live Linux/macOS only)."""
     extra: dict[str, UserHome] = {}
-    try:
-        import pwd
-    except ImportError:  # pragma: no cover - not on Windows
-        return extra
+    if sys.platform == "win32":
+        return extra  # profiles come from the Users folder there
+    import pwd
+
     for entry in pwd.getpwall():
         home = entry.pw_dir
         if not home or home in already or home in ("/", "/nonexistent", "/var/empty"):

@@ -448,9 +448,12 @@ $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
 Remove-Item -Recurse -Force app -ErrorAction SilentlyContinue
 Expand-Archive $EmbedZip -DestinationPath app\python
-# The embeddable Python ignores site-packages until its ._pth file names them.
+# The embeddable Python ignores site-packages until its ._pth file names them; it also skips
+# .pth files, so pywin32's folders (named pipe, tokens, DACLs) are listed here by hand.
 $pth = Get-ChildItem app\python\python3*._pth | Select-Object -First 1
 Add-Content $pth.FullName "Lib\site-packages"
+Add-Content $pth.FullName "Lib\site-packages\win32"
+Add-Content $pth.FullName "Lib\site-packages\win32\lib"
 py -3.11 -m pip install --no-compile --target app\python\Lib\site-packages "$Source[gui]"
 Copy-Item $WinSW winsw\wxguard-service.exe
 wix heat dir app -cg AppFiles -dr APPDIR -gg -srd -sreg -scom -var var.AppDir -out app.wxs

@@ -7,6 +7,7 @@ only processes that are new since the last one, which is what keeps steady state
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -72,6 +73,12 @@ class PsutilProcessSource:
         return facts, blind
 
     def modules(self, proc: ProcessFact) -> tuple[list[ModuleFact], list[BlindSpot]]:
+        if sys.platform == "darwin":
+            # psutil cannot list a process's images on macOS; injected dylibs are found in the
+            # bundle's binaries instead (checks/integrity/macos_bundle.py).
+            return [], [
+                BlindSpot("modules", f"pid {proc.pid} ({proc.name})", "unsupported on macOS")
+            ]
         try:
             maps = psutil.Process(proc.pid).memory_maps(grouped=False)
         except psutil.AccessDenied:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from agent.config import Settings
-from agent.ipc import Dispatcher, IpcServer
+from agent.ipc import Dispatcher
+from agent.ipc_unix import IpcServer
 from agent.paths import AgentPaths, Mode
 from agent.service import AgentService
 from checks.api import image_scanner

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import pwd
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent.api import AgentError
 from agent.client import AgentClient
 from tests.agent.conftest import InProcessAgent
+from tests.support.real_agent import AgentUnderTest
 
 
 def _raw(path: str, data: bytes, read: bool = True) -> list[dict[str, object]]:
@@ -98,13 +103,13 @@ def test_huge_message_is_refused_without_harm(in_process_agent: InProcessAgent) 
         assert client.status()["agent_version"]
 
 
-def test_identity_comes_from_the_kernel_not_the_message(in_process_agent: InProcessAgent) -> None:
-    """Another user connects: the agent sees that user's uid, whatever the message claims."""
+def _as_nobody(socket_path: Path, request: dict[str, object]) -> dict[str, Any]:
+    """Send one request from a process of the unprivileged user `nobody`; its reply."""
     nobody = pwd.getpwnam("nobody")
     code = (
-        "import json, socket, sys\n"
+        "import socket, sys\n"
         "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
-        's.sendall(b\'{"v": 1, "op": "hello", "args": {}}\\n\')\n'
+        "s.sendall(sys.argv[2].encode() + b'\\n')\n"
         "print(s.makefile().readline())\n"
     )
     run = subprocess.run(
@@ -116,15 +121,58 @@ def test_identity_comes_from_the_kernel_not_the_message(in_process_agent: InProc
             sys.executable,
             "-c",
             code,
-            str(in_process_agent.socket),
+            str(socket_path),
+            json.dumps(request),
         ],
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert run.returncode == 0, run.stderr
-    reply = json.loads(run.stdout)
-    assert reply["result"]["uid"] == nobody.pw_uid
+    reply: dict[str, Any] = json.loads(run.stdout)
+    return reply
+
+
+def test_identity_comes_from_the_kernel_not_the_message(in_process_agent: InProcessAgent) -> None:
+    """Another user connects: the agent sees that user's uid, whatever the message claims."""
+    reply = _as_nobody(
+        in_process_agent.socket, {"v": 1, "op": "hello", "args": {}, "uid": 0, "admin": True}
+    )
+    assert reply["error"]["code"] == "bad-request"  # claims about oneself are not even read
+    reply = _as_nobody(in_process_agent.socket, {"v": 1, "op": "hello", "args": {}})
+    assert reply["result"]["uid"] == pwd.getpwnam("nobody").pw_uid
+    assert reply["result"]["admin"] is False
+    with AgentClient(in_process_agent.socket) as client:
+        assert client.hello()["admin"] is True  # this test runs as root
+
+
+def test_only_an_administrator_may_enroll_the_machine() -> None:
+    """A user who is not root asks the system agent to report to a server of theirs: refused,
+    in both languages, and the agent keeps no trace of that server."""
+    home = Path(tempfile.mkdtemp(prefix="wxguard-enroll-", dir="/tmp"))
+    agent = AgentUnderTest(home)
+    agent.start()
+    # WXGUARD_HOME puts the socket inside the state folder, which the agent locks to root;
+    # an installed agent's socket is in /run/wxguard. Open the folder so `nobody` reaches it.
+    home.chmod(0o755)
+    try:
+        reply = _as_nobody(
+            agent.socket,
+            {
+                "v": 1,
+                "op": "enroll",
+                "args": {"server": "https://attacker.invalid", "secret": "s3cret"},
+            },
+        )
+        assert reply["ok"] is False
+        assert reply["error"]["code"] == "forbidden"
+        assert "管理员" in reply["error"]["zh"] and "administrator" in reply["error"]["en"]
+        stored = [f for f in home.rglob("*") if f.is_file() and b"attacker" in f.read_bytes()]
+        assert stored == []
+        assert "attacker.invalid" not in agent.cli("status", "--format", "json").stdout
+    finally:
+        agent.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_client_reports_a_missing_agent_in_both_languages(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,277 @@
+"""The agent's endpoint on Windows: a named pipe, one thread per connection (pywin32).
+
+The same JSON-lines conversation as the Unix socket (`agent.ipc.Connection`). Security:
+
+- The pipe's DACL (`agent.paths.pipe_security`) lets clients read and write but not create
+  instances, and the first instance is created with FILE_FLAG_FIRST_PIPE_INSTANCE: nobody can
+  squat the name before the service or serve a second instance beside it.
+- Remote clients are rejected (PIPE_REJECT_REMOTE_CLIENTS).
+- Who the client is comes from its token: the server impersonates it at identification level
+  (the client opens with SECURITY_IDENTIFICATION, so the agent can read the token but cannot
+  act as the user), reads the SID and the Administrators membership, and reverts. Windows
+  allows that only after a first read from the pipe, so the first bytes are read before.
+- A client connecting to the system pipe checks that the server process runs as LocalSystem,
+  so a user-level process cannot pose as the agent even if the service is stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+
+assert sys.platform == "win32"
+
+import contextlib
+import io
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import ntsecuritycon
+import pywintypes
+import win32api
+import win32con
+import win32file
+import win32pipe
+import win32security
+import winerror
+
+from agent import windows_security
+from agent.api import AgentError
+from agent.ipc import MAX_CONNECTIONS, Connection, Dispatcher, Peer
+from agent.paths import SYSTEM_PIPE, pipe_security
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+log = logging.getLogger("wxguard.agent.ipc")
+
+PIPE_BUFFER = 64 * 1024
+# What a client asks for: read, and write data. Not GENERIC_WRITE, which includes
+# FILE_CREATE_PIPE_INSTANCE (= FILE_APPEND_DATA) that the pipe's DACL denies to clients.
+CLIENT_ACCESS = win32file.GENERIC_READ | ntsecuritycon.FILE_WRITE_DATA
+_EOF_ERRORS = (
+    winerror.ERROR_BROKEN_PIPE,
+    winerror.ERROR_PIPE_NOT_CONNECTED,
+    winerror.ERROR_NO_DATA,
+)
+
+
+class PipeStream(io.RawIOBase):
+    """A pipe handle as a raw byte stream, for io.BufferedReader / BufferedWriter.
+
+    `prefix` holds bytes already read (the server reads before it may identify the client)."""
+
+    def __init__(self, handle: int, prefix: bytes = b"") -> None:
+        super().__init__()
+        self.handle = handle
+        self._prefix = prefix
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self._prefix:
+            n = min(len(buffer), len(self._prefix))
+            buffer[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        try:
+            _status, data = win32file.ReadFile(self.handle, len(buffer))
+        except pywintypes.error as exc:
+            if exc.winerror in _EOF_ERRORS:
+                return 0  # the other end closed
+            raise OSError(exc.winerror, exc.strerror) from exc
+        buffer[: len(data)] = data
+        return len(data)
+
+    def write(self, data: Buffer, /) -> int:
+        try:
+            _status, written = win32file.WriteFile(self.handle, bytes(data))
+        except pywintypes.error as exc:
+            raise OSError(exc.winerror, exc.strerror) from exc
+        return written
+
+
+def _streams(stream: PipeStream) -> tuple[io.BufferedReader, io.BufferedWriter]:
+    return io.BufferedReader(stream, PIPE_BUFFER), io.BufferedWriter(stream, PIPE_BUFFER)
+
+
+def identify_client(handle: int) -> Peer:
+    """The client's SID and rights from its own token (the caller must have read from the pipe
+    first: Windows refuses to impersonate before)."""
+    pid = int(win32pipe.GetNamedPipeClientProcessId(handle))
+    win32security.ImpersonateNamedPipeClient(handle)
+    try:
+        # openAsSelf: the access check for opening the token uses the agent's own identity.
+        token = win32security.OpenThreadToken(
+            win32api.GetCurrentThread(), win32security.TOKEN_QUERY, True
+        )
+    finally:
+        win32security.RevertToSelf()
+    try:
+        return Peer(
+            windows_security.token_user_sid(token),
+            pid,
+            admin=windows_security.token_is_administrator(token),
+        )
+    finally:
+        win32api.CloseHandle(token)
+
+
+class PipeServer:
+    """Accepts connections on `name` until closed; each gets a thread and a `Connection`."""
+
+    def __init__(self, name: str, dispatcher: Dispatcher, world_connectable: bool) -> None:
+        self.name = name
+        self.dispatcher = dispatcher
+        self.closing = False
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        owner = windows_security.current_user_sid()
+        self._attributes = win32security.SECURITY_ATTRIBUTES()
+        self._attributes.SECURITY_DESCRIPTOR = (
+            win32security.ConvertStringSecurityDescriptorToSecurityDescriptor(
+                pipe_security(world_connectable, owner), win32security.SDDL_REVISION_1
+            )
+        )
+        self._listening = self._instance(first=True)
+
+    def _instance(self, first: bool) -> int:
+        open_mode = win32pipe.PIPE_ACCESS_DUPLEX
+        if first:
+            open_mode |= win32pipe.FILE_FLAG_FIRST_PIPE_INSTANCE
+        try:
+            return win32pipe.CreateNamedPipe(
+                self.name,
+                open_mode,
+                win32pipe.PIPE_TYPE_BYTE
+                | win32pipe.PIPE_READMODE_BYTE
+                | win32pipe.PIPE_WAIT
+                | win32pipe.PIPE_REJECT_REMOTE_CLIENTS,
+                win32pipe.PIPE_UNLIMITED_INSTANCES,
+                PIPE_BUFFER,
+                PIPE_BUFFER,
+                0,
+                self._attributes,
+            )
+        except pywintypes.error as exc:
+            if first and exc.winerror in (winerror.ERROR_ACCESS_DENIED, winerror.ERROR_PIPE_BUSY):
+                raise AgentError(
+                    "already-running",
+                    f"另一个 wxguard 代理已在运行（{self.name}）。",
+                    f"Another wxguard agent is already running ({self.name}).",
+                ) from exc
+            raise
+
+    def serve_forever(self) -> None:
+        while not self.closing:
+            handle = self._listening
+            try:
+                win32pipe.ConnectNamedPipe(handle, None)
+            except pywintypes.error as exc:
+                # ERROR_PIPE_CONNECTED: the client came between CreateNamedPipe and now.
+                if exc.winerror != winerror.ERROR_PIPE_CONNECTED:
+                    log.warning("named pipe connect failed: %s", exc.strerror)
+                    win32file.CloseHandle(handle)
+                    self._listening = self._instance(first=False)
+                    continue
+            self._listening = self._instance(first=False)
+            if self.closing:
+                win32file.CloseHandle(handle)
+                break
+            if not self._slots.acquire(blocking=False):
+                log.warning("too many IPC connections; refusing one")
+                win32file.CloseHandle(handle)
+                continue
+            threading.Thread(
+                target=self._serve_one, args=(handle,), name="wxguard-ipc-conn", daemon=True
+            ).start()
+        win32file.CloseHandle(self._listening)
+
+    def _serve_one(self, handle: int) -> None:
+        try:
+            try:
+                _status, first = win32file.ReadFile(handle, PIPE_BUFFER)
+                peer = identify_client(handle)
+            except pywintypes.error as exc:
+                if exc.winerror not in _EOF_ERRORS:  # not just a client that left (or close())
+                    log.warning("refused a pipe client that could not be identified: %s", exc)
+                return
+            reader, writer = _streams(PipeStream(handle, bytes(first)))
+            Connection(reader, writer, peer, self.dispatcher, lambda: self.closing).serve()
+            with contextlib.suppress(OSError, ValueError):
+                writer.flush()
+            # Let the client read the last reply before the pipe goes: DisconnectNamedPipe
+            # would discard what it has not read yet.
+            with contextlib.suppress(pywintypes.error):
+                win32file.FlushFileBuffers(handle)
+        finally:
+            with contextlib.suppress(pywintypes.error):
+                win32pipe.DisconnectNamedPipe(handle)
+            win32file.CloseHandle(handle)
+            self._slots.release()
+
+    def close(self) -> None:
+        self.closing = True
+        # serve_forever sits in a blocking ConnectNamedPipe: one connection wakes it.
+        with contextlib.suppress(OSError, pywintypes.error):
+            win32file.CloseHandle(open_pipe(self.name, timeout=1.0, verify_server=False))
+
+
+def open_pipe(name: str, timeout: float, verify_server: bool = True) -> int:
+    """A client handle on the agent's pipe; OSError if there is none (or it is not the agent)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            handle = win32file.CreateFile(
+                name,
+                CLIENT_ACCESS,
+                0,
+                None,
+                win32file.OPEN_EXISTING,
+                win32con.SECURITY_SQOS_PRESENT | win32file.SECURITY_IDENTIFICATION,
+                None,
+            )
+            break
+        except pywintypes.error as exc:
+            remaining = deadline - time.monotonic()
+            if exc.winerror == winerror.ERROR_PIPE_BUSY and remaining > 0:
+                with contextlib.suppress(pywintypes.error):
+                    win32pipe.WaitNamedPipe(name, int(min(remaining, 5.0) * 1000))
+                continue
+            raise OSError(exc.winerror, exc.strerror, name) from exc
+    raw = int(handle.Detach())
+    if verify_server and name.lower() == SYSTEM_PIPE.lower():
+        server_pid = int(win32pipe.GetNamedPipeServerProcessId(raw))
+        owner = windows_security.process_owner_sid(server_pid)
+        if owner != windows_security.LOCAL_SYSTEM:
+            win32file.CloseHandle(raw)
+            raise OSError(
+                winerror.ERROR_ACCESS_DENIED,
+                f"{name} is served by pid {server_pid} as {owner}, not by the wxguard service",
+                name,
+            )
+    return raw
+
+
+class PipeClientFile:
+    """What `agent.client.AgentClient` needs of a connection: write, flush, readline, close."""
+
+    def __init__(self, handle: int) -> None:
+        self._handle = handle
+        self._reader, self._writer = _streams(PipeStream(handle))
+
+    def write(self, data: bytes) -> int:
+        return self._writer.write(data)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def readline(self, limit: int = -1) -> bytes:
+        return self._reader.readline(limit)
+
+    def close(self) -> None:
+        win32file.CloseHandle(self._handle)
