@@ -196,6 +196,61 @@ def cmd_secret_create(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def cmd_secret_list(args: argparse.Namespace, clock: Clock) -> int:
+    now = clock.now()
+
+    def work(_settings: Settings, session: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": s.id,
+                "label": s.label,
+                "state": crud.secret_state(s, now),
+                "uses": s.uses,
+                "uses_allowed": s.uses_allowed,
+                "created_at": _iso(s.created_at),
+                "expires_at": _iso(s.expires_at),
+            }
+            for s in crud.list_secrets(session)
+        ]
+
+    _print_rows(_with_session(args, work), args.format)
+    return 0
+
+
+def cmd_secret_revoke(args: argparse.Namespace, clock: Clock) -> int:
+    def work(_settings: Settings, session: Any) -> bool:
+        try:
+            return crud.revoke_secret(session, args.id, clock.now(), "cli")
+        except crud.NotFound:
+            raise CliError(
+                f"没有编号为 {args.id} 的注册密钥：用 `wxguard-server secret list` 查看编号。",
+                f"No enrollment secret has id {args.id}: see `wxguard-server secret list`.",
+            ) from None
+
+    changed = _with_session(args, work)
+    print(
+        f"secret {args.id}: revoked (devices already enrolled with it keep working)"
+        if changed
+        else f"secret {args.id}: was already revoked"
+    )
+    return 0
+
+
+def cmd_device_revoke(args: argparse.Namespace, clock: Clock) -> int:
+    def work(_settings: Settings, session: Any) -> None:
+        try:
+            crud.revoke_device(session, args.device_id, clock.now(), "cli", "")
+        except crud.NotFound:
+            raise CliError(
+                f"没有设备 {args.device_id}：用 `wxguard-server devices` 查看设备编号。",
+                f"No device {args.device_id}: see `wxguard-server devices`.",
+            ) from None
+
+    _with_session(args, work)
+    print(f"device {args.device_id}: revoked (its token is refused from now on)")
+    return 0
+
+
 def cmd_policy_publish(args: argparse.Namespace, clock: Clock) -> int:
     try:
         raw = Path(args.file).read_bytes()
@@ -315,14 +370,17 @@ def cmd_list(args: argparse.Namespace, clock: Clock) -> int:
             for r in session.scalars(select(Report).order_by(Report.id))
         ]
 
-    rows = _with_session(args, work)
-    if args.format == "json":
+    _print_rows(_with_session(args, work), args.format)
+    return 0
+
+
+def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         print()
-    else:
-        for row in rows:
-            print("  ".join(str(v) for k, v in row.items() if k not in {"evidence", "remediation"}))
-    return 0
+        return
+    for row in rows:
+        print("  ".join(str(v) for k, v in row.items() if k not in {"evidence", "remediation"}))
 
 
 # --- parser ------------------------------------------------------------------------------
@@ -367,6 +425,18 @@ def build_parser() -> argparse.ArgumentParser:
     secret = sub.add_parser("secret", help="enrollment secrets").add_subparsers(
         dest="action", required=True
     )
+    p = with_data(secret.add_parser("list", help="enrollment secrets and their state"))
+    p.add_argument("--format", choices=["json", "text"], default="text")
+    p.set_defaults(func=cmd_secret_list)
+    p = with_data(secret.add_parser("revoke", help="refuse later enrollments with a secret"))
+    p.add_argument("id", type=int, help="the secret's id (see `secret list`)")
+    p.set_defaults(func=cmd_secret_revoke)
+    device = sub.add_parser("device", help="enrolled devices").add_subparsers(
+        dest="device_command", required=True
+    )
+    p = with_data(device.add_parser("revoke", help="refuse a device's token from now on"))
+    p.add_argument("device_id")
+    p.set_defaults(func=cmd_device_revoke)
     p = with_data(secret.add_parser("create", help="print a new enrollment secret"))
     p.add_argument("--uses", type=int, default=1, help="how many devices may enroll with it")
     p.add_argument("--expires", default="7d", help="7d, 12h, 30m or an ISO time; '' for never")

@@ -144,6 +144,34 @@ def create_secret(
     return secret
 
 
+def secret_state(secret: EnrollmentSecret, now: datetime) -> str:
+    """active, revoked, used-up or expired: why an agent can or cannot enroll with it."""
+    if secret.revoked:
+        return "revoked"
+    if secret.uses >= secret.uses_allowed:
+        return "used-up"
+    if secret.expires_at is not None and secret.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def list_secrets(session: Session) -> list[EnrollmentSecret]:
+    return list(session.scalars(select(EnrollmentSecret).order_by(EnrollmentSecret.id)))
+
+
+def revoke_secret(session: Session, secret_id: int, now: datetime, actor: str) -> bool:
+    """Refuse every later enrollment with this secret; devices already enrolled keep working
+    (revoke them one by one). False if it was revoked already."""
+    secret = session.get(EnrollmentSecret, secret_id)
+    if secret is None:
+        raise NotFound(secret_id)
+    if secret.revoked:
+        return False
+    secret.revoked = True
+    audit(session, now, actor, "secret.revoke", str(secret_id), detail={"label": secret.label})
+    return True
+
+
 def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tuple[Device, str]:
     secret_hash = token_hash(req.secret)
     # One conditional UPDATE consumes a use atomically, so two devices racing for the last use of

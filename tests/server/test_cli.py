@@ -119,3 +119,55 @@ def test_full_flow_through_a_real_server_process(data_dir: Path, tmp_path: Path)
             "attachments": 0,
         }
     ]
+
+
+def test_it_lists_and_revokes_secrets_and_devices(data_dir: Path) -> None:
+    """A secret that leaked is revoked: enrollments with it are refused, the other secret
+    still works; a lost laptop's device is revoked: its token is refused from then on."""
+    leaked = cli("secret", "create", "--data", str(data_dir), "--label", "leaked").stdout.strip()
+    kept = cli("secret", "create", "--data", str(data_dir), "--label", "kept").stdout.strip()
+    listed = json.loads(cli("secret", "list", "--data", str(data_dir), "--format", "json").stdout)
+    assert [(s["label"], s["state"]) for s in listed] == [("leaked", "active"), ("kept", "active")]
+    assert leaked not in json.dumps(listed) and kept not in json.dumps(listed)  # only hashes kept
+
+    leaked_id = listed[0]["id"]
+    out = cli("secret", "revoke", "--data", str(data_dir), str(leaked_id)).stdout
+    assert "revoked" in out
+    assert "already" in cli("secret", "revoke", "--data", str(data_dir), str(leaked_id)).stdout
+    unknown = cli("secret", "revoke", "--data", str(data_dir), "999", check=False)
+    assert (
+        unknown.returncode == 2 and "secret list" in unknown.stderr and "注册密钥" in unknown.stderr
+    )
+
+    server = LiveServer(data_dir, free_port())
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            refused = http.post("/api/v1/enroll", json={"secret": leaked, "hostname": "evil"})
+            assert refused.status_code in (401, 403)
+            enrolled = http.post("/api/v1/enroll", json={"secret": kept, "hostname": "pc-lost"})
+            assert enrolled.status_code == 201
+            body = enrolled.json()
+            headers = {"Authorization": f"Bearer {body['device_token']}"}
+            assert (
+                http.post(
+                    "/api/v1/heartbeat", json={"agent_version": "2.0"}, headers=headers
+                ).status_code
+                == 200
+            )
+
+            out = cli("device", "revoke", "--data", str(data_dir), body["device_id"]).stdout
+            assert "revoked" in out
+            assert (
+                http.post(
+                    "/api/v1/heartbeat", json={"agent_version": "2.0"}, headers=headers
+                ).status_code
+                == 401
+            )
+    finally:
+        server.stop()
+    states = json.loads(cli("secret", "list", "--data", str(data_dir), "--format", "json").stdout)
+    assert [s["state"] for s in states] == ["revoked", "used-up"]
+    devices = json.loads(cli("devices", "--data", str(data_dir), "--format", "json").stdout)
+    assert devices[0]["revoked"] is True
+    missing = cli("device", "revoke", "--data", str(data_dir), "no-such-device", check=False)
+    assert missing.returncode == 2 and "wxguard-server devices" in missing.stderr
