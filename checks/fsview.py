@@ -94,6 +94,8 @@ class FsView:
     )
     _dirty: set[str] = field(default_factory=set)
     _missing: set[str] = field(default_factory=set)
+    # watched folder → the missing paths it was chosen to watch for (see `watch_dirs`)
+    _awaiting: dict[str, set[str]] = field(default_factory=dict)
     # Per listed folder, which entry names the scan cared about: (pattern, folders only).
     _filters: dict[str, set[tuple[str, bool]]] = field(default_factory=dict)
     stats: FsStats = field(default_factory=FsStats)
@@ -127,8 +129,10 @@ class FsView:
         return sorted(self._listings)
 
     def stale(self, paths: Iterable[str]) -> list[str]:
-        """Listed folders that changed since they were listed: a watch set up after a listing
-        would miss what happened in between, so the caller rescans these."""
+        """Watched folders that changed since the scan read them: a watch set up after a read
+        would miss what happened in between, so the caller rescans these. A folder changed if
+        its listing is out of date, or if it was watched as the nearest existing ancestor of
+        a path the scan looked for, and the next folder towards that path has appeared."""
         out: list[str] = []
         for path in paths:
             cached = self._listings.get(path)
@@ -139,12 +143,20 @@ class FsView:
                     out.append(path)
                 continue
             if cached is None:
-                if path in self._missing:
+                if path in self._missing or self._awaited_appeared(path):
                     out.append(path)  # appeared since we looked for it
                 continue
             if (cached.mtime_ns, cached.ino) != (st.st_mtime_ns, st.st_ino):
                 out.append(path)
         return out
+
+    def _awaited_appeared(self, folder: str) -> bool:
+        for missing in self._awaiting.get(folder, ()):
+            below = os.path.join(folder, os.path.relpath(missing, folder).split(os.sep)[0])
+            # The path itself, or a folder on the way to it (a file there leads nowhere).
+            if os.path.lexists(below) if below == missing else os.path.isdir(below):
+                return True
+        return False
 
     def relevant(self, path: str, is_dir: bool, modified_only: bool) -> bool:
         """Whether a file system event at `path` could change what a scan sees."""
@@ -175,11 +187,13 @@ class FsView:
         """Every folder whose change could change a scan: the folders listed, and for each
         path probed but missing, its nearest existing ancestor (where it would appear)."""
         dirs = set(self._listings)
+        self._awaiting = {}
         for path in self._missing:
             parent = os.path.dirname(path)
-            while parent and parent not in dirs:
-                if os.path.isdir(parent):
+            while parent:
+                if parent in dirs or os.path.isdir(parent):
                     dirs.add(parent)
+                    self._awaiting.setdefault(parent, set()).add(path)
                     break
                 if os.path.dirname(parent) == parent:
                     break
@@ -218,6 +232,7 @@ class FsView:
         except OSError as exc:
             self.note(probe, path, exc)
             return []
+        self._missing.discard(path)
         if not stat_mod.S_ISDIR(st.st_mode):
             return []
         if cached is not None and cached.mtime_ns == st.st_mtime_ns and cached.ino == st.st_ino:
@@ -426,6 +441,7 @@ class FsView:
         except OSError:
             self._missing.add(path)
             return None
+        self._missing.discard(path)  # it was looked for and is here now
         is_link = stat_mod.S_ISLNK(lst.st_mode)
         st = lst
         if is_link:

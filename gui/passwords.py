@@ -3,6 +3,7 @@ worker thread, one timer set to the next reminder, and the state reported to the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
@@ -41,6 +42,9 @@ class PasswordController(QObject):
         self.loaded: dict[str, pa.Loaded] = {}
         self.statuses: dict[str, pa.AccountStatus] = {}
         self.error: AgentError | None = None
+        self._keyring_lock = threading.RLock()  # one keyring read-modify-write at a time
+        self._generation = 0  # counts keyring reads (worker side)
+        self._shown_generation = 0  # the newest read applied (GUI side)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.check_reminders)
@@ -53,25 +57,26 @@ class PasswordController(QObject):
         self.bridge.run("password-load", self._load_all)
 
     def record_change(self, account: str, day: date, no_expiry: bool = False) -> None:
+        now = self.clock()
         try:
-            record = pa.record_change(account, day, self.clock(), no_expiry=no_expiry)
+            pa.record_change(account, day, now, no_expiry=no_expiry)  # refused at once if bad
         except pa.PasswordAgeError as exc:
             self.failed.emit(exc)
             return
-        self._save(record)
+        self._save(account, lambda _: pa.record_change(account, day, now, no_expiry=no_expiry))
 
     def set_no_expiry(self, account: str, no_expiry: bool) -> None:
-        loaded = self.loaded.get(account, pa.Loaded(None))
-        self._save(pa.set_no_expiry(loaded, account, no_expiry))
+        self._save(account, lambda fresh: pa.set_no_expiry(fresh, account, no_expiry))
 
     def snooze(self, account: str, until: datetime) -> None:
         loaded = self.loaded.get(account, pa.Loaded(None))
+        now, policy = self.clock(), self.policy
         try:
-            record = pa.defer(loaded, account, until, self.policy, self.clock())
+            pa.defer(loaded, account, until, policy, now)  # refused at once past the limit
         except pa.PasswordAgeError as exc:
             self.failed.emit(exc)
             return
-        self._save(record)
+        self._save(account, lambda fresh: pa.defer(fresh, account, until, policy, now))
 
     def set_policy(self, password_policy: dict[str, Any] | None) -> None:
         policy = pa.PasswordPolicy.from_json(password_policy)
@@ -104,7 +109,7 @@ class PasswordController(QObject):
                 upcoming = pa.schedule_after(None, self.policy, now, now)
             else:
                 upcoming = pa.next_reminder(pa.Loaded(shown), self.policy, now)
-                self._save(shown)
+                self._save(account, _mark_reminded(account, now))
             # Updated at once, so a keyring that fails to save cannot make the timer spin.
             self.statuses[account] = replace(status, next_reminder=upcoming)
         self._arm()
@@ -123,20 +128,33 @@ class PasswordController(QObject):
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _load_all(self) -> dict[str, pa.Loaded]:
-        return {account: self.store.load(account) for account in ACCOUNT_TYPES}
+    def _load_all(self) -> tuple[int, dict[str, pa.Loaded]]:
+        with self._keyring_lock:
+            self._generation += 1
+            return self._generation, {a: self.store.load(a) for a in ACCOUNT_TYPES}
 
-    def _save(self, record: pa.PasswordRecord) -> None:
-        def work() -> dict[str, pa.Loaded]:
-            self.store.save(record)
-            return self._load_all()
+    def _save(self, account: str, change: Callable[[pa.Loaded], pa.PasswordRecord]) -> None:
+        """Apply `change` to the record as it is in the keyring *now*, on the worker pool.
+
+        Writes are serialised and each starts from a fresh read, so two changes in flight (a
+        reminder marked as shown while the employee ticks "does not expire") both land; a
+        result older than one already shown is dropped."""
+
+        def work() -> tuple[int, dict[str, pa.Loaded]]:
+            with self._keyring_lock:
+                self.store.save(change(self.store.load(account)))
+                return self._load_all()
 
         self.bridge.run("password-save", work)
 
     def _on_done(self, op: str, result: Any) -> None:
         if op in ("password-load", "password-save"):
+            generation, loaded = result
+            if generation < self._shown_generation:
+                return  # a newer state is already on screen
+            self._shown_generation = generation
             self.error = None
-            self.loaded = dict(result)
+            self.loaded = dict(loaded)
             self._recompute()
 
     def _on_failed(self, op: str, error: AgentError) -> None:
@@ -161,3 +179,7 @@ class PasswordController(QObject):
             self.bridge.call(
                 "report_password_status", [s.to_report() for s in self.statuses.values()]
             )
+
+
+def _mark_reminded(account: str, at: datetime) -> Callable[[pa.Loaded], pa.PasswordRecord]:
+    return lambda fresh: pa.reminded(fresh, account, at)

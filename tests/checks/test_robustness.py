@@ -170,3 +170,33 @@ def test_brackets_in_names_are_literal(tmp_path: Path, name: str) -> None:
     fs = FsView()
     assert [e.name for e in fs.glob(str(tmp_path), name)] == [name]
     assert [e.name for e in fs.glob(str(tmp_path), "*")] == [name]
+
+
+def test_folders_created_between_a_lookup_and_its_watch_are_rescanned(tmp_path: Path) -> None:
+    """The agent watches the nearest existing ancestor of a path a rule looks for. If the
+    path's folders appear after the lookup but before the watch (a project created while the
+    first scan runs), no event will ever come: `stale` must say so, or the plugin inside is
+    never found (seen once in CI)."""
+    home = tmp_path / "home"
+    (home / "proj").mkdir(parents=True)
+    wanted = home / "proj" / ".venv" / "lib" / "site-packages"
+    fs = FsView()
+    assert list(fs.glob(str(home), "*/.venv/lib/site-packages")) == []  # not there yet
+    wanted.mkdir(parents=True)  # ...created while the scan goes on
+    watched = fs.watch_dirs()
+    assert str(home / "proj") in watched
+    assert fs.stale(watched) == [str(home / "proj")]
+
+
+def test_a_rescan_settles_even_with_a_file_in_the_way(tmp_path: Path) -> None:
+    """A file where a folder was looked for leads nowhere: once the folder that changed has
+    been read again, nothing is stale (else every scan would ask for another, forever)."""
+    home = tmp_path / "home"
+    (home / "proj").mkdir(parents=True)
+    fs = FsView()
+    assert list(fs.glob(str(home), "*/.venv/lib/site-packages")) == []
+    (home / "proj" / ".venv").write_text("not a folder")
+    fs.stale(fs.watch_dirs())  # the folder changed: one rescan is due
+    fs.begin_scan()
+    assert list(fs.glob(str(home), "*/.venv/lib/site-packages")) == []
+    assert fs.stale(fs.watch_dirs()) == []

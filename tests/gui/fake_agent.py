@@ -221,6 +221,8 @@ class MemorySecrets:
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
         self.fail: Exception | None = None
+        # A Secret Service slow to answer the next write of a key (seconds), as after a prompt.
+        self.slow_next_set: dict[str, float] = {}
 
     def get(self, key: str) -> str | None:
         if self.fail:
@@ -230,6 +232,9 @@ class MemorySecrets:
     def set(self, key: str, value: str) -> None:
         if self.fail:
             raise self.fail
+        delay = self.slow_next_set.pop(key, 0.0)
+        if delay:
+            time.sleep(delay)
         self.values[key] = value
 
     def delete(self, key: str) -> None:

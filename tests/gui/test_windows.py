@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from PySide6.QtCore import QDate, Qt
 
+from agent import password_age as pa
 from agent.api import AgentError
 from tests.gui.conftest import recorded
 from tests.gui.fake_agent import FINDING, status
@@ -108,6 +109,24 @@ def test_no_expiry_account_gets_no_reminders(qtbot, make_tray, secrets, clock) -
     qtbot.waitUntil(lambda: "no expiry" in d.rows["personal"]["state"].text(), timeout=3000)
     assert tray.passwords.statuses["personal"].next_reminder is None
     assert tray.passwords.statuses["enterprise"].next_reminder is not None
+
+
+def test_changes_made_while_the_keyring_is_slow_all_land(qtbot, make_tray, secrets) -> None:
+    """The overdue reminder is being marked as shown (a slow keyring write) while the employee
+    ticks "does not expire": neither change may overwrite the other (this raced in CI)."""
+    recorded(secrets, date(2026, 1, 1))  # long overdue: a reminder is shown at once
+    secrets.slow_next_set["personal"] = 1.0
+    tray = make_tray()
+    d = tray.open_password()
+    qtbot.waitUntil(lambda: "overdue" in d.rows["personal"]["state"].text(), timeout=3000)
+    d.rows["personal"]["no_expiry"].click()  # while the reminder's write is still in flight
+    qtbot.waitUntil(lambda: "no expiry" in d.rows["personal"]["state"].text(), timeout=10000)
+    assert tray.bridge.wait_idle(10000)
+    qtbot.wait(200)  # let the last results reach the window
+    stored = pa.PasswordAgeStore(secrets_=secrets).load("personal").record
+    assert stored is not None
+    assert stored.no_expiry and stored.last_reminded is not None
+    assert "no expiry" in d.rows["personal"]["state"].text()
 
 
 def test_reminders_follow_schedule_snooze_limit_and_stop(qtbot, make_tray, secrets, clock) -> None:
