@@ -36,6 +36,7 @@ INTEGRITY_CHECKS = {
     "windows-backup-copy",
     "windows-renamed-exe",
     "windows-unknown-binary",
+    "windows-tampered-binary",
     "foreign-module",
 }
 UNRECOGNISED_KINDS = {"process", "app"}

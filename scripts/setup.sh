@@ -14,6 +14,7 @@ DEBS=(
   gnome-keyring libsecret-tools
   postgresql-15
   chromium chromium-driver
+  osslsigncode
   gcc libc6-dev curl
   python3.11 python3.11-venv systemd
 )

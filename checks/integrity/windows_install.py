@@ -10,11 +10,15 @@ keeps its core in `[3.9.12.51]`, Weixin 4.x in `4.0.x.y`).
   first: DLL hijacking), or, in the install folder and its versioned folders, a PE file
   (found by its MZ/PE headers, whatever its extension) that is unsigned or whose
   Authenticode signer is neither the client's vendor nor Microsoft (redistributable
-  runtimes). The signer is read, not verified: see `pe.py` for what that does not prove.
+  runtimes). The signer is read, its chain is not verified: see `pe.py`.
+- `windows-tampered-binary`: a PE file there signed by the vendor or Microsoft that was
+  changed after it was signed (its Authenticode image digest, or the signature over it, no
+  longer holds): a core DLL patched in place (anti-recall, multi-open).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 
@@ -118,7 +122,9 @@ def _inspect(
             "a system DLL name in the program folder, loaded before the real one (DLL hijacking)"
         )
     if check_signer and not entry.is_symlink:
-        problem = _signer_problem(fs, entry.path, client.signers, allowed)
+        problem, tampered = _signer_problem(fs, entry.path, client.signers, allowed)
+        if tampered:
+            return TamperFact("windows-tampered-binary", client.id, entry.path, problem)
         if problem:
             reasons.append(problem)
     if not reasons:
@@ -128,20 +134,34 @@ def _inspect(
     )
 
 
-def _signer_problem(fs: FsView, path: str, vendor: Iterable[str], allowed: set[str]) -> str:
+def _signer_problem(
+    fs: FsView, path: str, vendor: Iterable[str], allowed: set[str]
+) -> tuple[str, bool]:
+    """Why this file's signature is suspect ("" if it is not), and whether the file was
+    changed after an allowed signer signed it."""
     sig = computed(fs, path, "pe-signer", pe.inspect, reads_whole=False)
     if sig is None or not sig.is_pe:
-        return ""
+        return "", False
+    name = os.path.basename(path)
     if not sig.signed:
-        return "an unsigned program file (the vendor signs every program file it ships)"
+        return "an unsigned program file (the vendor signs every program file it ships)", False
     if sig.signer is None:
-        return f"a program file whose signature cannot be read ({sig.problem})"
+        return f"a program file whose signature cannot be read ({sig.problem})", False
     names = {
         pe.normalise_signer(sig.signer.organization),
         pe.normalise_signer(sig.signer.common_name),
     }
     if names & allowed:
-        return ""
+        check = computed(fs, path, "pe-image", pe.verify_image)
+        if check is not None and check.verified and not check.intact:
+            who = sig.signer.organization or sig.signer.common_name
+            return f"{name}: signed by {who!r} but {check.problem}", True
+        if check is not None and not check.verified:
+            fs.note("integrity", path, f"its signature could not be verified: {check.problem}")
+        return "", False
     who = sig.signer.organization or sig.signer.common_name or sig.signer.subject or "nobody"
     vendors = " / ".join(dict.fromkeys(vendor)) or "the vendor"
-    return f"signed by {who!r}, not by {vendors} or Microsoft (subject: {sig.signer.subject})"
+    return (
+        f"signed by {who!r}, not by {vendors} or Microsoft (subject: {sig.signer.subject})",
+        False,
+    )

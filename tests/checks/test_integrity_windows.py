@@ -1,23 +1,26 @@
-"""Windows integrity: the WeChat install folder holds only vendor- or Microsoft-signed code.
+"""Windows integrity: the WeChat install folder holds only vendor- or Microsoft-signed code,
+unchanged since it was signed.
 
-The PE files are built here (DOS header, PE32+ headers, a certificate table) and signed
-with a PKCS#7 SignedData from `cryptography` under self-made certificates: the check reads
-who signed, it does not verify the chain, and the tests say exactly that.
+The PE files are built here (DOS header, PE32+ headers, a body) and Authenticode-signed by
+`osslsigncode` (Debian's, the tool Linux build farms sign Windows binaries with) under
+self-made certificates: the check reads who signed and verifies that the file is unchanged;
+it does not verify the chain, and the tests say exactly that.
 """
 
 from __future__ import annotations
 
-import datetime
+import hashlib
+import io
 import struct
 from pathlib import Path
 
 import pytest
+from asn1crypto import cms
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from bench.pefiles import certificate, pe_file, signed_data, signed_pe
 from checks.api import image_scanner, scan_image
 from checks.integrity import pe
 from checks.model import ScanResult
@@ -25,31 +28,6 @@ from checks.model import ScanResult
 TENCENT = "Tencent Technology (Shenzhen) Company Limited"
 INSTALL = "Program Files/Tencent/WeChat"
 CORE = f"{INSTALL}/[3.9.12.51]"
-
-
-def certificate(
-    org: str, cn: str | None = None
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn or org),
-        ]
-    )
-    now = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
 
 
 Signers = dict[str, tuple[x509.Certificate, ec.EllipticCurvePrivateKey]]
@@ -65,38 +43,6 @@ def signers() -> Signers:
     }
 
 
-def signed_data(
-    cert: x509.Certificate,
-    key: ec.EllipticCurvePrivateKey,
-    extra: tuple[x509.Certificate, ...] = (),
-) -> bytes:
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(b"SpcIndirectDataContent stand-in")
-    for other in extra:
-        builder = builder.add_certificate(other)
-    builder = builder.add_signer(cert, key, hashes.SHA256())
-    return builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
-
-
-def pe_file(signature: bytes | None = None, body: bytes = b"\x90" * 512) -> bytes:
-    """A PE32+ image: DOS header, PE signature, COFF + optional header, body, cert table."""
-    dos = bytearray(64)
-    dos[:2] = b"MZ"
-    struct.pack_into("<I", dos, 0x3C, 64)
-    opt = bytearray(240)
-    struct.pack_into("<H", opt, 0, 0x20B)
-    struct.pack_into("<I", opt, 108, 16)
-    coff = struct.pack("<HHIIIHH", 0x8664, 0, 0, 0, 0, len(opt), 0x22)
-    image = bytes(dos) + b"PE\0\0" + coff + bytes(opt) + body
-    image += b"\0" * (-len(image) % 8)
-    if signature is None:
-        return image
-    entry = struct.pack("<IHH", 8 + len(signature), 0x0200, 2) + signature
-    entry += b"\0" * (-len(entry) % 8)
-    head = bytearray(image)
-    struct.pack_into("<II", head, 64 + 4 + 20 + 112 + 4 * 8, len(image), len(entry))
-    return bytes(head) + entry
-
-
 def write(root: Path, rel: str, data: bytes) -> None:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,11 +50,11 @@ def write(root: Path, rel: str, data: bytes) -> None:
 
 
 def build_install(root: Path, signers: Signers) -> Path:
-    tencent = pe_file(signed_data(*signers["tencent"]))
+    tencent = signed_pe(*signers["tencent"])
     write(root, f"{INSTALL}/WeChat.exe", tencent)
     write(root, f"{CORE}/WeChatWin.dll", tencent)
-    write(root, f"{CORE}/mmmojo_64.dll", pe_file(signed_data(*signers["tencent-nospace"])))
-    write(root, f"{CORE}/vcruntime140.dll", pe_file(signed_data(*signers["microsoft"])))
+    write(root, f"{CORE}/mmmojo_64.dll", signed_pe(*signers["tencent-nospace"], digest="sha1"))
+    write(root, f"{CORE}/vcruntime140.dll", signed_pe(*signers["microsoft"]))
     write(root, f"{CORE}/resources.dat", b"\x00\x01 not a program")
     write(root, f"{CORE}/notes.txt", b"MZ is how this text happens to start")
     write(root, f"{INSTALL}/Plugins/readme.txt", b"hello")
@@ -152,8 +98,8 @@ def test_dll_signed_by_another_organisation(tmp_path: Path, signers: Signers) ->
 def test_signer_is_the_one_the_signer_info_names(tmp_path: Path, signers: Signers) -> None:
     """Carrying Tencent's certificate along does not make a file Tencent-signed."""
     root = build_install(tmp_path / "img", signers)
-    der = signed_data(*signers["evil"], extra=(signers["tencent"][0],))
-    write(root, f"{CORE}/WeChatHelper.dll", pe_file(der))
+    data = signed_pe(*signers["evil"], extra=(signers["tencent"][0],))
+    write(root, f"{CORE}/WeChatHelper.dll", data)
     assert (
         "signed by 'Evil Plugins Ltd'"
         in unknown(scan_image(str(root), "windows"))[f"{CORE}/WeChatHelper.dll"]
@@ -179,7 +125,7 @@ def test_hijack_dll_name_even_when_unsigned_is_one_finding(
 
 def test_patcher_backups_and_renamed_exe(tmp_path: Path, signers: Signers) -> None:
     root = build_install(tmp_path / "img", signers)
-    original = pe_file(signed_data(*signers["tencent"]))
+    original = signed_pe(*signers["tencent"])
     write(root, f"{CORE}/WeChatWin.dll.h.bak", original)  # RevokeMsgPatcher
     write(root, f"{CORE}/WeChatWin.bak", original)  # WeChatMO
     write(root, f"{INSTALL}/WeChat2.exe", original)  # multi-open copy
@@ -194,7 +140,7 @@ def test_patcher_backups_and_renamed_exe(tmp_path: Path, signers: Signers) -> No
 
 def test_signature_pointing_outside_the_file(tmp_path: Path, signers: Signers) -> None:
     root = build_install(tmp_path / "img", signers)
-    data = bytearray(pe_file(signed_data(*signers["tencent"])))
+    data = bytearray(signed_pe(*signers["tencent"]))
     write(root, f"{CORE}/cut.dll", bytes(data[:-100]))
     assert "cannot be read" in unknown(scan_image(str(root), "windows"))[f"{CORE}/cut.dll"]
 
@@ -232,9 +178,100 @@ def test_warm_rescan_reads_no_binary_again(tmp_path: Path, signers: Signers) -> 
     assert warm.stats["files_hashed"] == 0
 
 
-def test_pe_reader_names_the_signer(signers: Signers) -> None:
-    import io
+def _authenticode_digest(data: bytes, algorithm: str = "sha256") -> bytes:
+    headers = pe._headers(io.BytesIO(data), len(data))
+    assert headers is not None
+    return pe.image_digest(io.BytesIO(data), len(data), headers, algorithm)
 
+
+BODY = b"\x90" * 256 + b"if (msg.revoked) hide(msg);" + b"\x90" * 229
+
+
+def _patch(data: bytes) -> bytes:
+    """What an anti-recall patcher does: rewrite a few bytes of code in place."""
+    at = data.index(b"if (msg.revoked)")
+    return data[:at] + b"if (0          )" + data[at + 16 :]
+
+
+def tampered(result: ScanResult) -> dict[str, str]:
+    return unknown(result, "windows-tampered-binary")
+
+
+def test_signed_core_dll_patched_in_place(tmp_path: Path, signers: Signers) -> None:
+    root = build_install(tmp_path / "img", signers)
+    write(root, f"{CORE}/WeChatWin.dll", _patch(signed_pe(*signers["tencent"], body=BODY)))
+    write(root, f"{CORE}/vcruntime140.dll", _patch(signed_pe(*signers["microsoft"], body=BODY)))
+    result = scan_image(str(root), "windows")
+    found = tampered(result)
+    assert sorted(found) == [f"{CORE}/WeChatWin.dll", f"{CORE}/vcruntime140.dll"]
+    assert found[f"{CORE}/WeChatWin.dll"] == (
+        f"WeChatWin.dll: signed by '{TENCENT}' but changed after it was signed: "
+        "its sha256 image digest differs from the signed one"
+    )
+    assert unknown(result) == {}  # one finding per file, under the rule that says what it is
+    rule = next(f for f in result.findings if f.rule_id == "windows-tampered-binary")
+    assert rule.severity.value == "high" and "补丁" in rule.remediation.zh
+
+
+def test_patcher_that_also_rewrites_the_signed_digest_is_caught(
+    tmp_path: Path, signers: Signers
+) -> None:
+    """A smarter patcher puts the new image digest into the signature: the signer's
+    messageDigest no longer matches; if it rewrites that too, the signature fails."""
+    root = build_install(tmp_path / "img", signers)
+    original = signed_pe(*signers["tencent"], body=BODY)
+    patched = _patch(original)
+    old, new = _authenticode_digest(original), _authenticode_digest(patched)
+    assert patched.count(old) == 1
+    digest_swapped = patched.replace(old, new)
+    write(root, f"{CORE}/WeChatWin.dll", digest_swapped)
+    found = tampered(scan_image(str(root), "windows"))
+    assert "the signed digest was replaced" in found[f"{CORE}/WeChatWin.dll"]
+
+    old_attribute = hashlib.sha256(_spc_contents(original)).digest()
+    new_attribute = hashlib.sha256(_spc_contents(digest_swapped)).digest()
+    assert digest_swapped.count(old_attribute) == 1
+    write(root, f"{CORE}/WeChatWin.dll", digest_swapped.replace(old_attribute, new_attribute))
+    found = tampered(scan_image(str(root), "windows"))
+    assert "signature does not verify" in found[f"{CORE}/WeChatWin.dll"]
+
+
+def _spc_contents(data: bytes) -> bytes:
+    """The signed SpcIndirectDataContent's value, which the messageDigest attribute hashes."""
+    headers = pe._headers(io.BytesIO(data), len(data))
+    assert headers is not None
+    der = pe._signed_data(data[headers.table_offset :])
+    assert der is not None
+    return bytes(cms.ContentInfo.load(der)["content"]["encap_content_info"]["content"].contents)
+
+
+@pytest.mark.parametrize("digest", ["sha1", "sha256"])
+def test_untouched_files_verify_with_rsa_and_ec_signers(
+    tmp_path: Path, signers: Signers, digest: str
+) -> None:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_cert, _ = signers["tencent"]
+    rsa_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ec_cert.subject)
+        .issuer_name(ec_cert.subject)
+        .public_key(rsa_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ec_cert.not_valid_before_utc)
+        .not_valid_after(ec_cert.not_valid_after_utc)
+        .sign(rsa_key, hashes.SHA256())
+    )
+    for data in (
+        signed_pe(*signers["tencent"], body=BODY, digest=digest),
+        signed_pe(rsa_cert, rsa_key, body=BODY, digest=digest),
+    ):
+        assert pe.verify_image(io.BytesIO(data), len(data)) == pe.ImageCheck(True, True)
+        bad = _patch(data)
+        check = pe.verify_image(io.BytesIO(bad), len(bad))
+        assert check.verified and not check.intact and digest in check.problem
+
+
+def test_pe_reader_names_the_signer(signers: Signers) -> None:
     data = pe_file(signed_data(*signers["tencent"]))
     sig = pe.inspect(io.BytesIO(data), len(data))
     assert sig.is_pe and sig.signed and sig.signer is not None
