@@ -96,11 +96,11 @@ _PRIVATE_INFO = (
 
 
 def make_private(path: str) -> None:
-    """Replace the DACL with full control for SYSTEM and the current user only, inheriting
-    nothing: the Windows equivalent of chmod 600 (files) and 700 (folders). Administrators
-    can still take ownership; that is Windows' model, as root's is on Linux."""
+    """Replace the DACL with full control for SYSTEM, Administrators and the current user
+    only, inheriting nothing: the Windows equivalent of chmod 600 (files) and 700 (folders)
+    owned by root, whom Administrators stand for (IT reads the service's logs there)."""
     acl = win32security.ACL()
-    for sid in {LOCAL_SYSTEM, current_user_sid()}:
+    for sid in sorted({LOCAL_SYSTEM, ADMINISTRATORS, current_user_sid()}):
         acl.AddAccessAllowedAceEx(
             win32security.ACL_REVISION,
             win32security.OBJECT_INHERIT_ACE | win32security.CONTAINER_INHERIT_ACE,
