@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 from asn1crypto import algos, cms, core
 from cryptography import x509
@@ -47,17 +47,26 @@ SPC_INDIRECT_DATA = "1.3.6.1.4.1.311.2.1.4"
 
 
 class _SpcAttributeTypeAndOptionalValue(core.Sequence):  # type: ignore[misc]
-    _fields = [("type", core.ObjectIdentifier), ("value", core.Any, {"optional": True})]
+    _fields: ClassVar[list[Any]] = [
+        ("type", core.ObjectIdentifier),
+        ("value", core.Any, {"optional": True}),
+    ]
 
 
 class _DigestInfo(core.Sequence):  # type: ignore[misc]
-    _fields = [("digest_algorithm", algos.DigestAlgorithm), ("digest", core.OctetString)]
+    _fields: ClassVar[list[Any]] = [
+        ("digest_algorithm", algos.DigestAlgorithm),
+        ("digest", core.OctetString),
+    ]
 
 
 class SpcIndirectDataContent(core.Sequence):  # type: ignore[misc]
     """Authenticode's signed content: what was signed (a PE image) and its digest."""
 
-    _fields = [("data", _SpcAttributeTypeAndOptionalValue), ("message_digest", _DigestInfo)]
+    _fields: ClassVar[list[Any]] = [
+        ("data", _SpcAttributeTypeAndOptionalValue),
+        ("message_digest", _DigestInfo),
+    ]
 
 
 # asn1crypto's extension point for content types it does not know: PKCS#7 SignedData (v1)
