@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.pefiles import certificate, signed_pe
 from checks.api import image_scanner
-from checks.integrity import pe
+from checks.integrity import authenticode
 from checks.integrity.filecache import RESULTS
 
 TENCENT = "Tencent Technology (Shenzhen) Company Limited"
@@ -49,7 +49,7 @@ def main() -> None:
         total = build(root, args.core_mb, args.small, args.small_mb)
         data = (root / CORE / "WeChatWin.dll").read_bytes()
         t0 = time.perf_counter()
-        check = pe.verify_image(io.BytesIO(data), len(data))
+        check = authenticode.verify_image(io.BytesIO(data), len(data))
         one = time.perf_counter() - t0
         assert check.intact, check
         print(
@@ -61,8 +61,8 @@ def main() -> None:
             RESULTS.clear()
             scanner = image_scanner(str(root), "windows")
             if not verify:
-                original = pe.verify_image
-                pe.verify_image = lambda fh, size: pe.ImageCheck(True, True)
+                original = authenticode.verify_image
+                authenticode.verify_image = lambda fh, size: authenticode.ImageCheck(True, True)
             try:
                 c0, w0 = time.process_time(), time.perf_counter()
                 cold = scanner.scan()
@@ -72,7 +72,7 @@ def main() -> None:
                 warm_w = time.perf_counter() - w0
             finally:
                 if not verify:
-                    pe.verify_image = original
+                    authenticode.verify_image = original
             assert not [f for f in cold.findings if f.rule_id.startswith("windows-")]
             print(
                 f"install of {args.small + 2} signed files, {total >> 20} MB, {label:<22}: "

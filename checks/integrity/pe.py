@@ -1,4 +1,4 @@
-"""Windows PE files: who signed them, and whether the file is still what they signed.
+"""Windows PE files: where their Authenticode signature is, and who signed them.
 
 The layout, from Microsoft's PE format and Authenticode specifications: the DOS header's
 `e_lfanew` (u32 at 0x3c) points at "PE\\0\\0", a 20-byte COFF header, then the optional
@@ -7,34 +7,20 @@ holds a *file offset* (not an RVA) and size of the certificate table: WIN_CERTIF
 {u32 dwLength, u16 wRevision, u16 wCertificateType (2 = PKCS#7 SignedData), bCertificate}.
 The signer is the certificate the SignedData's SignerInfo names by issuer and serial number.
 
-`verify_image` checks that the file is unchanged since it was signed: the SignedData's
-content is an SpcIndirectDataContent holding the Authenticode digest of the image (the whole
-file except the optional header's CheckSum, the certificate-table directory entry and the
-certificate table itself); that digest must match the file, the SignerInfo's messageDigest
-attribute must match the SpcIndirectDataContent, and the signer's signature over the signed
-attributes must verify with the signer certificate's key. A patcher that edits a signed DLL in
-place (anti-recall, multi-open) breaks the first; one that also rewrites the digest breaks the
-other two.
+Whether the file is still what was signed is `authenticode.py`'s business.
 
 Out of scope, and documented as such: the certificate chain is NOT verified (a self-made
-certificate whose subject says "Tencent" passes), nor are revocation and timestamps checked,
-nor page hashes and nested (dual) signatures. Proving a signer genuine needs WinVerifyTrust on
-the machine itself. (signify, which does chains, cannot be imported here: its oscrypto
-dependency does not recognise OpenSSL 3.0.10 and later.)
+certificate whose subject says "Tencent" passes). Proving a signer genuine needs
+WinVerifyTrust on the machine itself.
 """
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass
-from typing import Any, BinaryIO, ClassVar
+from typing import BinaryIO
 
-from asn1crypto import algos, cms, core
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -43,45 +29,6 @@ MAX_CERT_TABLE = 16 * 1024 * 1024
 WIN_CERT_TYPE_PKCS_SIGNED_DATA = 0x0002
 SECURITY_DIRECTORY = 4
 CHECKSUM_OFFSET = 64  # in the optional header, PE32 and PE32+ alike
-SPC_INDIRECT_DATA = "1.3.6.1.4.1.311.2.1.4"
-
-
-class _SpcAttributeTypeAndOptionalValue(core.Sequence):  # type: ignore[misc]
-    _fields: ClassVar[list[Any]] = [
-        ("type", core.ObjectIdentifier),
-        ("value", core.Any, {"optional": True}),
-    ]
-
-
-class _DigestInfo(core.Sequence):  # type: ignore[misc]
-    _fields: ClassVar[list[Any]] = [
-        ("digest_algorithm", algos.DigestAlgorithm),
-        ("digest", core.OctetString),
-    ]
-
-
-class SpcIndirectDataContent(core.Sequence):  # type: ignore[misc]
-    """Authenticode's signed content: what was signed (a PE image) and its digest."""
-
-    _fields: ClassVar[list[Any]] = [
-        ("data", _SpcAttributeTypeAndOptionalValue),
-        ("message_digest", _DigestInfo),
-    ]
-
-
-# asn1crypto's extension point for content types it does not know: PKCS#7 SignedData (v1)
-# carries its content in a ContentInfo, CMS in an EncapsulatedContentInfo.
-cms.ContentType._map.setdefault(SPC_INDIRECT_DATA, "spc_indirect_data")
-cms.ContentInfo._oid_specs.setdefault("spc_indirect_data", SpcIndirectDataContent)
-cms.EncapsulatedContentInfo._oid_specs.setdefault("spc_indirect_data", SpcIndirectDataContent)
-
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-    "md5": hashes.MD5,
-}
 
 
 class PeError(ValueError):
@@ -106,16 +53,7 @@ class PeSignature:
 
 
 @dataclass(frozen=True, slots=True)
-class ImageCheck:
-    """Whether a signed PE file is unchanged since it was signed (see the module docstring)."""
-
-    verified: bool  # False: nothing to check (unsigned) or it could not be checked (`problem`)
-    intact: bool = False
-    problem: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class _Headers:
+class Headers:
     checksum_at: int  # file offset of the optional header's CheckSum (4 bytes)
     directory_at: int  # file offset of the certificate-table directory entry (8 bytes)
     table_offset: int  # the certificate table (0, 0 when the file is unsigned)
@@ -134,7 +72,7 @@ def inspect(fh: BinaryIO, size: int) -> PeSignature:
         raise PeError(str(exc)) from exc
 
 
-def _headers(fh: BinaryIO, size: int) -> _Headers | None:
+def headers(fh: BinaryIO, size: int) -> Headers | None:
     """Where the fields Authenticode skips are; None when this is not a PE file."""
     fh.seek(0)
     head = fh.read(64)
@@ -167,14 +105,14 @@ def _headers(fh: BinaryIO, size: int) -> _Headers | None:
     opt_at = e_lfanew + 24
     entry_at = dirs_at + SECURITY_DIRECTORY * 8
     if count <= SECURITY_DIRECTORY or len(opt) < entry_at + 8:
-        return _Headers(opt_at + CHECKSUM_OFFSET, opt_at + entry_at, 0, 0)
+        return Headers(opt_at + CHECKSUM_OFFSET, opt_at + entry_at, 0, 0)
     offset, length = struct.unpack_from("<II", opt, entry_at)
-    return _Headers(opt_at + CHECKSUM_OFFSET, opt_at + entry_at, offset, length)
+    return Headers(opt_at + CHECKSUM_OFFSET, opt_at + entry_at, offset, length)
 
 
-def _table(fh: BinaryIO, size: int, headers: _Headers) -> bytes | str | None:
+def certificate_table(fh: BinaryIO, size: int, where: Headers) -> bytes | str | None:
     """The certificate table's bytes; None if unsigned; a reason if it is out of bounds."""
-    offset, length = headers.table_offset, headers.table_length
+    offset, length = where.table_offset, where.table_length
     if offset == 0 or length == 0:
         return None
     if length < 8 or length > MAX_CERT_TABLE or offset + length > size:
@@ -184,15 +122,15 @@ def _table(fh: BinaryIO, size: int, headers: _Headers) -> bytes | str | None:
 
 
 def _inspect(fh: BinaryIO, size: int) -> PeSignature:
-    headers = _headers(fh, size)
-    if headers is None:
+    found = headers(fh, size)
+    if found is None:
         return PeSignature(is_pe=False)
-    table = _table(fh, size, headers)
+    table = certificate_table(fh, size, found)
     if table is None:
         return PeSignature(is_pe=True)
     if isinstance(table, str):
         return PeSignature(is_pe=True, signed=True, problem=table)
-    der = _signed_data(table)
+    der = signed_data(table)
     if der is None:
         return PeSignature(True, True, problem="no PKCS#7 SignedData in the certificate table")
     try:
@@ -205,123 +143,7 @@ def _inspect(fh: BinaryIO, size: int) -> PeSignature:
     return PeSignature(True, True, signer=_describe(cert))
 
 
-def verify_image(fh: BinaryIO, size: int) -> ImageCheck:
-    """Is the signed file unchanged since it was signed? Reads the whole file once."""
-    try:
-        headers = _headers(fh, size)
-    except struct.error as exc:
-        raise PeError(str(exc)) from exc
-    if headers is None:
-        return ImageCheck(verified=False, problem="not a PE file")
-    table = _table(fh, size, headers)
-    if table is None:
-        return ImageCheck(verified=False, problem="not signed")
-    if isinstance(table, str):
-        return ImageCheck(verified=False, problem=table)
-    der = _signed_data(table)
-    if der is None:
-        return ImageCheck(verified=False, problem="no PKCS#7 SignedData in the certificate table")
-    try:
-        return _verify(fh, size, headers, der)
-    except (ValueError, TypeError, KeyError) as exc:  # asn1crypto's parse errors
-        return ImageCheck(verified=False, problem=f"the signature cannot be read ({exc})")
-
-
-def _verify(fh: BinaryIO, size: int, headers: _Headers, der: bytes) -> ImageCheck:
-    signed = cms.ContentInfo.load(der)["content"]
-    content_info = signed["encap_content_info"]
-    if content_info["content_type"].dotted != SPC_INDIRECT_DATA:
-        return ImageCheck(verified=False, problem="the signed content is not Authenticode's")
-    spc = content_info["content"]
-    algorithm = spc["message_digest"]["digest_algorithm"]["algorithm"].native
-    if algorithm not in _HASHES:
-        return ImageCheck(verified=False, problem=f"unsupported digest algorithm {algorithm}")
-    if image_digest(fh, size, headers, algorithm) != spc["message_digest"]["digest"].native:
-        return ImageCheck(
-            verified=True,
-            intact=False,
-            problem=f"changed after it was signed: its {algorithm} image digest differs "
-            "from the signed one",
-        )
-    problem = _signer_problem(signed, spc.contents)
-    if problem:
-        return ImageCheck(verified=True, intact=False, problem=problem)
-    return ImageCheck(verified=True, intact=True)
-
-
-def image_digest(fh: BinaryIO, size: int, headers: _Headers, algorithm: str) -> bytes:
-    """The Authenticode digest: every byte but the CheckSum, the certificate-table entry and
-    the certificate table, in file order."""
-    skip = sorted(
-        [
-            (headers.checksum_at, 4),
-            (headers.directory_at, 8),
-            (headers.table_offset, headers.table_length),
-        ]
-    )
-    digest = hashlib.new(algorithm)
-    pos = 0
-    for start, length in [*skip, (size, 0)]:
-        fh.seek(pos)
-        remaining = max(0, start - pos)
-        while remaining:
-            chunk = fh.read(min(remaining, 1 << 20))
-            if not chunk:
-                raise PeError("the file ended early")
-            digest.update(chunk)
-            remaining -= len(chunk)
-        pos = max(pos, start + length)
-    return digest.digest()
-
-
-def _signer_problem(signed: Any, content: bytes) -> str:
-    """Why the signer's signature does not cover `content` (the SpcIndirectDataContent's
-    value); "" when it does."""
-    infos = signed["signer_infos"]
-    if len(infos) == 0:
-        return "the signature has no signer"
-    info = infos[0]
-    sid = info["sid"]
-    if sid.name != "issuer_and_serial_number":
-        return "the signer is not named by issuer and serial number"
-    wanted = (sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native)
-    signer = None
-    for choice in signed["certificates"] or []:
-        if choice.name != "certificate":
-            continue
-        cert = choice.chosen
-        if (cert.issuer.dump(), cert.serial_number) == wanted:
-            signer = x509.load_der_x509_certificate(cert.dump())
-            break
-    if signer is None:
-        return "the signer's certificate is not in the signature"
-    name = info["digest_algorithm"]["algorithm"].native
-    if name not in _HASHES:
-        return f"unsupported signer digest algorithm {name}"
-    attributes = info["signed_attrs"]
-    if not attributes:
-        return "the signature has no signed attributes"
-    declared = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
-    if declared != [hashlib.new(name, content).digest()]:
-        return "the signed digest was replaced: it no longer matches what the signer signed"
-    signed_bytes = attributes.untag().dump()  # signed as a SET OF, not as [0] IMPLICIT
-    algorithm = _HASHES[name]()
-    key = signer.public_key()
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(info["signature"].native, signed_bytes, padding.PKCS1v15(), algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(info["signature"].native, signed_bytes, ec.ECDSA(algorithm))
-        else:
-            return f"unsupported signer key type {type(key).__name__}"
-    except InvalidSignature:
-        return "the signer's signature does not verify"
-    except UnsupportedAlgorithm as exc:
-        return f"unsupported signature algorithm ({exc})"
-    return ""
-
-
-def _signed_data(table: bytes) -> bytes | None:
+def signed_data(table: bytes) -> bytes | None:
     pos = 0
     while pos + 8 <= len(table):
         length, _revision, kind = struct.unpack_from("<IHH", table, pos)

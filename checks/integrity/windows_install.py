@@ -152,7 +152,10 @@ def _signer_problem(
         pe.normalise_signer(sig.signer.common_name),
     }
     if names & allowed:
-        check = computed(fs, path, "pe-image", pe.verify_image)
+        # Imported here: asn1crypto is only worth its memory where a Windows install is checked.
+        from checks.integrity import authenticode
+
+        check = computed(fs, path, "pe-image", authenticode.verify_image)
         if check is not None and check.verified and not check.intact:
             who = sig.signer.organization or sig.signer.common_name
             return f"{name}: signed by {who!r} but {check.problem}", True

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from bench.pefiles import certificate, pe_file, signed_data, signed_pe
 from checks.api import image_scanner, scan_image
-from checks.integrity import pe
+from checks.integrity import authenticode, pe
 from checks.model import ScanResult
 
 TENCENT = "Tencent Technology (Shenzhen) Company Limited"
@@ -179,9 +179,9 @@ def test_warm_rescan_reads_no_binary_again(tmp_path: Path, signers: Signers) -> 
 
 
 def _authenticode_digest(data: bytes, algorithm: str = "sha256") -> bytes:
-    headers = pe._headers(io.BytesIO(data), len(data))
+    headers = pe.headers(io.BytesIO(data), len(data))
     assert headers is not None
-    return pe.image_digest(io.BytesIO(data), len(data), headers, algorithm)
+    return authenticode.image_digest(io.BytesIO(data), len(data), headers, algorithm)
 
 
 BODY = b"\x90" * 256 + b"if (msg.revoked) hide(msg);" + b"\x90" * 229
@@ -238,9 +238,9 @@ def test_patcher_that_also_rewrites_the_signed_digest_is_caught(
 
 def _spc_contents(data: bytes) -> bytes:
     """The signed SpcIndirectDataContent's value, which the messageDigest attribute hashes."""
-    headers = pe._headers(io.BytesIO(data), len(data))
+    headers = pe.headers(io.BytesIO(data), len(data))
     assert headers is not None
-    der = pe._signed_data(data[headers.table_offset :])
+    der = pe.signed_data(data[headers.table_offset :])
     assert der is not None
     return bytes(cms.ContentInfo.load(der)["content"]["encap_content_info"]["content"].contents)
 
@@ -265,9 +265,11 @@ def test_untouched_files_verify_with_rsa_and_ec_signers(
         signed_pe(*signers["tencent"], body=BODY, digest=digest),
         signed_pe(rsa_cert, rsa_key, body=BODY, digest=digest),
     ):
-        assert pe.verify_image(io.BytesIO(data), len(data)) == pe.ImageCheck(True, True)
+        assert authenticode.verify_image(io.BytesIO(data), len(data)) == authenticode.ImageCheck(
+            True, True
+        )
         bad = _patch(data)
-        check = pe.verify_image(io.BytesIO(bad), len(bad))
+        check = authenticode.verify_image(io.BytesIO(bad), len(bad))
         assert check.verified and not check.intact and digest in check.problem
 
 
