@@ -243,7 +243,7 @@ def record_heartbeats(
             select(Device.token_hash, Device.id).where(
                 Device.token_hash.in_(wanted), Device.revoked_at.is_(None)
             )
-        ).tuples()
+        )
     }
     bigger = func.max if conn.dialect.name == "sqlite" else func.greatest
     # One row per device (a batch may hold two heartbeats of one device), in id order: several
@@ -679,7 +679,7 @@ def fleet(session: Session, now: datetime, offline_after: timedelta) -> list[Dev
             select(PasswordStatus.device_id, func.count())
             .where(PasswordStatus.state == PasswordState.OVERDUE.value)
             .group_by(PasswordStatus.device_id)
-        ).tuples()
+        )
     }
     order = ["critical", "high", "medium", "low", "info"]
     rows: list[DeviceRow] = []
@@ -787,7 +787,7 @@ def findings_for_rule(session: Session, rule_id: str) -> list[tuple[Finding, Dev
             .where(Finding.rule_id == rule_id)
             .order_by(Finding.state, Device.hostname)
             .limit(1000)
-        ).tuples()
+        )
     ]
 
 
@@ -829,7 +829,7 @@ def compliance(session: Session) -> list[ComplianceRow]:
             select(PolicyAck.device_id, func.max(PolicyAck.policy_version)).group_by(
                 PolicyAck.device_id
             )
-        ).tuples()
+        )
     }
     return [
         ComplianceRow(d, passwords.get(d.id, []), int(acked.get(d.id) or 0))
