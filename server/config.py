@@ -45,6 +45,12 @@ class Settings(BaseSettings):
 
     enroll_per_ip_per_minute: int = Field(default=10, ge=1)
     login_per_ip_per_minute: int = Field(default=10, ge=1)
+    # Failed dashboard logins are counted in the database (the audit trail), so every worker
+    # process sees them: an account refuses an address after this many failures from it, and
+    # every address after the second number, within the window (a success starts it anew).
+    login_failures_per_account_and_ip: int = Field(default=5, ge=1)
+    login_failures_per_account: int = Field(default=50, ge=1)
+    login_failure_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     device_per_minute: int = Field(default=120, ge=1)
     ip_per_minute: int = Field(default=6000, ge=1)
 

@@ -89,6 +89,33 @@ def audit(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LoginFailures:
+    from_ip: int
+    total: int
+    oldest: datetime | None  # the first failure still counted
+
+
+def login_failures(session: Session, account: str, ip: str, since: datetime) -> LoginFailures:
+    """Failed logins to `account` since `since` or its last successful login, whichever is
+    later (from the audit trail, which every worker writes)."""
+    actor = f"admin:{account}"
+    last_success = session.scalar(
+        select(func.max(AuditEvent.at)).where(
+            AuditEvent.action == "admin.login", AuditEvent.actor == actor, AuditEvent.at >= since
+        )
+    )
+    start = max(since, last_success) if last_success is not None else since
+    failed = (AuditEvent.action == "admin.login_failed", AuditEvent.actor == actor)
+    total, oldest = session.execute(
+        select(func.count(), func.min(AuditEvent.at)).where(*failed, AuditEvent.at > start)
+    ).one()
+    from_ip = session.scalar(
+        select(func.count()).where(*failed, AuditEvent.at > start, AuditEvent.ip == ip)
+    )
+    return LoginFailures(int(from_ip or 0), int(total or 0), oldest)
+
+
 def audit_events(session: Session, limit: int = 200) -> list[AuditEvent]:
     return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))
 

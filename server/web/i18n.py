@@ -36,6 +36,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "此地址的登录尝试过多。请在 {seconds} 秒后重试。",
         "Too many login attempts from this address. Try again in {seconds} seconds.",
     ),
+    "login.locked": (
+        "该账户的登录失败次数过多，已暂时拒绝登录。请在 {minutes} 分钟后重试；"
+        "如果不是您本人在尝试，请通知信息安全部门（审计日志中有记录）。",
+        "Too many failed logins to this account: logins are refused for now. Try again in "
+        "{minutes} minutes; if it was not you, tell the information-security department (the "
+        "audit log has the attempts).",
+    ),
     "csrf.title": ("表单已过期", "Form expired"),
     "csrf": (
         "安全令牌无效或已过期。请返回并刷新页面后重新提交。",

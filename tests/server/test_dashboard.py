@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from tests.server.conftest import ADMIN_PASSWORD, Harness
+from tests.server.conftest import ADMIN_PASSWORD, Harness, build_harness
 from tests.server.test_policy import POLICY
 from tests.server.test_reports import PNG, REPORT
 
@@ -79,6 +80,58 @@ def test_login_is_rate_limited_per_address(harness: Harness) -> None:
     limited = client.post("/login", data={"username": "alice", "password": ADMIN_PASSWORD})
     assert limited.status_code == 429 and "Retry-After" in limited.headers
     assert "Too many login attempts" in limited.text
+
+
+def _attempt(client: TestClient, password: str) -> int:
+    client.get("/login")
+    token = client.cookies.get("wxguard_login_csrf")
+    return client.post(
+        "/login",
+        data={"username": "alice", "password": password, "login_csrf": token},
+        follow_redirects=False,
+    ).status_code
+
+
+def test_failed_logins_lock_the_account_for_that_address_in_every_worker(
+    harness: Harness, db_url: str, tmp_path: Path
+) -> None:
+    """Guesses spread over worker processes count together (they are in the database): after
+    5 failures from one address, a second worker refuses that address even the right password,
+    before checking it; another address still gets in, and the window closes again."""
+    harness.add_admin()
+    other_worker = build_harness(db_url, harness.settings.data_dir)
+    other_worker.clock.set(harness.clock.now())
+    try:
+        attacker = TestClient(harness.app, client=("198.51.100.7", 1000))
+        assert [_attempt(attacker, f"guess{i}") for i in range(5)] == [401] * 5
+        same_address = TestClient(other_worker.app, client=("198.51.100.7", 1001))
+        refused = same_address.post(
+            "/login",
+            data={
+                "username": "alice",
+                "password": ADMIN_PASSWORD,
+                "login_csrf": same_address.get("/login").cookies.get("wxguard_login_csrf"),
+            },
+            follow_redirects=False,
+        )
+        assert refused.status_code == 429 and refused.headers["Retry-After"] == "900"
+        assert "Too many failed logins to this account" in refused.text
+        assert "admin.login_locked" in audit_actions(harness)
+
+        colleague = TestClient(other_worker.app, client=("203.0.113.5", 1002))
+        assert _attempt(colleague, ADMIN_PASSWORD) == 303  # the admin is not locked out
+
+        for _ in range(5):
+            _attempt(attacker, "guess")  # after that success the count started anew
+        assert _attempt(attacker, ADMIN_PASSWORD) == 429
+        harness.clock.advance(minutes=16)
+        other_worker.clock.advance(minutes=16)
+        later = TestClient(other_worker.app, client=("198.51.100.7", 1003))
+        assert _attempt(later, ADMIN_PASSWORD) == 303
+    finally:
+        other_worker.client.close()
+        other_worker.app.state.wx.dispose()
+        other_worker.engine.dispose()
 
 
 def test_forms_without_the_session_csrf_token_are_refused(harness: Harness) -> None:
