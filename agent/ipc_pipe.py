@@ -176,9 +176,9 @@ class PipeServer:
                 if exc.winerror != winerror.ERROR_PIPE_CONNECTED:
                     log.warning("named pipe connect failed: %s", exc.strerror)
                     win32file.CloseHandle(handle)
-                    self._listening = self._instance(first=False)
+                    self._listening = self._next_instance()
                     continue
-            self._listening = self._instance(first=False)
+            self._listening = self._next_instance()
             if self.closing:
                 win32file.CloseHandle(handle)
                 break
@@ -190,6 +190,18 @@ class PipeServer:
                 target=self._serve_one, args=(handle,), name="wxguard-ipc-conn", daemon=True
             ).start()
         win32file.CloseHandle(self._listening)
+
+    def _next_instance(self) -> int:
+        """The next listening instance. If Windows cannot make one (out of resources), keep
+        trying: the tray reconnects by itself, and an endpoint that silently died would not."""
+        delay = 0.1
+        while True:
+            try:
+                return self._instance(first=False)
+            except pywintypes.error as exc:
+                log.error("cannot create a named pipe instance (%s); retrying", exc.strerror)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _serve_one(self, handle: int) -> None:
         try:
