@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -30,6 +31,8 @@ from agent.watchers import FolderWatcher, FsChange
 from checks.api import privilege_blind_spots
 from checks.catalogue import Catalogue
 from checks.engine import Scanner
+from checks.integrity import persist as integrity_results
+from checks.integrity.filecache import RESULTS
 from checks.judge import ProcessInterest
 from checks.model import BlindSpot, ScanResult
 from checks.probes.processes import inspect_pid
@@ -112,11 +115,21 @@ class AgentService:
         self.scan_listeners: list[Callable[[ScanResult, ScanDelta], None]] = []
         self.status_providers: list[Callable[[], dict[str, Any]]] = []
         self.scan_interval_s = float(settings.scan_interval_s)
+        self._saved_integrity = -1  # the result cache's generation last written to disk
+
+    @property
+    def integrity_cache_file(self) -> Path:
+        return self.paths.state / "integrity-cache.json"
 
     # -- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         self.paths.state.mkdir(parents=True, exist_ok=True)
+        # Results of whole-file reads from the last run: the first scan skips unchanged binaries.
+        loaded = integrity_results.load(self.integrity_cache_file)
+        self._saved_integrity = RESULTS.generation
+        if loaded:
+            log.info("reused %d saved integrity results", loaded)
         try:
             self.watcher.start()
         except OSError as exc:  # e.g. inotify instances exhausted: degrade visibly
@@ -282,6 +295,7 @@ class AgentService:
         self.governor.record(cpu)
         now = self.clock()
         delta = self._record(result, trigger, now)
+        self._save_integrity_results()
         added = self.watcher.update(fs.watch_dirs())
         # Anything that changed between the listing and the watch would never send an event.
         changed = fs.stale(added)
@@ -323,6 +337,15 @@ class AgentService:
             cpu * 1000,
             self.scanner.reused_file_facts,
         )
+
+    def _save_integrity_results(self) -> None:
+        if RESULTS.generation == self._saved_integrity:
+            return
+        try:
+            integrity_results.save(self.integrity_cache_file)
+        except OSError as exc:  # a full disk costs the next start a slower scan, nothing more
+            log.warning("cannot save integrity results: %s", exc)
+        self._saved_integrity = RESULTS.generation
 
     def _record(self, result: ScanResult, trigger: str, now: float) -> ScanDelta | None:
         if trigger in _QUIET_TRIGGERS:

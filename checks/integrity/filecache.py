@@ -15,7 +15,7 @@ import os
 import stat as stat_mod
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import BinaryIO, TypeVar
 
 from checks.fsview import FsView
@@ -31,6 +31,7 @@ class FileResultCache:
         self.max_entries = max_entries
         self._items: OrderedDict[tuple[str, str], tuple[Signature, object]] = OrderedDict()
         self._lock = threading.Lock()
+        self.generation = 0  # bumped by every put: tells a saver whether anything is new
 
     def get(self, path: str, kind: str, sig: Signature) -> object | None:
         with self._lock:
@@ -44,8 +45,14 @@ class FileResultCache:
         with self._lock:
             self._items[(path, kind)] = (sig, value)
             self._items.move_to_end((path, kind))
+            self.generation += 1
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
+
+    def entries(self, kinds: Collection[str]) -> list[tuple[str, str, Signature, object]]:
+        """(path, kind, signature, value) of the given kinds, oldest first."""
+        with self._lock:
+            return [(p, k, sig, v) for (p, k), (sig, v) in self._items.items() if k in kinds]
 
     def clear(self) -> None:
         with self._lock:
