@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.catalogue import Catalogue
-from checks.fsview import FsView
+from checks.fsview import FsView, ReadPolicy
 from checks.identity import ClientIndex
 from checks.integrity import foreign_modules, macos_bundle, windows_install
 from checks.judge import Judge
@@ -18,6 +19,15 @@ from checks.model import BlindSpot, Facts, Platform, ScanResult
 from checks.probes import apps, autostart, extensions, files, packages
 from checks.probes.base import ProbeContext
 from checks.probes.processes import ProcessSource
+
+
+def read_policy(layout: Layout, euid: int | None = None) -> ReadPolicy:
+    """The read policy for a layout: enforced for a live scan by root (see `ReadPolicy`);
+    `euid` defaults to this process's effective user."""
+    if euid is None:
+        euid = os.geteuid() if hasattr(os, "geteuid") else -1
+    homes = [(str(u.path), u.uid) for u in layout.users if u.uid is not None]
+    return ReadPolicy.build(layout.live and euid == 0, homes)
 
 
 def _copy_file_facts(source: Facts, target: Facts) -> None:
@@ -58,6 +68,7 @@ class Scanner:
 
     def __post_init__(self) -> None:
         self.fs.case_insensitive = self.layout.case_insensitive
+        self.fs.policy = read_policy(self.layout)
 
     def scan(self) -> ScanResult:
         started = self.clock()

@@ -8,24 +8,54 @@ validating `stat` of folders nobody touched.
 
 Why fault-tolerant: a scan meets permission errors, vanished files, broken links, loops,
 undecodable names and huge folders. None of them may crash it; each becomes a blind spot.
+
+Why a read policy: the agent runs as root and every home folder is written by its user, so
+every name, type, link and byte there is hostile. Every open goes through `FsView._open`:
+non-blocking (a FIFO or device never blocks a read), a regular-file check before reading,
+size limits by kind, and for a live scan by root (`ReadPolicy.enforce`) no symbolic link is
+followed in any component of a path unless its target belongs to whoever owns that place,
+and no content is read from a file owned by someone else (see `ReadPolicy`).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat as stat_mod
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from checks.model import BlindSpot
+from checks.model import safe_text as safe_text  # re-exported: the one escaping function
 
 T = TypeVar("T")
 
 MAX_GLOBSTAR_DEPTH = 4
+# Read limits by kind of file, in bytes. Metadata (package.json, .desktop, manifest.json,
+# plists, unit files) is small; browser profiles' Preferences/extensions.json are larger;
+# binaries are never read whole into memory but streamed (hashes, signatures) up to a bound.
+METADATA_LIMIT = 1024 * 1024
+PROFILE_LIMIT = 32 * 1024 * 1024
 MAX_SMALL_READ = 4 * 1024 * 1024
+MAX_STREAM = 1024 * 1024 * 1024
+# A path may pass through at most this many (allowed) symbolic links.
+_MAX_LINK_HOPS = 8
+
+# POSIX-only flags are 0 where they do not exist (Windows), so one code path serves both.
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_NOCTTY = getattr(os, "O_NOCTTY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_READ = os.O_RDONLY | _O_CLOEXEC | _O_NONBLOCK | _O_NOCTTY | _O_BINARY
+_DIR = os.O_RDONLY | _O_CLOEXEC | _O_DIRECTORY
+# Whether this OS can open a path one component at a time without following links.
+NOFOLLOW_SUPPORTED = bool(_O_NOFOLLOW and _O_DIRECTORY) and os.open in os.supports_dir_fd
 # Folders a `**` never descends into: large, machine-generated, and never where tools hide.
 _GLOBSTAR_PRUNE = {
     "node_modules",
@@ -45,6 +75,47 @@ _GLOBSTAR_PRUNE = {
     "proc",
     "sys",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ReadPolicy:
+    """Whose files a scan may read through, decided once for every probe.
+
+    With `enforce` (a live scan by root on a POSIX system) a path is opened one component at
+    a time with `O_NOFOLLOW`; a symbolic link is followed only when its resolved target is
+    owned by the owner of the place the link is in (a venv's `lib64 -> lib`, pnpm's linked
+    `node_modules`), and a file's content is read only when the file is owned by that owner:
+    the home's owner under a user's home, root anywhere else. Without `enforce` (images,
+    whose files belong to whoever made them; scans without root, which the kernel already
+    limits) links are followed as the OS does, but reads stay non-blocking and bounded.
+
+    `homes` is (folder, owner uid) for every user's home, with each home's resolved path too.
+    """
+
+    enforce: bool = False
+    homes: tuple[tuple[str, int], ...] = ()
+
+    @classmethod
+    def build(cls, enforce: bool, homes: Iterable[tuple[str, int]]) -> ReadPolicy:
+        """A policy for these homes (folder, owner uid); their resolved paths are added."""
+        found: dict[str, int] = {}
+        for folder, uid in homes:
+            for path in (os.path.normpath(folder), os.path.realpath(folder)):
+                if path not in ("/", "") and path not in found:
+                    found[path] = uid
+        ordered = sorted(found.items(), key=lambda item: len(item[0]), reverse=True)
+        return cls(enforce and NOFOLLOW_SUPPORTED, tuple(ordered))
+
+    def owner(self, path: str) -> int:
+        """The uid that may own `path`: its home's owner under a home, else root (0)."""
+        for home, uid in self.homes:
+            if path == home or path.startswith(home + "/"):
+                return uid
+        return 0
+
+
+class Refused(Exception):
+    """The read policy does not let the scan read this path; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +171,7 @@ class FsView:
     _filters: dict[str, set[tuple[str, bool]]] = field(default_factory=dict)
     stats: FsStats = field(default_factory=FsStats)
     blind_spots: dict[tuple[str, str], BlindSpot] = field(default_factory=dict)
+    policy: ReadPolicy = field(default_factory=ReadPolicy)
 
     # -- scan bracketing -----------------------------------------------------------------
 
@@ -206,7 +278,75 @@ class FsView:
         reason = exc if isinstance(exc, str) else _describe(exc)
         key = (probe, what)
         if key not in self.blind_spots:
-            self.blind_spots[key] = BlindSpot(probe=probe, what=safe_text(what), reason=reason)
+            self.blind_spots[key] = BlindSpot(probe=probe, what=what, reason=reason)
+
+    @contextmanager
+    def item(self, probe: str, what: str) -> Iterator[None]:
+        """One item of a probe's loop: whatever it raises is a blind spot for that item
+        (`what`), and the loop goes on with the next one."""
+        try:
+            yield
+        except Exception as exc:  # hostile input may break any parser or lookup
+            self.note(probe, what, f"could not be examined: {type(exc).__name__}")
+
+    # -- opening under the read policy ----------------------------------------------------
+
+    def _open(self, path: str, flags: int) -> int:
+        """A descriptor for `path` opened with `flags`, under the read policy.
+
+        Raises OSError (missing, denied …) or `Refused` (a link the policy does not follow).
+        """
+        if not self.policy.enforce:
+            return os.open(path, flags)
+        return _open_nofollow(path, flags, self.policy)
+
+    def open_content(
+        self, path: str, probe: str, limit: int = MAX_STREAM
+    ) -> tuple[BinaryIO, os.stat_result] | None:
+        """An open regular file whose content the scan may read, with its `fstat`, or None.
+
+        None, silently, when the file is missing or is a folder; None with a blind spot when
+        it is unreadable, not a regular file (a FIFO, socket or device), larger than `limit`,
+        behind a link the policy does not follow, or owned by someone whose files the scan
+        may not read. The caller closes the file.
+        """
+        try:
+            fd = self._open(path, _READ)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, Refused) as exc:
+            self.note(probe, path, exc)
+            return None
+        try:
+            st = os.fstat(fd)
+            problem = self._content_problem(path, st, limit)
+        except OSError as exc:
+            os.close(fd)
+            self.note(probe, path, exc)
+            return None
+        if problem is not None:
+            os.close(fd)
+            if problem:
+                self.note(probe, path, problem)
+            return None
+        return os.fdopen(fd, "rb"), st
+
+    def _content_problem(self, path: str, st: os.stat_result, limit: int) -> str | None:
+        """None when the content may be read; "" to skip silently; else the blind spot."""
+        if stat_mod.S_ISDIR(st.st_mode):
+            return ""
+        if not stat_mod.S_ISREG(st.st_mode):
+            return "not a regular file (a FIFO, socket or device); not read"
+        if self.policy.enforce:
+            owner = self.policy.owner(path)
+            if st.st_uid != owner:
+                return (
+                    f"owned by uid {st.st_uid}, not by {'root' if owner == 0 else f'uid {owner}'}"
+                    " who owns this place; content not read"
+                )
+        if st.st_size > limit:
+            return f"larger than {limit} bytes; not read"
+        return None
 
     def listdir(
         self, path: str, probe: str = "files", wanted: tuple[str, bool] = ("*", False)
@@ -240,18 +380,29 @@ class FsView:
             return cached.entries
         entries: list[Entry] = []
         try:
-            with os.scandir(path) as it:
-                for item in it:
-                    entries.append(_entry(item))
-        except FileNotFoundError:
+            if self.policy.enforce:
+                entries = self._list_nofollow(path)
+            else:
+                with os.scandir(path) as it:
+                    for item in it:
+                        entries.append(_entry(item, item.path))
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        except OSError as exc:
+        except (OSError, Refused) as exc:
             self.note(probe, path, exc)
             return []
         entries.sort(key=lambda e: e.name)
         self.stats.dirs_listed += 1
         self._listings[path] = _Listing(st.st_mtime_ns, st.st_ino, entries)
         return entries
+
+    def _list_nofollow(self, path: str) -> list[Entry]:
+        fd = self._open(path, _DIR | _O_NONBLOCK)
+        try:
+            with os.scandir(fd) as it:
+                return [_entry(item, _join(path, item.name)) for item in it]
+        finally:
+            os.close(fd)
 
     def stat(self, path: str) -> os.stat_result | None:
         try:
@@ -272,19 +423,18 @@ class FsView:
         Not cached: callers that read the same file every scan use `parsed`, which keeps
         the (small) parsed value instead of the bytes.
         """
-        try:
-            with open(path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                if not stat_mod.S_ISREG(st.st_mode):
-                    return None
-                if st.st_size > limit:
-                    self.note(probe, path, f"larger than {limit} bytes; not read")
-                    return None
-                data = fh.read(limit + 1)
-        except (FileNotFoundError, NotADirectoryError):
+        opened = self.open_content(path, probe, limit)
+        if opened is None:
             return None
+        fh, _ = opened
+        try:
+            with fh:
+                data = fh.read(limit + 1)
         except OSError as exc:
             self.note(probe, path, exc)
+            return None
+        if len(data) > limit:  # grew since fstat
+            self.note(probe, path, f"larger than {limit} bytes; not read")
             return None
         self.stats.files_read += 1
         return data
@@ -308,7 +458,8 @@ class FsView:
     ) -> T | None:
         """A small file parsed by `parser`, re-parsed only when the file changed.
 
-        A parser that raises ValueError marks the file as unparseable (a blind spot).
+        Whatever the parser raises (ValueError, RecursionError, MemoryError …) makes the file
+        a blind spot for this file alone: hostile content never stops the probe.
         """
         try:
             st = os.stat(path)
@@ -326,7 +477,7 @@ class FsView:
             return None
         try:
             value = parser(data)
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
+        except Exception as exc:  # hostile content may break any parser
             self.note(probe, path, f"could not be parsed: {type(exc).__name__}")
             return None
         self._parsed[key] = (sig, value)
@@ -340,8 +491,9 @@ class FsView:
         except OSError as exc:
             self.note(probe, path, exc)
 
-    def sha256(self, path: str, probe: str = "hashes") -> str | None:
-        """SHA-256 of a file, cached on (path, size, mtime, inode)."""
+    def sha256(self, path: str, probe: str = "hashes", limit: int = MAX_STREAM) -> str | None:
+        """SHA-256 of a file (streamed, up to `limit` bytes), cached on (path, size, mtime,
+        inode); read under the read policy like every other content."""
         try:
             st = os.stat(path)
         except FileNotFoundError:
@@ -349,25 +501,31 @@ class FsView:
         except OSError as exc:
             self.note(probe, path, exc)
             return None
-        if not stat_mod.S_ISREG(st.st_mode):
-            return None
         sig = (st.st_size, st.st_mtime_ns, st.st_ino)
         cached = self._hashes.get(path)
         if cached is not None and cached[0] == sig:
             self.stats.hashes_reused += 1
             return cached[1]
-        digest = hashlib.sha256()
-        try:
-            with open(path, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    digest.update(chunk)
-        except FileNotFoundError:
+        opened = self.open_content(path, probe, limit)
+        if opened is None:
             return None
+        fh, st = opened
+        sig = (st.st_size, st.st_mtime_ns, st.st_ino)
+        digest = hashlib.sha256()
+        read = 0
+        try:
+            with fh:
+                while read <= limit and (chunk := fh.read(1 << 20)):
+                    digest.update(chunk)
+                    read += len(chunk)
         except OSError as exc:
             self.note(probe, path, exc)
             return None
+        if read > limit:
+            self.note(probe, path, f"larger than {limit} bytes; not hashed")
+            return None
         self.stats.files_hashed += 1
-        self.stats.bytes_hashed += st.st_size
+        self.stats.bytes_hashed += read
         value = digest.hexdigest()
         self._hashes[path] = (sig, value)
         return value
@@ -489,7 +647,7 @@ class FsView:
                     yield entry
 
 
-def _entry(item: os.DirEntry[str]) -> Entry:
+def _entry(item: os.DirEntry[str], path: str) -> Entry:
     """An entry from the directory listing itself (d_type, inode): no stat per entry, which is
     what made walking a large home cost a syscall per file. Size and mtime are not known
     (-1, 0); the few callers that need a size stat that one path."""
@@ -499,8 +657,8 @@ def _entry(item: os.DirEntry[str]) -> Entry:
         ino = item.inode()
     except OSError:
         # A file that vanished between listing and looking.
-        return Entry(item.name, item.path, False, False, -1, 0, 0)
-    return Entry(item.name, item.path, is_dir, is_link, -1, 0, ino)
+        return Entry(item.name, path, False, False, -1, 0, 0)
+    return Entry(item.name, path, is_dir, is_link, -1, 0, ino)
 
 
 def _has_magic(segment: str) -> bool:
@@ -517,18 +675,68 @@ def _join(base: str, name: str) -> str:
     return base + "/" + name
 
 
+def _open_nofollow(path: str, flags: int, policy: ReadPolicy) -> int:
+    """Open `path` one component at a time from `/`, following no symbolic link except one
+    whose resolved target is owned by `policy.owner` of the link's place (then the walk
+    starts again along the target). Raises OSError, or `Refused` for a link not followed."""
+    parts = [p for p in os.path.abspath(path).split("/") if p]
+    hops = 0
+    fd = os.open("/", _DIR)
+    i = 0
+    try:
+        while i < len(parts):
+            last = i == len(parts) - 1
+            try:
+                nfd = os.open(parts[i], (flags if last else _DIR) | _O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                    raise
+                try:
+                    lst = os.stat(parts[i], dir_fd=fd, follow_symlinks=False)
+                except OSError:
+                    raise exc from None
+                if not stat_mod.S_ISLNK(lst.st_mode):
+                    raise
+                parts = _follow("/" + "/".join(parts[: i + 1]), policy, hops) + parts[i + 1 :]
+                hops += 1
+                os.close(fd)
+                fd = os.open("/", _DIR)
+                i = 0
+                continue
+            os.close(fd)
+            fd = nfd
+            i += 1
+        opened, fd = fd, -1
+        return opened
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _follow(link: str, policy: ReadPolicy, hops: int) -> list[str]:
+    """The components of a link's resolved target, if the policy lets the scan follow it."""
+    if hops >= _MAX_LINK_HOPS:
+        raise Refused(f"more than {_MAX_LINK_HOPS} symbolic links on the way; not followed")
+    target = os.path.realpath(link)
+    try:
+        st = os.stat(target)
+    except OSError:
+        raise FileNotFoundError(errno.ENOENT, "a dangling symbolic link", link) from None
+    owner = policy.owner(link)
+    if st.st_uid != owner:
+        who = "root" if owner == 0 else f"uid {owner}"
+        raise Refused(
+            f"a symbolic link to something owned by uid {st.st_uid}, not by {who} who owns "
+            "this place; not followed"
+        )
+    return [p for p in target.split("/") if p]
+
+
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, Refused):
+        return str(exc)
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return type(exc).__name__
-
-
-def safe_text(text: str) -> str:
-    """Undecodable file names (surrogate escapes) made printable and JSON-safe."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

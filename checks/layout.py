@@ -108,8 +108,12 @@ class LayoutError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class UserHome:
+    """A user's home folder; `uid` is its owner on a live POSIX machine (None otherwise):
+    the only account whose files a root scan reports the content of under that home."""
+
     name: str
     path: Path
+    uid: int | None = None
 
 
 @dataclass(slots=True)
@@ -176,7 +180,7 @@ class Layout:
             bases = [self.root / "home"]
             root_home = self.root / "root"
             if _is_dir(root_home):
-                found[str(root_home)] = UserHome("root", root_home)
+                found[str(root_home)] = UserHome("root", root_home, self._owner(root_home))
         else:
             bases = [self.root / "Users"]
         for base in bases:
@@ -192,10 +196,19 @@ class Layout:
                         continue
                 except OSError:
                     continue
-                found[entry.path] = UserHome(entry.name, Path(entry.path))
+                found[entry.path] = UserHome(entry.name, Path(entry.path), self._owner(entry.path))
         if self.live and self.platform is not Platform.WINDOWS:
             found.update(_homes_from_passwd(found))
         return list(found.values())
+
+    def _owner(self, path: str | os.PathLike[str]) -> int | None:
+        """Who owns a home folder, on a live POSIX machine (an image's owners mean nothing)."""
+        if not self.live or self.platform is Platform.WINDOWS:
+            return None
+        try:
+            return os.stat(path).st_uid
+        except OSError:
+            return None
 
     # -- templates -----------------------------------------------------------------------
 
@@ -273,5 +286,9 @@ def _homes_from_passwd(already: dict[str, UserHome]) -> dict[str, UserHome]:
         if entry.pw_shell.endswith(("nologin", "false")):
             continue
         if _is_dir(Path(home)):
-            extra[home] = UserHome(entry.pw_name, Path(home))
+            try:
+                uid = os.stat(home).st_uid
+            except OSError:
+                continue
+            extra[home] = UserHome(entry.pw_name, Path(home), uid)
     return extra

@@ -62,6 +62,36 @@ class Text:
         return self.zh if str(lang) == Lang.ZH else self.en
 
 
+def safe_text(text: str) -> str:
+    """`text` as valid UTF-8 text, with undecodable bytes shown escaped (`\\xff`).
+
+    File names that are not valid UTF-8 arrive as surrogate escapes (`os.fsdecode`), and
+    JSON strings may hold lone surrogates; neither can be encoded, stored or sent. This is
+    the one function that turns them into visible escapes, so `a\\xff\\xfeb` reads as it is
+    on disk and the finding is still reported. Text that is already valid is returned as is.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _clean(obj: object, names: tuple[str, ...]) -> None:
+    """Make the named text fields of a (frozen) dataclass valid UTF-8 (see `safe_text`)."""
+    for name in names:
+        value = getattr(obj, name)
+        if isinstance(value, str):
+            clean = safe_text(value)
+            if clean is not value:
+                object.__setattr__(obj, name, clean)
+
+
 # --- facts -------------------------------------------------------------------------------
 
 
@@ -172,6 +202,9 @@ class BlindSpot:
     what: str
     reason: str
 
+    def __post_init__(self) -> None:
+        _clean(self, ("probe", "what", "reason"))
+
 
 @dataclass(slots=True)
 class Facts:
@@ -204,6 +237,9 @@ class Evidence:
     package: str = ""
     detail: str = ""
 
+    def __post_init__(self) -> None:
+        _clean(self, ("kind", "matched", "path", "package", "detail"))
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "matched": self.matched}
         if self.path:
@@ -233,6 +269,9 @@ class Finding:
     evidence: tuple[Evidence, ...]
     subject: str  # what the finding is about (a path, a package, a program name): part of the key
     references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _clean(self, ("rule_id", "subject"))
 
     @property
     def key(self) -> str:
@@ -266,6 +305,9 @@ class ScanResult:
     findings: list[Finding]
     blind_spots: list[BlindSpot]
     stats: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.root = safe_text(self.root)
 
     @property
     def compliant(self) -> bool:

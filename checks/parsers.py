@@ -1,6 +1,78 @@
-"""Parsers for the small text formats probes read: .desktop entries and dpkg status."""
+"""Parsers for the formats probes read from users' files: JSON, plists, .desktop entries, dpkg status.
+
+Every parser here meets hostile bytes: its input is already bounded in size by `FsView`
+(by kind of file), each runs in time linear in that size, nesting is bounded before a
+recursive parser sees it, and every failure is an exception that `FsView.parsed` turns into
+a blind spot for that one file.
+"""
 
 from __future__ import annotations
+
+import json
+import plistlib
+import re
+from typing import Any
+
+# Deeper than any real package.json, manifest or browser profile (they nest ~15 levels);
+# far below where a recursive parser would exhaust the stack.
+MAX_JSON_DEPTH = 128
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_PAIR = re.compile(rb"\[\]|\{\}")
+
+
+def json_depth_ok(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text `data` nests at most `max_depth` deep (or is not JSON at all).
+
+    Strings are removed (they may hold brackets), then matched bracket pairs are peeled off
+    one level per pass: a document deeper than `max_depth`, or an unbalanced one, is left
+    with brackets. Each pass is one regex over what is left, so this costs a few passes over
+    the brackets of a normal file and one pass over a nested-bracket bomb.
+    """
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    if brackets.count(b"[") + brackets.count(b"{") <= max_depth:
+        return True
+    deep_run = re.compile(rb"[\[{]{%d}" % (max_depth + 1))
+    for _ in range(max_depth):
+        if deep_run.search(brackets):
+            return False  # a chain of openings deeper than allowed: the usual bomb
+        peeled = _PAIR.sub(b"", brackets)
+        if not peeled or peeled == brackets:
+            return not peeled
+        brackets = peeled
+    return not brackets
+
+
+def load_json(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """JSON from a user's file, nesting bounded (ValueError when deeper than `max_depth`)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not json_depth_ok(data, max_depth):
+        raise ValueError(f"nested deeper than {max_depth} levels (or unbalanced)")
+    return json.loads(data.decode("utf-8", "replace"))
+
+
+def load_json_object(data: bytes) -> dict[str, Any]:
+    """A JSON object from a user's file (ValueError when it is anything else)."""
+    value = load_json(data)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def load_plist(data: bytes) -> dict[str, Any]:
+    """A property list whose top is a dictionary (ValueError for anything else).
+
+    Size is bounded by the caller's read limit; a binary plist's references may nest or
+    loop, which raises RecursionError and is a blind spot like any other failure.
+    """
+    try:
+        value = plistlib.loads(data)
+    except Exception as exc:  # expat, binascii, struct … errors all mean "not a plist"
+        raise ValueError(f"not a property list ({type(exc).__name__})") from exc
+    if not isinstance(value, dict):
+        raise ValueError("not a dictionary")
+    return value
 
 
 def parse_desktop_entry(data: bytes) -> dict[str, str]:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat as stat_mod
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection
 from typing import BinaryIO, TypeVar
 
-from checks.fsview import FsView
+from checks.fsview import MAX_STREAM, FsView
 
 T = TypeVar("T")
 Signature = tuple[int, int, int, int]
@@ -78,27 +77,19 @@ def computed(
 ) -> T | None:
     """`compute(open file, size)` for a regular file, cached on its signature.
 
-    None when the file is missing or unreadable (unreadable is a blind spot). `compute` may
-    raise ValueError for bytes it cannot make sense of; that is a blind spot too, and the
+    None when the file is missing or unreadable (unreadable is a blind spot). Whatever
+    `compute` raises for bytes it cannot make sense of is a blind spot too, and the
     verdict "could not be parsed" is not cached so a fixed file is looked at again.
     Counted in the scan's hashing statistics so a warm rescan shows it re-read nothing
     (`reads_whole=False` for a computation that reads only headers: no bytes are counted).
     """
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below; fstat needs the open handle
-    except (FileNotFoundError, NotADirectoryError):
+    # Under the read policy (no links out of a user's place, regular files of the right
+    # owner only, non-blocking); the bound keeps a sparse terabyte from being streamed.
+    opened = fs.open_content(path, probe, MAX_STREAM)
+    if opened is None:
         return None
-    except OSError as exc:
-        fs.note(probe, path, exc)
-        return None
+    fh, st = opened
     with fh:
-        try:
-            st = os.fstat(fh.fileno())
-        except OSError as exc:
-            fs.note(probe, path, exc)
-            return None
-        if not stat_mod.S_ISREG(st.st_mode):
-            return None
         sig = signature_of(st)
         cached = cache.get(path, kind, sig)
         if cached is not None:
@@ -106,11 +97,11 @@ def computed(
             return cached  # type: ignore[return-value]
         try:
             value = compute(fh, st.st_size)
-        except ValueError as exc:
-            fs.note(probe, path, f"could not be parsed: {exc}")
-            return None
         except OSError as exc:
             fs.note(probe, path, exc)
+            return None
+        except Exception as exc:  # hostile bytes may break any parser
+            fs.note(probe, path, f"could not be parsed: {exc or type(exc).__name__}")
             return None
     fs.stats.files_hashed += 1
     if reads_whole:

@@ -190,8 +190,11 @@ def approved_bundles(clients: ClientIndex, fs: FsView) -> list[Bundle]:
 
 def collect(facts: Facts, clients: ClientIndex, fs: FsView) -> None:
     for bundle in approved_bundles(clients, fs):
-        check_seal(facts, bundle, fs)
-        check_signature(facts, bundle, fs)
+        # One bundle that cannot be examined is a blind spot for it; the others are checked.
+        with fs.item("integrity", bundle.path):
+            check_seal(facts, bundle, fs)
+        with fs.item("integrity", bundle.path):
+            check_signature(facts, bundle, fs)
 
 
 # --- the seal ----------------------------------------------------------------------------

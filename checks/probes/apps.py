@@ -7,11 +7,11 @@ keys of the registry (offline hives are reported as a blind spot).
 
 from __future__ import annotations
 
-import plistlib
 from typing import Any
 
+from checks.fsview import METADATA_LIMIT
 from checks.model import AppFact, Platform
-from checks.parsers import parse_desktop_entry, parse_dpkg_status
+from checks.parsers import load_plist, parse_desktop_entry, parse_dpkg_status
 from checks.probes import winreg_source
 from checks.probes.base import ProbeContext
 
@@ -49,23 +49,34 @@ def _linux(ctx: ProbeContext) -> None:
             for entry in ctx.fs.listdir(folder, "apps"):
                 if entry.is_dir or not entry.name.endswith(".desktop"):
                     continue
-                info = ctx.fs.parsed(entry.path, parse_desktop_entry, "apps", 1024 * 1024)
-                if info is None:
-                    continue
-                apps.append(
-                    AppFact(
-                        "desktop",
-                        entry.name,
-                        info.get("Name", entry.name),
-                        entry.path,
-                        exe=info.get("Exec", ""),
-                        user=user,
-                    )
-                )
+                with ctx.fs.item("apps", entry.path):
+                    _desktop(ctx, entry.name, entry.path, user)
     for status, _ in ctx.places("{dpkg_status}"):
-        packages = ctx.fs.parsed(status, parse_dpkg_status, "apps", DPKG_STATUS_LIMIT)
-        for name, version in (packages or {}).items():
-            apps.append(AppFact("dpkg", name, name, status, version=version))
+        with ctx.fs.item("apps", status):
+            packages = ctx.fs.parsed(status, parse_dpkg_status, "apps", DPKG_STATUS_LIMIT)
+            for name, version in (packages or {}).items():
+                apps.append(AppFact("dpkg", name, name, status, version=version))
+    _linux_installs(ctx)
+
+
+def _desktop(ctx: ProbeContext, name: str, path: str, user: str) -> None:
+    info = ctx.fs.parsed(path, parse_desktop_entry, "apps", METADATA_LIMIT)
+    if info is None:
+        return
+    ctx.facts.apps.append(
+        AppFact(
+            "desktop",
+            name,
+            info.get("Name", name),
+            path,
+            exe=info.get("Exec", ""),
+            user=user,
+        )
+    )
+
+
+def _linux_installs(ctx: ProbeContext) -> None:
+    apps = ctx.facts.apps
     for template, user_scope in (
         ("{root}/var/lib/flatpak/app", False),
         ("{data}/flatpak/app", True),
@@ -106,17 +117,12 @@ def _linux(ctx: ProbeContext) -> None:
 
 
 def _read_plist(data: bytes) -> dict[str, Any]:
-    try:
-        value = plistlib.loads(data)
-    except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError) as exc:
-        raise ValueError(str(exc)) from exc
-    if not isinstance(value, dict):
-        raise ValueError("not a dictionary")
-    return value
+    return load_plist(data)
 
 
 def read_bundle(ctx: ProbeContext, bundle: str, user: str = "") -> AppFact:
-    info = ctx.fs.parsed(bundle + "/Contents/Info.plist", _read_plist, "apps") or {}
+    info = ctx.fs.parsed(bundle + "/Contents/Info.plist", _read_plist, "apps", METADATA_LIMIT)
+    info = info or {}
     name = bundle.rstrip("/").rsplit("/", 1)[-1]
     display = str(
         info.get("CFBundleDisplayName") or info.get("CFBundleName") or name[: -len(".app")]
@@ -142,7 +148,8 @@ def _macos(ctx: ProbeContext) -> None:
             for entry in ctx.fs.listdir(folder, "apps"):
                 if entry.is_dir and entry.name.endswith(".app") and entry.path not in seen:
                     seen.add(entry.path)
-                    ctx.facts.apps.append(read_bundle(ctx, entry.path, user))
+                    with ctx.fs.item("apps", entry.path):
+                        ctx.facts.apps.append(read_bundle(ctx, entry.path, user))
 
 
 # --- Windows -------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import plistlib
 from typing import Any
 
+from checks.fsview import METADATA_LIMIT
 from checks.model import AutostartFact, Platform
-from checks.parsers import parse_desktop_entry
+from checks.parsers import load_plist, parse_desktop_entry
 from checks.probes import winreg_source
 from checks.probes.base import ProbeContext
 
@@ -29,13 +29,7 @@ _PLACES: dict[Platform, tuple[tuple[str, str], ...]] = {
 
 
 def _launchd(data: bytes) -> dict[str, Any]:
-    try:
-        value = plistlib.loads(data)
-    except (plistlib.InvalidFileException, ValueError, TypeError, OverflowError) as exc:
-        raise ValueError(str(exc)) from exc
-    if not isinstance(value, dict):
-        raise ValueError("not a dictionary")
-    return value
+    return load_plist(data)
 
 
 def _unit_exec(data: bytes) -> dict[str, str]:
@@ -53,41 +47,35 @@ def collect(ctx: ProbeContext) -> None:
             for entry in ctx.fs.listdir(folder, "autostart"):
                 if entry.is_dir:
                     continue
-                if source == "xdg" and entry.name.endswith(".desktop"):
-                    info = (
-                        ctx.fs.parsed(entry.path, parse_desktop_entry, "autostart", 1 << 20) or {}
-                    )
-                    out.append(
-                        AutostartFact(
-                            source,
-                            info.get("Name", entry.name),
-                            info.get("Exec", ""),
-                            entry.path,
-                            user,
-                        )
-                    )
-                elif source == "systemd-user" and entry.name.endswith(".service"):
-                    unit = ctx.fs.parsed(entry.path, _unit_exec, "autostart", 1 << 20) or {}
-                    out.append(
-                        AutostartFact(
-                            source, entry.name, unit.get("ExecStart", ""), entry.path, user
-                        )
-                    )
-                elif source.startswith("launch") and entry.name.endswith(".plist"):
-                    plist = ctx.fs.parsed(entry.path, _launchd, "autostart", 1 << 20) or {}
-                    args = plist.get("ProgramArguments") or [plist.get("Program", "")]
-                    command = (
-                        " ".join(str(a) for a in args if a) if isinstance(args, list) else str(args)
-                    )
-                    out.append(
-                        AutostartFact(
-                            source, str(plist.get("Label", entry.name)), command, entry.path, user
-                        )
-                    )
-                elif source == "startup-folder" and entry.name.lower() != "desktop.ini":
-                    # .lnk targets are binary; the shortcut's own name is what we can match on.
-                    out.append(AutostartFact(source, entry.name, entry.name, entry.path, user))
+                with ctx.fs.item("autostart", entry.path):
+                    _entry(ctx, source, entry.name, entry.path, user)
     if platform is Platform.WINDOWS and ctx.layout.live:
         keys, blind = winreg_source.run_keys()
         out.extend(keys)
         ctx.facts.blind_spots.extend(blind)
+
+
+def _entry(ctx: ProbeContext, source: str, name: str, path: str, user: str) -> None:
+    out = ctx.facts.autostart
+    if source == "xdg" and name.endswith(".desktop"):
+        info = ctx.fs.parsed(path, parse_desktop_entry, "autostart", METADATA_LIMIT) or {}
+        out.append(
+            AutostartFact(
+                source,
+                info.get("Name", name),
+                info.get("Exec", ""),
+                path,
+                user,
+            )
+        )
+    elif source == "systemd-user" and name.endswith(".service"):
+        unit = ctx.fs.parsed(path, _unit_exec, "autostart", METADATA_LIMIT) or {}
+        out.append(AutostartFact(source, name, unit.get("ExecStart", ""), path, user))
+    elif source.startswith("launch") and name.endswith(".plist"):
+        plist = ctx.fs.parsed(path, _launchd, "autostart", METADATA_LIMIT) or {}
+        args = plist.get("ProgramArguments") or [plist.get("Program", "")]
+        command = " ".join(str(a) for a in args if a) if isinstance(args, list) else str(args)
+        out.append(AutostartFact(source, str(plist.get("Label", name)), command, path, user))
+    elif source == "startup-folder" and name.lower() != "desktop.ini":
+        # .lnk targets are binary; the shortcut's own name is what we can match on.
+        out.append(AutostartFact(source, name, name, path, user))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from checks.fsview import METADATA_LIMIT, PROFILE_LIMIT
 from checks.model import ExtensionFact, Platform
+from checks.parsers import load_json_object
 from checks.probes.base import ProbeContext
 
 _CHROMIUM_PROFILES: dict[Platform, tuple[tuple[str, str], ...]] = {
@@ -36,10 +37,7 @@ _FIREFOX: dict[Platform, str] = {
 
 
 def _json_object(data: bytes) -> dict[str, Any]:
-    value = json.loads(data.decode("utf-8", "replace"))
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
+    return load_json_object(data)
 
 
 def collect(ctx: ProbeContext) -> None:
@@ -48,11 +46,13 @@ def collect(ctx: ProbeContext) -> None:
         for user_data, user in ctx.places(template):
             for profile in ctx.fs.listdir(user_data, "extensions"):
                 if profile.is_dir:
-                    _chromium_profile(ctx, browser, profile.path, user)
+                    with ctx.fs.item("extensions", profile.path):
+                        _chromium_profile(ctx, browser, profile.path, user)
     for folder, user in ctx.places(_FIREFOX[platform]):
         for profile in ctx.fs.listdir(folder, "extensions"):
             if profile.is_dir:
-                _firefox_profile(ctx, profile.path, user)
+                with ctx.fs.item("extensions", profile.path):
+                    _firefox_profile(ctx, profile.path, user)
 
 
 def _chromium_profile(ctx: ProbeContext, browser: str, profile: str, user: str) -> None:
@@ -62,7 +62,7 @@ def _chromium_profile(ctx: ProbeContext, browser: str, profile: str, user: str) 
             continue
         for version in ctx.fs.listdir(ext.path, "extensions"):
             manifest = ctx.fs.parsed(
-                version.path + "/manifest.json", _json_object, "extensions", 1 << 20
+                version.path + "/manifest.json", _json_object, "extensions", METADATA_LIMIT
             )
             if manifest is not None:
                 seen.add(ext.name)
@@ -74,8 +74,9 @@ def _chromium_profile(ctx: ProbeContext, browser: str, profile: str, user: str) 
                 break
     # Unpacked (side-loaded) extensions live anywhere; the profile's preferences name them.
     for prefs_name in ("Secure Preferences", "Preferences"):
-        prefs = ctx.fs.parsed(profile + "/" + prefs_name, _json_object, "extensions", 32 << 20)
-        settings = ((prefs or {}).get("extensions") or {}).get("settings") or {}
+        prefs = ctx.fs.parsed(profile + "/" + prefs_name, _json_object, "extensions", PROFILE_LIMIT)
+        section = (prefs or {}).get("extensions") or {}
+        settings = (section.get("settings") if isinstance(section, dict) else None) or {}
         if not isinstance(settings, dict):
             continue
         for ext_id, info in settings.items():
@@ -92,7 +93,7 @@ def _chromium_profile(ctx: ProbeContext, browser: str, profile: str, user: str) 
 
 
 def _firefox_profile(ctx: ProbeContext, profile: str, user: str) -> None:
-    data = ctx.fs.parsed(profile + "/extensions.json", _json_object, "extensions", 32 << 20)
+    data = ctx.fs.parsed(profile + "/extensions.json", _json_object, "extensions", PROFILE_LIMIT)
     addons = (data or {}).get("addons") or []
     for addon in addons if isinstance(addons, list) else []:
         if not isinstance(addon, dict):

@@ -36,14 +36,16 @@ def collect(ctx: ProbeContext) -> None:
             if len(segments) > 1 and segments[0] == "**" and "**" not in segments[1:]:
                 globstar.setdefault((base, user), []).append((template, segments[1:]))
                 continue
-            for entry in ctx.fs.glob(base, pattern, probe="files"):
-                if not _add(ctx, hits, template, entry, user):
-                    break
+            with ctx.fs.item("files", base + "/" + pattern):
+                for entry in ctx.fs.glob(base, pattern, probe="files"):
+                    if not _add(ctx, hits, template, entry, user):
+                        break
             if hits[template] >= MAX_HITS_PER_TEMPLATE:
                 break
     for (base, user), wanted in globstar.items():
-        for template, entry in _globstar_many(ctx.fs, base, wanted):
-            _add(ctx, hits, template, entry, user)
+        with ctx.fs.item("files", base):
+            for template, entry in _globstar_many(ctx.fs, base, wanted):
+                _add(ctx, hits, template, entry, user)
 
 
 def _add(ctx: ProbeContext, hits: dict[str, int], template: str, entry: Entry, user: str) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from checks.fsview import METADATA_LIMIT
 from checks.model import PackageFact, Platform
+from checks.parsers import load_json
 from checks.probes.base import ProbeContext
 
 # Where site-packages live, per platform. `*` covers Python versions and venv names.
@@ -135,14 +136,8 @@ def collect(ctx: ProbeContext) -> None:
                 lower = entry.name.lower()
                 if not (lower.endswith(".dist-info") or lower.endswith(".egg-info")):
                     continue
-                match = _DIST_RE.match(entry.name)
-                if match:
-                    name, version = match["name"], match["version"]
-                else:  # "name.egg-info" without a version (develop installs)
-                    name, version = entry.name.rsplit(".", 1)[0], ""
-                ctx.facts.packages.append(
-                    PackageFact("pypi", normalise_pypi(name), version, entry.path, user)
-                )
+                with ctx.fs.item("packages", entry.path):
+                    _dist_info(ctx, entry.name, entry.path, user)
     for template in _NODE_MODULES[platform]:
         for folder, user in ctx.places(template):
             if folder in seen:
@@ -151,8 +146,17 @@ def collect(ctx: ProbeContext) -> None:
             _node_modules(ctx, folder, user)
 
 
+def _dist_info(ctx: ProbeContext, folder_name: str, path: str, user: str) -> None:
+    match = _DIST_RE.match(folder_name)
+    if match:
+        name, version = match["name"], match["version"]
+    else:  # "name.egg-info" without a version (develop installs)
+        name, version = folder_name.rsplit(".", 1)[0], ""
+    ctx.facts.packages.append(PackageFact("pypi", normalise_pypi(name), version, path, user))
+
+
 def _package_json(data: bytes) -> dict[str, Any]:
-    value = json.loads(data.decode("utf-8", "replace"))
+    value = load_json(data)
     if not isinstance(value, dict):
         raise ValueError("package.json is not an object")
     return value
@@ -165,13 +169,15 @@ def _node_modules(ctx: ProbeContext, folder: str, user: str) -> None:
         if entry.name.startswith("@"):
             for scoped in ctx.fs.listdir(entry.path, "packages"):
                 if scoped.is_dir:
-                    _npm_package(ctx, f"{entry.name}/{scoped.name}", scoped.path, user)
+                    with ctx.fs.item("packages", scoped.path):
+                        _npm_package(ctx, f"{entry.name}/{scoped.name}", scoped.path, user)
         else:
-            _npm_package(ctx, entry.name, entry.path, user)
+            with ctx.fs.item("packages", entry.path):
+                _npm_package(ctx, entry.name, entry.path, user)
 
 
 def _npm_package(ctx: ProbeContext, name: str, path: str, user: str) -> None:
-    meta = ctx.fs.parsed(path + "/package.json", _package_json, "packages", 1024 * 1024) or {}
+    meta = ctx.fs.parsed(path + "/package.json", _package_json, "packages", METADATA_LIMIT) or {}
     version = meta.get("version", "")
     ctx.facts.packages.append(
         PackageFact("npm", name.lower(), version if isinstance(version, str) else "", path, user)
