@@ -43,7 +43,10 @@ def run_command(args: argparse.Namespace) -> int:
                 if summary is None:
                     raise AgentError("timeout", "扫描超时。", "the scan did not finish in time.")
                 _emit(args, summary, lambda: _scan_text(summary, lang))
-                return EXIT_OK if summary.get("findings") == 0 else EXIT_FINDINGS
+                whole = summary.get("outcome", "ok") == "ok" and (
+                    summary.get("coverage") or {}
+                ).get("complete", True)
+                return EXIT_OK if summary.get("findings") == 0 and whole else EXIT_FINDINGS
     except AgentError as exc:
         print(f"错误：{exc.zh}\nerror: {exc.en}", file=sys.stderr)
         return EXIT_ERROR
@@ -173,6 +176,20 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
 
 
 def _scan_text(summary: dict[str, Any], lang: Lang) -> str:
-    if lang is Lang.ZH:
-        return f"扫描完成：{summary['findings']} 项发现（新增 {summary['new']}，已解决 {summary['resolved']}），用时 {summary['duration_s']:.2f} 秒"
-    return f"scan done: {summary['findings']} finding(s) ({summary['new']} new, {summary['resolved']} resolved) in {summary['duration_s']:.2f} s"
+    zh = lang is Lang.ZH
+    if summary.get("outcome") == "failed":
+        error = summary.get("error", "")
+        return f"扫描失败：{error}" if zh else f"scan failed: {error}"
+    coverage = summary.get("coverage") or {}
+    partial = ""
+    if not coverage.get("complete", True):
+        probes = ", ".join(coverage.get("failed_probes") or [])
+        spots = coverage.get("blind_spots", 0)
+        partial = (
+            f"；检查不完整（失败的检查：{probes or '无'}；无法读取 {spots} 处）"
+            if zh
+            else f"; partial (failed checks: {probes or 'none'}; {spots} place(s) unreadable)"
+        )
+    if zh:
+        return f"扫描完成：{summary['findings']} 项发现（新增 {summary['new']}，已解决 {summary['resolved']}），用时 {summary['duration_s']:.2f} 秒{partial}"
+    return f"scan done: {summary['findings']} finding(s) ({summary['new']} new, {summary['resolved']} resolved) in {summary['duration_s']:.2f} s{partial}"
