@@ -405,7 +405,10 @@ class AgentService:
     def _record(self, result: ScanResult, trigger: str, now: float) -> ScanDelta | None:
         if trigger in _QUIET_TRIGGERS:
             open_keys = {r.key for r in self.store.open_findings()}
-            if open_keys == {f.key for f in result.findings}:
+            last = self._last_run
+            # A change of what the scan could see is news too (the server shows it).
+            same_view = last is not None and last.coverage == coverage_of(result.blind_spots)
+            if open_keys == {f.key for f in result.findings} and same_view:
                 return None
         delta = self.store.apply_scan(result, trigger, now)
         for record in delta.new:
