@@ -15,8 +15,8 @@ lint: setup
 
 types: setup
 	.venv/bin/mypy
-	.venv/bin/mypy --platform win32 checks agent gui server
-	.venv/bin/mypy --platform darwin checks agent gui server
+	.venv/bin/mypy --platform win32 protocol checks agent gui server
+	.venv/bin/mypy --platform darwin protocol checks agent gui server
 
 unit: setup
 	.venv/bin/pytest -q

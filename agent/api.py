@@ -53,8 +53,10 @@ MAX_ATTACHMENTS = 5
 class AgentAPI(Protocol):
     """What the tray and the CLI may ask of the agent. Data shapes are documented in docs/ipc.md.
 
-    - `status()`: agent_version, mode, compliant, open_findings, by_severity, last_scan
-      {started_at, duration_s, trigger, findings, new, resolved, blind_spots}, blind_spots
+    - `status()`: agent_version, mode, state ("compliant", "non-compliant", "blind",
+      "unknown": protocol.device_state), reasons [{code, zh, en}], compliant (state is
+      compliant), coverage, open_findings, by_severity, last_scan {started_at, duration_s,
+      trigger, findings, new, resolved, blind_spots, outcome, coverage, error?}, blind_spots
       [{probe, what, reason}], managed_keys, event_seq; and once enrolled: enrolled,
       server_reachable, last_contact, last_error, policy_version, policy_mode, outbox_depth.
     - `findings()`: open findings as `wxguard check --format json` prints them, plus

@@ -13,6 +13,7 @@ from typing import Any
 from agent.api import AgentError
 from agent.client import AgentClient
 from checks.model import Lang
+from protocol.device_state import State, state_of_status
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -28,7 +29,7 @@ def run_command(args: argparse.Namespace) -> int:
             if args.command == "status":
                 status = client.status()
                 _emit(args, status, lambda: _status_text(status, lang))
-                return EXIT_OK if status.get("compliant") else EXIT_FINDINGS
+                return EXIT_OK if state_of_status(status).compliant else EXIT_FINDINGS
             if args.command == "enroll":
                 return _enroll(client, args)
             if args.command == "report":
@@ -42,7 +43,10 @@ def run_command(args: argparse.Namespace) -> int:
                 if summary is None:
                     raise AgentError("timeout", "扫描超时。", "the scan did not finish in time.")
                 _emit(args, summary, lambda: _scan_text(summary, lang))
-                return EXIT_OK if summary.get("findings") == 0 else EXIT_FINDINGS
+                whole = summary.get("outcome", "ok") == "ok" and (
+                    summary.get("coverage") or {}
+                ).get("complete", True)
+                return EXIT_OK if summary.get("findings") == 0 and whole else EXIT_FINDINGS
     except AgentError as exc:
         print(f"错误：{exc.zh}\nerror: {exc.en}", file=sys.stderr)
         return EXIT_ERROR
@@ -137,21 +141,28 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
+_STATE_WORDS = {
+    State.COMPLIANT: ("合规", "compliant"),
+    State.NON_COMPLIANT: ("不合规", "non-compliant"),
+    State.BLIND: ("检查不完整（不能确认合规）", "blind: the check was partial or failed"),
+    State.UNKNOWN: ("未知（尚无最近的检查）", "unknown: no recent check"),
+}
+
+
 def _status_text(s: dict[str, Any], lang: Lang) -> str:
     zh = lang is Lang.ZH
     last = s.get("last_scan") or {}
+    state = state_of_status(s)
+    words = _STATE_WORDS[state.state]
     lines = [
         ("wxguard 代理 " if zh else "wxguard agent ")
         + f"{s.get('agent_version')} ({s.get('mode')})",
-        ("合规" if zh else "compliant")
-        if s.get("compliant")
-        else (
-            f"待处理发现：{s.get('open_findings')}"
-            if zh
-            else f"open findings: {s.get('open_findings')}"
-        ),
+        ("状态：" if zh else "state: ") + (words[0] if zh else words[1]),
+        *(f"  - {reason.text('zh' if zh else 'en')}" for reason in state.reasons),
         ("上次扫描：" if zh else "last scan: ")
-        + f"{_when(last.get('started_at'))} ({last.get('trigger', '-')})",
+        + f"{_when(last.get('started_at'))} ({last.get('trigger', '-')}"
+        + (f", {last['outcome']}" if last.get("outcome") else "")
+        + ")",
         ("监视文件夹：" if zh else "watching folders: ") + str(s.get("watching")),
     ]
     for key in ("enrolled", "server_reachable", "policy_version", "policy_mode", "outbox_depth"):
@@ -165,6 +176,20 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
 
 
 def _scan_text(summary: dict[str, Any], lang: Lang) -> str:
-    if lang is Lang.ZH:
-        return f"扫描完成：{summary['findings']} 项发现（新增 {summary['new']}，已解决 {summary['resolved']}），用时 {summary['duration_s']:.2f} 秒"
-    return f"scan done: {summary['findings']} finding(s) ({summary['new']} new, {summary['resolved']} resolved) in {summary['duration_s']:.2f} s"
+    zh = lang is Lang.ZH
+    if summary.get("outcome") == "failed":
+        error = summary.get("error", "")
+        return f"扫描失败：{error}" if zh else f"scan failed: {error}"
+    coverage = summary.get("coverage") or {}
+    partial = ""
+    if not coverage.get("complete", True):
+        probes = ", ".join(coverage.get("failed_probes") or [])
+        spots = coverage.get("blind_spots", 0)
+        partial = (
+            f"；检查不完整（失败的检查：{probes or '无'}；无法读取 {spots} 处）"
+            if zh
+            else f"; partial (failed checks: {probes or 'none'}; {spots} place(s) unreadable)"
+        )
+    if zh:
+        return f"扫描完成：{summary['findings']} 项发现（新增 {summary['new']}，已解决 {summary['resolved']}），用时 {summary['duration_s']:.2f} 秒{partial}"
+    return f"scan done: {summary['findings']} finding(s) ({summary['new']} new, {summary['resolved']} resolved) in {summary['duration_s']:.2f} s{partial}"

@@ -26,11 +26,12 @@ from agent.api import (
 from agent.policy import EffectivePolicy
 from agent.principals import UserId, account_name
 from agent.server_client import findings_batch
-from agent.service import AgentService
+from agent.service import AgentService, ScanSummary
 from agent.store import LocalRecords, ScanDelta
 from agent.sync import Sync
 from checks.catalogue import Catalogue
 from checks.model import ScanResult
+from protocol.device_state import ScanOutcome
 
 log = logging.getLogger("wxguard.agent.exchange")
 
@@ -121,6 +122,7 @@ class Exchange:
         self.policy_listeners: list[Callable[[EffectivePolicy], None]] = []
         sync._on_event = self._on_sync_event
         service.scan_listeners.append(self._on_scan)
+        service.scan_failure_listeners.append(self._on_scan_failed)
         service.status_providers.append(self._status)
 
     # -- life cycle ----------------------------------------------------------------------
@@ -162,7 +164,29 @@ class Exchange:
         scanned_at = datetime.fromtimestamp(result.started_at, UTC)
         users = sorted({u.name for u in self.service.scanner.layout.users})
         self.sync.note_scan(scanned_at, users)
-        batch = findings_batch(delta.new, delta.present, delta.resolved, scanned_at, complete=True)
+        # Only a scan that saw everything may let the server resolve what it does not mention.
+        batch = findings_batch(
+            delta.new,
+            delta.present,
+            delta.resolved,
+            scanned_at,
+            complete=delta.coverage.complete,
+            coverage=delta.coverage.to_json() | {"outcome": str(ScanOutcome.OK)},
+        )
+        self.sync.queue_findings(batch, self.clock())
+        self.kick()
+
+    def _on_scan_failed(self, summary: ScanSummary) -> None:
+        """A failed scan tells the server so (an empty, incomplete batch): it resolves nothing,
+        and the dashboard shows the device blind instead of its last good verdict."""
+        batch = findings_batch(
+            [],
+            [],
+            [],
+            datetime.fromtimestamp(summary.started_at, UTC),
+            complete=False,
+            coverage=summary.coverage.to_json() | {"outcome": str(ScanOutcome.FAILED)},
+        )
         self.sync.queue_findings(batch, self.clock())
         self.kick()
 

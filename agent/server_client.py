@@ -494,16 +494,23 @@ def findings_batch(
     resolved: Sequence[FindingRecord],
     scanned_at: datetime,
     complete: bool,
+    coverage: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A FindingsBatch from one scan's delta (agent.store.ScanDelta's three lists).
 
-    `complete=True` (a full scan) tells the server that open findings the batch does not mention
-    are resolved. Past the server's 1000-finding limit the batch is cut and sent as incomplete,
-    so nothing is wrongly resolved; resolved ones go first as they change the server's view.
+    `complete=True` (a full scan that saw everything) tells the server that open findings the
+    batch does not mention are resolved; a scan with blind spots sends `complete=False`, so the
+    server resolves only what the batch resolves. Past the server's 1000-finding limit the
+    batch is cut and sent as incomplete, so nothing is wrongly resolved; resolved ones go first
+    as they change the server's view. `coverage` (protocol.device_state.Coverage's JSON and
+    the scan's `outcome`, "ok" or "failed") tells the server what the scan could see.
     """
     items = [wire_finding(r, "resolved") for r in resolved]
     items += [wire_finding(r, "new") for r in new]
     items += [wire_finding(r, "present") for r in present]
     if len(items) > MAX_BATCH_FINDINGS:
         items, complete = items[:MAX_BATCH_FINDINGS], False
-    return {"scanned_at": iso(scanned_at), "complete": complete, "findings": items}
+    batch: dict[str, Any] = {"scanned_at": iso(scanned_at), "complete": complete, "findings": items}
+    if coverage is not None:
+        batch["coverage"] = dict(coverage)
+    return batch

@@ -23,6 +23,7 @@ import psutil
 
 from agent import __version__
 from agent.config import Settings
+from agent.coverage import coverage_of
 from agent.events import EventFeed
 from agent.governor import Governor
 from agent.paths import AgentPaths, Mode
@@ -36,6 +37,14 @@ from checks.integrity.filecache import RESULTS
 from checks.judge import ProcessInterest
 from checks.model import BlindSpot, ScanResult
 from checks.probes.processes import inspect_pid
+from protocol.device_state import (
+    Coverage,
+    DeviceInputs,
+    DeviceState,
+    ScanOutcome,
+    device_state,
+    worst_severity,
+)
 
 log = logging.getLogger("wxguard.agent")
 
@@ -58,9 +67,12 @@ class ScanSummary:
     new: int
     resolved: int
     blind_spots: int
+    outcome: ScanOutcome = ScanOutcome.OK
+    coverage: Coverage = field(default_factory=Coverage)
+    error: str = ""  # why a failed scan failed
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "started_at": self.started_at,
             "duration_s": round(self.duration_s, 4),
             "trigger": self.trigger,
@@ -68,7 +80,12 @@ class ScanSummary:
             "new": self.new,
             "resolved": self.resolved,
             "blind_spots": self.blind_spots,
+            "outcome": str(self.outcome),
+            "coverage": self.coverage.to_json(),
         }
+        if self.error:
+            out["error"] = self.error
+        return out
 
 
 @dataclass(slots=True)
@@ -105,6 +122,8 @@ class AgentService:
         self._triggers = _Triggers()
         self._scan_count = 0
         self._last: ScanSummary | None = None
+        # The last scan that ran, failed or not (quiet scans included): the state's input.
+        self._last_run: ScanSummary | None = None
         self._last_blind: list[BlindSpot] = []
         self._threads: list[threading.Thread] = []
         self._known_pids: set[int] = set()
@@ -113,6 +132,8 @@ class AgentService:
         self.scans_by_trigger: dict[str, int] = {}
         # Called after each recorded scan (findings upload, enforcement), on the scan thread.
         self.scan_listeners: list[Callable[[ScanResult, ScanDelta], None]] = []
+        # Called after a scan that raised, with its summary (outcome failed), on the scan thread.
+        self.scan_failure_listeners: list[Callable[[ScanSummary], None]] = []
         self.status_providers: list[Callable[[], dict[str, Any]]] = []
         self.scan_interval_s = float(settings.scan_interval_s)
         self._saved_integrity = -1  # the result cache's generation last written to disk
@@ -275,13 +296,44 @@ class AgentService:
 
     def _safe_scan(self, reasons: set[str], paths: list[str]) -> None:
         trigger = _main_trigger(reasons)
+        started = self.clock()
         try:
             self._scan(trigger, paths)
-        except Exception:
+        except Exception as exc:
             log.exception("scan (%s) failed", trigger)
-            with self._cond:
-                self._scan_count += 1
-                self._cond.notify_all()
+            self._scan_failed(trigger, started, exc)
+
+    def _scan_failed(self, trigger: str, started: float, exc: Exception) -> None:
+        """A scan that raised is a failed scan, visible as such: never "no findings"."""
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        now = self.clock()
+        summary = ScanSummary(
+            started,
+            max(0.0, now - started),
+            trigger,
+            0,
+            0,
+            0,
+            0,
+            ScanOutcome.FAILED,
+            Coverage(False),
+            error,
+        )
+        try:
+            self.store.record_failed_scan(started, trigger, error, now)
+        except Exception:  # the state file may be why the scan failed; memory still knows
+            log.exception("cannot record the failed scan")
+        with self._cond:
+            self._last = summary
+            self._last_run = summary
+            self._scan_count += 1
+            self._cond.notify_all()
+        self.events.publish("scan", summary.to_json())
+        for listener in self.scan_failure_listeners:
+            try:
+                listener(summary)
+            except Exception:
+                log.exception("scan failure listener failed")
 
     def _scan(self, trigger: str, paths: list[str]) -> None:
         fs = self.scanner.fs
@@ -309,6 +361,8 @@ class AgentService:
             len(delta.new) if delta else 0,
             len(delta.resolved) if delta else 0,
             len(result.blind_spots),
+            ScanOutcome.OK,
+            delta.coverage if delta else coverage_of(result.blind_spots),
         )
         blind = result.blind_spots + (
             privilege_blind_spots() if self.paths.mode is Mode.USER else []
@@ -318,6 +372,7 @@ class AgentService:
             self._finding_pids = finding_pids
             self.scans_by_trigger[trigger] = self.scans_by_trigger.get(trigger, 0) + 1
             self._last_blind = blind
+            self._last_run = summary
             if delta is not None or self._last is None or trigger not in _QUIET_TRIGGERS:
                 self._last = summary
             self._scan_count += 1
@@ -350,7 +405,10 @@ class AgentService:
     def _record(self, result: ScanResult, trigger: str, now: float) -> ScanDelta | None:
         if trigger in _QUIET_TRIGGERS:
             open_keys = {r.key for r in self.store.open_findings()}
-            if open_keys == {f.key for f in result.findings}:
+            last = self._last_run
+            # A change of what the scan could see is news too (the server shows it).
+            same_view = last is not None and last.coverage == coverage_of(result.blind_spots)
+            if open_keys == {f.key for f in result.findings} and same_view:
                 return None
         delta = self.store.apply_scan(result, trigger, now)
         for record in delta.new:
@@ -389,6 +447,7 @@ class AgentService:
             by_sev[record.severity] = by_sev.get(record.severity, 0) + 1
         with self._cond:
             last = self._last.to_json() if self._last else None
+            state = self._device_state(findings, self._last_run)
             blind = [
                 {"probe": b.probe, "what": b.what, "reason": b.reason} for b in self._last_blind
             ]
@@ -406,7 +465,10 @@ class AgentService:
             "last_scan": last,
             "open_findings": len(findings),
             "by_severity": by_sev,
-            "compliant": not findings,
+            "compliant": state.compliant,
+            "state": str(state.state),
+            "reasons": [r.to_json() for r in state.reasons],
+            "coverage": self._last_run.coverage.to_json() if self._last_run else None,
             "blind_spots": blind,
             "watching": self.watcher.count,
             "watching_healthy": self.watcher.healthy,
@@ -416,6 +478,21 @@ class AgentService:
             "managed_keys": sorted(self.settings.managed),
             "event_seq": self.events.last_seq,
         }
+
+    def _device_state(self, findings: list[FindingRecord], last: ScanSummary | None) -> DeviceState:
+        # A scan thread stuck for three intervals (a hang) must not leave the last verdict up.
+        return device_state(
+            DeviceInputs(
+                last_scan=last.outcome if last else ScanOutcome.NONE,
+                scanned_at=last.started_at if last else None,
+                coverage=last.coverage if last else Coverage(),
+                open_findings=len(findings),
+                worst_severity=worst_severity([r.severity for r in findings]),
+                now=self.clock(),
+                max_scan_age_s=max(3 * self.scan_interval_s, 3600.0),
+                scan_error=last.error if last else "",
+            )
+        )
 
     def findings(self) -> list[dict[str, Any]]:
         return [_finding_view(r) for r in self.store.open_findings()]

@@ -11,14 +11,16 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.coverage import Blindness, coverage_of
 from agent.principals import UserId
 from checks.model import Finding, ScanResult
+from protocol.device_state import Coverage, ScanOutcome
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,9 +73,19 @@ CREATE TABLE IF NOT EXISTS scans (
     findings     INTEGER NOT NULL,
     new          INTEGER NOT NULL,
     resolved     INTEGER NOT NULL,
-    blind_spots  INTEGER NOT NULL
+    blind_spots  INTEGER NOT NULL,
+    outcome      TEXT NOT NULL DEFAULT 'ok',  -- protocol.device_state.ScanOutcome
+    coverage     TEXT NOT NULL DEFAULT '{}',  -- protocol.device_state.Coverage as JSON
+    error        TEXT NOT NULL DEFAULT ''     -- why a failed scan failed
 );
 """
+
+# Columns added after version 1, for state files written by older agents.
+_ADDED_COLUMNS = (
+    ("scans", "outcome", "TEXT NOT NULL DEFAULT 'ok'"),
+    ("scans", "coverage", "TEXT NOT NULL DEFAULT '{}'"),
+    ("scans", "error", "TEXT NOT NULL DEFAULT ''"),
+)
 
 
 class StoreError(RuntimeError):
@@ -98,11 +110,15 @@ class FindingRecord:
 
 @dataclass(frozen=True, slots=True)
 class ScanDelta:
-    """What one scan changed: findings that appeared, stayed, and went away."""
+    """What one scan changed: findings that appeared, stayed, and went away; and the open
+    findings it did not report but could not have seen (`unseen`: they stay open), with the
+    scan's coverage."""
 
     new: list[FindingRecord]
     present: list[FindingRecord]
     resolved: list[FindingRecord]
+    unseen: list[FindingRecord] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=Coverage)
 
 
 class Store:
@@ -117,8 +133,12 @@ class Store:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            for table, column, decl in _ADDED_COLUMNS:
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
             self._db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)",
                 (str(SCHEMA_VERSION),),
             )
         except sqlite3.DatabaseError as exc:
@@ -152,15 +172,23 @@ class Store:
     # -- findings ------------------------------------------------------------------------
 
     def apply_scan(self, result: ScanResult, trigger: str, now: float) -> ScanDelta:
-        """Record a full scan: new findings open, seen ones refresh, missing ones resolve."""
+        """Record a full scan: new findings open, seen ones refresh, and missing ones resolve
+        only where the scan could see them. An open finding whose evidence lies in a blind spot
+        (its probe failed; its path, a folder above it or a file in it was not read) stays
+        open with its last_seen unchanged: a scan never resolves what it did not look at."""
         current: dict[str, Finding] = {f.key: f for f in result.findings}
+        blindness = Blindness.of(result.blind_spots, result.root)
+        coverage = coverage_of(result.blind_spots)
         new: list[str] = []
         present: list[str] = []
         resolved: list[str] = []
+        unseen: list[str] = []
         with self._tx() as db:
-            open_keys = {
-                row[0] for row in db.execute("SELECT key FROM findings WHERE resolved_at IS NULL")
-            }
+            open_rows = db.execute(
+                "SELECT key, body FROM findings WHERE resolved_at IS NULL"
+            ).fetchall()
+            open_keys = {row[0] for row in open_rows}
+            evidence = {row[0]: json.loads(row[1]).get("evidence") or [] for row in open_rows}
             for key, finding in current.items():
                 body = json.dumps(finding.to_json(), ensure_ascii=False)
                 if key in open_keys:
@@ -186,12 +214,15 @@ class Store:
                         ),
                     )
                     new.append(key)
-            for key in open_keys - set(current):
+            for key in sorted(open_keys - set(current)):
+                if blindness.covers(evidence[key], result.root):
+                    unseen.append(key)
+                    continue
                 db.execute("UPDATE findings SET resolved_at = ? WHERE key = ?", (now, key))
                 resolved.append(key)
             db.execute(
-                """INSERT INTO scans (started_at, duration_s, trigger, findings, new, resolved, blind_spots)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO scans (started_at, duration_s, trigger, findings, new, resolved, blind_spots, outcome, coverage)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     result.started_at,
                     result.duration_s,
@@ -200,9 +231,33 @@ class Store:
                     len(new),
                     len(resolved),
                     len(result.blind_spots),
+                    str(ScanOutcome.OK),
+                    json.dumps(coverage.to_json()),
                 ),
             )
-        return ScanDelta(self._records(new), self._records(present), self._records(resolved))
+        return ScanDelta(
+            self._records(new),
+            self._records(present),
+            self._records(resolved),
+            self._records(unseen),
+            coverage,
+        )
+
+    def record_failed_scan(self, started_at: float, trigger: str, error: str, now: float) -> None:
+        """A scan that raised: recorded as failed, and no finding changes."""
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO scans (started_at, duration_s, trigger, findings, new, resolved, blind_spots, outcome, coverage, error)
+                   VALUES (?, ?, ?, 0, 0, 0, 0, ?, ?, ?)""",
+                (
+                    started_at,
+                    max(0.0, now - started_at),
+                    trigger,
+                    str(ScanOutcome.FAILED),
+                    json.dumps(Coverage(False).to_json()),
+                    error[:1000],
+                ),
+            )
 
     def _records(self, keys: list[str]) -> list[FindingRecord]:
         if not keys:
@@ -228,12 +283,14 @@ class Store:
     def last_scan(self) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT started_at, duration_s, trigger, findings, new, resolved, blind_spots FROM scans ORDER BY id DESC LIMIT 1"
+                "SELECT started_at, duration_s, trigger, findings, new, resolved, blind_spots, outcome, coverage, error FROM scans ORDER BY id DESC LIMIT 1"
             ).fetchone()
         if row is None:
             return None
         keys = ("started_at", "duration_s", "trigger", "findings", "new", "resolved", "blind_spots")
-        return dict(zip(keys, row, strict=True))
+        out: dict[str, Any] = dict(zip(keys, row[:7], strict=True))
+        out.update(outcome=row[7], coverage=json.loads(row[8] or "{}"), error=row[9])
+        return out
 
 
 class LocalRecords:

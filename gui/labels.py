@@ -95,6 +95,19 @@ def tray_state(key: str) -> str:
     return words.get(key, key)
 
 
+def device_state(key: str) -> str:
+    """A protocol.device_state.State in words (when the agent sent no reasons)."""
+    words = {
+        "compliant": QCoreApplication.translate("Labels", "Compliant"),
+        "non-compliant": QCoreApplication.translate("Labels", "Not compliant"),
+        "blind": QCoreApplication.translate(
+            "Labels", "The last check was incomplete: compliance cannot be confirmed"
+        ),
+        "unknown": QCoreApplication.translate("Labels", "No recent check"),
+    }
+    return words.get(key, key)
+
+
 def when(ts: float | str | None) -> str:
     """A Unix time or ISO string as local date and time; "never" when absent."""
     if ts is None or ts == "":

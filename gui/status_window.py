@@ -115,7 +115,9 @@ class StatusWindow(QWidget):
         policy: dict[str, Any],
         passwords: list[tuple[str, str]],
         agent_error: str = "",
+        doubts: list[str] | None = None,
     ) -> None:
+        """`doubts`: why the check cannot vouch for this computer (failed, partial, none yet)."""
         self.state_icon.setPixmap(icons.pixmap(state, 48))
         self.state_label.setText(labels.tray_state(state))
         if state == "agent-down":
@@ -126,6 +128,8 @@ class StatusWindow(QWidget):
             )
         elif findings:
             self.summary.setText(self.tr("%n finding(s) need your attention.", "", len(findings)))
+        elif doubts:
+            self.summary.setText("\n".join(doubts))
         elif status:
             self.summary.setText(self.tr("No unapproved WeChat software was found."))
         else:

@@ -32,6 +32,7 @@ from gui.policy_window import (
 from gui.report_dialog import MyReportsWindow, ReportDialog
 from gui.seen import SeenStore
 from gui.status_window import StatusWindow
+from protocol.device_state import State, state_of_status
 
 MENU = (
     "status",
@@ -509,9 +510,10 @@ class Tray(QObject):
     def action_items(self) -> list[str]:
         """What the employee should do, one line each, as shown in the tooltip."""
         items = []
-        if self.findings or self.status.get("compliant") is False:
-            n = len(self.findings) or int(self.status.get("open_findings") or 0)
+        n = len(self.findings) or int(self.status.get("open_findings") or 0)
+        if n:
             items.append(self.tr("%n finding(s) to fix", "", n))
+        items += self.doubts()
         for account, status in self.passwords.statuses.items():
             if status.state in ("overdue", "unknown") or status.modified:
                 items.append(
@@ -522,6 +524,18 @@ class Tray(QObject):
         if self.policy and not policy_acknowledged(self.policy):
             items.append(self.tr("Read and confirm the new WeChat policy"))
         return items
+
+    def doubts(self) -> list[str]:
+        """Why the agent cannot say the computer is compliant (a failed or partial check, no
+        recent check), in the agent's own words: never shown as "Compliant"."""
+        if not self.status:
+            return []
+        state = state_of_status(self.status)
+        if state.state not in (State.BLIND, State.UNKNOWN):
+            return []
+        return [
+            self.lang.pick({"zh": r.zh, "en": r.en}) for r in state.reasons if r.zh or r.en
+        ] or [labels.device_state(str(state.state))]
 
     def tooltip(self) -> str:
         lines = ["wxguard — " + labels.tray_state(self.state)]
@@ -560,5 +574,6 @@ class Tray(QObject):
                     for a in ("enterprise", "personal")
                 ],
                 self.lang.error(self.agent_error) if self.agent_error else "",
+                doubts=self.doubts(),
             )
             w.set_busy(self.bridge.is_busy("scan_now"))

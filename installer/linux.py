@@ -45,7 +45,16 @@ PYSIDE_DEV_PARTS = (
     "Qt/qml",
 )
 # What goes into the project wheel: the packages and the files setuptools reads.
-SOURCE_PARTS = ("pyproject.toml", "README.md", "checks", "agent", "gui", "server", "installer")
+SOURCE_PARTS = (
+    "pyproject.toml",
+    "README.md",
+    "protocol",
+    "checks",
+    "agent",
+    "gui",
+    "server",
+    "installer",
+)
 
 Log = Callable[[str], None]
 

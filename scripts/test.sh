@@ -9,6 +9,6 @@ echo "== ruff format"; ruff format --check .
 echo "== mypy";        mypy
 # What ships to Windows and macOS workstations is type-checked for those platforms too: the
 # named pipe and the DACL code are never run on this Linux machine.
-echo "== mypy (win32)";  mypy --platform win32 checks agent gui server
-echo "== mypy (darwin)"; mypy --platform darwin checks agent gui server
+echo "== mypy (win32)";  mypy --platform win32 protocol checks agent gui server
+echo "== mypy (darwin)"; mypy --platform darwin protocol checks agent gui server
 echo "== pytest";      pytest -q -p no:cacheprovider "$@"

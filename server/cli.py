@@ -328,7 +328,9 @@ def cmd_list(args: argparse.Namespace, clock: Clock) -> int:
                     "os": r.device.os,
                     "agent_version": r.device.agent_version,
                     "last_seen": _iso(r.device.last_seen_at),
+                    # revoked, or a protocol.device_state.State (compliant, blind, …)
                     "compliance": r.compliance,
+                    "reasons": ",".join(reason.code for reason in r.reasons),
                     "offline": r.offline,
                     "open_findings": r.open_findings,
                     "revoked": r.device.revoked_at is not None,

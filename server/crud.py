@@ -16,6 +16,16 @@ from sqlalchemy import JSON, Connection, Integer, String, bindparam, func, selec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from protocol.device_state import (
+    Coverage,
+    DeviceInputs,
+    DeviceState,
+    Reason,
+    ScanOutcome,
+    State,
+    device_state,
+    worst_severity,
+)
 from server import attachments as att
 from server.models import (
     Admin,
@@ -397,11 +407,11 @@ def _upsert_findings(
             row.resolved_at = batch.scanned_at
             row.received_at = now
             resolved += 1
-    session.execute(
-        update(Device)
-        .where(Device.id == device_id)
-        .values(last_scan_at=batch.scanned_at, last_seen_at=now)
-    )
+    scan: dict[str, Any] = {"last_scan_at": batch.scanned_at, "last_seen_at": now}
+    if batch.coverage is not None:
+        scan["last_scan_outcome"] = batch.coverage.outcome
+        scan["last_scan_coverage"] = batch.coverage.model_dump(exclude={"outcome"})
+    session.execute(update(Device).where(Device.id == device_id).values(**scan))
     return FindingsResult(received=len(batch.findings), new=new, updated=updated, resolved=resolved)
 
 
@@ -689,7 +699,58 @@ class DeviceRow:
     worst_severity: str | None
     password_overdue: int
     offline: bool
-    compliance: str  # "compliant", "non-compliant", "unknown", "revoked"
+    compliance: str  # "revoked", or a protocol.device_state.State: "compliant", "blind", …
+    reasons: tuple[Reason, ...] = ()
+
+
+def device_state_of(
+    device: Device, open_findings: int, worst: str | None, overdue: int
+) -> DeviceState:
+    """The device's state by the one function agent, tray and server share."""
+    coverage = Coverage.from_json(device.last_scan_coverage)
+    if device.last_scan_at is None:
+        outcome = ScanOutcome.NONE
+    elif device.last_scan_outcome == ScanOutcome.FAILED.value:
+        outcome = ScanOutcome.FAILED
+    else:
+        outcome = ScanOutcome.OK
+    return device_state(
+        DeviceInputs(
+            last_scan=outcome,
+            scanned_at=device.last_scan_at.timestamp() if device.last_scan_at else None,
+            coverage=coverage,
+            open_findings=open_findings,
+            worst_severity=worst,
+            overdue_passwords=overdue,
+        )
+    )
+
+
+def device_status(session: Session, device: Device) -> DeviceState:
+    """One device's state (the device page): its open findings and overdue passwords."""
+    severities = list(
+        session.scalars(
+            select(Finding.severity).where(
+                Finding.device_id == device.id, Finding.state == FindingState.OPEN.value
+            )
+        )
+    )
+    overdue = session.scalar(
+        select(func.count()).where(
+            PasswordStatus.device_id == device.id,
+            PasswordStatus.state == PasswordState.OVERDUE.value,
+        )
+    )
+    return device_state_of(device, len(severities), worst_severity(severities), int(overdue or 0))
+
+
+def state_counts(rows: Sequence[DeviceRow]) -> dict[str, int]:
+    """How many devices are in each state (revoked ones left out), every state listed."""
+    counts = {str(s): 0 for s in State}
+    for row in rows:
+        if row.compliance in counts:
+            counts[row.compliance] += 1
+    return counts
 
 
 def fleet(session: Session, now: datetime, offline_after: timedelta) -> list[DeviceRow]:
@@ -708,20 +769,14 @@ def fleet(session: Session, now: datetime, offline_after: timedelta) -> list[Dev
             .group_by(PasswordStatus.device_id)
         )
     }
-    order = ["critical", "high", "medium", "low", "info"]
     rows: list[DeviceRow] = []
     for device in session.scalars(select(Device).order_by(Device.hostname, Device.id)):
         counts = open_counts.get(device.id, Counter())
-        worst = next((s for s in order if counts.get(s)), None)
+        worst = worst_severity([s for s in counts if counts[s]])
         offline = device.last_seen_at is None or now - device.last_seen_at > offline_after
-        if device.revoked_at is not None:
-            state = "revoked"
-        elif device.last_seen_at is None:
-            state = "unknown"
-        elif sum(counts.values()) or overdue.get(device.id):
-            state = "non-compliant"
-        else:
-            state = "compliant"
+        computed = device_state_of(
+            device, sum(counts.values()), worst, int(overdue.get(device.id, 0))
+        )
         rows.append(
             DeviceRow(
                 device,
@@ -729,7 +784,8 @@ def fleet(session: Session, now: datetime, offline_after: timedelta) -> list[Dev
                 worst,
                 int(overdue.get(device.id, 0)),
                 offline and device.revoked_at is None,
-                state,
+                "revoked" if device.revoked_at is not None else str(computed.state),
+                computed.reasons,
             )
         )
     return rows

@@ -128,6 +128,10 @@ class Device(Base):
     secret_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment_secrets.id"))
     last_seen_at: Mapped[datetime | None]
     last_scan_at: Mapped[datetime | None]
+    # How the last scan ended ("ok", "failed") and what it saw (protocol.device_state.Coverage
+    # as JSON); NULL from agents that do not report it, read as a complete, good scan.
+    last_scan_outcome: Mapped[str | None] = mapped_column(String(16))
+    last_scan_coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     policy_version_seen: Mapped[int] = mapped_column(Integer, default=0)
     users_seen: Mapped[list[Any]] = mapped_column(JSON, default=list)
     revoked_at: Mapped[datetime | None]

@@ -144,12 +144,24 @@ class FindingIn(Strict):
     last_seen: AwareDatetime
 
 
+class CoverageIn(Strict):
+    """What the scan behind a batch could see (protocol.device_state.Coverage), and whether it
+    ran at all (`outcome`): a failed scan's batch is empty and incomplete."""
+
+    complete: bool = True
+    blind_spots: Annotated[int, Field(ge=0, le=10_000_000)] = 0
+    failed_probes: Annotated[list[Str128], Field(max_length=64)] = []
+    outcome: Literal["ok", "failed"] = "ok"
+
+
 class FindingsBatch(Strict):
     batch_id: IdempotencyKey | None = None
     scanned_at: AwareDatetime
     # A complete batch is the whole picture: open findings it does not mention are resolved.
     complete: bool = False
     findings: Annotated[list[FindingIn], Field(max_length=1000)]
+    # Absent from agents before issue 10: such a device's scans read as complete and good.
+    coverage: CoverageIn | None = None
 
 
 class FindingsResult(Strict):

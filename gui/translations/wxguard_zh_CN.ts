@@ -221,6 +221,18 @@
         <translation>正在连接代理…</translation>
     </message>
     <message>
+        <source>Not compliant</source>
+        <translation>不合规</translation>
+    </message>
+    <message>
+        <source>The last check was incomplete: compliance cannot be confirmed</source>
+        <translation>上次检查不完整，无法确认是否合规</translation>
+    </message>
+    <message>
+        <source>No recent check</source>
+        <translation>没有最近的检查</translation>
+    </message>
+    <message>
         <source>never</source>
         <translation>从未</translation>
     </message>

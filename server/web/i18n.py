@@ -76,6 +76,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state.compliant": ("合规", "compliant"),
     "state.non-compliant": ("不合规", "non-compliant"),
     "state.unknown": ("未知", "unknown"),
+    "state.blind": ("检查不完整", "blind (partial check)"),
     "state.revoked": ("已吊销", "revoked"),
     "device.title": ("设备", "Device"),
     "device.id": ("设备 ID", "Device id"),

@@ -187,7 +187,11 @@ def fleet(
         request,
         state,
         "fleet.html",
-        {"rows": rows, "offline_n": state.settings.offline_after_heartbeats},
+        {
+            "rows": rows,
+            "offline_n": state.settings.offline_after_heartbeats,
+            "counts": crud.state_counts(rows),
+        },
         session=data,
     )
 
@@ -211,6 +215,7 @@ def device(
         "device.html",
         {
             "device": dev,
+            "device_state": crud.device_status(session, dev),
             "findings": crud.device_findings(session, device_id),
             "passwords": crud.device_password_status(session, device_id),
             "acks": crud.device_acks(session, device_id),

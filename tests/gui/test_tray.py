@@ -201,3 +201,65 @@ def test_an_agent_without_an_operation_does_not_stop_the_others(qtbot, make_tray
     qtbot.waitUntil(lambda: tray.state == "compliant", timeout=3000)
     w = tray.open_policy()
     assert "第十九条" in w.text.toPlainText()  # the shipped default text
+
+
+def _blind_status() -> dict:  # type: ignore[type-arg]
+    """What the agent says after a scan that failed: its state from the shared function."""
+    from protocol.device_state import DeviceInputs, ScanOutcome, device_state
+
+    verdict = device_state(
+        DeviceInputs(
+            last_scan=ScanOutcome.FAILED,
+            scanned_at=1795000000.0,
+            scan_error="OperationalError: database is locked",
+        )
+    )
+    return status(compliant=False, open_findings=0, by_severity={}, **verdict.to_json())
+
+
+def test_blind_or_unknown_agent_is_never_shown_compliant(qtbot, make_tray, agent) -> None:
+    """Issue 10: no findings after a failed check is not "Compliant" (icon, tooltip, window)."""
+    agent.set("status", _blind_status())
+    tray = make_tray()
+    qtbot.waitUntil(lambda: tray.state == "action", timeout=3000)
+    tip = tray.icon.toolTip()
+    assert "Compliant" not in tip and "The last check failed" in tip, tip
+    assert "finding(s) to fix" not in tip
+    w = tray.open_status()
+    qtbot.waitUntil(lambda: "The last check failed" in w.summary.text(), timeout=3000)
+    assert w.state_label.text() == "Action needed"
+    assert "No unapproved WeChat software was found" not in w.summary.text()
+    # Before the first scan the agent says `unknown`: not compliant either.
+    agent.set(
+        "status",
+        status(
+            compliant=False,
+            last_scan=None,
+            state="unknown",
+            reasons=[
+                {
+                    "code": "never-scanned",
+                    "zh": "尚未完成任何检查。",
+                    "en": "No check has finished yet.",
+                }
+            ],
+        ),
+    )
+    agent.publish("scan", {"outcome": "ok"})
+    qtbot.waitUntil(lambda: "No check has finished yet." in tray.icon.toolTip(), timeout=3000)
+    assert tray.state == "action"
+
+
+def test_older_agent_with_a_failed_probe_is_not_compliant(qtbot, make_tray, agent) -> None:
+    """An agent from before issue 10 sends no state: the tray computes it from the status."""
+    agent.set(
+        "status",
+        status(
+            blind_spots=[
+                {"probe": "packages", "what": "the whole probe", "reason": "failed: RecursionError"}
+            ]
+        ),
+    )
+    tray = make_tray()
+    qtbot.waitUntil(lambda: tray.state == "action", timeout=3000)
+    assert "Some checks could not run (packages)" in tray.icon.toolTip()

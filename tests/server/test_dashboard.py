@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from server.models import Finding
 from tests.server.conftest import ADMIN_PASSWORD, Harness, build_harness
 from tests.server.test_policy import POLICY
 from tests.server.test_reports import PNG, REPORT
@@ -307,3 +308,77 @@ def test_the_audit_trail_is_append_only(harness: Harness) -> None:
     with pytest.raises(DBAPIError), harness.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_events"))
     assert "admin.login" in audit_actions(harness)
+
+
+def test_a_blind_device_is_shown_blind_and_not_counted_compliant(harness: Harness) -> None:
+    """Issue 10: an agent whose packages probe failed sends an incomplete batch with its
+    coverage; the server resolves nothing it did not name, and shows the device blind."""
+    from tests.server.test_findings import finding
+
+    harness.add_admin()
+    blind = harness.enroll("pc-blind")
+    clean = harness.enroll("pc-clean")
+    old = harness.enroll("pc-old-agent")
+    first = harness.client.post(
+        "/api/v1/findings",
+        json={"scanned_at": "2026-03-02T09:00:00Z", "complete": True, "findings": [finding("a")]},
+        headers=blind.headers,
+    )
+    assert first.status_code == 200, first.text
+    partial = harness.client.post(
+        "/api/v1/findings",
+        json={
+            "scanned_at": "2026-03-02T10:00:00Z",
+            "complete": False,
+            "findings": [],
+            "coverage": {"complete": False, "blind_spots": 0, "failed_probes": ["packages"]},
+        },
+        headers=blind.headers,
+    )
+    assert partial.status_code == 200 and partial.json()["resolved"] == 0, partial.text
+    ok = harness.client.post(
+        "/api/v1/findings",
+        json={
+            "scanned_at": "2026-03-02T10:00:00Z",
+            "complete": True,
+            "findings": [],
+            "coverage": {"complete": True, "blind_spots": 0, "failed_probes": []},
+        },
+        headers=clean.headers,
+    )
+    assert ok.status_code == 200, ok.text
+    # An agent from before coverage: still accepted, read as a complete, good scan.
+    legacy = harness.client.post(
+        "/api/v1/findings",
+        json={"scanned_at": "2026-03-02T10:00:00Z", "complete": True, "findings": []},
+        headers=old.headers,
+    )
+    assert legacy.status_code == 200, legacy.text
+    harness.login()
+    fleet = harness.client.get("/fleet").text
+    # pc-blind still has its finding: non-compliant, with the failed probe as a reason.
+    assert "Some checks could not run (packages)" in fleet
+    counts = fleet[fleet.index('id="state-counts"') :]
+    assert "compliant: 2" in counts and "non-compliant: 1" in counts
+    # The finding goes away on the device while the probe is still blind: it stays open there
+    # (the agent does not resolve it); with nothing else open the device is blind.
+    with harness.sessions() as session:
+        row = session.scalars(select(Finding)).one()
+        row.state = "resolved"
+        session.commit()
+    fleet = harness.client.get("/fleet").text
+    counts = fleet[fleet.index('id="state-counts"') :]
+    assert "blind (partial check): 1" in counts and "compliant: 2" in counts
+    assert "state-blind" in fleet
+    page = harness.client.get(f"/devices/{blind.device_id}").text
+    assert "blind (partial check)" in page and 'data-code="probe-failed"' in page
+    bad = harness.client.post(
+        "/api/v1/findings",
+        json={
+            "scanned_at": "2026-03-02T11:00:00Z",
+            "findings": [],
+            "coverage": {"complete": False, "blind_spots": -1},
+        },
+        headers=blind.headers,
+    )
+    assert bad.status_code == 422

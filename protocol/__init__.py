@@ -1,0 +1,1 @@
+"""Messages and decisions shared by the tray, the agent and the server (no Qt, network or db)."""
