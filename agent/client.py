@@ -130,8 +130,11 @@ class AgentClient(TypedCalls):
         reply = json.loads(line)
         if not reply.get("ok"):
             err = reply.get("error") or {}
+            if reply.get("id") is None and err.get("code") == "timeout":
+                # Closed as idle before this request was read: the request was not run.
+                raise ConnectionError("the agent closed an idle connection")
             if reply.get("id") is None:
-                self._disconnect()  # a refusal or an idle timeout: the agent has closed it
+                self._disconnect()  # refused: the agent has closed the connection
             raise AgentError(
                 str(err.get("code", "error")), str(err.get("zh", "")), str(err.get("en", ""))
             )
