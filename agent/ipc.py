@@ -423,10 +423,13 @@ class Connection:
                     return
                 msg = line if isinstance(line, AgentError) else self._parse(line)
                 del line  # a large request's text is not kept while it is handled
-                if isinstance(msg, AgentError):
-                    if not self._reply(None, error=msg):
-                        return
-                elif not self._one(msg):
+                done = (
+                    not self._reply(None, error=msg)
+                    if isinstance(msg, AgentError)
+                    else not self._one(msg)
+                )
+                del msg  # before the large request slot is given back
+                if done:
                     return
 
     def _read_line(self, held: contextlib.ExitStack) -> str | AgentError | None:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +280,16 @@ def test_json_bomb_is_refused_before_parsing_and_rss_stays_bounded(
     assert grown_mib < 64
     deep = _request(system_agent.socket, b"[" * 30_000 + b"]" * 30_000 + b"\n")
     assert deep["error"]["code"] == "too-complex"
+
+    # Eight at once (only now that one is known to be refused: the old agent would need GBs).
+    # Lines over 1 MiB wait for one of two slots, one per account, and their buffers go back to
+    # the OS after each, so the agent's peak stays near one request's.
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: _request(system_agent.socket, bomb), range(8)))
+    grown_mib = (_peak_rss_kib(pid) - before) / 1024
+    print(f"then 8 JSON bombs at once: agent peak RSS grew {grown_mib:.1f} MiB in all")
+    assert {c["error"]["code"] for c in codes} == {"too-complex"}
+    assert grown_mib < 96
     with AgentClient(system_agent.socket, timeout=10) as client:
         assert client.status()["mode"] == "system"
 
