@@ -5,6 +5,7 @@ The endpoint is a Unix socket on Linux and macOS and a named pipe on Windows
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import socket
@@ -16,6 +17,18 @@ from typing import Any
 
 from agent.api import PROTOCOL_VERSION, AgentError, AgentNotRunning, TypedCalls
 from agent.paths import socket_candidates
+
+
+class AgentDisconnected(AgentError):
+    """The agent accepted the connection but closed it without answering, twice."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(
+            "disconnected",
+            f"wxguard 代理（{where}）接受了连接但未作答就关闭了它。请重试；如持续出现，请联系 IT。",
+            f"The wxguard agent ({where}) accepted the connection but closed it without "
+            "answering. Try again; contact IT if this persists.",
+        )
 
 
 class AgentClient(TypedCalls):
@@ -42,7 +55,9 @@ class AgentClient(TypedCalls):
     def _disconnect(self) -> None:
         if self._close is not None:
             try:
-                self._close()
+                # Closing flushes: a request the agent never read must not raise here.
+                with contextlib.suppress(OSError):
+                    self._close()
             finally:
                 self._close = None
                 self._file = None
@@ -89,23 +104,45 @@ class AgentClient(TypedCalls):
                 try:
                     return self._roundtrip(op, args or {})
                 except (OSError, ConnectionError):
+                    # The agent closes idle connections: reconnect once. Connected twice and
+                    # closed twice without an answer is not "not running", and is said so.
                     self._disconnect()
                     if attempt == 2:
-                        raise AgentNotRunning(str(self._paths[0])) from None
+                        raise AgentDisconnected(str(self._paths[0])) from None
             raise AssertionError("unreachable")
 
     def _roundtrip(self, op: str, args: dict[str, Any]) -> Any:
         msg_id = next(self._ids)
         payload = {"v": PROTOCOL_VERSION, "id": msg_id, "op": op, "args": args}
-        self._file.write(json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n")
-        self._file.flush()
-        line = self._file.readline()
+        try:
+            self._file.write(json.dumps(payload, ensure_ascii=False).encode("utf-8") + b"\n")
+            self._file.flush()
+        except OSError:
+            # An agent that refuses the connection (too many from this account) writes why
+            # and closes before reading: the reason is waiting to be read.
+            line = self._pending_line()
+            if line is None:
+                raise
+        else:
+            line = self._file.readline()
         if not line:
             raise ConnectionError("the agent closed the connection")
         reply = json.loads(line)
         if not reply.get("ok"):
             err = reply.get("error") or {}
+            if reply.get("id") is None and err.get("code") == "timeout":
+                # Closed as idle before this request was read: the request was not run.
+                raise ConnectionError("the agent closed an idle connection")
+            if reply.get("id") is None:
+                self._disconnect()  # refused: the agent has closed the connection
             raise AgentError(
                 str(err.get("code", "error")), str(err.get("zh", "")), str(err.get("en", ""))
             )
         return reply.get("result")
+
+    def _pending_line(self) -> bytes | None:
+        try:
+            line: bytes = self._file.readline()
+        except (OSError, ValueError):
+            return None
+        return line or None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -86,20 +88,77 @@ def _enroll(client: AgentClient, args: argparse.Namespace) -> int:
     return EXIT_OK if result.get("enrolled") else EXIT_ERROR
 
 
-def _report(client: AgentClient, args: argparse.Namespace, lang: Lang) -> int:
-    attachments = []
-    for name in args.attach:
-        path = Path(name)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
+def read_attachment(name: str, limit: int) -> bytes:
+    """The content of the file `name` to attach, at most `limit` bytes.
+
+    Opened without blocking (a FIFO with no writer, a terminal) and checked with fstat before a
+    byte is read: only a regular file of at most `limit` bytes is read. AgentError `invalid`
+    (bilingual) otherwise, or when the file cannot be read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(name, flags)
+    except OSError as exc:
+        raise _unreadable(name, exc) from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise AgentError(
                 "invalid",
-                f"无法读取附件 {name}：{exc.strerror}。",
-                f"Cannot read the attachment {name}: {exc.strerror}.",
-            ) from exc
+                f"附件 {name} 不是普通文件（设备、管道、文件夹等不能作为附件）。请选择一个文件。",
+                f"The attachment {name} is not a regular file (a device, pipe or folder cannot "
+                "be attached). Choose a file.",
+            )
+        if info.st_size > limit:
+            raise _attachment_too_large(name, limit)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:  # the file may grow after fstat: read one byte past the limit
+            chunk = os.read(fd, min(1024 * 1024, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise _attachment_too_large(name, limit)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise _unreadable(name, exc) from exc
+    finally:
+        os.close(fd)
+
+
+def _unreadable(name: str, exc: OSError) -> AgentError:
+    return AgentError(
+        "invalid",
+        f"无法读取附件 {name}：{exc.strerror or exc}。",
+        f"Cannot read the attachment {name}: {exc.strerror or exc}.",
+    )
+
+
+def _attachment_too_large(name: str, limit: int) -> AgentError:
+    mib = limit / (1024 * 1024)
+    return AgentError(
+        "invalid",
+        f"附件 {name} 超过 {mib:g} MiB，无法附上。请压缩或截取后重试。",
+        f"The attachment {name} is larger than {mib:g} MiB. Compress or trim it and try again.",
+    )
+
+
+def _report(client: AgentClient, args: argparse.Namespace, lang: Lang) -> int:
+    from agent.outbox import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
+
+    if len(args.attach) > MAX_ATTACHMENTS:
+        raise AgentError(
+            "invalid",
+            f"最多 {MAX_ATTACHMENTS} 个附件。",
+            f"At most {MAX_ATTACHMENTS} attachments.",
+        )
+    attachments = []
+    for name in args.attach:
+        data = read_attachment(name, MAX_ATTACHMENT_BYTES)
         attachments.append(
-            {"name": path.name, "content_b64": base64.b64encode(data).decode("ascii")}
+            {"name": Path(name).name, "content_b64": base64.b64encode(data).decode("ascii")}
         )
     summary = args.summary or args.description.strip().splitlines()[0][:200]
     receipt = client.submit_report(

@@ -39,6 +39,8 @@ class Settings:
     cpu_budget_percent: float = 5.0
     enforcement_grace_s: float = 60.0
     report_refresh_s: int = 300
+    ipc_idle_timeout_s: float = 30.0
+    ipc_connections_per_user: int = 8
     log_level: str = "INFO"
     language: str = ""  # "" follows the OS locale; "zh" or "en"
     managed: frozenset[str] = field(default_factory=frozenset)
@@ -56,6 +58,8 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "cpu_budget_percent": (0.5, 100),
     "enforcement_grace_s": (1, 3600),
     "report_refresh_s": (2, 86400),
+    "ipc_idle_timeout_s": (1, 3600),
+    "ipc_connections_per_user": (1, 64),
 }
 
 

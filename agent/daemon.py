@@ -29,7 +29,7 @@ from agent.credentials import (
 )
 from agent.enforcement import Enforcer
 from agent.exchange import Exchange
-from agent.ipc import Dispatcher, Peer, listen
+from agent.ipc import Dispatcher, IpcLimits, Peer, listen
 from agent.outbox import FileKeyProvider, KeyProvider, KeyringKeyProvider, Outbox, OutboxError
 from agent.paths import AgentPaths, Mode
 from agent.policy import PolicyGuard
@@ -242,7 +242,11 @@ def run(
     # IT's managed config applies to the installed agent, not to side-by-side test runs.
     managed = config.default_managed_path() if not os.environ.get("WXGUARD_HOME") else None
     runtime = Runtime(paths, managed)
-    server = listen(paths.socket, runtime.dispatcher, world_connectable=paths.mode is Mode.SYSTEM)
+    limits = IpcLimits(
+        idle_timeout_s=runtime.settings.ipc_idle_timeout_s,
+        per_user=runtime.settings.ipc_connections_per_user,
+    )
+    server = listen(paths.socket, runtime.dispatcher, paths.mode is Mode.SYSTEM, limits)
     stop = threading.Event()
 
     def _signal(signum: int, frame: FrameType | None) -> None:

@@ -1,18 +1,24 @@
-"""The local endpoint the tray and the CLI talk to: versioned JSON lines.
+"""The local endpoint the tray and the CLI talk to: versioned JSON lines, bounded per user.
 
 A Unix socket on Linux and macOS; on Windows a named pipe (`agent.ipc_pipe`). The caller's
 identity comes from the kernel (SO_PEERCRED / getpeereid, or the pipe client's token), never
 from the message. Malformed, oversized or unknown requests get an error reply and do not
-disturb the agent. The wire format is documented in docs/ipc.md.
+disturb the agent. What one local account may hold (connections, time to send a request, bytes
+and JSON elements per request) is bounded by `IpcLimits` and enforced by `Admission` and
+`Connection`, the same on every transport. The wire format and limits are in docs/ipc.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,15 +27,58 @@ from agent import __version__
 from agent.api import PROTOCOL_VERSION, AgentError, TypedCalls
 from agent.credentials import CredentialsError
 from agent.exchange import Caller, Exchange
-from agent.outbox import OutboxError, OutboxFull
+from agent.outbox import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, OutboxError, OutboxFull
 from agent.principals import UserId, current_user, current_user_is_administrator
 from agent.service import AgentService
 
 log = logging.getLogger("wxguard.agent.ipc")
 
-MAX_MESSAGE = 16 * 1024 * 1024  # room for a report's attachments, base64-encoded
-MAX_CONNECTIONS = 64
+MIB = 1024 * 1024
+
+
+def _base64_len(n: int) -> int:
+    return 4 * ((n + 2) // 3)
+
+
+# The largest real request is a report with every attachment at its limit, base64-encoded,
+# plus room for the text fields (description ≤ 10,000 characters, at most 6 bytes each when
+# JSON escapes a control character) and the attachments' names.
+MAX_MESSAGE = MAX_ATTACHMENTS * _base64_len(MAX_ATTACHMENT_BYTES) + 256 * 1024  # 70,167,224
+# Every other request, and a report without attachments, fits in this; a longer line needs one
+# of the few "large request" slots before the agent buffers more of it.
+SMALL_MESSAGE = 1 * MIB
+# JSON structural characters ({ [ , :) per request, counted before parsing: each JSON value
+# needs one, so this bounds the number of Python objects json.loads can make (a 16 MiB
+# `[{},{},…]` made 5.6 million dicts, ~420 MB). A real report has at most ~11,000 (a
+# description made only of commas); 65,536 objects cost a few MB.
+MAX_TOKENS = 65_536
 MAX_EVENT_WAIT_S = 60.0
+_STRUCTURAL = (b"{", b"[", b",", b":")
+_CHUNK = 64 * 1024
+_LARGE_CHUNK = 1 * MIB
+
+
+@dataclass(frozen=True, slots=True)
+class IpcLimits:
+    """What the local endpoint grants: connection counts, seconds, bytes and JSON elements.
+
+    Each account (uid / SID) may hold `per_user` connections; all non-administrator accounts
+    together `shared`; administrators (root, elevated Windows administrators, LocalSystem)
+    have `admin_reserved` connections of their own that no other account can take. A request
+    line must arrive whole within `idle_timeout_s` of the agent starting to wait for it (the
+    agent's own wait, e.g. the `events` long poll, does not count); a reply must be taken within
+    the same time. Lines over `small_message` bytes need one of `large_requests` slots (one per
+    account at a time); none may exceed `max_message` bytes or `max_tokens` JSON elements.
+    """
+
+    per_user: int = 8
+    shared: int = 64
+    admin_reserved: int = 16
+    idle_timeout_s: float = 30.0
+    small_message: int = SMALL_MESSAGE
+    max_message: int = MAX_MESSAGE
+    max_tokens: int = MAX_TOKENS
+    large_requests: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +88,16 @@ class Peer:
     admin: bool  # root, or an elevated Windows administrator / LocalSystem
 
 
-class LineReader(Protocol):
-    def readline(self, size: int = -1, /) -> bytes: ...
+class Channel(Protocol):
+    """A connection's byte stream with deadlines: a Unix socket or a named pipe."""
 
+    def recv(self, size: int, timeout: float, /) -> bytes:
+        """Up to `size` bytes; b"" when the client closed. TimeoutError after `timeout` s."""
+        ...
 
-class ByteWriter(Protocol):
-    def write(self, data: bytes, /) -> int: ...
-
-    def flush(self) -> None: ...
+    def send(self, data: bytes, timeout: float, /) -> None:
+        """All of `data`, or OSError / TimeoutError (after `timeout` s: the client is not reading)."""
+        ...
 
 
 class Endpoint(Protocol):
@@ -202,51 +253,249 @@ class Dispatcher:
         return {"seq": seq, "events": [e.to_json() for e in events]}
 
 
+def too_many_connections(own: bool) -> AgentError:
+    """The refusal a client reads before the agent closes a connection it cannot admit."""
+    if own:
+        return AgentError(
+            "too-many-connections",
+            "太多连接：您的账户已打开太多与 wxguard 代理的连接。请关闭多余的 wxguard 窗口或程序后重试。",
+            "Too many connections from your account to the wxguard agent. Close other wxguard "
+            "windows or programs and try again.",
+        )
+    return AgentError(
+        "too-many-connections",
+        "太多连接：wxguard 代理此刻连接已满。请稍后重试；如持续出现，请联系 IT。",
+        "The wxguard agent has too many connections right now. Try again shortly; contact IT "
+        "if this persists.",
+    )
+
+
+class Admission:
+    """Counts open connections and large requests per account, so no account starves another.
+
+    Thread-safe. `enter` admits a connection or raises the `too-many-connections` AgentError
+    the client is sent; `leave` must follow every successful `enter`."""
+
+    def __init__(self, limits: IpcLimits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._open: Counter[UserId] = Counter()
+        self._shared = 0
+        self._admin = 0
+        self._large: Counter[UserId] = Counter()
+        self._large_total = 0
+        self._last_warning: dict[UserId, float] = {}
+
+    def enter(self, peer: Peer) -> None:
+        with self._lock:
+            if peer.admin:
+                if self._admin >= self.limits.admin_reserved:
+                    raise self._refuse(peer, own=True)
+                self._admin += 1
+            else:
+                if self._open[peer.uid] >= self.limits.per_user:
+                    raise self._refuse(peer, own=True)
+                if self._shared >= self.limits.shared:
+                    raise self._refuse(peer, own=False)
+                self._shared += 1
+            self._open[peer.uid] += 1
+
+    def leave(self, peer: Peer) -> None:
+        with self._lock:
+            if peer.admin:
+                self._admin -= 1
+            else:
+                self._shared -= 1
+            self._open[peer.uid] -= 1
+            if self._open[peer.uid] <= 0:
+                del self._open[peer.uid]
+
+    def open_connections(self, uid: UserId) -> int:
+        with self._lock:
+            return self._open[uid]
+
+    @contextlib.contextmanager
+    def large_request(self, peer: Peer, timeout: float) -> Iterator[None]:
+        """Hold one of the few slots for a request over `small_message` bytes (one per account),
+        waiting at most `timeout` s; AgentError `busy` if none comes free."""
+
+        def free() -> bool:
+            return self._large[peer.uid] < 1 and self._large_total < self.limits.large_requests
+
+        with self._changed:
+            if not self._changed.wait_for(free, max(timeout, 0.0)):
+                raise AgentError(
+                    "busy",
+                    "代理正在处理其他大型请求（例如带附件的报告），请稍后重试。",
+                    "The agent is busy with other large requests (such as reports with "
+                    "attachments); try again shortly.",
+                )
+            self._large[peer.uid] += 1
+            self._large_total += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._large[peer.uid] -= 1
+                if self._large[peer.uid] <= 0:
+                    del self._large[peer.uid]
+                self._large_total -= 1
+                self._changed.notify_all()
+
+    def _refuse(self, peer: Peer, own: bool) -> AgentError:
+        # One line per account a minute: a client that reconnects in a loop must not flood the log.
+        now = time.monotonic()
+        if now - self._last_warning.get(peer.uid, -3600.0) >= 60.0:
+            self._last_warning[peer.uid] = now
+            log.warning(
+                "refusing IPC connections from %s (pid %d): %s",
+                peer.uid,
+                peer.pid,
+                "its quota is used" if own else "all shared connections are in use",
+            )
+        return too_many_connections(own)
+
+
+class _Close(Exception):
+    """The conversation cannot go on (oversized or unreadable line): tell the client, close."""
+
+    def __init__(self, error: AgentError) -> None:
+        super().__init__(error.en)
+        self.error = error
+
+
+def _too_large(limit: int) -> AgentError:
+    return _bad(
+        "too-large", f"请求过大（上限 {limit} 字节）。", f"request larger than {limit} bytes."
+    )
+
+
+_IDLE = AgentError(
+    "timeout",
+    "连接空闲过久，代理已关闭它。",
+    "The connection was idle too long (no complete request); the agent closed it.",
+)
+
+
 class Connection:
-    """One client's conversation over any byte stream: a Unix socket or a named pipe."""
+    """One client's conversation over any `Channel`: a Unix socket or a named pipe.
+
+    Reads one request line at a time, each within the idle timeout; refuses lines over the
+    size or element limits before json.loads sees them."""
 
     def __init__(
         self,
-        rfile: LineReader,
-        wfile: ByteWriter,
+        channel: Channel,
         peer: Peer,
         dispatcher: Dispatcher,
         closing: Callable[[], bool],
+        admission: Admission,
     ) -> None:
-        self.rfile = rfile
-        self.wfile = wfile
+        self.channel = channel
         self.peer = peer
         self.dispatcher = dispatcher
         self.closing = closing
+        self.admission = admission
+        self.limits = admission.limits
+        self._buffer = bytearray()
 
     def serve(self) -> None:
         while not self.closing():
-            line = self.rfile.readline(MAX_MESSAGE + 1)
-            if not line:
-                return
-            if len(line) > MAX_MESSAGE:
-                self._reply(
-                    None,
-                    error=_bad(
-                        "too-large", "请求过大。", f"request larger than {MAX_MESSAGE} bytes."
-                    ),
+            with contextlib.ExitStack() as held:
+                try:
+                    line = self._read_line(held)
+                except TimeoutError:
+                    log.info(
+                        "closing an idle IPC connection of %s (pid %d)",
+                        self.peer.uid,
+                        self.peer.pid,
+                    )
+                    self._reply(None, error=_IDLE)
+                    return
+                except _Close as close:
+                    self._reply(None, error=close.error)
+                    return  # the rest of the stream cannot be trusted to be messages
+                except AgentError as busy:
+                    self._reply(None, error=busy)
+                    return
+                if line is None:
+                    return
+                msg = line if isinstance(line, AgentError) else self._parse(line)
+                del line  # a large request's text is not kept while it is handled
+                done = (
+                    not self._reply(None, error=msg)
+                    if isinstance(msg, AgentError)
+                    else not self._one(msg)
                 )
-                return  # the rest of an oversized line cannot be trusted to be a message
-            self._one(line)
+                del msg  # before the large request slot is given back
+                if done:
+                    return
 
-    def _one(self, line: bytes) -> None:
+    def _read_line(self, held: contextlib.ExitStack) -> str | AgentError | None:
+        """The next request line as text; an AgentError for a whole line that may not be parsed
+        (too many elements, not UTF-8); None when the client closed. Raises TimeoutError, or
+        `_Close` for a line over the size limit."""
+        limits = self.limits
+        deadline = time.monotonic() + limits.idle_timeout_s
+        buf = self._buffer
+        scanned = 0
+        large = False
+        while True:
+            newline = buf.find(b"\n", scanned)
+            length = newline if newline >= 0 else len(buf)
+            if length > limits.max_message:
+                raise _Close(_too_large(limits.max_message))
+            if length > limits.small_message and not large:
+                held.enter_context(
+                    self.admission.large_request(self.peer, deadline - time.monotonic())
+                )
+                large = True
+            if newline >= 0:
+                break
+            scanned = len(buf)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            chunk = self.channel.recv(_LARGE_CHUNK if large else _CHUNK, remaining)
+            if not chunk:
+                return None
+            buf += chunk
+        tokens = sum(buf.count(c, 0, newline) for c in _STRUCTURAL)
+        # What follows the line goes to a fresh buffer; the line is cut in place and decoded
+        # from the buffer itself (a slice would be one more copy of a 70 MB line).
+        self._buffer = bytearray(buf[newline + 1 :])
+        del buf[newline:]
+        if tokens > limits.max_tokens:
+            return _bad(
+                "too-complex",
+                f"请求包含的 JSON 元素过多（上限 {limits.max_tokens}）。",
+                f"the request has too many JSON elements (limit {limits.max_tokens}).",
+            )
+        try:
+            return buf.decode("utf-8")
+        except UnicodeDecodeError:
+            return _bad("bad-json", "请求不是有效的 JSON。", "the request is not valid JSON.")
+
+    @staticmethod
+    def _parse(line: str) -> dict[str, Any] | AgentError:
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            return _bad("bad-json", "请求不是有效的 JSON。", "the request is not valid JSON.")
+        except RecursionError:
+            return _bad(
+                "too-complex", "请求的 JSON 嵌套过深。", "the request's JSON is nested too deeply."
+            )
+        if not isinstance(msg, dict):
+            return _bad(
+                "bad-request", "请求必须是 JSON 对象。", "the request must be a JSON object."
+            )
+        return msg
+
+    def _one(self, msg: dict[str, Any]) -> bool:
         msg_id: Any = None
         try:
-            try:
-                msg = json.loads(line)
-            except (ValueError, UnicodeDecodeError):
-                raise _bad(
-                    "bad-json", "请求不是有效的 JSON。", "the request is not valid JSON."
-                ) from None
-            if not isinstance(msg, dict):
-                raise _bad(
-                    "bad-request", "请求必须是 JSON 对象。", "the request must be a JSON object."
-                )
             msg_id = msg.get("id")
             if msg.get("v") != PROTOCOL_VERSION:
                 raise _bad(
@@ -263,42 +512,55 @@ class Connection:
             if not isinstance(op, str):
                 raise _bad("bad-request", "缺少 op。", "missing op.")
             result = self.dispatcher.call(op, msg.get("args"), self.peer)
-            self._reply(msg_id, result=result)
+            return self._reply(msg_id, result=result)
         except AgentError as exc:
-            self._reply(msg_id, error=exc)
+            return self._reply(msg_id, error=exc)
         except Exception:
             log.exception("IPC request failed")
-            self._reply(
+            return self._reply(
                 msg_id,
                 error=_bad(
                     "internal", "代理内部错误，已记录日志。", "internal agent error (logged)."
                 ),
             )
 
-    def _reply(self, msg_id: Any, result: Any = None, error: AgentError | None = None) -> None:
+    def _reply(self, msg_id: Any, result: Any = None, error: AgentError | None = None) -> bool:
+        """Send one reply; False when the client is gone or does not take it in time."""
         body: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": msg_id, "ok": error is None}
         if error is None:
             body["result"] = result
         else:
             body["error"] = error.to_json()
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8") + b"\n"
         try:
-            self.wfile.write(json.dumps(body, ensure_ascii=False).encode("utf-8") + b"\n")
-            self.wfile.flush()
-        except OSError:
-            pass  # the client went away; nothing to tell it
+            self.channel.send(data, self.limits.idle_timeout_s)
+        except OSError:  # TimeoutError included: a client that does not read is dropped
+            return False
+        return True
 
 
-def listen(path: Path, dispatcher: Dispatcher, world_connectable: bool) -> Endpoint:
+def refusal_line(error: AgentError) -> bytes:
+    """The one line a refused client reads (the reply to whatever it sends first)."""
+    body = {"v": PROTOCOL_VERSION, "id": None, "ok": False, "error": error.to_json()}
+    return json.dumps(body, ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def listen(
+    path: Path,
+    dispatcher: Dispatcher,
+    world_connectable: bool,
+    limits: IpcLimits | None = None,
+) -> Endpoint:
     """The agent's endpoint for this platform. `world_connectable`: every local user may
     connect (system mode; who they are still comes from the kernel); else only the owner."""
     if sys.platform == "win32":
         from agent.ipc_pipe import PipeServer
 
-        return PipeServer(str(path), dispatcher, world_connectable)
+        return PipeServer(str(path), dispatcher, world_connectable, limits or IpcLimits())
     else:
         from agent.ipc_unix import IpcServer
 
-        return IpcServer(path, dispatcher, world_connectable)
+        return IpcServer(path, dispatcher, world_connectable, limits or IpcLimits())
 
 
 class LocalAgent(TypedCalls):

@@ -12,6 +12,14 @@ The same JSON-lines conversation as the Unix socket (`agent.ipc.Connection`). Se
   allows that only after a first read from the pipe, so the first bytes are read before.
 - A client connecting to the system pipe checks that the server process runs as LocalSystem,
   so a user-level process cannot pose as the agent even if the service is stopped.
+
+Bounds (`agent.ipc.IpcLimits`, as on the Unix socket): a connection is counted against the
+account that owns the client process (`GetNamedPipeClientProcessId`, then that process's
+token) as soon as it connects, before any byte is read, so one account cannot hold more than
+its quota, even with connections that never send; a refused client reads one error line.
+Synchronous pipe reads and writes have no timeout of their own: `_Deadlines` cancels a
+connection thread's blocking ReadFile / WriteFile (CancelSynchronousIo) when its deadline
+passes, which is how the idle timeout reaches a client that connects and sends nothing.
 """
 
 from __future__ import annotations
@@ -21,10 +29,12 @@ import sys
 assert sys.platform == "win32"
 
 import contextlib
+import ctypes
 import io
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import ntsecuritycon
@@ -38,7 +48,7 @@ import winerror
 
 from agent import windows_security
 from agent.api import AgentError
-from agent.ipc import MAX_CONNECTIONS, Connection, Dispatcher, Peer
+from agent.ipc import Admission, Connection, Dispatcher, IpcLimits, Peer, refusal_line
 from agent.paths import SYSTEM_PIPE, pipe_security
 
 if TYPE_CHECKING:
@@ -122,14 +132,129 @@ def identify_client(handle: int) -> Peer:
         win32api.CloseHandle(token)
 
 
+class _Deadlines:
+    """Cancels a thread's blocking pipe I/O when its deadline passes (one watchdog thread)."""
+
+    def __init__(self, stopping: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[int, float] = {}  # OpenThread handle -> deadline (monotonic s)
+        self._stopping = stopping
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def within(self, thread: int, timeout: float) -> Iterator[None]:
+        """The I/O `thread` (an OpenThread handle of the calling thread) does inside the block
+        is cancelled (ERROR_OPERATION_ABORTED) once `timeout` s have passed."""
+        with self._lock:
+            self._waiting[thread] = time.monotonic() + max(timeout, 0.0)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="wxguard-ipc-deadlines", daemon=True
+                )
+                self._thread.start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._waiting.pop(thread, None)
+
+    def _run(self) -> None:
+        cancel = ctypes.windll.kernel32.CancelSynchronousIo
+        while not self._stopping.wait(0.2):
+            now = time.monotonic()
+            with self._lock:
+                for thread, deadline in list(self._waiting.items()):
+                    # Zero (ERROR_NOT_FOUND) while the thread is not inside its I/O yet: tried
+                    # again on the next round, until the thread leaves `within`.
+                    if deadline <= now and cancel(thread):
+                        self._waiting[thread] = float("inf")
+
+
+class PipeChannel:
+    """A server-side pipe handle as an `agent.ipc.Channel`. Made on the thread that uses it."""
+
+    def __init__(self, handle: int, deadlines: _Deadlines) -> None:
+        self.handle = handle
+        self._deadlines = deadlines
+        # Detached: a PyHANDLE would close itself when collected; `close` closes it.
+        self._thread = int(
+            win32api.OpenThread(
+                win32con.THREAD_TERMINATE, False, threading.get_native_id()
+            ).Detach()
+        )
+        self._prefix = b""
+
+    def unread(self, data: bytes) -> None:
+        self._prefix = data + self._prefix
+
+    def recv(self, size: int, timeout: float, /) -> bytes:
+        if self._prefix:
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        try:
+            with self._deadlines.within(self._thread, timeout):
+                _status, data = win32file.ReadFile(self.handle, size)
+        except pywintypes.error as exc:
+            if exc.winerror == winerror.ERROR_OPERATION_ABORTED:
+                raise TimeoutError("the client sent no complete request in time") from exc
+            if exc.winerror in _EOF_ERRORS:
+                return b""  # the other end closed
+            raise OSError(exc.winerror, exc.strerror) from exc
+        return bytes(data)
+
+    def send(self, data: bytes, timeout: float, /) -> None:
+        try:
+            with self._deadlines.within(self._thread, timeout):
+                win32file.WriteFile(self.handle, data)
+        except pywintypes.error as exc:
+            if exc.winerror == winerror.ERROR_OPERATION_ABORTED:
+                raise TimeoutError("the client does not read its replies") from exc
+            raise OSError(exc.winerror, exc.strerror) from exc
+
+    def close(self) -> None:
+        win32api.CloseHandle(self._thread)
+
+
+def client_process_peer(handle: int) -> Peer:
+    """Whom a just-connected client counts against, before it sends anything: the owner of the
+    client process. A process whose token the agent cannot read counts as one shared account."""
+    pid = int(win32pipe.GetNamedPipeClientProcessId(handle))
+    try:
+        process = win32api.OpenProcess(win32con.PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
+    except pywintypes.error:
+        return Peer("unknown", pid, admin=False)
+    try:
+        token = win32security.OpenProcessToken(process, win32con.TOKEN_QUERY)
+    except pywintypes.error:
+        return Peer("unknown", pid, admin=False)
+    finally:
+        win32api.CloseHandle(process)
+    try:
+        return Peer(
+            windows_security.token_user_sid(token),
+            pid,
+            admin=windows_security.token_is_administrator(token),
+        )
+    finally:
+        win32api.CloseHandle(token)
+
+
 class PipeServer:
     """Accepts connections on `name` until closed; each gets a thread and a `Connection`."""
 
-    def __init__(self, name: str, dispatcher: Dispatcher, world_connectable: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        dispatcher: Dispatcher,
+        world_connectable: bool,
+        limits: IpcLimits | None = None,
+    ) -> None:
         self.name = name
         self.dispatcher = dispatcher
         self.closing = False
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.admission = Admission(limits or IpcLimits())
+        self._stopping = threading.Event()
+        self._deadlines = _Deadlines(self._stopping)
         owner = windows_security.current_user_sid()
         self._attributes = win32security.SECURITY_ATTRIBUTES()
         self._attributes.SECURITY_DESCRIPTOR = (
@@ -182,12 +307,17 @@ class PipeServer:
             if self.closing:
                 win32file.CloseHandle(handle)
                 break
-            if not self._slots.acquire(blocking=False):
-                log.warning("too many IPC connections; refusing one")
-                win32file.CloseHandle(handle)
+            try:
+                owner = client_process_peer(handle)
+                self.admission.enter(owner)
+            except (AgentError, pywintypes.error) as refused:
+                self._refuse(handle, refused)
                 continue
             threading.Thread(
-                target=self._serve_one, args=(handle,), name="wxguard-ipc-conn", daemon=True
+                target=self._serve_one,
+                args=(handle, owner),
+                name="wxguard-ipc-conn",
+                daemon=True,
             ).start()
         win32file.CloseHandle(self._listening)
 
@@ -203,19 +333,35 @@ class PipeServer:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def _serve_one(self, handle: int) -> None:
+    def _refuse(self, handle: int, refused: AgentError | pywintypes.error) -> None:
+        """Runs on the accepting thread: one line into the pipe's empty buffer (no wait), and
+        close without DisconnectNamedPipe, which would discard the line before it is read."""
+        if isinstance(refused, AgentError):
+            with contextlib.suppress(pywintypes.error):
+                win32file.WriteFile(handle, refusal_line(refused))
+        else:
+            log.warning("refused a pipe client that could not be identified: %s", refused)
+        win32file.CloseHandle(handle)
+
+    def _serve_one(self, handle: int, owner: Peer) -> None:
+        channel: PipeChannel | None = None
         try:
+            channel = PipeChannel(handle, self._deadlines)
             try:
-                _status, first = win32file.ReadFile(handle, PIPE_BUFFER)
+                first = channel.recv(PIPE_BUFFER, self.admission.limits.idle_timeout_s)
+                if not first:
+                    return
+                channel.unread(first)
                 peer = identify_client(handle)
-            except pywintypes.error as exc:
-                if exc.winerror not in _EOF_ERRORS:  # not just a client that left (or close())
+            except (OSError, pywintypes.error) as exc:
+                # TimeoutError: connected and sent nothing; else the client left (or close()).
+                if not isinstance(exc, OSError) and exc.winerror not in _EOF_ERRORS:
                     log.warning("refused a pipe client that could not be identified: %s", exc)
                 return
-            reader, writer = _streams(PipeStream(handle, bytes(first)))
-            Connection(reader, writer, peer, self.dispatcher, lambda: self.closing).serve()
-            with contextlib.suppress(OSError, ValueError):
-                writer.flush()
+            with contextlib.suppress(OSError):
+                Connection(
+                    channel, peer, self.dispatcher, lambda: self.closing, self.admission
+                ).serve()
             # Let the client read the last reply before the pipe goes: DisconnectNamedPipe
             # would discard what it has not read yet.
             with contextlib.suppress(pywintypes.error):
@@ -224,10 +370,13 @@ class PipeServer:
             with contextlib.suppress(pywintypes.error):
                 win32pipe.DisconnectNamedPipe(handle)
             win32file.CloseHandle(handle)
-            self._slots.release()
+            if channel is not None:
+                channel.close()
+            self.admission.leave(owner)
 
     def close(self) -> None:
         self.closing = True
+        self._stopping.set()
         # serve_forever sits in a blocking ConnectNamedPipe: one connection wakes it.
         with contextlib.suppress(OSError, pywintypes.error):
             win32file.CloseHandle(open_pipe(self.name, timeout=1.0, verify_server=False))

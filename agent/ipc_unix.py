@@ -1,7 +1,8 @@
-"""The agent's endpoint on Linux and macOS: a Unix socket, one thread per connection.
+"""The agent's endpoint on Linux and macOS: a Unix socket, one thread per admitted connection.
 
-Who connects comes from the socket's peer credentials; the conversation itself is
-`agent.ipc.Connection`, shared with the Windows named pipe.
+Who connects comes from the socket's peer credentials, read at accept time, so a connection
+over its account's quota is refused at once (one error line, then closed) without a thread;
+the conversation itself is `agent.ipc.Connection`, shared with the Windows named pipe.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 assert sys.platform != "win32"
 
 import contextlib
+import ctypes
 import logging
 import os
 import socket
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.api import AgentError
-from agent.ipc import MAX_CONNECTIONS, Connection, Dispatcher, Peer
+from agent.ipc import Admission, Connection, Dispatcher, IpcLimits, Peer, refusal_line
 
 log = logging.getLogger("wxguard.agent.ipc")
 
@@ -48,49 +50,82 @@ def peer_of(sock: socket.socket) -> Peer:
     raise OSError("peer credentials are not available on this platform")
 
 
-class _Handler(socketserver.StreamRequestHandler):
-    server: IpcServer
+class SocketChannel:
+    """A connected Unix socket as an `agent.ipc.Channel`: every read and write has a deadline."""
 
-    def handle(self) -> None:
-        try:
-            peer = peer_of(self.request)
-        except OSError as exc:
-            log.warning("refused a connection without peer credentials: %s", exc)
-            return
-        Connection(
-            self.rfile, self.wfile, peer, self.server.dispatcher, lambda: self.server.closing
-        ).serve()
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def recv(self, size: int, timeout: float, /) -> bytes:
+        self.sock.settimeout(max(timeout, 0.001))
+        return self.sock.recv(size)
+
+    def send(self, data: bytes, timeout: float, /) -> None:
+        self.sock.settimeout(max(timeout, 0.001))  # for the whole sendall, not per chunk
+        self.sock.sendall(data)
 
 
-class IpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class IpcServer(socketserver.UnixStreamServer):
     """The Unix-socket endpoint (Linux, macOS)."""
 
-    daemon_threads = True
     allow_reuse_address = True
+    # Refusals are answered on the accepting thread at once; a deeper backlog keeps a burst of
+    # them from making a legitimate connect() wait behind it.
+    request_queue_size = 128
 
-    def __init__(self, path: Path, dispatcher: Dispatcher, world_connectable: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        dispatcher: Dispatcher,
+        world_connectable: bool,
+        limits: IpcLimits | None = None,
+    ) -> None:
         self.dispatcher = dispatcher
         self.closing = False
         self.socket_path = path
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.admission = Admission(limits or IpcLimits())
+        return_large_buffers_to_the_os()
         _prepare_socket_path(path)
-        super().__init__(str(path), _Handler)
+        super().__init__(str(path), socketserver.BaseRequestHandler)
         # System mode: every local user may connect (the uid comes from the kernel);
         # user mode: only the owner.
         os.chmod(path, 0o666 if world_connectable else 0o600)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            log.warning("too many IPC connections; refusing one")
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # Runs on the accepting thread: nothing here may wait on the client.
+        sock: socket.socket = request
         try:
-            super().process_request_thread(request, client_address)
+            peer = peer_of(sock)
+        except OSError as exc:
+            log.warning("refused a connection without peer credentials: %s", exc)
+            self.shutdown_request(sock)
+            return
+        try:
+            self.admission.enter(peer)
+        except AgentError as refused:
+            with contextlib.suppress(OSError):
+                sock.setblocking(False)  # a fresh socket's buffer takes one line at once
+                sock.send(refusal_line(refused))
+            self.shutdown_request(sock)
+            return
+        try:
+            threading.Thread(
+                target=self._serve_one, args=(sock, peer), name="wxguard-ipc-conn", daemon=True
+            ).start()
+        except RuntimeError:  # no thread to be had: refuse rather than die
+            self.admission.leave(peer)
+            self.shutdown_request(sock)
+
+    def _serve_one(self, sock: socket.socket, peer: Peer) -> None:
+        try:
+            Connection(
+                SocketChannel(sock), peer, self.dispatcher, lambda: self.closing, self.admission
+            ).serve()
+        except OSError:
+            pass  # the client went away mid-read
         finally:
-            self._slots.release()
+            self.admission.leave(peer)
+            self.shutdown_request(sock)
 
     def close(self) -> None:
         self.closing = True
@@ -98,6 +133,28 @@ class IpcServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.server_close()
         with contextlib.suppress(FileNotFoundError):
             self.socket_path.unlink()
+
+
+# glibc <malloc.h>: mallopt(M_MMAP_THRESHOLD, bytes).
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 256 * 1024
+
+
+def return_large_buffers_to_the_os() -> bool:
+    """Have glibc's malloc serve every block of 256 KiB or more with its own mmap, so that a
+    large request's buffers go back to the OS when freed. Process-wide; True if it took effect.
+
+    Why: glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB),
+    after which such blocks come from per-thread arenas that keep their memory. Eight 16 MiB
+    requests on eight connection threads then left ~150 MiB resident, one after another, though
+    only one was ever alive; with a fixed threshold, ~24 MiB."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD))
+    except (OSError, AttributeError):  # not glibc (e.g. no mallopt): nothing to tune
+        return False
 
 
 def _prepare_socket_path(path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from agent.api import AgentError
 from agent.client import AgentClient
+from agent.ipc import MAX_MESSAGE
 from tests.agent.conftest import InProcessAgent
 from tests.support.real_agent import AgentUnderTest
 
@@ -91,7 +92,7 @@ def test_bad_requests_get_errors_and_the_agent_carries_on(
 
 
 def test_huge_message_is_refused_without_harm(in_process_agent: InProcessAgent) -> None:
-    blob = b'{"v": 1, "op": "status", "args": {"x": "' + b"a" * (17 * 1024 * 1024) + b'"}}\n'
+    blob = b'{"v": 1, "op": "status", "args": {"x": "' + b"a" * (MAX_MESSAGE + 1) + b'"}}\n'
     try:
         replies = _raw(str(in_process_agent.socket), blob)
     except ConnectionResetError:
