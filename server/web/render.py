@@ -11,14 +11,12 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from checks.text import reveal
-
 from server.security import SessionData
 from server.state import AppState
 from server.web.auth import codec
 from server.web.i18n import LANG_COOKIE, choose_lang, translator
 
 TEMPLATES = Path(__file__).with_name("templates")
-
 
 
 def _shown(value: Any) -> Any:
