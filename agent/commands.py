@@ -164,6 +164,11 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
     for key in ("enrolled", "server_reachable", "policy_version", "policy_mode", "outbox_depth"):
         if key in s:
             lines.append(f"{key}: {s[key]}")
+    if s.get("policy_store_problem"):
+        lines.append(
+            ("存储的策略不可用：" if zh else "stored policy unusable: ")
+            + str(s["policy_store_problem"])
+        )
     for spot in s.get("blind_spots", [])[:5]:
         lines.append(
             ("未能检查：" if zh else "not examined: ") + f"{spot['what']}: {spot['reason']}"
