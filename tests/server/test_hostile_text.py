@@ -84,7 +84,7 @@ def test_dashboard_shows_bidi_and_zero_width_characters(harness: Harness) -> Non
     for name, html in pages.items():
         assert RLO not in html and "\u200b" not in html and "\x1b" not in html, name
     shown = "e&lt;U+202E&gt;gnp.exe"
-    assert f"pc-&lt;U+202E&gt;gnp.exe" in pages["fleet"]
+    assert "pc-&lt;U+202E&gt;gnp.exe" in pages["fleet"]
     assert shown in pages["device"] and shown in pages["findings"]
     assert shown in pages["report"] and "&lt;U+200B&gt;" in pages["report"]
     assert "bob&lt;U+202E&gt;" in pages["report"]
