@@ -1,8 +1,10 @@
-"""Renders a scan result for a terminal: short, grouped by severity, in the chosen language."""
+"""Renders a scan result for a terminal: short, grouped by severity, in the chosen language,
+with every name and path shown safely (`checks.text.one_line`)."""
 
 from __future__ import annotations
 
 from checks.model import Lang, ScanResult, Severity
+from checks.text import one_line
 
 _SEVERITY = {
     Severity.CRITICAL: ("严重", "CRITICAL"),
@@ -61,4 +63,5 @@ def render_text(result: ScanResult, lang: Lang) -> str:
                 if zh
                 else f"  - …{len(result.blind_spots) - 10} more; --format json lists them all"
             )
-    return "\n".join(lines)
+    # Each entry is one line: names, paths and reasons inside it cannot add lines or escapes.
+    return "\n".join(one_line(line) for line in lines)

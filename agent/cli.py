@@ -12,6 +12,7 @@ from checks.api import image_scanner, scan_live
 from checks.catalogue import CatalogueError
 from checks.layout import LayoutError
 from checks.model import Lang, Platform, ScanResult
+from checks.text import lines, one_line
 
 EXIT_COMPLIANT = 0
 EXIT_FINDINGS = 1
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except AgentError as exc:
             _error(exc.zh, exc.en)
         except (ConfigError, StoreError) as exc:
-            print(str(exc), file=sys.stderr)
+            print(lines(str(exc)), file=sys.stderr)
         return EXIT_ERROR
     if args.command == "password":
         from agent.password_cli import run_password
@@ -185,7 +186,7 @@ def _check(args: argparse.Namespace) -> int:
                 return EXIT_ERROR
             result = scan_live()
     except LayoutError as exc:
-        print(str(exc), file=sys.stderr)
+        print(lines(str(exc)), file=sys.stderr)
         return EXIT_ERROR
     except CatalogueError as exc:
         _error(
@@ -209,7 +210,7 @@ def _this_platform() -> str:
 
 
 def _error(zh: str, en: str) -> None:
-    print(f"错误：{zh}\nerror: {en}", file=sys.stderr)
+    print(f"错误：{one_line(zh)}\nerror: {one_line(en)}", file=sys.stderr)
 
 
 def _write(text: str) -> None:

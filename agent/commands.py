@@ -15,6 +15,7 @@ from typing import Any
 from agent.api import AgentError
 from agent.client import AgentClient
 from checks.model import Lang
+from checks.text import one_line
 from protocol.device_state import State, state_of_status
 
 EXIT_OK = 0
@@ -50,7 +51,7 @@ def run_command(args: argparse.Namespace) -> int:
                 ).get("complete", True)
                 return EXIT_OK if summary.get("findings") == 0 and whole else EXIT_FINDINGS
     except AgentError as exc:
-        print(f"错误：{exc.zh}\nerror: {exc.en}", file=sys.stderr)
+        print(f"错误：{one_line(exc.zh)}\nerror: {one_line(exc.en)}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_ERROR
 
@@ -77,13 +78,16 @@ def _enroll(client: AgentClient, args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
     elif result.get("enrolled"):
         sys.stdout.write(
-            f"enrolled as device {result.get('device_id')} / 已登记，设备号 {result.get('device_id')}\n"
+            one_line(
+                f"enrolled as device {result.get('device_id')} / 已登记，设备号 {result.get('device_id')}"
+            )
+            + "\n"
         )
     else:
         error = result.get("last_error") or {}
         sys.stderr.write(
-            f"错误：未能登记：{error.get('message', '服务器无响应')}\n"
-            f"error: not enrolled: {error.get('message', 'the server did not answer')}\n"
+            f"错误：未能登记：{one_line(error.get('message', '服务器无响应'))}\n"
+            f"error: not enrolled: {one_line(error.get('message', 'the server did not answer'))}\n"
         )
     return EXIT_OK if result.get("enrolled") else EXIT_ERROR
 
@@ -185,8 +189,11 @@ def _reports_text(items: list[dict[str, Any]], lang: Lang) -> str:
             f"{item.get('case') or '-'}  {item['state']:<10} {item['category']:<20} {_when(item['created_at'])}  {item.get('summary', '')}"
         )
         for reply in item.get("replies", []):
-            lines.append(f"    ↳ {reply.get('at', '')}: {reply.get('body', '')}")
-    return "\n".join(lines)
+            # A reply may have several lines: each is its own indented terminal line.
+            first, *more = str(reply.get("body", "")).splitlines() or [""]
+            lines.append(f"    ↳ {reply.get('at', '')}: {first}")
+            lines.extend(f"      {line}" for line in more)
+    return _join(lines)
 
 
 def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
@@ -227,11 +234,22 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
     for key in ("enrolled", "server_reachable", "policy_version", "policy_mode", "outbox_depth"):
         if key in s:
             lines.append(f"{key}: {s[key]}")
+    if s.get("policy_store_problem"):
+        lines.append(
+            ("存储的策略不可用：" if zh else "stored policy unusable: ")
+            + str(s["policy_store_problem"])
+        )
     for spot in s.get("blind_spots", [])[:5]:
         lines.append(
             ("未能检查：" if zh else "not examined: ") + f"{spot['what']}: {spot['reason']}"
         )
-    return "\n".join(lines)
+    return _join(lines)
+
+
+def _join(lines: list[str]) -> str:
+    """One entry per terminal line: a summary, reply or path inside an entry cannot add lines
+    or write escapes (`checks.text.one_line`)."""
+    return "\n".join(one_line(line) for line in lines)
 
 
 def _scan_text(summary: dict[str, Any], lang: Lang) -> str:

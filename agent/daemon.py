@@ -31,25 +31,42 @@ from agent.enforcement import Enforcer
 from agent.exchange import Exchange
 from agent.ipc import Dispatcher, IpcLimits, Peer, listen
 from agent.outbox import FileKeyProvider, KeyProvider, KeyringKeyProvider, Outbox, OutboxError
-from agent.paths import AgentPaths, Mode
+from agent.paths import AgentPaths, Mode, secure_folder
 from agent.policy import PolicyGuard
 from agent.principals import current_user
 from agent.service import AgentService
 from agent.sync import DeviceInfo, Sync
 from checks.api import live_scanner
 from checks.catalogue import Catalogue, load_builtin
+from checks.text import OneLineFormatter
 
 log = logging.getLogger("wxguard.agent")
 
 ENROLL_WAIT_S = 30.0
 
 
+class PrivateLogHandler(logging.handlers.RotatingFileHandler):
+    """The rotating log file, created 0600 whatever the umask (rotation reopens through here)."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def setup_logging(paths: AgentPaths, level: str) -> None:
-    """Rotating log file for IT (5 × 5 MB) plus stderr for the service manager's journal."""
-    paths.logs.mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    file_handler = logging.handlers.RotatingFileHandler(
-        paths.logs / "agent.log", maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
+    """Rotating log file for IT (5 × 5 MB) plus stderr for the service manager's journal.
+
+    The folder is the agent's only (0700, files 0600) and every record is one line: names
+    and summaries in a record cannot forge another one (`checks.text.OneLineFormatter`).
+    """
+    secure_folder(paths.logs)
+    fmt = OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    file_handler = PrivateLogHandler(
+        paths.logs / "agent.log",
+        maxBytes=5 * 1024 * 1024,
+        backupCount=5,
+        encoding="utf-8",
+        errors="backslashreplace",
     )
     file_handler.setFormatter(fmt)
     stream = logging.StreamHandler(sys.stderr)
@@ -236,9 +253,7 @@ def run(
     mode: Mode | None = None, home: Path | None = None, ready: threading.Event | None = None
 ) -> int:
     paths = AgentPaths.resolve(mode, home)
-    paths.state.mkdir(parents=True, exist_ok=True)
-    if paths.mode is Mode.SYSTEM:
-        _lock_down(paths.state)
+    secure_folder(paths.state)  # device token, outbox key, reports: the agent's account only
     # IT's managed config applies to the installed agent, not to side-by-side test runs.
     managed = config.default_managed_path() if not os.environ.get("WXGUARD_HOME") else None
     runtime = Runtime(paths, managed)
@@ -272,13 +287,3 @@ def run(
     runtime.enforcer.stop()
     runtime.service.stop()
     return 0
-
-
-def _lock_down(state: Path) -> None:
-    """The system agent's state (device token, outbox key) is for the service account only."""
-    if sys.platform == "win32":
-        from agent import windows_security
-
-        windows_security.make_private(str(state))
-        return
-    os.chmod(state, 0o700)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -139,6 +140,35 @@ class AgentPaths:
             pipe,
             Path(platformdirs.user_log_dir("wxguard", appauthor=False)),
         )
+
+
+def secure_folder(path: Path) -> None:
+    """Create `path` (with its parents) for the agent's own account only, and fix it if it
+    already exists: mode 0700 with every file directly in it stripped of group and other
+    access on Linux and macOS; on Windows a protected DACL for SYSTEM, Administrators and the
+    agent's account, inherited by what is created in it later.
+
+    The agent must not rely on the service unit's `UMask=0077`: started by hand or by
+    `make run` with umask 022, its log (who filed which incident report) and state would
+    otherwise be readable by every local user. Raises OSError when the folder cannot be made
+    private (a symlink in its place, a file system without permissions).
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if sys.platform == "win32":
+        from agent import windows_security
+
+        windows_security.make_private(str(path))
+        return
+    if stat.S_ISLNK(os.lstat(path).st_mode):
+        raise OSError(f"{path} is a symbolic link; the agent keeps its state in a real folder")
+    os.chmod(path, 0o700)
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
+            if mode & 0o077:
+                os.chmod(entry.path, mode & 0o700, follow_symlinks=False)
 
 
 def socket_candidates() -> list[Path]:

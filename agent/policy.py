@@ -5,7 +5,14 @@ parsed, so a forged document never reaches the JSON parser. Then the document mu
 device, currently valid, and strictly newer than the last good one (an equal version is "no
 change", not an error). Anything else is refused with a stable reason and the last good policy
 stays in force; it is kept on disk (payload + signature, verified again on every load) so that a
-restart does not drop back to defaults or accept an older policy.
+restart does not drop back to defaults.
+
+The rollback floor (the highest version ever accepted) and the last good mode (monitor or
+enforce) are kept apart from the document, in a small file of their own (`policy-floor.json`,
+0600, replaced atomically): a floor stored only inside the document it protects is lost with it,
+and a corrupt or deleted `policy.json` would let older signed policies in again. With the
+document unreadable the agent keeps the floor and the mode, says so in status, and takes the
+floor's own version (or a newer one) from the server again.
 """
 
 from __future__ import annotations
@@ -288,23 +295,46 @@ def _b64(value: Any, what: str) -> bytes:
         raise _Malformed(f"{what} is not valid base64") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """What survives the loss of the policy document: the highest version accepted (no older
+    one is accepted again) and the enforcement mode of the last good policy."""
+
+    version: int = 0
+    enforcement: str = "monitor"
+
+
+FLOOR_FILE = "policy-floor.json"
+
+
 class PolicyGuard:
     """Holds the policy in force; `accept` is the only way a new one gets in."""
 
-    def __init__(self, public_key_path: Path, state_path: Path) -> None:
+    def __init__(
+        self, public_key_path: Path, state_path: Path, floor_path: Path | None = None
+    ) -> None:
         self.public_key_path = public_key_path
         self.state_path = state_path
+        self.floor_path = floor_path or state_path.with_name(FLOOR_FILE)
         self._key: Ed25519PublicKey | None = None
         self.current: EffectivePolicy | None = None
+        self.floor = Floor()
+        # Why the stored policy could not be used at start, shown in status until a policy is
+        # accepted again; None when it was fine (or there was none).
+        self.store_problem: str | None = None
         self.refusals: deque[Refusal] = deque(maxlen=MAX_REFUSALS_KEPT)
 
     @property
     def version(self) -> int:
-        """The last good version, 0 before the first one."""
+        """The version of the document in force, 0 when there is none (never accepted, or the
+        stored one is unreadable: the server is then asked for it again)."""
         return self.current.version if self.current else 0
 
     def effective(self) -> EffectivePolicy:
-        return self.current or EffectivePolicy()
+        """The policy in force; without a document, the defaults in the last good mode."""
+        if self.current is not None:
+            return self.current
+        return EffectivePolicy(enforcement=self.floor.enforcement)
 
     def _public_key(self) -> Ed25519PublicKey:
         if self._key is None:
@@ -318,23 +348,76 @@ class PolicyGuard:
         recorded as a refusal and not used. An expired stored policy stays in force (with
         `expired` in status): falling back to defaults would quietly weaken enforcement.
         """
+        self.floor = self._load_floor()
         try:
             raw = self.state_path.read_bytes()
         except FileNotFoundError:
+            if self.floor.version:
+                self._stored_unusable(now, PolicyRefused(Reason.MALFORMED, "policy.json is gone"))
             return None
         try:
             stored = json.loads(raw)
             payload = _b64(stored["payload"], "payload")
             signature = _b64(stored["signature"], "signature")
             self._verify(payload, signature, None)
-            self.current = parse_document(payload)
+            policy = parse_document(payload)
         except PolicyRefused as exc:
-            self._record(now, exc)
+            self._stored_unusable(now, exc)
             return None
         except (ValueError, KeyError, TypeError) as exc:
-            self._record(now, PolicyRefused(Reason.MALFORMED, f"stored policy: {exc}"))
+            self._stored_unusable(now, PolicyRefused(Reason.MALFORMED, f"stored policy: {exc}"))
             return None
+        if policy.version < self.floor.version:
+            # A genuine but older document put in place of the newer one.
+            self._stored_unusable(
+                now,
+                PolicyRefused(
+                    Reason.ROLLBACK,
+                    f"stored policy version {policy.version} is older than "
+                    f"{self.floor.version} already accepted",
+                    policy.version,
+                ),
+            )
+            return None
+        self.current = policy
+        if policy.version > self.floor.version or self.floor.enforcement != policy.enforcement:
+            self._save_floor(Floor(policy.version, policy.enforcement))  # first run with a floor
         return self.current
+
+    def _stored_unusable(self, now: datetime, exc: PolicyRefused) -> None:
+        self._record(now, exc)
+        self.store_problem = (
+            f"{exc.reason}: {exc.detail}; keeping version floor {self.floor.version} and "
+            f"{self.floor.enforcement} mode until the server sends the policy again"
+        )
+        log.error("stored policy unusable: %s", self.store_problem)
+
+    def _load_floor(self) -> Floor:
+        try:
+            raw = self.floor_path.read_bytes()
+        except FileNotFoundError:
+            return Floor()
+        try:
+            data = json.loads(raw)
+            version = data["version"]
+            enforcement = data["enforcement"]
+            if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+                raise ValueError("version is not a non-negative integer")
+            if enforcement not in ("monitor", "enforce"):
+                raise ValueError(f"enforcement {enforcement!r} is not monitor or enforce")
+        except (ValueError, KeyError, TypeError) as exc:
+            # Nothing better to go on than the document itself; say so.
+            log.error("%s is corrupt (%s); the stored policy sets the floor", self.floor_path, exc)
+            self.store_problem = f"{FLOOR_FILE} is corrupt: {exc}"
+            return Floor()
+        return Floor(version, enforcement)
+
+    def _save_floor(self, floor: Floor) -> None:
+        write_private_file(
+            self.floor_path,
+            json.dumps({"version": floor.version, "enforcement": floor.enforcement}).encode(),
+        )
+        self.floor = floor
 
     def accept(self, envelope: Mapping[str, Any], device_id: str | None, now: datetime) -> bool:
         """Verify and install a signed envelope from the server.
@@ -360,6 +443,8 @@ class PolicyGuard:
             raise
         if self.current is not None and policy.version == self.current.version:
             return False
+        # The document first, then the floor: a crash between the two leaves a floor below
+        # the document, which `load` raises again, never one above a good document.
         write_private_file(
             self.state_path,
             json.dumps(
@@ -370,7 +455,9 @@ class PolicyGuard:
                 }
             ).encode(),
         )
+        self._save_floor(Floor(max(policy.version, self.floor.version), policy.enforcement))
         self.current = policy
+        self.store_problem = None
         log.info("policy version %d is now in force (%s)", policy.version, policy.enforcement)
         return True
 
@@ -408,10 +495,11 @@ class PolicyGuard:
                 "the policy's device scope does not include this device",
                 policy.version,
             )
-        if self.current is not None and policy.version < self.current.version:
+        floor = max(self.floor.version, self.version)
+        if policy.version < floor:
             raise PolicyRefused(
                 Reason.ROLLBACK,
-                f"version {policy.version} is older than {self.current.version} in force",
+                f"version {policy.version} is older than {floor} already accepted",
                 policy.version,
             )
         assert policy.expires_at is not None and policy.issued_at is not None
@@ -439,4 +527,6 @@ class PolicyGuard:
             "policy_expired": policy.expired(now),
             "policy_text_version": policy.text.version if policy.text else "",
             "policy_refusals": [r.to_json() for r in self.refusals],
+            "policy_floor_version": self.floor.version,
+            "policy_store_problem": self.store_problem,
         }

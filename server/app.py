@@ -8,8 +8,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine, select
 from starlette.types import Scope
 
+from server import attachments
 from server.api.device import router as device_router
 from server.clock import Clock, SystemClock
 from server.config import ConfigError, Settings, load_settings
@@ -17,6 +19,7 @@ from server.db import is_sqlite, make_engine, make_heartbeat_engine, make_sessio
 from server.errors import install_handlers
 from server.limits import BodySizeLimit
 from server.migrate import is_current
+from server.models import Attachment
 from server.ratelimit import RateLimiter
 from server.signing import PolicySigner, SigningError
 from server.state import AppState, Limiters, PolicyIndex
@@ -38,6 +41,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         signer = PolicySigner.load(settings.policy_private_key_path)
     except SigningError as exc:
         raise ConfigError(str(exc)) from exc
+    sweep_attachments(settings, engine)
     sessions = make_sessionmaker(engine)
     read_engine = (
         make_engine(settings.database_url, read_only=True)
@@ -84,6 +88,22 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
     return app
+
+
+def sweep_attachments(settings: Settings, engine: Engine) -> attachments.SweepResult:
+    """At start-up: remove attachment files a crashed upload left behind, finish renames a
+    crash interrupted (`server.attachments.sweep`). Every worker may run it: the grace
+    period keeps it off uploads in flight."""
+    sessions = make_sessionmaker(engine)
+
+    def referenced(names: set[str]) -> set[str]:
+        if not names:
+            return set()
+        with sessions() as session:
+            query = select(Attachment.stored_name).where(Attachment.stored_name.in_(names))
+            return set(session.scalars(query))
+
+    return attachments.sweep(settings.attachments_dir, referenced)
 
 
 def app_from_env() -> FastAPI:

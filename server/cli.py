@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from checks.text import one_line
 from server import crud
 from server.clock import Clock, SystemClock
 from server.config import (
@@ -149,6 +150,8 @@ def cmd_run(args: argparse.Namespace, _clock: Clock) -> int:
     from server.app import create_app, tune_gc_for_serving
 
     settings = _settings(args)
+    if args.forwarded_allow_ips is not None:
+        settings = settings.model_copy(update={"forwarded_allow_ips": args.forwarded_allow_ips})
     engine = make_engine(settings.database_url, pool_size=1)
     upgrade(engine)  # once, here, not racing in each worker
     engine.dispose()
@@ -156,9 +159,8 @@ def cmd_run(args: argparse.Namespace, _clock: Clock) -> int:
         "host": args.host,
         "port": args.port,
         "access_log": args.access_log,
-        "proxy_headers": True,
-        "forwarded_allow_ips": args.forwarded_allow_ips,
         "log_level": "info",
+        **settings.uvicorn_proxy_options,
     }
     if args.workers > 1:
         os.environ["WXGUARD_DATA_DIR"] = str(settings.data_dir)
@@ -382,7 +384,13 @@ def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
         print()
         return
     for row in rows:
-        print("  ".join(str(v) for k, v in row.items() if k not in {"evidence", "remediation"}))
+        # Host names, summaries and titles come from devices: one row stays one terminal line
+        # with no escape sequence in it.
+        print(
+            one_line(
+                "  ".join(str(v) for k, v in row.items() if k not in {"evidence", "remediation"})
+            )
+        )
 
 
 # --- parser ------------------------------------------------------------------------------
@@ -421,7 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
-    p.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    p.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="ADDRESSES",
+        help="reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or "
+        "networks, e.g. 127.0.0.1 behind a local nginx); default none, also "
+        "WXGUARD_FORWARDED_ALLOW_IPS",
+    )
     p.set_defaults(func=cmd_run)
 
     secret = sub.add_parser("secret", help="enrollment secrets").add_subparsers(
@@ -476,10 +491,13 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     try:
         result: int = args.func(args, clock or SystemClock())
     except CliError as exc:
-        print(f"错误：{exc.zh}\nerror: {exc.en}", file=sys.stderr)
+        print(f"错误：{one_line(exc.zh)}\nerror: {one_line(exc.en)}", file=sys.stderr)
         return 2
     except ConfigError as exc:
-        print(f"错误：配置无效：{exc}\nerror: invalid configuration: {exc}", file=sys.stderr)
+        print(
+            f"错误：配置无效：{one_line(exc)}\nerror: invalid configuration: {one_line(exc)}",
+            file=sys.stderr,
+        )
         return 2
     return result
 

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     cookie_secure: bool = True
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
 
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or networks, "*" for any). Empty: none, the peer address is the client.
+    # Believing a header nobody vouches for lets any local process pick its own address and
+    # walk around the per-address login limit.
+    forwarded_allow_ips: str = ""
+
     max_body_bytes: int = Field(default=1 * MIB, ge=1024)
     max_attachment_bytes: int = Field(default=10 * MIB, ge=1024)
     max_attachments: int = Field(default=5, ge=0, le=20)
@@ -76,6 +82,14 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / DB_FILE}"
         return self
+
+    @property
+    def uvicorn_proxy_options(self) -> dict[str, Any]:
+        """What uvicorn is told about proxies: nothing trusted unless configured. The empty
+        string is passed rather than None, which would make uvicorn trust 127.0.0.1 (or its
+        FORWARDED_ALLOW_IPS variable)."""
+        trusted = self.forwarded_allow_ips.strip()
+        return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
     @property
     def attachments_dir(self) -> Path:

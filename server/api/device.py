@@ -148,7 +148,12 @@ async def create_report(
         try:
             for name, data in files:
                 stored.append(att.store(folder, name, data, limit))
-            return crud.create_report(session, device_id, body, stored, digest, now), True
+            report = crud.create_report(session, device_id, body, stored, digest, now)
+            # Committed here, not when the request ends: the files take their final names only
+            # once their rows are durable, so a crash leaves nothing `att.sweep` cannot sort out.
+            session.commit()
+            att.commit(folder, stored)
+            return report, True
         except att.AttachmentRejected as exc:
             _discard(folder, stored)
             raise ApiError(415, "unsupported_attachment", str(exc)) from None

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
+from checks.text import reveal
 from server.security import SessionData
 from server.state import AppState
 from server.web.auth import codec
@@ -16,12 +18,26 @@ from server.web.i18n import LANG_COOKIE, choose_lang, translator
 
 TEMPLATES = Path(__file__).with_name("templates")
 
+
+def _shown(value: Any) -> Any:
+    """Every `{{ … }}` goes through here: device- and employee-supplied text (host names,
+    evidence paths, subjects, report fields, attachment names, user names) shows its
+    bidirectional, zero-width and control characters as `<U+202E>`, so a file named
+    `e<U+202E>gnp.exe` cannot read as `eexe.png`. Autoescaping then applies as usual."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return reveal(value)
+    return value
+
+
+# `finalize` rather than a filter on chosen fields: a template added later is covered too.
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=_shown,
 )
+_env.filters["reveal"] = reveal
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

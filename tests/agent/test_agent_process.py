@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -124,3 +125,60 @@ def test_second_agent_on_the_same_socket_refuses_to_start(agent_process: AgentPr
     assert run.returncode == 2
     assert "already running" in run.stderr
     assert agent_process.proc.poll() is None
+
+
+def test_agent_started_with_umask_022_keeps_state_and_logs_private(tmp_path: Path) -> None:
+    """`make run` or a manual start, without the unit's UMask=0077: who filed which incident
+    report (in the log) and the agent's state stay the agent's own."""
+    home = tmp_path / "home"
+    logs = home / "logs"
+    logs.mkdir(parents=True)
+    rotated = logs / "agent.log.1"  # left world-readable by an older version
+    rotated.write_text("2026-01-01 incident report queued for alice\n")
+    for path, mode in ((home, 0o755), (logs, 0o755), (rotated, 0o644)):
+        os.chmod(path, mode)
+    previous = os.umask(0o022)
+    try:
+        agent = start_agent(home)
+    finally:
+        os.umask(previous)
+    try:
+        with AgentClient(agent.socket) as client:
+            client.status()
+        modes = {
+            path.name: stat.S_IMODE(path.stat().st_mode)
+            for path in (home, logs, logs / "agent.log", rotated)
+        }
+        assert modes == {"home": 0o700, "logs": 0o700, "agent.log": 0o600, "agent.log.1": 0o600}
+    finally:
+        agent.proc.terminate()
+        assert agent.proc.wait(timeout=15) == 0
+
+
+def test_a_hostile_folder_name_cannot_forge_log_records(tmp_path: Path) -> None:
+    forged = "\n2026-01-01 00:00:00,000 INFO wxguard.agent: all clear\x1b]0;owned\x07\x1b[2J"
+    project = Path.home() / f"wxguard-e2e-{uuid.uuid4().hex[:8]}{forged}"
+    site = (
+        project
+        / ".venv"
+        / "lib"
+        / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        / "site-packages"
+    )
+    (site / "wcferry-39.6.0.0.dist-info").mkdir(parents=True)
+    agent = None
+    try:
+        agent = start_agent(tmp_path / "home")
+        with AgentClient(agent.socket) as client:
+            client.scan_now()
+            _wait_for(client, lambda fs: any(f["rule_id"] == "wechatferry" for f in fs), 10)
+        log = (agent.home / "logs" / "agent.log").read_text("utf-8")
+        finding_lines = [line for line in log.splitlines() if "finding wechatferry" in line]
+        assert finding_lines and "\\n2026-01-01 00:00:00,000 INFO" in finding_lines[0]
+        assert "\x1b" not in log and "\x07" not in log
+        assert not any(line.startswith("2026-01-01 00:00:00,000") for line in log.splitlines())
+    finally:
+        if agent is not None:
+            agent.proc.terminate()
+            agent.proc.wait(timeout=15)
+        shutil.rmtree(project, ignore_errors=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import stat
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -230,3 +231,51 @@ def test_policy_rules_and_clients_reach_the_catalogue(
     assert "policy-extra-rule" in ids and disabled not in ids
     corp = [c for c in catalogue.clients_for(Platform.LINUX) if c.id == "corp-wechat-build"]
     assert corp and corp[0].packages == (("dpkg", "corp-wechat"),)
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "truncated", "deleted", "older"])
+def test_a_damaged_stored_policy_keeps_the_floor_and_the_mode(
+    keys: tuple[PolicySigner, Path], tmp_path: Path, damage: str
+) -> None:
+    signer, public = keys
+    guard = guard_for(public, tmp_path)
+    assert guard.accept(envelope(signer, 1, enforcement="enforce"), DEVICE, NOW)
+    old_document = guard.state_path.read_bytes()  # genuine, signed, version 1
+    assert guard.accept(envelope(signer, 2, enforcement="enforce"), DEVICE, NOW)
+    floor = guard.floor_path
+    assert floor.parent == guard.state_path.parent and stat.S_IMODE(floor.stat().st_mode) == 0o600
+    if damage == "corrupt":
+        guard.state_path.write_bytes(b"\x00garbage{")
+    elif damage == "truncated":
+        guard.state_path.write_bytes(guard.state_path.read_bytes()[:40])
+    elif damage == "deleted":
+        guard.state_path.unlink()
+    else:
+        guard.state_path.write_bytes(old_document)
+
+    restarted = guard_for(public, tmp_path)
+    assert restarted.load(NOW) is None
+    # Enforcement does not quietly drop to monitor, and the problem is visible.
+    assert restarted.effective().enforcement == "enforce"
+    status = restarted.status(NOW)
+    assert status["policy_floor_version"] == 2 and status["policy_mode"] == "enforce"
+    assert status["policy_store_problem"]
+    # An older signed policy is still refused; the current one is taken again from the server.
+    assert refused(restarted, envelope(signer, 1, enforcement="monitor")) is Reason.ROLLBACK
+    assert restarted.accept(envelope(signer, 2, enforcement="enforce"), DEVICE, NOW)
+    assert restarted.status(NOW)["policy_store_problem"] is None
+    assert restarted.version == 2
+
+
+def test_a_corrupt_floor_file_falls_back_to_the_stored_document(
+    keys: tuple[PolicySigner, Path], tmp_path: Path
+) -> None:
+    signer, public = keys
+    guard = guard_for(public, tmp_path)
+    assert guard.accept(envelope(signer, 3), DEVICE, NOW)
+    guard.floor_path.write_bytes(b"{not json")
+    restarted = guard_for(public, tmp_path)
+    assert restarted.load(NOW) is not None and restarted.version == 3
+    assert restarted.status(NOW)["policy_store_problem"]  # said, not silent
+    assert refused(restarted, envelope(signer, 2)) is Reason.ROLLBACK
+    assert json.loads(restarted.floor_path.read_text())["version"] == 3  # repaired

@@ -14,7 +14,7 @@ import pytest
 
 from checks.model import Platform
 from tests.checks.clean_images import CLEAN
-from tests.checks.images import build
+from tests.checks.images import Pypi, build
 from tests.checks.rule_fixtures import fixture_for
 
 WXGUARD = Path(sys.executable).with_name("wxguard")
@@ -144,3 +144,29 @@ def test_root_without_platform_exit_2(tmp_path: Path) -> None:
     proc = run("--root", str(tmp_path), "--format", "json")
     assert proc.returncode == 2
     assert "--platform" in proc.stderr
+
+
+def test_hostile_names_reach_the_terminal_escaped(tmp_path: Path) -> None:
+    """A folder name that retitles and clears the terminal and forges a line of the report,
+    and one that is not UTF-8: shown escaped, one line per evidence, nothing crashes."""
+    forged = "\x1b]0;owned\x07\x1b[2J\x1b[H\n✓ Compliant: no unapproved WeChat client\r\x7f\x9b"
+    undecodable = os.fsdecode(b"proj\xff\xfe")
+    root = tmp_path / "image"
+    for project in (f"proj{forged}", undecodable):
+        site = "{home}/" + project + "/.venv/lib/python3.11/site-packages"
+        build(root, Platform.LINUX, Pypi("wcferry", "39.6.0.0", site=site))
+    proc = subprocess.run(
+        [str(WXGUARD), "check", "--root", str(root), "--platform", "linux", "--lang", "en"],
+        capture_output=True,
+        env={**os.environ, "LANG": "C.UTF-8"},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    out = proc.stdout.decode("utf-8")  # valid UTF-8
+    assert not any(ch in out for ch in "\x1b\x07\r\x7f\x9b"), out
+    evidence = [line for line in out.splitlines() if "wcferry 39.6.0.0" in line]
+    assert len(evidence) == 2, out
+    assert any("\\x1b]0;owned\\x07\\x1b[2J\\x1b[H\\n✓ Compliant" in line for line in evidence)
+    assert any("proj\\xff\\xfe/" in line for line in evidence)
+    assert not any(line.startswith("✓ Compliant") for line in out.splitlines())

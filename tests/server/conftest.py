@@ -241,7 +241,9 @@ def fresh_db(request: pytest.FixtureRequest) -> Iterator[list[str]]:
 
 
 class LiveServer:
-    def __init__(self, data: Path, port: int, workers: int = 1) -> None:
+    def __init__(
+        self, data: Path, port: int, workers: int = 1, extra: tuple[str, ...] = ()
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.proc = subprocess.Popen(
             [
@@ -254,6 +256,7 @@ class LiveServer:
                 "--workers",
                 str(workers),
                 "--no-access-log",
+                *extra,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
+import time
+
+from sqlalchemy import select
 
 from server import crud
 from server.db import session_scope
-from server.models import Admin, MessageKind, ReportStatus
-from tests.server.conftest import Harness
+from server.models import Admin, Attachment, MessageKind, ReportStatus
+from tests.server.conftest import Harness, build_harness
 
 REPORT = {
     "idempotency_key": "0f6c1a4e-report",
@@ -143,3 +148,53 @@ def test_report_validation_errors_are_clear(harness: Harness) -> None:
     )
     assert wrong_type.status_code == 415
     assert harness.row_counts()["reports"] == 0
+
+
+def test_an_upload_leaves_exactly_the_files_its_rows_name(harness: Harness) -> None:
+    device = harness.enroll()
+    response = harness.client.post(
+        "/api/v1/reports",
+        headers=device.headers,
+        **_multipart(REPORT, [("screen.png", PNG)]),  # type: ignore[arg-type]
+    )
+    assert response.status_code == 201, response.text
+    with harness.sessions() as session:
+        named = set(session.scalars(select(Attachment.stored_name)))
+    on_disk = {p.name for p in harness.settings.attachments_dir.iterdir()}
+    assert len(named) == 1 and on_disk == named  # no temporary name left behind
+
+
+def test_start_up_sweeps_what_a_crashed_upload_left(harness: Harness, db_url: str) -> None:
+    """What a server killed mid-upload leaves: a temporary file of a report never committed,
+    and (from before temporary names) a file no row names; and what a kill between the commit
+    and the rename leaves: a committed row whose file still has its temporary name."""
+    device = harness.enroll()
+    response = harness.client.post(
+        "/api/v1/reports",
+        headers=device.headers,
+        **_multipart(REPORT, [("screen.png", PNG)]),  # type: ignore[arg-type]
+    )
+    assert response.status_code == 201, response.text
+    folder = harness.settings.attachments_dir
+    (committed,) = [p.name for p in folder.iterdir()]
+    (folder / committed).rename(folder / f"{committed}.tmp")  # killed before the rename
+    unfinished = folder / f"{secrets.token_hex(16)}.tmp"  # killed before the commit
+    orphan = folder / secrets.token_hex(16)  # no row names it
+    fresh = folder / f"{secrets.token_hex(16)}.tmp"  # an upload in flight in another worker
+    foreign = folder / "README.txt"  # not ours: never touched
+    for path in (unfinished, orphan, fresh, foreign):
+        path.write_bytes(PNG)
+    hour_ago = time.time() - 2 * 3600
+    for path in (unfinished, orphan, foreign, folder / f"{committed}.tmp"):
+        os.utime(path, (hour_ago, hour_ago))
+
+    restarted = build_harness(db_url, harness.settings.data_dir)  # the server starts again
+    try:
+        assert {p.name for p in folder.iterdir()} == {committed, fresh.name, foreign.name}
+        with restarted.sessions() as session:
+            assert set(session.scalars(select(Attachment.stored_name))) == {committed}
+        assert (folder / committed).read_bytes() == PNG
+    finally:
+        restarted.client.close()
+        restarted.app.state.wx.dispose()
+        restarted.engine.dispose()
