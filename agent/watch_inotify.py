@@ -111,6 +111,7 @@ class InotifyWatcher(FolderWatcher):
                 os.close(fd)
             if self._inotify is not None:
                 self._inotify.close()  # drops every watch with it
+                self._inotify = None
             self._wds.clear()
             self._paths.clear()
 
@@ -164,9 +165,14 @@ class InotifyWatcher(FolderWatcher):
 
     def _watch(self, path: str) -> None:
         """Add a watch (lock held). A symlink the scanner listed through is watched at its
-        target (the folder whose entries the scan saw); DONT_FOLLOW holds for that target."""
+        target only when the link's owner also owns the target (a linked `node_modules`);
+        a link to anybody else's folder is refused. DONT_FOLLOW holds for the target."""
         assert self._inotify is not None
-        target = os.path.realpath(path) if os.path.islink(path) else path
+        target = path
+        if os.path.islink(path):
+            target = os.path.realpath(path)
+            if os.stat(target).st_uid != os.lstat(path).st_uid:
+                raise OSError(errno.EPERM, "symbolic link to another owner's folder, not followed")
         wd: int = self._inotify.add_watch(target, _MASK)
         self._wds[path] = wd
         self._paths.setdefault(wd, set()).add(path)
