@@ -228,3 +228,47 @@ def test_lost_events_make_the_watcher_unhealthy_until_a_rescan(
     assert not w.healthy  # the rescan it asked for must not trust any listing
     w.update({str(tmp_path)})  # ...that rescan is done
     assert w.healthy
+
+
+def test_roots_cover_the_wanted_folders_with_a_few_watches() -> None:
+    """macOS and Windows: a recursive watch per root, never on a drive or `/Users` itself."""
+    from agent.watch_roots import plan_roots
+
+    sep = os.sep
+    home = f"{sep}Users{sep}alice"
+    wanted = {f"{sep}Users", home, *(f"{home}{sep}d{i}{sep}x" for i in range(1000))}
+    wanted |= {f"{sep}Applications{sep}WeChat.app", f"{sep}Applications{sep}WeChat.app{sep}C"}
+    assert plan_roots(wanted) == [
+        (f"{sep}Users", False),
+        (f"{sep}Applications{sep}WeChat.app", True),
+        (home, True),
+    ]
+
+
+def test_root_watcher_costs_one_watch_for_a_home_of_500_folders(tmp_path: Path) -> None:
+    """The watchdog side, run here on watchdog's Linux backend: events from deep folders
+    arrive through the home's one recursive watch, and the cap still applies."""
+    from agent.watch_roots import RootWatcher
+
+    home = tmp_path / "Users" / "alice"
+    folders = _folders(home, 500)
+    sink = _Collector()
+    w = RootWatcher(sink)
+    w.start()
+    try:
+        before = threading.active_count()
+        wanted = {str(home), *map(str, folders)}
+        assert len(w.update(wanted)) == 501
+        assert threading.active_count() - before <= 2  # one emitter, not 501
+        assert w.healthy and w.count == 501
+        (folders[-1] / "itchat.pkl").write_bytes(b"x")
+        sink.wait_for(folders[-1] / "itchat.pkl")
+    finally:
+        w.stop()
+    capped = RootWatcher(_Collector(), max_watches=100)
+    capped.start()
+    try:
+        capped.update(wanted)
+        assert capped.capped and not capped.healthy and capped.unwatched == 401
+    finally:
+        capped.stop()
