@@ -122,7 +122,8 @@ class InotifyWatcher(FolderWatcher):
     # -- which folders ---------------------------------------------------------------------
 
     def update(self, wanted: set[str]) -> set[str]:
-        if self._inotify is None:
+        if self._inotify is None:  # never started (no inotify instance left): none watched
+            self._unwatched = len(wanted)
             return set()
         with self._lock:
             ordered = by_depth(wanted)
