@@ -231,6 +231,12 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
         + ")",
         ("监视文件夹：" if zh else "watching folders: ") + str(s.get("watching")),
     ]
+    if s.get("watching_capped"):
+        lines[-1] += (
+            f"（已达上限，{s.get('unwatched_folders')} 个文件夹改由定期扫描检查）"
+            if zh
+            else f" (capped: {s.get('unwatched_folders')} folders left to periodic rescans)"
+        )
     for key in ("enrolled", "server_reachable", "policy_version", "policy_mode", "outbox_depth"):
         if key in s:
             lines.append(f"{key}: {s[key]}")

@@ -36,6 +36,7 @@ class Settings:
     heartbeat_interval_s: int = 300
     process_poll_s: float = 1.0
     watch_debounce_s: float = 0.2
+    max_watches: int = 8192  # folders watched at most; beyond, periodic rescans read them
     cpu_budget_percent: float = 5.0
     enforcement_grace_s: float = 60.0
     report_refresh_s: int = 300
@@ -55,6 +56,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "heartbeat_interval_s": (30, 86400),
     "process_poll_s": (0.1, 60),
     "watch_debounce_s": (0.0, 10),
+    "max_watches": (1, 1_000_000),
     "cpu_budget_percent": (0.5, 100),
     "enforcement_grace_s": (1, 3600),
     "report_refresh_s": (2, 86400),

@@ -28,7 +28,7 @@ from agent.events import EventFeed
 from agent.governor import Governor
 from agent.paths import AgentPaths, Mode
 from agent.store import FindingRecord, ScanDelta, Store
-from agent.watchers import FolderWatcher, FsChange
+from agent.watchers import FsChange, open_watcher
 from checks.api import privilege_blind_spots
 from checks.catalogue import Catalogue
 from checks.engine import Scanner
@@ -115,7 +115,11 @@ class AgentService:
         self.store = Store(paths.state_db)
         self.events = EventFeed()
         self.governor = Governor(settings.cpu_budget_percent)
-        self.watcher = FolderWatcher(self._on_fs_event)
+        self.watcher = open_watcher(
+            self._on_fs_event,
+            max_watches=settings.max_watches,
+            on_lost=lambda: self.request_scan("fs-lost"),
+        )
         self.started_at = clock()
         self._stop = threading.Event()
         self._cond = threading.Condition()
@@ -470,8 +474,7 @@ class AgentService:
             "reasons": [r.to_json() for r in state.reasons],
             "coverage": self._last_run.coverage.to_json() if self._last_run else None,
             "blind_spots": blind,
-            "watching": self.watcher.count,
-            "watching_healthy": self.watcher.healthy,
+            **self.watcher.status(),
             "throttled_scans": self.governor.throttled,
             "scans_by_trigger": dict(self.scans_by_trigger),
             "scan_interval_s": self.scan_interval_s,
@@ -525,7 +528,16 @@ def _evidence_line(record: FindingRecord) -> str:
 
 
 def _main_trigger(reasons: set[str]) -> str:
-    for name in ("manual", "startup", "policy", "wake", "periodic", "fs-event", "process"):
+    for name in (
+        "manual",
+        "startup",
+        "policy",
+        "wake",
+        "periodic",
+        "fs-lost",
+        "fs-event",
+        "process",
+    ):
         if name in reasons:
             return name
     return next(iter(reasons), "periodic")

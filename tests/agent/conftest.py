@@ -71,14 +71,22 @@ class AgentProcess:
     log: Path
 
 
-def start_agent(home: Path, extra_env: dict[str, str] | None = None) -> AgentProcess:
+def start_agent(
+    home: Path, extra_env: dict[str, str] | None = None, homes: Path | None = None
+) -> AgentProcess:
+    """A real agent process in user mode, its state in `home`. With `homes`, the agent alone
+    sees that folder as /home (a private mount namespace; needs root): the employees' folders
+    there are real to it, and no other process on the machine meets them."""
     home.mkdir(parents=True, exist_ok=True)
     log = home / "agent.stderr"
     env = dict(os.environ, WXGUARD_HOME=str(home), **(extra_env or {}))
+    command = [script("wxguard"), "agent", "run", "--mode", "user"]
+    if homes is not None:
+        mount = 'mount --bind "$0" /home && exec "$@"'
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount]
+        command += [str(homes), script("wxguard"), "agent", "run", "--mode", "user"]
     with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [script("wxguard"), "agent", "run", "--mode", "user"], env=env, stderr=fh, stdout=fh
-        )
+        proc = subprocess.Popen(command, env=env, stderr=fh, stdout=fh)
     socket = home / "agent.sock"
     deadline = time.monotonic() + 30
     while not socket.exists():
