@@ -141,7 +141,7 @@ POSTINSTALL = """#!/bin/bash
 # and, for the employee logged in now, the tray. The agent enrolls itself when it starts.
 set -eu
 install -d -m 0700 -o root -g wheel "@STATE@"
-install -d -m 0750 -o root -g wheel "@LOGS@"
+install -d -m 0700 -o root -g wheel "@LOGS@"
 install -d -m 0755 -o root -g wheel /var/run/wxguard
 SEED="@APP@/share/agent.toml.dist"
 CONF="@STATE@/agent.toml"

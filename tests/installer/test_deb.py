@@ -223,6 +223,9 @@ def test_install_enroll_report_and_purge_leave_nothing(
     assert '"enrolled": true' in status.stdout, status.stdout + status.stderr
     assert Path("/var/lib/wxguard/device.json").exists()
     assert Path("/var/log/wxguard/agent.log").exists()
+    # Who filed incident reports is in the log: nobody but root may read it.
+    assert Path("/var/log/wxguard").stat().st_mode & 0o777 == 0o700
+    assert Path("/var/log/wxguard/agent.log").stat().st_mode & 0o077 == 0
 
     agent.send_signal(signal.SIGTERM)
     assert agent.wait(timeout=30) == 0
