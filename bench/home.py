@@ -35,7 +35,7 @@ def _fill(home: Path, files: int, uid: int, gid: int) -> int:
             (folder / f"file{j}.txt").write_bytes(b"x")
         written += batch
         folder_i += 1
-    for dirpath, dirnames, filenames in os.walk(home):
+    for dirpath, _dirnames, filenames in os.walk(home):
         folders += 1
         os.chown(dirpath, uid, gid)
         for name in filenames:
