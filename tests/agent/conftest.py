@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket as socket_module
 import subprocess
 import tempfile
 import threading
@@ -89,12 +90,27 @@ def start_agent(
         proc = subprocess.Popen(command, env=env, stderr=fh, stdout=fh)
     socket = home / "agent.sock"
     deadline = time.monotonic() + 30
-    while not socket.exists():
+    # Ready when it accepts a connection: the socket file appears at bind(), before listen().
+    while not _accepts(socket):
         if proc.poll() is not None:
             raise AssertionError(f"agent exited: {log.read_text()}")
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.05)
     return AgentProcess(proc, home, socket, log)
+
+
+def _accepts(path: Path) -> bool:
+    if not path.exists():
+        return False
+    probe = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 @pytest.fixture
