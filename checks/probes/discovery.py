@@ -1,0 +1,225 @@
+"""One walk per home that finds every kind of place a tool can be installed, by its marker.
+
+Folder names lie (`env`, `venv311`, `~/.venvs/wechat-bot`, `~/code/bot/env`), so places are
+recognised by what marks them, wherever they are and however deep:
+
+- a Python environment: a `site-packages` / `dist-packages` folder (venvs, conda envs, the
+  user site of every OS, Microsoft Store Python's `LocalCache/local-packages`, pipx and uv
+  tool environments all have one), and a prefix marked by `pyvenv.cfg` or `conda-meta/`;
+- a frozen program: PyInstaller's `_internal/` folder (beside its executable), a Nuitka
+  standalone `<name>.dist/` folder, an Electron `resources/app.asar`, and executables that
+  may be PyInstaller one-file archives;
+- Node packages: every `node_modules` folder (npm, yarn and pnpm's `.pnpm/` store layout,
+  global prefixes included);
+- loose programs and app bundles in the places people keep programs (Downloads, Desktop,
+  Documents, `~/.local/bin`, `~/bin`, `~/Applications`, `~/Library/Application Support`,
+  and release archives extracted anywhere below them);
+- the names the rules' `{home}/**/…` path templates ask for.
+
+Each home is walked once for all of them (`FsView.walk`: any depth, through the listing
+cache, pruned only where provably safe), and the probes take what they need from `Marks`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from checks.fsview import Entry
+from checks.model import Platform
+from checks.probes.base import ProbeContext
+
+# Folders below a home where people keep programs (relative, `/`-separated, case-folded).
+_PROGRAM_PLACES: dict[Platform, tuple[str, ...]] = {
+    Platform.LINUX: ("downloads", "desktop", "documents", ".local/bin", "bin", "applications"),
+    Platform.MACOS: (
+        "downloads",
+        "desktop",
+        "documents",
+        "applications",
+        "library/application support",
+        ".local/bin",
+        "bin",
+    ),
+    Platform.WINDOWS: (
+        "downloads",
+        "desktop",
+        "documents",
+        ".local/bin",
+        "bin",
+        "appdata/local/temp",
+    ),
+}
+# File name endings of programs a person runs (besides extensionless executables).
+PROGRAM_SUFFIXES = (
+    ".exe",
+    ".appimage",
+    ".app",
+    ".bat",
+    ".cmd",
+    ".ps1",
+    ".msi",
+    ".dmg",
+    ".pkg",
+    ".command",
+    ".sh",
+    ".jar",
+)
+# Machine-wide folders walked for markers as homes are (relative to the root, globs allowed):
+# where all-users installs of conda, Python and tools go. Program Files and /usr are covered
+# by the probes' fixed places; they are large and written only by administrators.
+_SYSTEM_BASES: dict[Platform, tuple[str, ...]] = {
+    Platform.LINUX: ("opt", "srv", "usr/local/lib", "root"),
+    Platform.MACOS: ("opt", "usr/local/lib", "Library/Frameworks/Python.framework"),
+    Platform.WINDOWS: (
+        "ProgramData/Anaconda*",
+        "ProgramData/Miniconda*",
+        "ProgramData/Miniforge*",
+        "ProgramData/Mambaforge*",
+        "ProgramData/Python*",
+        "Python3*",
+        "tools",
+    ),
+}
+
+
+@dataclass(slots=True)
+class Marks:
+    """What the discovery walk found: place → the home's user ("" for machine-wide places)."""
+
+    sites: dict[str, str] = field(default_factory=dict)  # site-packages / dist-packages
+    prefixes: dict[str, str] = field(default_factory=dict)  # pyvenv.cfg / conda-meta owners
+    node_modules: dict[str, str] = field(default_factory=dict)
+    frozen: dict[str, str] = field(default_factory=dict)  # _internal/ and Nuitka .dist/
+    asars: dict[str, str] = field(default_factory=dict)  # Electron app.asar files
+    executables: dict[str, str] = field(default_factory=dict)  # .exe / extensionless programs
+    programs: list[tuple[Entry, str]] = field(default_factory=list)  # in program places
+    # (template, entry, user) for the rules' `{…}/**/<rest>` path templates
+    globstar: list[tuple[str, Entry, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Wanted:
+    """The `**` templates to answer during the walk, indexed by their first name."""
+
+    fold: bool
+    literal: dict[str, list[tuple[str, str, list[str]]]] = field(default_factory=dict)
+    magic: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
+
+    def add(self, template: str, base: str, rest: list[str]) -> None:
+        head = rest[0]
+        key = head.casefold() if self.fold else head
+        if "*" in head or "?" in head:
+            self.magic.append((key.replace("[", "[[]"), template, base, rest[1:]))
+        else:
+            self.literal.setdefault(key, []).append((template, base, rest[1:]))
+
+    def targets(self, name: str) -> list[tuple[str, str, list[str]]]:
+        key = name.casefold() if self.fold else name
+        out = list(self.literal.get(key, ()))
+        out.extend((t, b, r) for p, t, b, r in self.magic if fnmatchcase(key, p))
+        return out
+
+
+def globstar_templates(ctx: ProbeContext) -> list[tuple[str, str, str, list[str]]]:
+    """(template, base, user, rest after `**`) for every rule template `<base>/**/<rest>`."""
+    from checks.probes import files  # the files probe owns the list of rule templates
+
+    out: list[tuple[str, str, str, list[str]]] = []
+    for template in files.templates(ctx):
+        for base, pattern, user in ctx.expand(template):
+            segments = files.segments(pattern)
+            if len(segments) > 1 and segments[0] == "**" and "**" not in segments[1:]:
+                out.append((template, base, user, segments[1:]))
+    return out
+
+
+def discover(ctx: ProbeContext) -> Marks:
+    """Walk every home and the machine-wide install places once, collecting every marker."""
+    marks = Marks()
+    fold = ctx.fs.case_insensitive
+    per_base: dict[str, _Wanted] = {}
+    bases: dict[str, str] = {}
+    for home_user in ctx.layout.users:
+        bases[str(home_user.path)] = home_user.name
+    for template, base, who, rest in globstar_templates(ctx):
+        home = _home_of(ctx, base)
+        if home is None:  # a `**` below a machine-wide place: walk it too
+            home = base
+            bases.setdefault(base, who)
+        per_base.setdefault(home, _Wanted(fold)).add(template, base, rest)
+    for pattern in _SYSTEM_BASES[ctx.layout.platform]:
+        for folder, _user in ctx.places("{root}/" + pattern):
+            if _home_of(ctx, folder) is None:
+                bases.setdefault(folder, "")
+    for base, name in bases.items():
+        with ctx.fs.item("discovery", base):
+            _walk(ctx, marks, base, name, per_base.get(base, _Wanted(fold)))
+    return marks
+
+
+def _home_of(ctx: ProbeContext, path: str) -> str | None:
+    for user in ctx.layout.users:
+        home = str(user.path)
+        if path == home or path.startswith(home.rstrip("/") + "/"):
+            return home
+    return None
+
+
+def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted) -> None:
+    fs = ctx.fs
+    fold = fs.case_insensitive
+    places = tuple(base.rstrip("/") + "/" + p for p in _PROGRAM_PLACES[ctx.layout.platform])
+    base_cf = base.rstrip("/").casefold() + "/"
+    place_cf = tuple(p.casefold() + "/" for p in places)
+    has_wanted = bool(wanted.literal or wanted.magic)
+    for folder, entries in fs.walk(base, "discovery"):
+        folder_cf = folder.casefold() + "/"
+        in_place = folder_cf.startswith(place_cf) if folder_cf.startswith(base_cf) else False
+        folder_name = os.path.basename(folder).casefold()
+        for entry in entries:
+            name = entry.name
+            low = name.casefold()
+            if entry.is_dir:
+                if low in ("site-packages", "dist-packages"):
+                    marks.sites.setdefault(entry.path, user)
+                elif low == "node_modules":
+                    marks.node_modules.setdefault(entry.path, user)
+                elif low == "conda-meta":
+                    marks.prefixes.setdefault(folder, user)
+                elif low == "_internal" or (low.endswith(".dist") and not entry.is_symlink):
+                    marks.frozen.setdefault(entry.path, user)
+            else:
+                if low == "pyvenv.cfg":
+                    marks.prefixes.setdefault(folder, user)
+                elif low == "app.asar" and folder_name == "resources":
+                    marks.asars.setdefault(entry.path, user)
+                elif low.endswith(".exe") or (in_place and "." not in name):
+                    marks.executables.setdefault(entry.path, user)
+            if in_place and (
+                low.endswith(PROGRAM_SUFFIXES) if entry.is_dir else _program_name(name, low)
+            ):
+                marks.programs.append((entry, user))
+            if has_wanted:
+                for template, tbase, remaining in wanted.targets(name):
+                    if tbase != base and not _below(folder, tbase, fold):
+                        continue
+                    if not remaining:
+                        marks.globstar.append((template, entry, user))
+                    elif entry.is_dir:
+                        for found in fs.glob(entry.path, "/".join(remaining), probe="files"):
+                            marks.globstar.append((template, found, user))
+
+
+def _program_name(name: str, low: str) -> bool:
+    """A file name a program would have: a program suffix, or none (a Unix executable)."""
+    return low.endswith(PROGRAM_SUFFIXES) or "." not in name
+
+
+def _below(folder: str, base: str, fold: bool) -> bool:
+    """Whether `folder` is `base` or inside it."""
+    if fold:
+        folder, base = folder.casefold(), base.casefold()
+    base = base.rstrip("/")
+    return folder == base or folder.startswith(base + "/")
