@@ -201,6 +201,24 @@ class Layout:
             found.update(_homes_from_passwd(found))
         return list(found.values())
 
+    def refresh_users(self) -> bool:
+        """Find the users again (a home created since the last look, a user removed): one
+        listing of the homes' folder and, on a live machine, one read of the user database.
+        Returns whether the list changed. The scanner calls it at the start of each scan of a
+        live machine, so a new employee's home is scanned without restarting the agent."""
+        users = self._discover_users()
+        if [(u.path, u.uid) for u in users] == [(u.path, u.uid) for u in self.users]:
+            return False
+        self.users = users
+        return True
+
+    def homes_parents(self) -> list[str]:
+        """The folders new homes appear in (`/home`, `/Users`): what to watch for a new user."""
+        name = "home" if self.platform is Platform.LINUX else "Users"
+        parents = {str(self.root / name)}
+        parents.update(str(u.path.parent) for u in self.users if u.name != "root")
+        return sorted(parents)
+
     def _owner(self, path: str | os.PathLike[str]) -> int | None:
         """Who owns a home folder, on a live POSIX machine (an image's owners mean nothing)."""
         if not self.live or self.platform is Platform.WINDOWS:
