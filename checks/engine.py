@@ -70,7 +70,7 @@ class Scanner:
     def __post_init__(self) -> None:
         self.fs.case_insensitive = self.layout.case_insensitive
         self.fs.policy = read_policy(self.layout)
-        if self.layout.live:
+        if self.layout.refreshable:
             for parent in self.layout.homes_parents():
                 self.fs.listdir(parent, "users", ("*", True))  # watched from the start
 
@@ -82,7 +82,7 @@ class Scanner:
         previous = self.last_facts
         # Homes that appeared since the last scan (a new employee's first login) are scanned
         # now, without a restart: users are found again on every scan of a live machine.
-        new_users = self.layout.live and self._refresh_users()
+        new_users = self.layout.refreshable and self._refresh_users()
         # With file system events watching every folder we read (trust_listings), a scan with
         # no event since the last one cannot find different files: reuse those facts whole.
         reuse = (

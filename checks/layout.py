@@ -124,6 +124,9 @@ class Layout:
     platform: Platform
     live: bool
     users: list[UserHome] = field(default_factory=list)
+    # Whether the users may be found again while scanning (`refresh_users`): true for the
+    # machine the agent runs on; a layout built with a fixed list of users keeps it.
+    refreshable: bool = False
 
     @classmethod
     def live_machine(cls) -> Layout:
@@ -133,7 +136,7 @@ class Layout:
             if platform is Platform.WINDOWS
             else Path("/")
         )
-        layout = cls(root=root, platform=platform, live=True)
+        layout = cls(root=root, platform=platform, live=True, refreshable=True)
         layout.users = layout._discover_users()
         return layout
 

@@ -119,27 +119,31 @@ def collect_process_envs(ctx: ProbeContext, processes: Iterable[ProcessFact]) ->
     seen: set[str] = set(known)
     before = len(ctx.facts.packages)
     for proc in processes:
-        exe = proc.exe.replace("\\", "/")
-        name = exe.rsplit("/", 1)[-1].casefold()
-        if not exe or "/" not in exe:
-            continue
-        folder = exe.rsplit("/", 1)[0]
-        with ctx.fs.item("packages", exe):
-            if name.startswith(("python", "pythonw", "pypy")):
-                prefix = (
-                    folder.rsplit("/", 1)[0]
-                    if folder.casefold().endswith(("/bin", "/scripts"))
-                    else folder
-                )
-                for site in _prefix_sites(ctx, prefix):
-                    _site(ctx, site, proc.user, seen)
-            elif name in ("node", "node.exe", "nodejs"):
-                prefix = folder.rsplit("/", 1)[0] if folder.endswith("/bin") else folder
-                for nm in (prefix + "/lib/node_modules", prefix + "/node_modules"):
-                    if nm not in seen and ctx.fs.is_dir(nm):
-                        seen.add(nm)
-                        _node_modules(ctx, nm, proc.user)
+        # A venv's `bin/python` is a link to the base interpreter, which is what the OS
+        # reports as the executable: the path the program was started by (argv[0]) is the
+        # one inside the environment.
+        programs = {proc.exe.replace("\\", "/")}
+        argv0 = proc.cmdline[0].replace("\\", "/") if proc.cmdline else ""
+        if argv0.startswith("/") or argv0[1:3] == ":/":  # absolute (POSIX or C:/)
+            programs.add(argv0)
+        for exe in sorted(p for p in programs if "/" in p):
+            with ctx.fs.item("packages", exe):
+                _process_env(ctx, exe, proc.user, seen)
     return len(ctx.facts.packages) - before
+
+
+def _process_env(ctx: ProbeContext, exe: str, user: str, seen: set[str]) -> None:
+    name = exe.rsplit("/", 1)[-1].casefold()
+    folder = exe.rsplit("/", 1)[0]
+    up = folder.rsplit("/", 1)[0] if folder.casefold().endswith(("/bin", "/scripts")) else folder
+    if name.startswith(("python", "pypy")):
+        for site in _prefix_sites(ctx, up):
+            _site(ctx, site, user, seen)
+    elif name in ("node", "node.exe", "nodejs"):
+        for nm in (up + "/lib/node_modules", up + "/node_modules"):
+            if nm not in seen and ctx.fs.is_dir(nm):
+                seen.add(nm)
+                _node_modules(ctx, nm, user)
 
 
 def _prefix_sites(ctx: ProbeContext, prefix: str) -> list[str]:

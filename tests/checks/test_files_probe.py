@@ -17,14 +17,15 @@ from tests.checks.images import File, Folder, build
 
 CATALOGUE = load_builtin()
 
-# Artefacts at several depths, with odd case, inside pruned folders (never found by `**`),
-# and below the depth limit.
+# Artefacts at several depths (any depth is walked), with odd case, inside folders that are
+# walked (node_modules, .cache) and inside the provably safe pruned ones (git's object store).
 _TREE = [
     File("{home}/wxdump_work/wxdump.log"),
     File("{desktop}/a/b/WXDUMP_WORK/log"),
     File("{documents}/a/b/c/d/e/wxdump_work/too-deep"),
     File("{home}/node_modules/x/wxdump_work/pruned"),
-    File("{home}/proj/.git/wxdump_work/pruned"),
+    File("{home}/proj/.git/objects/wxdump_work/pruned"),
+    File("{home}/.cache/x/wxdump_work/cached"),
     File("{downloads}/RevokeMsgPatcher.v2.1/RevokeMsgPatcher.exe"),
     File("{downloads}/wxhelper/3.9.5.81-wxhelper.dll"),
     File("{home}/p/PyWeChatSpy/1644691589/WeChatSpy.dll"),
@@ -61,8 +62,11 @@ def test_batched_globstar_finds_what_one_glob_per_template_finds(
     expected = _by_glob(ctx)
     assert got == expected
     found = {p.replace("\\", "/").split("/img/", 1)[1] for _, p, _ in got}
-    assert not any("pruned" in p or "too-deep" in p for p in found)
+    assert not any(".git/objects" in p for p in found)
     assert any(p.endswith("wxdump_work") for p in found)
+    assert any(p.endswith("a/b/c/d/e/wxdump_work") for p in found)
+    assert any(p.endswith("node_modules/x/wxdump_work") for p in found)
+    assert any(p.endswith(".cache/x/wxdump_work") for p in found)
     if platform is not Platform.LINUX:
         assert any(p.endswith("WXDUMP_WORK") for p in found)  # case-insensitive platforms
 
