@@ -403,14 +403,13 @@ class FsView:
                 entries = self._list_nofollow(path)
             else:
                 with os.scandir(path) as it:
-                    for item in it:
-                        entries.append(_entry(item, item.path))
+                    entries = _entries(it, path)
         except (FileNotFoundError, NotADirectoryError):
             return []
         except (OSError, Refused) as exc:
             self.note(probe, path, exc)
             return []
-        entries.sort(key=lambda e: e.name)
+        entries.sort()  # by name: names in a folder are unique, so paths never decide
         self.stats.dirs_listed += 1
         self._listings[path] = _Listing(st.st_mtime_ns, st.st_ino, entries)
         return entries
@@ -419,7 +418,7 @@ class FsView:
         fd = self._open(path, _DIR | _O_NONBLOCK)
         try:
             with os.scandir(fd) as it:
-                return [_entry(item, _join(path, item.name)) for item in it]
+                return _entries(it, path)
         finally:
             os.close(fd)
 
@@ -685,6 +684,22 @@ class FsView:
                         self.note(probe, top, f"more than {max_files} files; the rest not examined")
                         return
                     yield entry
+
+
+def _entries(items: Iterable[os.DirEntry[str]], folder: str) -> list[Entry]:
+    """Entries of a listing. The common case is built in one comprehension (a walk makes one
+    per file); a listing where an entry fails to answer (it vanished meanwhile) is redone
+    entry by entry."""
+    items = list(items)
+    prefix = folder if folder.endswith("/") else folder + "/"
+    new = tuple.__new__
+    try:
+        return [
+            new(Entry, (i.name, prefix + i.name, i.is_dir(), i.is_symlink(), -1, 0, i.inode()))
+            for i in items
+        ]
+    except OSError:
+        return [_entry(i, prefix + i.name) for i in items]
 
 
 def _entry(item: os.DirEntry[str], path: str) -> Entry:

@@ -22,11 +22,16 @@ cache, pruned only where provably safe), and the probes take what they need from
 
 from __future__ import annotations
 
+import fnmatch
+import gc
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from checks.fsview import Entry
+from checks.fsview import Entry, FsView
 from checks.model import Platform
 from checks.probes.base import ProbeContext
 
@@ -101,11 +106,15 @@ class Marks:
 
 @dataclass(slots=True)
 class _Wanted:
-    """The `**` templates to answer during the walk, indexed by their first name."""
+    """The `**` templates to answer during the walk, indexed by their first name.
+
+    `first` is one expression matching every first name (literal or glob), so that the walk
+    asks one cheap question per entry and the details only for the few that match."""
 
     fold: bool
     literal: dict[str, list[tuple[str, str, list[str]]]] = field(default_factory=dict)
     magic: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
+    first: re.Pattern[str] | None = None
 
     def add(self, template: str, base: str, rest: list[str]) -> None:
         head = rest[0]
@@ -114,12 +123,19 @@ class _Wanted:
             self.magic.append((key.replace("[", "[[]"), template, base, rest[1:]))
         else:
             self.literal.setdefault(key, []).append((template, base, rest[1:]))
+        alternatives = [re.escape(k) + r"\Z" for k in self.literal]
+        alternatives += [fnmatch.translate(p) for p, _, _, _ in self.magic]
+        self.first = re.compile("|".join(f"(?:{a})" for a in alternatives))
 
-    def targets(self, name: str) -> list[tuple[str, str, list[str]]]:
-        key = name.casefold() if self.fold else name
+    def targets(self, key: str) -> list[tuple[str, str, list[str]]]:
         out = list(self.literal.get(key, ()))
         out.extend((t, b, r) for p, t, b, r in self.magic if fnmatchcase(key, p))
         return out
+
+
+# Names that mark a place, case-folded: folders, and files.
+_DIR_MARKERS = {"site-packages", "dist-packages", "node_modules", "conda-meta", "_internal"}
+_FILE_MARKERS = {"pyvenv.cfg", "app.asar"}
 
 
 def globstar_templates(ctx: ProbeContext) -> list[tuple[str, str, str, list[str]]]:
@@ -153,10 +169,28 @@ def discover(ctx: ProbeContext) -> Marks:
         for folder, _user in ctx.places("{root}/" + pattern):
             if _home_of(ctx, folder) is None:
                 bases.setdefault(folder, "")
-    for base, name in bases.items():
-        with ctx.fs.item("discovery", base):
-            _walk(ctx, marks, base, name, per_base.get(base, _Wanted(fold)))
+    with _collector_paused():
+        for base, name in bases.items():
+            with ctx.fs.item("discovery", base):
+                _walk(ctx, marks, base, name, per_base.get(base, _Wanted(fold)))
     return marks
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while the walk fills the listing cache.
+
+    A walk allocates a tuple per file and keeps them all (the cache): each allocation burst
+    makes the collector traverse the young objects again, which measured a third to a half of
+    a cold walk (bench/discovery.py). Nothing the walk makes is cyclic (reference counting
+    frees it), and the collector is restored as it was, whatever happens."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _home_of(ctx: ProbeContext, path: str) -> str | None:
@@ -168,48 +202,76 @@ def _home_of(ctx: ProbeContext, path: str) -> str | None:
 
 
 def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted) -> None:
+    # The inner loop runs once per file of every home: it asks as little as it can of each
+    # entry (one fold, one set lookup, one suffix test, one pattern match) and works only on
+    # the few that match.
     fs = ctx.fs
     fold = fs.case_insensitive
     places = tuple(base.rstrip("/") + "/" + p for p in _PROGRAM_PLACES[ctx.layout.platform])
     base_cf = base.rstrip("/").casefold() + "/"
     place_cf = tuple(p.casefold() + "/" for p in places)
-    has_wanted = bool(wanted.literal or wanted.magic)
+    first = wanted.first
     for folder, entries in fs.walk(base, "discovery"):
         folder_cf = folder.casefold() + "/"
         in_place = folder_cf.startswith(place_cf) if folder_cf.startswith(base_cf) else False
-        folder_name = os.path.basename(folder).casefold()
         for entry in entries:
-            name = entry.name
+            name = entry[0]
             low = name.casefold()
-            if entry.is_dir:
-                if low in ("site-packages", "dist-packages"):
-                    marks.sites.setdefault(entry.path, user)
-                elif low == "node_modules":
-                    marks.node_modules.setdefault(entry.path, user)
-                elif low == "conda-meta":
-                    marks.prefixes.setdefault(folder, user)
-                elif low == "_internal" or (low.endswith(".dist") and not entry.is_symlink):
-                    marks.frozen.setdefault(entry.path, user)
+            if entry[2]:  # a folder
+                if low in _DIR_MARKERS or low.endswith(".dist"):
+                    _folder_marker(marks, folder, entry, low, user)
+                if in_place and low.endswith(PROGRAM_SUFFIXES):
+                    marks.programs.append((entry, user))
             else:
-                if low == "pyvenv.cfg":
-                    marks.prefixes.setdefault(folder, user)
-                elif low == "app.asar" and folder_name == "resources":
-                    marks.asars.setdefault(entry.path, user)
-                elif low.endswith(".exe") or (in_place and "." not in name):
-                    marks.executables.setdefault(entry.path, user)
-            if in_place and (
-                low.endswith(PROGRAM_SUFFIXES) if entry.is_dir else _program_name(name, low)
-            ):
-                marks.programs.append((entry, user))
-            if has_wanted:
-                for template, tbase, remaining in wanted.targets(name):
-                    if tbase != base and not _below(folder, tbase, fold):
-                        continue
-                    if not remaining:
-                        marks.globstar.append((template, entry, user))
-                    elif entry.is_dir:
-                        for found in fs.glob(entry.path, "/".join(remaining), probe="files"):
-                            marks.globstar.append((template, found, user))
+                if low in _FILE_MARKERS or low.endswith(".exe"):
+                    _file_marker(marks, folder, entry, low, user)
+                if in_place and (low.endswith(PROGRAM_SUFFIXES) or "." not in name):
+                    if "." not in name:
+                        marks.executables.setdefault(entry.path, user)
+                    marks.programs.append((entry, user))
+            if first is not None and first.match(low if fold else name):
+                _globstar_hit(fs, marks, wanted, base, folder, entry, low if fold else name, user)
+
+
+def _folder_marker(marks: Marks, folder: str, entry: Entry, low: str, user: str) -> None:
+    if low in ("site-packages", "dist-packages"):
+        marks.sites.setdefault(entry.path, user)
+    elif low == "node_modules":
+        marks.node_modules.setdefault(entry.path, user)
+    elif low == "conda-meta":
+        marks.prefixes.setdefault(folder, user)
+    elif not entry.is_symlink:  # `_internal`, or `<name>.dist`
+        marks.frozen.setdefault(entry.path, user)
+
+
+def _file_marker(marks: Marks, folder: str, entry: Entry, low: str, user: str) -> None:
+    if low == "pyvenv.cfg":
+        marks.prefixes.setdefault(folder, user)
+    elif low == "app.asar":
+        if os.path.basename(folder).casefold() == "resources":
+            marks.asars.setdefault(entry.path, user)
+    else:  # a Windows program: maybe a PyInstaller one-file archive
+        marks.executables.setdefault(entry.path, user)
+
+
+def _globstar_hit(
+    fs: FsView,
+    marks: Marks,
+    wanted: _Wanted,
+    base: str,
+    folder: str,
+    entry: Entry,
+    key: str,
+    user: str,
+) -> None:
+    for template, tbase, remaining in wanted.targets(key):
+        if tbase != base and not _below(folder, tbase, fs.case_insensitive):
+            continue
+        if not remaining:
+            marks.globstar.append((template, entry, user))
+        elif entry.is_dir:
+            for found in fs.glob(entry.path, "/".join(remaining), probe="files"):
+                marks.globstar.append((template, found, user))
 
 
 def _program_name(name: str, low: str) -> bool:
