@@ -501,6 +501,42 @@ class FsView:
         self._parsed[key] = (sig, value)
         return value
 
+    def examined(
+        self,
+        path: str,
+        examine: Callable[[BinaryIO, os.stat_result], T],
+        probe: str = "files",
+        limit: int = MAX_STREAM,
+    ) -> T | None:
+        """What `examine(open file, its fstat)` says about a file, asked again only when the
+        file changed (size, mtime, inode): for readers that seek in a large file (an archive's
+        index, an executable's tail) rather than read it whole. The file is opened under the
+        read policy (`open_content`); whatever `examine` raises makes it a blind spot."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            self._read_fail(path, probe)
+            return None
+        sig = (st.st_size, st.st_mtime_ns, st.st_ino)
+        key = (path, getattr(examine, "__qualname__", repr(examine)))
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] == sig:
+            self.stats.reads_reused += 1
+            return cached[1]  # type: ignore[return-value]
+        opened = self.open_content(path, probe, limit)
+        if opened is None:
+            return None
+        fh, st = opened
+        try:
+            with fh:
+                value = examine(fh, st)
+        except Exception as exc:  # hostile content may break any reader
+            self.note(probe, path, f"could not be examined: {type(exc).__name__}")
+            return None
+        self.stats.files_read += 1
+        self._parsed[key] = ((st.st_size, st.st_mtime_ns, st.st_ino), value)
+        return value
+
     def _read_fail(self, path: str, probe: str) -> None:
         try:
             os.stat(path)

@@ -23,6 +23,7 @@ with a Tencent bundle id it is a copy of the client (re-signed or not) run from 
 from __future__ import annotations
 
 import os
+from typing import BinaryIO
 
 from checks.catalogue import ApprovedClient
 from checks.identity import ClientIndex, looks_like_wechat
@@ -102,12 +103,12 @@ def _judge(
 
 
 def _head(ctx: ProbeContext, path: str) -> bytes | None:
-    opened = ctx.fs.open_content(path, "lookalikes")
-    if opened is None:
-        return None
-    fh, _ = opened
-    with fh:
-        return fh.read(4)
+    return ctx.fs.examined(path, _first_bytes, "lookalikes")
+
+
+def _first_bytes(fh: BinaryIO, st: os.stat_result) -> bytes:
+    del st
+    return fh.read(4)
 
 
 def _kind(head: bytes, platform: Platform) -> str:
@@ -126,17 +127,20 @@ def _vendor_signed(ctx: ProbeContext, path: str, signers: set[str]) -> bool:
     """A PE file signed by an approved client's signer and unchanged since it was signed."""
     if not signers:
         return False
+    signed = ctx.fs.examined(path, _signer_and_intact, "lookalikes")
+    return signed is not None and signed[1] and signed[0] in signers
+
+
+def _signer_and_intact(fh: BinaryIO, st: os.stat_result) -> tuple[str, bool]:
+    """(normalised signer organisation, whether the image verifies); ("", False) unsigned."""
     from checks.integrity import authenticode, pe  # asn1crypto: imported only when needed
 
-    opened = ctx.fs.open_content(path, "lookalikes")
-    if opened is None:
-        return False
-    fh, st = opened
-    with fh:
-        try:
-            sig = pe.inspect(fh, st.st_size)
-            if sig.signer is None or pe.normalise_signer(sig.signer.organization) not in signers:
-                return False
-            return authenticode.verify_image(fh, st.st_size).intact
-        except (pe.PeError, ValueError, OSError):
-            return False
+    try:
+        sig = pe.inspect(fh, st.st_size)
+    except pe.PeError:
+        return "", False
+    if sig.signer is None:
+        return "", False
+    return pe.normalise_signer(sig.signer.organization), authenticode.verify_image(
+        fh, st.st_size
+    ).intact

@@ -16,7 +16,7 @@ import re
 import struct
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, BinaryIO
 
 from checks.fsview import METADATA_LIMIT
 from checks.model import PackageFact, Platform, ProcessFact
@@ -202,51 +202,49 @@ _ASAR_INDEX_LIMIT = 8 * 1024 * 1024
 
 def _asar(ctx: ProbeContext, path: str, user: str) -> None:
     """An Electron app's `resources/app.asar`: the app's own package.json name, and every
-    package in its bundled `node_modules`, from the archive's JSON index (bounded)."""
-    opened = ctx.fs.open_content(path, "packages")
-    if opened is None:
-        return
-    fh, _ = opened
-    with fh:
-        head = fh.read(16)
-        if len(head) < 16:
-            return
-        size_pickle, header_size, _, json_len = struct.unpack("<IIII", head)
-        if size_pickle != 4 or json_len > min(header_size, _ASAR_INDEX_LIMIT):
-            return
-        index = load_json(fh.read(json_len))
-        if not isinstance(index, dict):
-            return
-        files = index.get("files")
-        if not isinstance(files, dict):
-            return
-        meta = files.get("package.json")
-        if isinstance(meta, dict):
-            offset, size = meta.get("offset"), meta.get("size")
-            if (
-                isinstance(offset, str)
-                and offset.isdigit()
-                and isinstance(size, int)
-                and 0 < size <= METADATA_LIMIT
-            ):
-                fh.seek(8 + header_size + int(offset))
-                pkg = load_json(fh.read(size))
-                if isinstance(pkg, dict) and isinstance(pkg.get("name"), str):
-                    version = pkg.get("version")
-                    ctx.facts.packages.append(
-                        PackageFact(
-                            "npm",
-                            pkg["name"].lower(),
-                            version if isinstance(version, str) else "",
-                            path,
-                            user,
-                        )
-                    )
-    _asar_modules(ctx, files, path, user, 0)
+    package in its bundled `node_modules`, from the archive's JSON index (bounded, and read
+    again only when the archive changed)."""
+    found = ctx.fs.examined(path, asar_packages, "packages") or []
+    for name, version, where in found:
+        ctx.facts.packages.append(PackageFact("npm", name, version, path + where, user))
+
+
+def asar_packages(fh: BinaryIO, st: os.stat_result) -> list[tuple[str, str, str]]:
+    """(npm name, version, path inside the archive) of an asar archive's own package and of
+    the packages in its `node_modules`. Raises ValueError for a malformed index."""
+    del st
+    head = fh.read(16)
+    if len(head) < 16:
+        return []
+    size_pickle, header_size, _, json_len = struct.unpack("<IIII", head)
+    if size_pickle != 4 or json_len > min(header_size, _ASAR_INDEX_LIMIT):
+        return []
+    index = load_json(fh.read(json_len))
+    files = index.get("files") if isinstance(index, dict) else None
+    if not isinstance(files, dict):
+        return []
+    out: list[tuple[str, str, str]] = []
+    meta = files.get("package.json")
+    if isinstance(meta, dict):
+        offset, size = meta.get("offset"), meta.get("size")
+        if (
+            isinstance(offset, str)
+            and offset.isdigit()
+            and len(offset) < 16
+            and isinstance(size, int)
+            and 0 < size <= METADATA_LIMIT
+        ):
+            fh.seek(8 + header_size + int(offset))
+            pkg = load_json(fh.read(size))
+            if isinstance(pkg, dict) and isinstance(pkg.get("name"), str):
+                version = pkg.get("version")
+                out.append((pkg["name"].lower(), version if isinstance(version, str) else "", ""))
+    _asar_modules(files, "", out, 0)
+    return out
 
 
 def _asar_modules(
-    ctx: ProbeContext, files: dict[str, Any], path: str, user: str, depth: int
+    files: dict[str, Any], where: str, out: list[tuple[str, str, str]], depth: int
 ) -> None:
     modules = files.get("node_modules")
     if depth > 8 or not isinstance(modules, dict):
@@ -261,15 +259,13 @@ def _asar_modules(
             for sub, subnode in node["files"].items():
                 if isinstance(subnode, dict) and isinstance(subnode.get("files"), dict):
                     full = f"{name}/{sub}".lower()
-                    ctx.facts.packages.append(
-                        PackageFact("npm", full, "", f"{path}/node_modules/{full}", user)
-                    )
-                    _asar_modules(ctx, subnode["files"], path, user, depth + 1)
+                    inside = f"{where}/node_modules/{full}"
+                    out.append((full, "", inside))
+                    _asar_modules(subnode["files"], inside, out, depth + 1)
         elif not name.startswith("."):
-            ctx.facts.packages.append(
-                PackageFact("npm", name.lower(), "", f"{path}/node_modules/{name}", user)
-            )
-            _asar_modules(ctx, node["files"], path, user, depth + 1)
+            inside = f"{where}/node_modules/{name}"
+            out.append((name.lower(), "", inside))
+            _asar_modules(node["files"], inside, out, depth + 1)
 
 
 # PyInstaller one-file archives end (before any appended signature) with a cookie:
@@ -281,27 +277,29 @@ _TOC_LIMIT = 4 * 1024 * 1024
 
 
 def _onefile(ctx: ProbeContext, path: str, user: str) -> None:
-    """A PyInstaller one-file archive: the packages its table of contents names (`pkg/…`
-    binaries and data, `pkg-1.0.dist-info/…`). The tail is read, and the TOC if bounded."""
-    opened = ctx.fs.open_content(path, "packages")
-    if opened is None:
-        return
-    fh, st = opened
-    with fh:
-        if st.st_size < _COOKIE.size:
-            return
-        start = max(0, st.st_size - _TAIL)
-        fh.seek(start)
-        tail = fh.read(_TAIL)
-        at = tail.rfind(_MEI_MAGIC)
-        if at < 0 or at + _COOKIE.size > len(tail):
-            return
-        _, length, toc_offset, toc_len, _, _ = _COOKIE.unpack_from(tail, at)
-        archive_start = start + at + _COOKIE.size - length
-        if archive_start < 0 or not 0 < toc_len <= _TOC_LIMIT:
-            return
-        fh.seek(archive_start + toc_offset)
-        toc = fh.read(toc_len)
+    """A PyInstaller one-file archive: the packages its table of contents names. The tail is
+    read, and the TOC if bounded; again only when the file changed."""
+    for name in ctx.fs.examined(path, pyinstaller_packages, "packages") or []:
+        ctx.facts.packages.append(PackageFact("pypi", name, "", path, user))
+
+
+def pyinstaller_packages(fh: BinaryIO, st: os.stat_result) -> list[str]:
+    """The (PEP 503) package names a PyInstaller one-file archive's table of contents names
+    (`pkg/…` binaries and data, `pkg-1.0.dist-info/…`); [] when it is not one."""
+    if st.st_size < _COOKIE.size:
+        return []
+    start = max(0, st.st_size - _TAIL)
+    fh.seek(start)
+    tail = fh.read(_TAIL)
+    at = tail.rfind(_MEI_MAGIC)
+    if at < 0 or at + _COOKIE.size > len(tail):
+        return []
+    _, length, toc_offset, toc_len, _, _ = _COOKIE.unpack_from(tail, at)
+    archive_start = start + at + _COOKIE.size - length
+    if archive_start < 0 or not 0 < toc_len <= _TOC_LIMIT:
+        return []
+    fh.seek(archive_start + toc_offset)
+    toc = fh.read(toc_len)
     names: set[str] = set()
     pos = 0
     while pos + 18 <= len(toc):
@@ -318,8 +316,7 @@ def _onefile(ctx: ProbeContext, path: str, user: str) -> None:
                 names.add(match["name"])
             elif not top.startswith((".", "_")) and "." not in top:
                 names.add(top)
-    for name in sorted(names):
-        ctx.facts.packages.append(PackageFact("pypi", normalise_pypi(name), "", path, user))
+    return sorted(normalise_pypi(n) for n in names)
 
 
 def _dist_info(ctx: ProbeContext, folder_name: str, path: str, user: str) -> None:
