@@ -20,9 +20,11 @@ and no content is read from a file owned by someone else (see `ReadPolicy`).
 from __future__ import annotations
 
 import errno
+import gc
 import hashlib
 import os
 import stat as stat_mod
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -131,6 +133,35 @@ class ReadPolicy:
         return 0
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a walk fills the listing cache.
+
+    A walk allocates a tuple per file and keeps them all (the cache); the collector then
+    traverses the young objects again after every allocation burst, which measured a third
+    to a half of a cold walk (bench/discovery.py). Nothing a walk makes is cyclic (reference
+    counting frees it). Pauses nest and may come from several threads: the collector is
+    restored as it was when the last pause ends, whatever happens."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 class Refused(Exception):
     """The read policy does not let the scan read this path; the message says why."""
 
@@ -155,6 +186,7 @@ class _Listing:
     mtime_ns: int
     ino: int
     entries: list[Entry]
+    dev: int = 0
 
 
 @dataclass(slots=True)
@@ -188,6 +220,10 @@ class FsView:
     _awaiting: dict[str, set[str]] = field(default_factory=dict)
     # Per listed folder, which entry names the scan cared about: (pattern, folders only).
     _filters: dict[str, set[tuple[str, bool]]] = field(default_factory=dict)
+    # What a caller derived from a folder's listing, kept with that listing: (the listing's
+    # entries, the caller's context, the value). Valid while `listdir` returns the very same
+    # list (an unchanged folder); see `checks.probes.discovery`.
+    derived: dict[str, tuple[list[Entry], object, object]] = field(default_factory=dict)
     stats: FsStats = field(default_factory=FsStats)
     blind_spots: dict[tuple[str, str], BlindSpot] = field(default_factory=dict)
     policy: ReadPolicy = field(default_factory=ReadPolicy)
@@ -206,6 +242,8 @@ class FsView:
             self._dirty.add(os.path.dirname(path))
             self._listings.pop(path, None)
             self._listings.pop(os.path.dirname(path), None)
+            self.derived.pop(path, None)
+            self.derived.pop(os.path.dirname(path), None)
 
     def end_scan(self) -> None:
         self._dirty.clear()
@@ -411,7 +449,7 @@ class FsView:
             return []
         entries.sort()  # by name: names in a folder are unique, so paths never decide
         self.stats.dirs_listed += 1
-        self._listings[path] = _Listing(st.st_mtime_ns, st.st_ino, entries)
+        self._listings[path] = _Listing(st.st_mtime_ns, st.st_ino, entries, st.st_dev)
         return entries
 
     def _list_nofollow(self, path: str) -> list[Entry]:
@@ -648,25 +686,33 @@ class FsView:
         Never through a symbolic link, into a folder already seen (a bind mount or loop), or
         into a `pruned` folder; after `max_entries` entries the rest is a blind spot.
         """
+        with collector_paused():
+            yield from self._walk(base, probe, max_entries)
+
+    def _walk(self, base: str, probe: str, max_entries: int) -> Iterator[tuple[str, list[Entry]]]:
         stack = [base]
+        # Folders seen, by (device, inode) of the folder itself, so that a bind mount or a
+        # file system that shows a folder inside itself is walked once; a device is part of
+        # the key so that a user's FUSE mount cannot hide a real folder by reusing its inode.
         seen: set[tuple[int, int]] = set()
         count = 0
         while stack:
             folder = stack.pop()
             entries = self.listdir(folder, probe)
+            listing = self._listings.get(folder)
+            if listing is not None:
+                key = (listing.dev, listing.ino)
+                if key in seen:
+                    continue
+                seen.add(key)
             count += len(entries)
             if count > max_entries:
                 self.note(probe, base, f"more than {max_entries} entries; the rest not examined")
                 return
             yield folder, entries
             for entry in reversed(entries):
-                if not entry.is_dir or entry.is_symlink or pruned(entry.path):
-                    continue
-                key = (entry.ino, entry.mtime_ns)
-                if entry.ino and key in seen:
-                    continue  # a bind mount or hard-linked loop
-                seen.add(key)
-                stack.append(entry.path)
+                if entry.is_dir and not entry.is_symlink and not pruned(entry.path):
+                    stack.append(entry.path)
 
     def _entry_at(self, path: str) -> Entry | None:
         try:

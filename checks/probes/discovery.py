@@ -23,15 +23,12 @@ cache, pruned only where provably safe), and the probes take what they need from
 from __future__ import annotations
 
 import fnmatch
-import gc
 import os
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from checks.fsview import Entry, FsView
+from checks.fsview import Entry, FsView, collector_paused
 from checks.model import Platform
 from checks.probes.base import ProbeContext
 
@@ -115,6 +112,7 @@ class _Wanted:
     literal: dict[str, list[tuple[str, str, list[str]]]] = field(default_factory=dict)
     magic: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
     first: re.Pattern[str] | None = None
+    signature: str = ""
 
     def add(self, template: str, base: str, rest: list[str]) -> None:
         head = rest[0]
@@ -126,6 +124,7 @@ class _Wanted:
         alternatives = [re.escape(k) + r"\Z" for k in self.literal]
         alternatives += [fnmatch.translate(p) for p, _, _, _ in self.magic]
         self.first = re.compile("|".join(f"(?:{a})" for a in alternatives))
+        self.signature = self.first.pattern
 
     def targets(self, key: str) -> list[tuple[str, str, list[str]]]:
         out = list(self.literal.get(key, ()))
@@ -169,28 +168,11 @@ def discover(ctx: ProbeContext) -> Marks:
         for folder, _user in ctx.places("{root}/" + pattern):
             if _home_of(ctx, folder) is None:
                 bases.setdefault(folder, "")
-    with _collector_paused():
+    with collector_paused():
         for base, name in bases.items():
             with ctx.fs.item("discovery", base):
                 _walk(ctx, marks, base, name, per_base.get(base, _Wanted(fold)))
     return marks
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while the walk fills the listing cache.
-
-    A walk allocates a tuple per file and keeps them all (the cache): each allocation burst
-    makes the collector traverse the young objects again, which measured a third to a half of
-    a cold walk (bench/discovery.py). Nothing the walk makes is cyclic (reference counting
-    frees it), and the collector is restored as it was, whatever happens."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _home_of(ctx: ProbeContext, path: str) -> str | None:
@@ -201,36 +183,65 @@ def _home_of(ctx: ProbeContext, path: str) -> str | None:
     return None
 
 
+# What one folder's entries mean to the walk: (what, entry, folded name) with what one of
+# "folder", "file", "program", "executable", "globstar". Kept per folder with the listing it
+# was computed from (`FsView.derived`), so a warm walk of an unchanged folder costs a lookup,
+# not a look at each of its entries.
+_Op = tuple[str, Entry, str]
+
+
 def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted) -> None:
-    # The inner loop runs once per file of every home: it asks as little as it can of each
-    # entry (one fold, one set lookup, one suffix test, one pattern match) and works only on
-    # the few that match.
     fs = ctx.fs
-    fold = fs.case_insensitive
     places = tuple(base.rstrip("/") + "/" + p for p in _PROGRAM_PLACES[ctx.layout.platform])
     base_cf = base.rstrip("/").casefold() + "/"
     place_cf = tuple(p.casefold() + "/" for p in places)
-    first = wanted.first
+    context = (base, wanted.signature)
+    derived = fs.derived
     for folder, entries in fs.walk(base, "discovery"):
-        folder_cf = folder.casefold() + "/"
-        in_place = folder_cf.startswith(place_cf) if folder_cf.startswith(base_cf) else False
-        for entry in entries:
-            name = entry[0]
-            low = name.casefold()
-            if entry[2]:  # a folder
-                if low in _DIR_MARKERS or low.endswith(".dist"):
-                    _folder_marker(marks, folder, entry, low, user)
-                if in_place and low.endswith(PROGRAM_SUFFIXES):
-                    marks.programs.append((entry, user))
+        cached = derived.get(folder)
+        if cached is not None and cached[0] is entries and cached[1] == context:
+            ops: list[_Op] = cached[2]  # type: ignore[assignment]
+        else:
+            folder_cf = folder.casefold() + "/"
+            in_place = folder_cf.startswith(base_cf) and folder_cf.startswith(place_cf)
+            ops = _ops(entries, in_place, wanted, fs.case_insensitive)
+            derived[folder] = (entries, context, ops)
+        for what, entry, key in ops:
+            if what == "folder":
+                _folder_marker(marks, folder, entry, key, user)
+            elif what == "file":
+                _file_marker(marks, folder, entry, key, user)
+            elif what == "program":
+                marks.programs.append((entry, user))
+            elif what == "executable":
+                marks.executables.setdefault(entry.path, user)
             else:
-                if low in _FILE_MARKERS or low.endswith(".exe"):
-                    _file_marker(marks, folder, entry, low, user)
-                if in_place and (low.endswith(PROGRAM_SUFFIXES) or "." not in name):
-                    if "." not in name:
-                        marks.executables.setdefault(entry.path, user)
-                    marks.programs.append((entry, user))
-            if first is not None and first.match(low if fold else name):
-                _globstar_hit(fs, marks, wanted, base, folder, entry, low if fold else name, user)
+                _globstar_hit(fs, marks, wanted, base, folder, entry, key, user)
+
+
+def _ops(entries: list[Entry], in_place: bool, wanted: _Wanted, fold: bool) -> list[_Op]:
+    # Runs once per file of every home on a cold walk: it asks as little as it can of each
+    # entry (one fold, one set lookup, one suffix test, one pattern match).
+    ops: list[_Op] = []
+    first = wanted.first
+    for entry in entries:
+        name = entry[0]
+        low = name.casefold()
+        if entry[2]:  # a folder
+            if low in _DIR_MARKERS or low.endswith(".dist"):
+                ops.append(("folder", entry, low))
+            if in_place and low.endswith(PROGRAM_SUFFIXES):
+                ops.append(("program", entry, low))
+        else:
+            if low in _FILE_MARKERS or low.endswith(".exe"):
+                ops.append(("file", entry, low))
+            if in_place and (low.endswith(PROGRAM_SUFFIXES) or "." not in name):
+                if "." not in name:
+                    ops.append(("executable", entry, low))
+                ops.append(("program", entry, low))
+        if first is not None and first.match(low if fold else name):
+            ops.append(("globstar", entry, low if fold else name))
+    return ops
 
 
 def _folder_marker(marks: Marks, folder: str, entry: Entry, low: str, user: str) -> None:

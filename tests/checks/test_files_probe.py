@@ -87,3 +87,29 @@ def test_many_globstar_templates_cost_one_walk(tmp_path: Path) -> None:
     folders = sum(1 for _ in (root / "Users/alice").rglob("*") if _.is_dir())
     listings = fs.stats.dirs_listed + fs.stats.dirs_reused
     assert listings < 3 * folders + 100, (listings, folders)
+
+
+def test_walk_restores_the_collector_and_reaches_any_depth(tmp_path: Path) -> None:
+    """The walk pauses Python's collector while it fills the cache and restores it as it was,
+    also when the caller stops early; it reaches 30 levels down."""
+    import gc
+
+    deep = tmp_path.joinpath(*[f"l{i}" for i in range(30)])
+    deep.mkdir(parents=True)
+    (deep / "marker").write_bytes(b"x")
+    fs = FsView()
+    assert gc.isenabled()
+    names = {e.name for _, entries in fs.walk(str(tmp_path)) for e in entries}
+    assert "marker" in names
+    assert gc.isenabled()
+    walk = fs.walk(str(tmp_path))
+    next(walk)
+    assert not gc.isenabled()
+    walk.close()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        list(fs.walk(str(tmp_path)))
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
