@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import shlex
 import shutil
 import subprocess
@@ -95,7 +97,9 @@ def measure(root: Path, label: str) -> None:
         f"({cold_s / base:4.2f}x) | warm {warm_s * 1000:7.0f} ms "
         f"(dirs listed {warm.stats['dirs_listed']}, files read {warm.stats['files_read']}) | "
         f"warm+events {trusted_s * 1000:6.1f} ms | cold listed {cold.stats['dirs_listed']} "
-        f"dirs, read {cold.stats['files_read']} files | {','.join(rules) or '-'}"
+        f"dirs, read {cold.stats['files_read']} files | {','.join(rules) or '-'} | "
+        f"max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB | "
+        f"load {os.getloadavg()[0]:.1f}"
     )
 
 
