@@ -423,3 +423,27 @@ def test_macos_bundle_copy_and_release_outside_the_install(
     assert _found(result, "unrecognised-wechat-program", "Application Support/Tools/WeChat.app")
     assert _found(result, "chatlog-sjzar", "chatlog_0.0.29_darwin_arm64/chatlog")
     assert _found(result, "itchat", "Library/Python/3.11")
+
+
+def test_official_installer_in_downloads_is_not_a_lookalike_but_a_resigned_one_is(
+    tmp_path: Path,
+) -> None:
+    """The WeChat installer a person downloaded (intact, signed by the approved client's
+    signer) is not a look-alike; the same name signed by anyone else, or tampered, is."""
+    from bench.pefiles import certificate, signed_pe
+
+    tencent = signed_pe(*certificate("Tencent Technology (Shenzhen) Company Limited"))
+    other = signed_pe(*certificate("WeChat Tools Studio"))
+    tampered = bytearray(tencent)
+    tampered[0x200] ^= 0xFF
+    root = build(
+        tmp_path / "img",
+        Platform.WINDOWS,
+        File("{downloads}/WeChatSetup.exe", tencent),
+        File("{downloads}/WeChatSetup (1).exe", other),
+        File("{desktop}/WeChat.exe", bytes(tampered)),
+    )
+    hits = _rules_at(_scan(root, Platform.WINDOWS)).get("unrecognised-wechat-program", set())
+    assert not any(p.endswith("Downloads/WeChatSetup.exe") for p in hits), hits
+    assert any(p.endswith("Downloads/WeChatSetup (1).exe") for p in hits), hits
+    assert any(p.endswith("Desktop/WeChat.exe") for p in hits), hits
