@@ -39,7 +39,7 @@ INTEGRITY_CHECKS = {
     "windows-tampered-binary",
     "foreign-module",
 }
-UNRECOGNISED_KINDS = {"process", "app"}
+UNRECOGNISED_KINDS = {"process", "app", "program"}
 ECOSYSTEMS = {"pypi", "npm", "dpkg", "flatpak", "snap"}
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{2,79}$")
 
@@ -60,7 +60,7 @@ class Matcher:
     app_id: str = ""  # app: bundle id / desktop id / package / uninstall key (glob)
     sha256: str = ""
     command: str = ""  # autostart: glob on the command
-    check: str = ""  # integrity: which built-in check; unrecognised: process | app
+    check: str = ""  # integrity: which built-in check; unrecognised: process | app | program
     note: str = ""  # why this indicator means what it means (shown as evidence detail)
     platforms: tuple[Platform, ...] = ()  # narrows the rule's platforms for this matcher
 

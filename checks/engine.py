@@ -16,7 +16,7 @@ from checks.integrity import foreign_modules, macos_bundle, windows_install
 from checks.judge import Judge
 from checks.layout import Layout
 from checks.model import BlindSpot, Facts, Platform, ScanResult
-from checks.probes import apps, autostart, extensions, files, packages
+from checks.probes import apps, autostart, extensions, files, lookalikes, packages
 from checks.probes.base import ProbeContext
 from checks.probes.processes import ProcessSource
 
@@ -36,6 +36,7 @@ def _copy_file_facts(source: Facts, target: Facts) -> None:
     target.packages = list(source.packages)
     target.autostart = list(source.autostart)
     target.extensions = list(source.extensions)
+    target.unrecognised = [u for u in source.unrecognised if u.kind == "program"]
     target.blind_spots = [b for b in source.blind_spots if b.probe not in ("processes", "modules")]
 
 
@@ -69,6 +70,9 @@ class Scanner:
     def __post_init__(self) -> None:
         self.fs.case_insensitive = self.layout.case_insensitive
         self.fs.policy = read_policy(self.layout)
+        if self.layout.refreshable:
+            for parent in self.layout.homes_parents():
+                self.fs.listdir(parent, "users", ("*", True))  # watched from the start
 
     def scan(self) -> ScanResult:
         started = self.clock()
@@ -76,9 +80,17 @@ class Scanner:
         cpu0 = time.process_time()
         facts = Facts()
         previous = self.last_facts
+        # Homes that appeared since the last scan (a new employee's first login) are scanned
+        # now, without a restart: users are found again on every scan of a live machine.
+        new_users = self.layout.refreshable and self._refresh_users()
         # With file system events watching every folder we read (trust_listings), a scan with
         # no event since the last one cannot find different files: reuse those facts whole.
-        reuse = self.fs.trust_listings and not self.fs.has_changes and previous is not None
+        reuse = (
+            self.fs.trust_listings
+            and not self.fs.has_changes
+            and not new_users
+            and previous is not None
+        )
         self.reused_file_facts = reuse
         self.fs.begin_scan()
         ctx = ProbeContext(self.layout, self.fs, self.catalogue, facts)
@@ -96,10 +108,18 @@ class Scanner:
             self._guard("files", lambda: files.collect(ctx), facts)
             self._guard("apps", lambda: apps.collect(ctx), facts)
             self._guard("packages", lambda: packages.collect(ctx), facts)
+            self._guard("lookalikes", lambda: lookalikes.collect(ctx, clients), facts)
             self._guard("autostart", lambda: autostart.collect(ctx), facts)
             self._guard("extensions", lambda: extensions.collect(ctx), facts)
+        env_packages = 0
         if self.processes is not None:
             self._guard("processes", lambda: self._processes(facts, clients), facts)
+
+            def process_envs() -> None:
+                nonlocal env_packages
+                env_packages = packages.collect_process_envs(ctx, facts.processes)
+
+            self._guard("packages", process_envs, facts)
         elif self.layout.live is False:
             facts.blind_spots.append(
                 BlindSpot(
@@ -114,9 +134,13 @@ class Scanner:
         else:
             self._guard("integrity", lambda: self._integrity(ctx, facts, clients), facts)
 
-        if not reuse:
+        # Packages of a process's environment found now are new facts: judge afresh.
+        reuse_judge = reuse and env_packages == 0
+        if not reuse_judge:
             self._judge_memo = {}
-        judge = Judge(self.catalogue, self.layout, clients, memo=self._judge_memo, reuse_memo=reuse)
+        judge = Judge(
+            self.catalogue, self.layout, clients, memo=self._judge_memo, reuse_memo=reuse_judge
+        )
         findings = judge.judge(facts)
         self.fs.end_scan()
         fs_blind = list(self.fs.blind_spots.values())
@@ -144,6 +168,17 @@ class Scanner:
             blind_spots=blind,
             stats=stats,
         )
+
+    def _refresh_users(self) -> bool:
+        """Look for new (or removed) homes; on a change, the read policy learns their owners.
+        The homes' parent folders are listed through the view so that they are watched
+        (`FsView.watch_dirs`) and a new home is a file system event."""
+        changed = self.layout.refresh_users()
+        if changed:
+            self.fs.policy = read_policy(self.layout)
+        for parent in self.layout.homes_parents():
+            self.fs.listdir(parent, "users", ("*", True))
+        return changed
 
     def _guard(self, probe: str, run: Callable[[], None], facts: Facts) -> None:
         """A probe that fails becomes a visible blind spot; the rest of the scan goes on."""

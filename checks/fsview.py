@@ -20,21 +20,26 @@ and no content is read from a file owned by someone else (see `ReadPolicy`).
 from __future__ import annotations
 
 import errno
+import gc
 import hashlib
 import os
 import stat as stat_mod
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, NamedTuple, TypeVar
 
 from checks.model import BlindSpot
 from checks.model import safe_text as safe_text  # re-exported: the one escaping function
 
 T = TypeVar("T")
 
-MAX_GLOBSTAR_DEPTH = 4
+# A walk (`**`, the discovery walk of a home) is bounded by what it costs, not by a depth: it
+# stops after this many directory entries under one base and says so (a blind spot). A home
+# of a million files is walked whole; a billion-file trap is not.
+MAX_WALK_ENTRIES = 5_000_000
 # Read limits by kind of file, in bytes. Metadata (package.json, .desktop, manifest.json,
 # plists, unit files) is small; browser profiles' Preferences/extensions.json are larger;
 # binaries are never read whole into memory but streamed (hashes, signatures) up to a bound.
@@ -56,25 +61,39 @@ _READ = os.O_RDONLY | _O_CLOEXEC | _O_NONBLOCK | _O_NOCTTY | _O_BINARY
 _DIR = os.O_RDONLY | _O_CLOEXEC | _O_DIRECTORY
 # Whether this OS can open a path one component at a time without following links.
 NOFOLLOW_SUPPORTED = bool(_O_NOFOLLOW and _O_DIRECTORY) and os.open in os.supports_dir_fd
-# Folders a `**` never descends into: large, machine-generated, and never where tools hide.
-_GLOBSTAR_PRUNE = {
-    "node_modules",
-    ".git",
-    ".cache",
-    "__pycache__",
-    "library",
-    "appdata",
-    "site-packages",
-    "dist-packages",
-    ".local",
-    ".npm",
-    ".cargo",
-    ".rustup",
-    ".m2",
-    ".gradle",
-    "proc",
-    "sys",
-}
+# Folders a walk never descends into, as trailing path components (case-insensitive). Only
+# places whose contents provably cannot hold a tool are here; everything else is walked,
+# however deep (a tool hidden at ~/a/b/c/d/e/ or under ~/.cache/ is found):
+_PRUNE_TAILS: tuple[tuple[tuple[str, ...], str], ...] = (
+    # Bytecode Python writes beside the sources it compiled; the sources are walked.
+    (("__pycache__",), "compiled copies of the Python sources beside them"),
+    # Version-control stores: objects named by their hashes, compressed; a checkout's files
+    # are in the working tree beside `.git`, which is walked.
+    ((".git", "objects"), "git's content-addressed object store"),
+    ((".git", "lfs"), "git-lfs's content-addressed object store"),
+    ((".hg", "store"), "Mercurial's revlog store"),
+    ((".svn", "pristine"), "Subversion's content-addressed pristine copies"),
+    # Package managers' download caches: content-addressed blobs, never installed from there
+    # (an install is a site-packages / node_modules / store-linked folder, which is walked).
+    ((".npm", "_cacache"), "npm's content-addressed download cache"),
+    (("pip", "http"), "pip's HTTP cache (responses named by hashes)"),
+    (("pip", "http-v2"), "pip's HTTP cache (responses named by hashes)"),
+    (("pnpm", "store"), "pnpm's content-addressed store (hash-named files; installs link out)"),
+    # Browsers' HTTP caches: hash-named entries.
+    (("cache2", "entries"), "Firefox's HTTP cache entries (hash-named)"),
+    (("cache", "cache_data"), "Chromium's HTTP cache (hash-named)"),
+    (("code cache", "js"), "Chromium's compiled-script cache (hash-named)"),
+    (("code cache", "wasm"), "Chromium's compiled-script cache (hash-named)"),
+)
+_PRUNE_LAST = {tail[-1] for tail, _ in _PRUNE_TAILS}
+
+
+def pruned(path: str) -> bool:
+    """Whether a walk skips the folder at `path` (see `_PRUNE_TAILS` for each reason)."""
+    parts = path.replace("\\", "/").rstrip("/").casefold().split("/")
+    if parts[-1] not in _PRUNE_LAST:
+        return False
+    return any(tuple(parts[-len(tail) :]) == tail for tail, _ in _PRUNE_TAILS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +133,44 @@ class ReadPolicy:
         return 0
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a walk fills the listing cache.
+
+    A walk allocates a tuple per file and keeps them all (the cache); the collector then
+    traverses the young objects again after every allocation burst, which measured a third
+    to a half of a cold walk (bench/discovery.py). Nothing a walk makes is cyclic (reference
+    counting frees it). Pauses nest and may come from several threads: the collector is
+    restored as it was when the last pause ends, whatever happens."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 class Refused(Exception):
     """The read policy does not let the scan read this path; the message says why."""
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A directory entry; `size` is -1 and `mtime_ns` 0 when taken from a listing."""
+class Entry(NamedTuple):
+    """A directory entry; `size` is -1 and `mtime_ns` 0 when taken from a listing.
+
+    A named tuple, not a dataclass: a walk of a large home makes one per file, and a tuple
+    is built several times faster than a frozen dataclass (which sets each field in turn)."""
 
     name: str
     path: str
@@ -136,6 +186,7 @@ class _Listing:
     mtime_ns: int
     ino: int
     entries: list[Entry]
+    dev: int = 0
 
 
 @dataclass(slots=True)
@@ -169,6 +220,10 @@ class FsView:
     _awaiting: dict[str, set[str]] = field(default_factory=dict)
     # Per listed folder, which entry names the scan cared about: (pattern, folders only).
     _filters: dict[str, set[tuple[str, bool]]] = field(default_factory=dict)
+    # What a caller derived from a folder's listing, kept with that listing: (the listing's
+    # entries, the caller's context, the value). Valid while `listdir` returns the very same
+    # list (an unchanged folder); see `checks.probes.discovery`.
+    derived: dict[str, tuple[list[Entry], object, object]] = field(default_factory=dict)
     stats: FsStats = field(default_factory=FsStats)
     blind_spots: dict[tuple[str, str], BlindSpot] = field(default_factory=dict)
     policy: ReadPolicy = field(default_factory=ReadPolicy)
@@ -187,6 +242,8 @@ class FsView:
             self._dirty.add(os.path.dirname(path))
             self._listings.pop(path, None)
             self._listings.pop(os.path.dirname(path), None)
+            self.derived.pop(path, None)
+            self.derived.pop(os.path.dirname(path), None)
 
     def end_scan(self) -> None:
         self._dirty.clear()
@@ -384,23 +441,22 @@ class FsView:
                 entries = self._list_nofollow(path)
             else:
                 with os.scandir(path) as it:
-                    for item in it:
-                        entries.append(_entry(item, item.path))
+                    entries = _entries(it, path)
         except (FileNotFoundError, NotADirectoryError):
             return []
         except (OSError, Refused) as exc:
             self.note(probe, path, exc)
             return []
-        entries.sort(key=lambda e: e.name)
+        entries.sort()  # by name: names in a folder are unique, so paths never decide
         self.stats.dirs_listed += 1
-        self._listings[path] = _Listing(st.st_mtime_ns, st.st_ino, entries)
+        self._listings[path] = _Listing(st.st_mtime_ns, st.st_ino, entries, st.st_dev)
         return entries
 
     def _list_nofollow(self, path: str) -> list[Entry]:
         fd = self._open(path, _DIR | _O_NONBLOCK)
         try:
             with os.scandir(fd) as it:
-                return [_entry(item, _join(path, item.name)) for item in it]
+                return _entries(it, path)
         finally:
             os.close(fd)
 
@@ -481,6 +537,42 @@ class FsView:
             self.note(probe, path, f"could not be parsed: {type(exc).__name__}")
             return None
         self._parsed[key] = (sig, value)
+        return value
+
+    def examined(
+        self,
+        path: str,
+        examine: Callable[[BinaryIO, os.stat_result], T],
+        probe: str = "files",
+        limit: int = MAX_STREAM,
+    ) -> T | None:
+        """What `examine(open file, its fstat)` says about a file, asked again only when the
+        file changed (size, mtime, inode): for readers that seek in a large file (an archive's
+        index, an executable's tail) rather than read it whole. The file is opened under the
+        read policy (`open_content`); whatever `examine` raises makes it a blind spot."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            self._read_fail(path, probe)
+            return None
+        sig = (st.st_size, st.st_mtime_ns, st.st_ino)
+        key = (path, getattr(examine, "__qualname__", repr(examine)))
+        cached = self._parsed.get(key)
+        if cached is not None and cached[0] == sig:
+            self.stats.reads_reused += 1
+            return cached[1]  # type: ignore[return-value]
+        opened = self.open_content(path, probe, limit)
+        if opened is None:
+            return None
+        fh, st = opened
+        try:
+            with fh:
+                value = examine(fh, st)
+        except Exception as exc:  # hostile content may break any reader
+            self.note(probe, path, f"could not be examined: {type(exc).__name__}")
+            return None
+        self.stats.files_read += 1
+        self._parsed[key] = ((st.st_size, st.st_mtime_ns, st.st_ino), value)
         return value
 
     def _read_fail(self, path: str, probe: str) -> None:
@@ -581,17 +673,46 @@ class FsView:
     def _globstar(
         self, base: str, rest: list[str], probe: str, depth: int, seen: set[tuple[int, int]]
     ) -> Iterator[Entry]:
-        yield from self._glob(base, rest, probe, seen)
-        if depth >= MAX_GLOBSTAR_DEPTH:
-            return
-        for entry in self.listdir(base, probe, ("*", True)):
-            if not entry.is_dir or entry.is_symlink or entry.name.lower() in _GLOBSTAR_PRUNE:
-                continue
-            key = (entry.ino, entry.mtime_ns)
-            if entry.ino and key in seen:
-                continue  # a bind mount or hard-linked loop
-            seen.add(key)
-            yield from self._globstar(entry.path, rest, probe, depth + 1, seen)
+        for folder, _ in self.walk(base, probe):
+            yield from self._glob(folder, rest, probe, seen)
+
+    def walk(
+        self, base: str, probe: str = "files", max_entries: int = MAX_WALK_ENTRIES
+    ) -> Iterator[tuple[str, list[Entry]]]:
+        """(folder, its entries) for `base` and every folder below it, at any depth, parents
+        before children, each listed once through the listing cache (a warm walk of an
+        unchanged tree re-reads no folder: one `stat` each, none with `trust_listings`).
+
+        Never through a symbolic link, into a folder already seen (a bind mount or loop), or
+        into a `pruned` folder; after `max_entries` entries the rest is a blind spot.
+        """
+        with collector_paused():
+            yield from self._walk(base, probe, max_entries)
+
+    def _walk(self, base: str, probe: str, max_entries: int) -> Iterator[tuple[str, list[Entry]]]:
+        stack = [base]
+        # Folders seen, by (device, inode) of the folder itself, so that a bind mount or a
+        # file system that shows a folder inside itself is walked once; a device is part of
+        # the key so that a user's FUSE mount cannot hide a real folder by reusing its inode.
+        seen: set[tuple[int, int]] = set()
+        count = 0
+        while stack:
+            folder = stack.pop()
+            entries = self.listdir(folder, probe)
+            listing = self._listings.get(folder)
+            if listing is not None:
+                key = (listing.dev, listing.ino)
+                if key in seen:
+                    continue
+                seen.add(key)
+            count += len(entries)
+            if count > max_entries:
+                self.note(probe, base, f"more than {max_entries} entries; the rest not examined")
+                return
+            yield folder, entries
+            for entry in reversed(entries):
+                if entry.is_dir and not entry.is_symlink and not pruned(entry.path):
+                    stack.append(entry.path)
 
     def _entry_at(self, path: str) -> Entry | None:
         try:
@@ -645,6 +766,22 @@ class FsView:
                         self.note(probe, top, f"more than {max_files} files; the rest not examined")
                         return
                     yield entry
+
+
+def _entries(items: Iterable[os.DirEntry[str]], folder: str) -> list[Entry]:
+    """Entries of a listing. The common case is built in one comprehension (a walk makes one
+    per file); a listing where an entry fails to answer (it vanished meanwhile) is redone
+    entry by entry."""
+    items = list(items)
+    prefix = folder if folder.endswith("/") else folder + "/"
+    new = tuple.__new__
+    try:
+        return [
+            new(Entry, (i.name, prefix + i.name, i.is_dir(), i.is_symlink(), -1, 0, i.inode()))
+            for i in items
+        ]
+    except OSError:
+        return [_entry(i, prefix + i.name) for i in items]
 
 
 def _entry(item: os.DirEntry[str], path: str) -> Entry:

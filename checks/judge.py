@@ -34,7 +34,7 @@ def _file_derived(m: Matcher) -> bool:
         return True
     if m.type == "integrity":
         return m.check != "foreign-module"
-    return m.type == "unrecognised" and m.check == "app"
+    return m.type == "unrecognised" and m.check in ("app", "program")
 
 
 @dataclass(slots=True)
@@ -247,6 +247,22 @@ class Judge:
                         detail=" ".join(p.cmdline)[:300],
                     ),
                     f"process:{p.exe or p.name}",
+                )
+        elif m.check == "program":
+            apps = {app.path for app in facts.apps}
+            for item in facts.unrecognised:
+                if item.kind != "program" or item.path in self.explained_paths:
+                    continue
+                if item.path in apps:
+                    continue  # an installed app: the unrecognised-app rule speaks to it
+                yield _Hit(
+                    Evidence(
+                        "file",
+                        f"WeChat-like program {item.name} matches no approved client",
+                        path=rel(item.path),
+                        detail=item.detail,
+                    ),
+                    f"program:{rel(item.path)}",
                 )
         else:
             for app in facts.apps:

@@ -124,6 +124,9 @@ class Layout:
     platform: Platform
     live: bool
     users: list[UserHome] = field(default_factory=list)
+    # Whether the users may be found again while scanning (`refresh_users`): true for the
+    # machine the agent runs on; a layout built with a fixed list of users keeps it.
+    refreshable: bool = False
 
     @classmethod
     def live_machine(cls) -> Layout:
@@ -133,7 +136,7 @@ class Layout:
             if platform is Platform.WINDOWS
             else Path("/")
         )
-        layout = cls(root=root, platform=platform, live=True)
+        layout = cls(root=root, platform=platform, live=True, refreshable=True)
         layout.users = layout._discover_users()
         return layout
 
@@ -200,6 +203,24 @@ class Layout:
         if self.live and self.platform is not Platform.WINDOWS:
             found.update(_homes_from_passwd(found))
         return list(found.values())
+
+    def refresh_users(self) -> bool:
+        """Find the users again (a home created since the last look, a user removed): one
+        listing of the homes' folder and, on a live machine, one read of the user database.
+        Returns whether the list changed. The scanner calls it at the start of each scan of a
+        live machine, so a new employee's home is scanned without restarting the agent."""
+        users = self._discover_users()
+        if [(u.path, u.uid) for u in users] == [(u.path, u.uid) for u in self.users]:
+            return False
+        self.users = users
+        return True
+
+    def homes_parents(self) -> list[str]:
+        """The folders new homes appear in (`/home`, `/Users`): what to watch for a new user."""
+        name = "home" if self.platform is Platform.LINUX else "Users"
+        parents = {str(self.root / name)}
+        parents.update(str(u.path.parent) for u in self.users if u.name != "root")
+        return sorted(parents)
 
     def _owner(self, path: str | os.PathLike[str]) -> int | None:
         """Who owns a home folder, on a live POSIX machine (an image's owners mean nothing)."""

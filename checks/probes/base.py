@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from checks.catalogue import Catalogue
 from checks.fsview import FsView
 from checks.layout import Layout
 from checks.model import Facts
+
+if TYPE_CHECKING:
+    from checks.probes.discovery import Marks
 
 
 @dataclass(slots=True)
@@ -16,6 +20,15 @@ class ProbeContext:
     fs: FsView
     catalogue: Catalogue
     facts: Facts
+    _marks: Marks | None = field(default=None, repr=False)
+
+    def marks(self) -> Marks:
+        """What the one discovery walk of every home found (walked on first use per scan)."""
+        if self._marks is None:
+            from checks.probes.discovery import discover
+
+            self._marks = discover(self)
+        return self._marks
 
     def expand(self, template: str) -> list[tuple[str, str, str]]:
         """(base, pattern, user) for a template; an unknown variable on this platform is none."""

@@ -17,14 +17,15 @@ from tests.checks.images import File, Folder, build
 
 CATALOGUE = load_builtin()
 
-# Artefacts at several depths, with odd case, inside pruned folders (never found by `**`),
-# and below the depth limit.
+# Artefacts at several depths (any depth is walked), with odd case, inside folders that are
+# walked (node_modules, .cache) and inside the provably safe pruned ones (git's object store).
 _TREE = [
     File("{home}/wxdump_work/wxdump.log"),
     File("{desktop}/a/b/WXDUMP_WORK/log"),
     File("{documents}/a/b/c/d/e/wxdump_work/too-deep"),
     File("{home}/node_modules/x/wxdump_work/pruned"),
-    File("{home}/proj/.git/wxdump_work/pruned"),
+    File("{home}/proj/.git/objects/wxdump_work/pruned"),
+    File("{home}/.cache/x/wxdump_work/cached"),
     File("{downloads}/RevokeMsgPatcher.v2.1/RevokeMsgPatcher.exe"),
     File("{downloads}/wxhelper/3.9.5.81-wxhelper.dll"),
     File("{home}/p/PyWeChatSpy/1644691589/WeChatSpy.dll"),
@@ -61,8 +62,11 @@ def test_batched_globstar_finds_what_one_glob_per_template_finds(
     expected = _by_glob(ctx)
     assert got == expected
     found = {p.replace("\\", "/").split("/img/", 1)[1] for _, p, _ in got}
-    assert not any("pruned" in p or "too-deep" in p for p in found)
+    assert not any(".git/objects" in p for p in found)
     assert any(p.endswith("wxdump_work") for p in found)
+    assert any(p.endswith("a/b/c/d/e/wxdump_work") for p in found)
+    assert any(p.endswith("node_modules/x/wxdump_work") for p in found)
+    assert any(p.endswith(".cache/x/wxdump_work") for p in found)
     if platform is not Platform.LINUX:
         assert any(p.endswith("WXDUMP_WORK") for p in found)  # case-insensitive platforms
 
@@ -83,3 +87,29 @@ def test_many_globstar_templates_cost_one_walk(tmp_path: Path) -> None:
     folders = sum(1 for _ in (root / "Users/alice").rglob("*") if _.is_dir())
     listings = fs.stats.dirs_listed + fs.stats.dirs_reused
     assert listings < 3 * folders + 100, (listings, folders)
+
+
+def test_walk_restores_the_collector_and_reaches_any_depth(tmp_path: Path) -> None:
+    """The walk pauses Python's collector while it fills the cache and restores it as it was,
+    also when the caller stops early; it reaches 30 levels down."""
+    import gc
+
+    deep = tmp_path.joinpath(*[f"l{i}" for i in range(30)])
+    deep.mkdir(parents=True)
+    (deep / "marker").write_bytes(b"x")
+    fs = FsView()
+    assert gc.isenabled()
+    names = {e.name for _, entries in fs.walk(str(tmp_path)) for e in entries}
+    assert "marker" in names
+    assert gc.isenabled()
+    walk = fs.walk(str(tmp_path))
+    next(walk)
+    assert not gc.isenabled()
+    walk.close()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        list(fs.walk(str(tmp_path)))
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
