@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.model import Category, Platform, Severity, Text
+from checks.trust import AnchorError, load_pem
 
 MATCH_TYPES = {
     "path",
@@ -100,6 +101,16 @@ class ApprovedClient:
     packages: tuple[tuple[str, str], ...] = ()  # (ecosystem, name)
     desktop_ids: tuple[str, ...] = ()
     uninstall_keys: tuple[str, ...] = ()
+    # Files of the official install that carry no signature of their own (bundled
+    # third-party libraries); any other unsigned program file there is a finding.
+    bundled_files: tuple[str, ...] = ()
+    # Microsoft Store (MSIX): package family names and publisher names from AppxManifest.xml.
+    msix_families: tuple[str, ...] = ()
+    msix_publishers: tuple[str, ...] = ()
+    # AppImages: SHA-256 digests of official releases (raise "unverified" to "approved").
+    appimage_sha256: tuple[str, ...] = ()
+    # Extra trust anchors (PEM) the policy ships, e.g. a lab's own signing root.
+    trust_anchors: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     source: str = ""
 
@@ -109,6 +120,17 @@ class Catalogue:
     rules: list[Rule] = field(default_factory=list)
     clients: list[ApprovedClient] = field(default_factory=list)
     disabled: set[str] = field(default_factory=set)
+    anchors: tuple[str, ...] = ()  # PEM texts trusted besides the shipped roots (per scan)
+
+    def trust_anchor_pems(self) -> tuple[str, ...]:
+        """Anchors added per scan and by every client (the policy's), without the shipped ones."""
+        return (*self.anchors, *(pem for c in self.clients for pem in c.trust_anchors))
+
+    def with_trust_anchors(self, pems: Iterable[str]) -> Catalogue:
+        """A copy that also trusts these PEM certificates (`wxguard check --trust-anchor`)."""
+        return Catalogue(
+            list(self.rules), list(self.clients), set(self.disabled), (*self.anchors, *pems)
+        )
 
     def rules_for(self, platform: Platform) -> list[Rule]:
         return [r for r in self.rules if platform in r.platforms and r.id not in self.disabled]
@@ -137,7 +159,7 @@ class Catalogue:
         for data in add_clients:
             client = parse_client(data, "policy")
             clients[client.id] = client
-        return Catalogue(list(rules.values()), list(clients.values()), set(disable))
+        return Catalogue(list(rules.values()), list(clients.values()), set(disable), self.anchors)
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -322,6 +344,11 @@ _CLIENT_KEYS = {
     "packages",
     "desktop_ids",
     "uninstall_keys",
+    "bundled_files",
+    "msix_families",
+    "msix_publishers",
+    "appimage_sha256",
+    "trust_anchors",
     "references",
 }
 
@@ -344,6 +371,16 @@ def parse_client(data: Mapping[str, Any], source: str) -> ApprovedClient:
     platforms = _platforms(data, source, where)
     if not platforms:
         raise _err(source, where, "platforms must name at least one platform")
+    digests = _strs(data, "appimage_sha256", source, where)
+    for digest in digests:
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise _err(source, where, f"appimage_sha256 {digest!r}: 64 lower-case hex digits")
+    anchors = _strs(data, "trust_anchors", source, where)
+    for pem in anchors:
+        try:
+            load_pem(pem, f"{where} trust_anchors")
+        except AnchorError as exc:
+            raise _err(source, where, str(exc)) from exc
     return ApprovedClient(
         id=cid,
         name=_text(data.get("name"), source, f"{where} name"),
@@ -358,6 +395,11 @@ def parse_client(data: Mapping[str, Any], source: str) -> ApprovedClient:
         packages=tuple(packages),
         desktop_ids=_strs(data, "desktop_ids", source, where),
         uninstall_keys=_strs(data, "uninstall_keys", source, where),
+        bundled_files=_strs(data, "bundled_files", source, where),
+        msix_families=_strs(data, "msix_families", source, where),
+        msix_publishers=_strs(data, "msix_publishers", source, where),
+        appimage_sha256=digests,
+        trust_anchors=anchors,
         references=_strs(data, "references", source, where),
         source=source,
     )
@@ -419,6 +461,19 @@ def load_builtin() -> Catalogue:
         ),
     )
     return load_texts(rules, clients)
+
+
+def anchor_files(paths: Iterable[str | Path]) -> list[str]:
+    """The PEM texts of trust-anchor files (raises CatalogueError naming a bad file)."""
+    pems: list[str] = []
+    for path in paths:
+        try:
+            text = Path(path).read_text("ascii")
+            load_pem(text, str(path))
+        except (OSError, UnicodeDecodeError, AnchorError) as exc:
+            raise CatalogueError(f"{path}: not a readable PEM trust anchor ({exc})") from exc
+        pems.append(text)
+    return pems
 
 
 def load_dirs(rule_dirs: Iterable[Path], client_dirs: Iterable[Path] = ()) -> Catalogue:

@@ -86,7 +86,10 @@ class Scanner:
             clients = self._clients
         else:
             clients = ClientIndex.build(
-                self.catalogue.clients_for(self.layout.platform), self.layout, self.fs
+                self.catalogue.clients_for(self.layout.platform),
+                self.layout,
+                self.fs,
+                self.catalogue.trust_anchor_pems(),
             )
         self._clients = clients
 

@@ -18,6 +18,7 @@ from checks.layout import Layout
 from checks.model import AppFact, ProcessFact
 from checks.parsers import parse_desktop_exec
 from checks.probes.processes import program_names
+from checks.trust import TrustStore
 
 # Names that mean "a WeChat client" in any of its spellings. `weechat` (an IRC client) does
 # not contain "wechat", and `wx` alone (wxWidgets) is deliberately absent.
@@ -46,10 +47,18 @@ class ClientIndex:
     layout: Layout
     fold: bool = False
     roots: dict[str, list[str]] = field(default_factory=dict)
+    trust: TrustStore = field(default_factory=TrustStore.of)
 
     @classmethod
-    def build(cls, clients: list[ApprovedClient], layout: Layout, fs: FsView) -> ClientIndex:
-        index = cls(clients, layout, layout.case_insensitive)
+    def build(
+        cls,
+        clients: list[ApprovedClient],
+        layout: Layout,
+        fs: FsView,
+        anchors: tuple[str, ...] = (),
+    ) -> ClientIndex:
+        """`anchors`: PEM certificates trusted besides the shipped roots (see checks.trust)."""
+        index = cls(clients, layout, layout.case_insensitive, trust=TrustStore.of(anchors))
         for client in clients:
             resolved: list[str] = []
             for template in client.install_paths:

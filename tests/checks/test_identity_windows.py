@@ -1,0 +1,117 @@
+"""Windows approval by identity: field case 3 (the vendor's own helpers and a Microsoft-signed
+dbghelp.dll are clean), and the look-alikes that must stay findings (a self-issued
+certificate naming Tencent, a system-named DLL signed by nobody we trust, a renamed copy)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.pefiles import pe_file, signed_pe
+from checks.api import scan_image
+from checks.model import ScanResult
+from tests.checks.pki import Pki, self_issued
+
+TENCENT = "Tencent Technology (Shenzhen) Company Limited"
+INSTALL = "Program Files/Tencent/WeChat"
+PKI = Pki()
+TENCENT_LEAF = PKI.leaf(TENCENT)
+MICROSOFT_LEAF = PKI.leaf("Microsoft Corporation")
+
+
+def write(root: Path, rel: str, data: bytes) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def field_case_3(root: Path) -> Path:
+    tencent = signed_pe(*TENCENT_LEAF, extra=(PKI.ca,))
+    write(root, f"{INSTALL}/WeChat.exe", tencent)
+    write(
+        root, f"{INSTALL}/WeChatWin.dll", signed_pe(*TENCENT_LEAF, extra=(PKI.ca,), body=b"w" * 700)
+    )
+    launcher = signed_pe(*TENCENT_LEAF, extra=(PKI.ca,), body=b"l" * 600)
+    write(root, f"{INSTALL}/WechatAppLauncher.exe", launcher)
+    write(root, f"{INSTALL}/wcprobe.dll", signed_pe(*TENCENT_LEAF, extra=(PKI.ca,), body=b"p" * 64))
+    write(root, f"{INSTALL}/dbghelp.dll", signed_pe(*MICROSOFT_LEAF, extra=(PKI.ca,)))
+    for name in ("libeay32.dll", "TRAE.dll", "pdf.dll"):
+        write(root, f"{INSTALL}/{name}", pe_file(body=name.encode() * 40))
+    (root / "Users" / "alice").mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def findings(result: ScanResult) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for f in result.findings:
+        for e in f.evidence:
+            out.setdefault(f.rule_id, []).append(f"{e.path}: {e.detail}")
+    return out
+
+
+def test_field_case_3_vendor_helpers_and_microsoft_dbghelp_are_clean(tmp_path: Path) -> None:
+    root = field_case_3(tmp_path / "img")
+    result = scan_image(str(root), "windows", PKI.catalogue())
+    assert findings(result) == {}
+    assert not [b for b in result.blind_spots if b.probe.startswith("integrity")]
+
+
+def test_without_the_anchor_the_same_signatures_prove_nothing(tmp_path: Path) -> None:
+    """The test root is trusted only because the scan was told to: the shipped anchors
+    do not vouch for a self-made PKI, so every signer there is refused."""
+    root = field_case_3(tmp_path / "img")
+    found = findings(scan_image(str(root), "windows"))
+    assert {"windows-tampered-binary", "windows-unknown-binary"} <= set(found)
+    assert any("chains to no trusted root" in d for d in found["windows-tampered-binary"])
+
+
+def test_self_issued_certificate_naming_tencent_is_a_finding(tmp_path: Path) -> None:
+    root = field_case_3(tmp_path / "img")
+    forged = self_issued(TENCENT)
+    write(root, f"{INSTALL}/WeChatWin.dll", signed_pe(*forged, body=b"w" * 700))
+    write(root, f"{INSTALL}/helper.dll", signed_pe(*forged, body=b"h" * 64))
+    found = findings(scan_image(str(root), "windows", PKI.catalogue()))
+    core = found["windows-tampered-binary"]
+    assert len(core) == 1 and core[0].startswith(f"{INSTALL}/WeChatWin.dll: WeChatWin.dll:")
+    assert "self-issued certificate that chains to no trusted root" in core[0]
+    assert f"signer '{TENCENT}'" in core[0] and "期望 expected" in core[0]
+    (helper,) = found["windows-unknown-binary"]
+    assert "certificate chain does not verify" in helper
+
+
+def test_system_named_dll_signed_by_nobody_trusted_is_the_hijack(tmp_path: Path) -> None:
+    root = field_case_3(tmp_path / "img")
+    write(root, f"{INSTALL}/dbghelp.dll", signed_pe(*self_issued("Microsoft Corporation")))
+    write(root, f"{INSTALL}/Plugins/version.dll", pe_file())
+    found = findings(scan_image(str(root), "windows", PKI.catalogue()))["windows-unknown-binary"]
+    assert len(found) == 2
+    assert all("DLL hijacking" in d for d in found)
+
+
+def test_renamed_copy_is_a_copy_of_the_main_program_not_a_name(tmp_path: Path) -> None:
+    root = field_case_3(tmp_path / "img")
+    main = (root / INSTALL / "WeChat.exe").read_bytes()
+    write(root, f"{INSTALL}/WeChat_multi.exe", main)
+    write(root, f"{INSTALL}/Notepad2.exe", main)  # a copy whatever its name
+    found = findings(scan_image(str(root), "windows", PKI.catalogue()))
+    assert sorted(d.split(":")[0] for d in found["windows-renamed-client-exe"]) == [
+        f"{INSTALL}/Notepad2.exe",
+        f"{INSTALL}/WeChat_multi.exe",
+    ]
+    assert set(found) == {"windows-renamed-client-exe"}
+
+
+def test_cli_trust_anchor_option(tmp_path: Path) -> None:
+    root = field_case_3(tmp_path / "img")
+    anchor = tmp_path / "root.pem"
+    anchor.write_text(PKI.root_pem)
+    run = "import sys; from agent.cli import main; sys.exit(main(sys.argv[1:]))"
+    args = [sys.executable, "-c", run, "check", "--root", str(root)]
+    args += ["--platform", "windows", "--format", "json"]
+    without = subprocess.run(args, capture_output=True, timeout=120, check=False)
+    with_anchor = subprocess.run(
+        [*args, "--trust-anchor", str(anchor)], capture_output=True, timeout=120, check=False
+    )
+    assert without.returncode == 1
+    assert with_anchor.returncode == 0, with_anchor.stdout.decode()[-2000:]
