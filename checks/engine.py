@@ -15,7 +15,7 @@ from checks.identity import ClientIndex
 from checks.integrity import foreign_modules, macos_bundle, windows_install
 from checks.judge import Judge
 from checks.layout import Layout
-from checks.model import BlindSpot, Facts, Platform, ScanResult
+from checks.model import BlindSpot, Facts, Note, Platform, ScanResult
 from checks.probes import apps, autostart, extensions, files, packages
 from checks.probes.base import ProbeContext
 from checks.probes.processes import ProcessSource
@@ -121,6 +121,11 @@ class Scanner:
             self._judge_memo = {}
         judge = Judge(self.catalogue, self.layout, clients, memo=self._judge_memo, reuse_memo=reuse)
         findings = judge.judge(facts)
+        notes = [
+            Note("unverified", self.layout.relative(app.path), why)
+            for app in facts.apps
+            if (why := clients.unverified(app)) is not None and clients.approved_app(app) is None
+        ]
         self.fs.end_scan()
         fs_blind = list(self.fs.blind_spots.values())
         if reuse:
@@ -146,6 +151,7 @@ class Scanner:
             findings=findings,
             blind_spots=blind,
             stats=stats,
+            notes=notes,
         )
 
     def _guard(self, probe: str, run: Callable[[], None], facts: Facts) -> None:

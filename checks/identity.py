@@ -8,6 +8,7 @@ installs. Anything named like WeChat that is none of them is "unrecognised".
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from checks.catalogue import ApprovedClient
 from checks.fsview import FsView
 from checks.layout import Layout
-from checks.model import AppFact, ProcessFact
+from checks.model import AppFact, ProcessFact, Text
 from checks.parsers import parse_desktop_exec
 from checks.probes.processes import program_names
 from checks.trust import TrustStore
@@ -124,12 +125,22 @@ class ClientIndex:
             program = parse_desktop_exec(app.exe)
             if not program:
                 return False
+            if program.rsplit("/", 1)[-1] == "flatpak":
+                # Flatpak's exported launcher: `flatpak run … <app id>`; the app id must be an
+                # approved flatpak package (its own record under /var/lib/flatpak is checked
+                # as the "flatpak" app).
+                flatpak_id = app.app_id[: -len(".desktop")]
+                return ("flatpak", flatpak_id) in client.packages and flatpak_id in app.exe
             if "/" not in program:
                 return program.casefold() in {n.casefold() for n in client.process_names}
             hit = self.install_root_of(self.layout.root.as_posix().rstrip("/") + program)
             return (hit is not None and hit[0].id == client.id) or program in _known_links(client)
         if app.source in ("dpkg", "flatpak", "snap"):
             return (app.source, app.app_id) in client.packages
+        if app.source == "appimage":
+            return any(f"sha256:{d}" in app.identity.split() for d in client.appimage_sha256)
+        if app.source == "msix":
+            return _msix_is(client, app)
         if app.source == "uninstall":
             tencent = (
                 not app.publisher
@@ -140,6 +151,76 @@ class ClientIndex:
         if app.source == "program-files":
             return in_tree
         return False
+
+    def unverified(self, app: AppFact) -> Text | None:
+        """Why a WeChat-like app that no identity approves is only "unverified": its name and
+        place are an official form's and nothing readable says otherwise. None when it is
+        not (then it is a finding). Decided in docs/official-forms.md."""
+        if app.source != "appimage" or not _OFFICIAL_APPIMAGE.match(app.app_id):
+            return None
+        kinds = app.identity.split()
+        if "appimage:official-layout" in kinds:
+            return Text(
+                zh="该 AppImage 的内容与腾讯官方 AppImage 一致（桌面项、AppRun、opt/wechat），"
+                "但其 SHA-256 不在官方发布清单中，无法离线确认为官方版本。",
+                en="this AppImage holds what Tencent's AppImage holds (desktop entry, AppRun, "
+                "opt/wechat) but its SHA-256 is not on the official release list: it cannot be "
+                "proven official offline.",
+            )
+        if "appimage:unreadable" in kinds:
+            return Text(
+                zh="文件名与位置符合官方 AppImage，但内容无法读取，未能确认。",
+                en="name and place match the official AppImage, but its content could not be "
+                "read: not verified.",
+            )
+        return None
+
+    def expected_for(self, app: AppFact) -> str:
+        """The identities an app of this kind would need to be approved (for a finding)."""
+        if app.source == "appimage":
+            return (
+                "Tencent's AppImage: desktop entry Name=WeChat/微信, Exec=AppRun, "
+                "opt/wechat/wechat and libwechatcommon.so inside, or an official release SHA-256"
+            )
+        if app.source in ("dpkg", "flatpak", "snap"):
+            names = [f"{e}:{n}" for c in self.clients for e, n in c.packages if e == app.source]
+            return "a package of an approved client: " + (", ".join(names) or "(none)")
+        if app.source == "msix":
+            fams = [f for c in self.clients for f in c.msix_families]
+            return "an MSIX under WindowsApps of family " + (", ".join(fams) or "(none)")
+        if app.source == "bundle":
+            ids = [
+                f"{b} (Team ID {'/'.join(c.team_ids) or '?'})"
+                for c in self.clients
+                for b in c.bundle_ids
+            ]
+            return "an approved bundle id in its install place: " + ", ".join(ids)
+        return "an approved client's identity (package, signer, install place)"
+
+
+# The names Tencent's download page gives its AppImage (WeChatLinux_x86_64.AppImage, …),
+# with a version or a browser's " (1)" for a second download; anything else is renamed.
+_OFFICIAL_APPIMAGE = re.compile(
+    r"^(wechat|weixin)(linux)?([-_. ]?(x86_64|amd64|arm64|aarch64|loong\w*))?"
+    r"([-_. ]?v?[\d.]+)?( ?\(\d+\))?\.appimage$",
+    re.IGNORECASE,
+)
+
+
+def _msix_is(client: ApprovedClient, app: AppFact) -> bool:
+    """An MSIX package whose AppxManifest.xml (read under WindowsApps only) names an
+    approved package family and publisher."""
+    for item in app.identity.split():
+        if not item.startswith("msix:"):
+            continue
+        family, _, publisher = item[len("msix:") :].partition("|")
+        publisher = publisher.replace("%20", " ")  # the probe encodes spaces
+        if any(fnmatch.fnmatchcase(family, f) for f in client.msix_families) and (
+            not client.msix_publishers
+            or any(fnmatch.fnmatchcase(publisher, p) for p in client.msix_publishers)
+        ):
+            return True
+    return False
 
 
 def _known_links(client: ApprovedClient) -> set[str]:

@@ -139,6 +139,10 @@ class AppFact:
     version: str = ""
     publisher: str = ""
     user: str = ""
+    # What the platform or the file's own content vouches for, when the inventory cannot:
+    # "appimage:official-layout", "appimage:other", "appimage:unreadable", "sha256:<hex>",
+    # "msix:<family>|<publisher>" (space separated when several).
+    identity: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +208,28 @@ class BlindSpot:
 
     def __post_init__(self) -> None:
         _clean(self, ("probe", "what", "reason"))
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something a person should know that is not a finding: a WeChat-like file whose name
+    and place match an official form but that nothing readable proves official
+    ("unverified"). Notes never count against compliance."""
+
+    kind: str  # "unverified"
+    path: str  # relative to the scanned root
+    detail: Text  # why, in both languages
+
+    def __post_init__(self) -> None:
+        _clean(self, ("kind", "path"))
+
+    def to_json(self, lang: Lang | str = Lang.EN) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "detail": self.detail.get(lang),
+            "detail_i18n": asdict(self.detail),
+        }
 
 
 @dataclass(slots=True)
@@ -305,6 +331,7 @@ class ScanResult:
     findings: list[Finding]
     blind_spots: list[BlindSpot]
     stats: dict[str, int] = field(default_factory=dict)
+    notes: list[Note] = field(default_factory=list)  # never part of `compliant`
 
     def __post_init__(self) -> None:
         self.root = safe_text(self.root)
@@ -329,9 +356,11 @@ class ScanResult:
                 "findings": len(self.findings),
                 "by_severity": by_sev,
                 "blind_spots": len(self.blind_spots),
+                "notes": len(self.notes),
             },
             "findings": [f.to_json(lang) for f in self.findings],
             "blind_spots": [asdict(b) for b in self.blind_spots],
+            "notes": [n.to_json(lang) for n in self.notes],
             "stats": dict(self.stats),
         }
 

@@ -253,7 +253,9 @@ def check_seal(facts: Facts, bundle: Bundle, fs: FsView) -> None:
 
     for entry in fs.walk_files(contents, "integrity", MAX_BUNDLE_FILES):
         rel = _nfc(entry.path[len(contents) + 1 :])
-        if rel in by_code or rel.startswith(("_CodeSignature/", *nested)):
+        # `_MASReceipt/` is written by the Mac App Store after signing and is always left out
+        # of the seal by Apple's codesign (field case 2): never "added".
+        if rel in by_code or rel.startswith(("_CodeSignature/", "_MASReceipt/", *nested)):
             continue
         spec = seal.files.get(rel)
         if spec is None:

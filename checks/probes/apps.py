@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from checks import appimage
 from checks.fsview import METADATA_LIMIT
+from checks.identity import looks_like_wechat
+from checks.integrity.filecache import computed
 from checks.model import AppFact, Platform
 from checks.parsers import load_plist, parse_desktop_entry, parse_dpkg_status
 from checks.probes import winreg_source
@@ -97,20 +100,42 @@ def _linux_installs(ctx: ProbeContext) -> None:
         for entry in ctx.fs.listdir(folder, "apps"):
             if entry.is_dir and entry.name != "bin":
                 apps.append(AppFact("snap", entry.name, entry.name, entry.path))
+    digests = any(c.appimage_sha256 for c in ctx.catalogue.clients)
     for template in _APPIMAGE_PLACES:
         for folder, user in ctx.places(template):
             for entry in ctx.fs.listdir(folder, "apps"):
                 if not entry.is_dir and entry.name.lower().endswith(".appimage"):
-                    apps.append(
-                        AppFact(
-                            "appimage",
-                            entry.name,
-                            entry.name[: -len(".appimage")],
-                            entry.path,
-                            exe=entry.path,
-                            user=user,
-                        )
-                    )
+                    with ctx.fs.item("apps", entry.path):
+                        apps.append(_appimage(ctx, entry.name, entry.path, user, digests))
+
+
+def _appimage(ctx: ProbeContext, name: str, path: str, user: str, digests: bool) -> AppFact:
+    """An AppImage as its embedded desktop entry describes it (checks/appimage.py). Looked
+    into only when its name is WeChat-like: other people's AppImages are none of our business."""
+    stem = name[: -len(".appimage")]
+    if not looks_like_wechat(stem):
+        return AppFact("appimage", name, stem, path, exe=path, user=user)
+    info = computed(ctx.fs, path, "appimage", appimage.inspect, "apps", reads_whole=False)
+    if info is None:
+        identity = "appimage:unreadable"
+    elif info.official_layout:
+        identity = "appimage:official-layout"
+    else:
+        identity = "appimage:other"
+    if digests and info is not None:
+        # Hashing a 200 MB image is worth it only when there is a release list to match.
+        digest = ctx.fs.sha256(path, "apps")
+        if digest:
+            identity += f" sha256:{digest}"
+    return AppFact(
+        "appimage",
+        name,
+        (info.name if info is not None and info.name else stem),
+        path,
+        exe=info.describe() if info is not None else path,
+        user=user,
+        identity=identity,
+    )
 
 
 # --- macOS ---------------------------------------------------------------------------------

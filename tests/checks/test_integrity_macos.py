@@ -229,6 +229,23 @@ def test_intact_bundle_is_compliant(tmp_path: Path) -> None:
     assert not [b for b in result.blind_spots if b.probe.startswith("integrity")]
 
 
+def test_field_case_2_mac_app_store_receipt_is_not_tampering(tmp_path: Path) -> None:
+    """The store adds Contents/_MASReceipt/receipt after signing; Apple's seal leaves it out
+    on purpose. An optional sealed entry that is absent is fine too."""
+    root = build_bundle(tmp_path / "img")
+    receipt = root / APP / "Contents" / "_MASReceipt" / "receipt"
+    receipt.parent.mkdir()
+    receipt.write_bytes(b"0\x80\x06\x09*\x86H\x86\xf7\r\x01\x07\x02 receipt (PKCS#7)")
+    result = scan_image(str(root), "macos")
+    assert result.findings == [], [f.to_json() for f in result.findings]
+    # A receipt-like folder anywhere else in the bundle is still an addition.
+    (root / APP / "Contents" / "Resources" / "_MASReceipt").mkdir()
+    (root / APP / "Contents" / "Resources" / "_MASReceipt" / "receipt").write_bytes(b"x")
+    assert list(findings(scan_image(str(root), "macos"), "macos-bundle-seal")) == [
+        f"{APP}/Contents/Resources/_MASReceipt"
+    ]
+
+
 def test_added_framework_is_reported_once_for_its_folder(tmp_path: Path) -> None:
     root = build_bundle(tmp_path / "img")
     fw = root / APP / "Contents/MacOS/WeChatTweak.framework/Versions/A"
