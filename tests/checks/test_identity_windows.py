@@ -115,3 +115,64 @@ def test_cli_trust_anchor_option(tmp_path: Path) -> None:
     )
     assert without.returncode == 1
     assert with_anchor.returncode == 0, with_anchor.stdout.decode()[-2000:]
+
+
+MANIFEST = """<?xml version="1.0" encoding="utf-8"?>
+<Package xmlns="http://schemas.microsoft.com/appx/manifest/foundation/windows10">
+  <Identity Name="{name}" Publisher="{publisher}" Version="4.0.2.0" ProcessorArchitecture="x64"/>
+  <Properties><DisplayName>微信</DisplayName><PublisherDisplayName>Tencent</PublisherDisplayName></Properties>
+</Package>
+"""
+LAB_PUBLISHER = "CN=Tencent Lab Test, O=wxguard tests, C=CN"
+
+
+def test_publisher_id_is_the_one_windows_computes() -> None:
+    from checks.probes.apps import publisher_id
+
+    microsoft = "CN=Microsoft Corporation, O=Microsoft Corporation, L=Redmond, S=Washington, C=US"
+    assert publisher_id(microsoft) == "8wekyb3d8bbwe"
+
+
+def _msix(root: Path, folder: str, name: str, publisher: str) -> None:
+    path = root / "Program Files" / "WindowsApps" / folder / "AppxManifest.xml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(MANIFEST.format(name=name, publisher=publisher), encoding="utf-8")
+
+
+def test_store_package_approved_by_family_and_publisher_only_under_windowsapps(
+    tmp_path: Path,
+) -> None:
+    from checks.catalogue import load_builtin
+    from checks.probes.apps import publisher_id
+
+    family = f"TencentWeChatLimited.WeChat_{publisher_id(LAB_PUBLISHER)}"
+    policy = load_builtin().with_policy(
+        add_clients=[
+            {
+                "id": "wechat-store-lab",
+                "name": {"zh": "微信（商店，实验室）", "en": "WeChat (Store, lab)"},
+                "platforms": ["windows"],
+                "msix_families": [family],
+            }
+        ]
+    )
+    root = tmp_path / "img"
+    (root / "Users" / "alice").mkdir(parents=True)
+    folder = f"TencentWeChatLimited.WeChat_4.0.2.0_x64__{publisher_id(LAB_PUBLISHER)}"
+    _msix(root, folder, "TencentWeChatLimited.WeChat", LAB_PUBLISHER)
+    assert findings(scan_image(str(root), "windows", policy)) == {}
+    # Same package name, another publisher: another family, a finding that names both.
+    _msix(
+        root,
+        "TencentWeChatLimited.WeChat_4.0.2.0_x64__fake",
+        "TencentWeChatLimited.WeChat",
+        "CN=Someone Else",
+    )
+    (found,) = findings(scan_image(str(root), "windows", policy))["unrecognised-wechat-app"]
+    assert "TencentWeChatLimited.WeChat__fake" not in found and "CN=Someone Else" in found
+    assert family in found and "期望 expected" in found
+    # The genuine manifest copied out of WindowsApps proves nothing: it is not even read.
+    copy = root / "Users" / "alice" / "Downloads" / folder / "AppxManifest.xml"
+    copy.parent.mkdir(parents=True)
+    copy.write_text(MANIFEST.format(name="TencentWeChatLimited.WeChat", publisher=LAB_PUBLISHER))
+    assert len(findings(scan_image(str(root), "windows", policy))["unrecognised-wechat-app"]) == 1
