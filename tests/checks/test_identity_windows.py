@@ -176,3 +176,23 @@ def test_store_package_approved_by_family_and_publisher_only_under_windowsapps(
     copy.parent.mkdir(parents=True)
     copy.write_text(MANIFEST.format(name="TencentWeChatLimited.WeChat", publisher=LAB_PUBLISHER))
     assert len(findings(scan_image(str(root), "windows", policy))["unrecognised-wechat-app"]) == 1
+
+
+def test_scoop_unpacked_install_is_judged_by_its_signer(tmp_path: Path) -> None:
+    """Scoop's Extras bucket unpacks Tencent's installer under ~/scoop/apps/wechat/<version>
+    (`current` points at it): clean when the programs are Tencent's through a verified
+    chain, tampering when the main program there is signed by a self-issued "Tencent"."""
+    root = tmp_path / "img"
+    scoop = "Users/alice/scoop/apps/wechat/current"
+    write(root, f"{scoop}/Weixin.exe", signed_pe(*TENCENT_LEAF, extra=(PKI.ca,)))
+    write(
+        root,
+        f"{scoop}/4.1.9.57/Weixin.dll",
+        signed_pe(*TENCENT_LEAF, extra=(PKI.ca,), body=b"x" * 99),
+    )
+    assert findings(scan_image(str(root), "windows", PKI.catalogue())) == {}
+    write(root, f"{scoop}/Weixin.exe", signed_pe(*self_issued(TENCENT)))
+    (found,) = findings(scan_image(str(root), "windows", PKI.catalogue()))[
+        "windows-tampered-binary"
+    ]
+    assert found.startswith(f"{scoop}/Weixin.exe:") and "self-issued" in found
