@@ -12,6 +12,7 @@ from checks.api import image_scanner, scan_live
 from checks.catalogue import CatalogueError, anchor_files, load_builtin
 from checks.layout import LayoutError
 from checks.model import Lang, Platform, ScanResult
+from checks.trust import AnchorError
 
 EXIT_COMPLIANT = 0
 EXIT_FINDINGS = 1
@@ -194,6 +195,9 @@ def _check(args: argparse.Namespace) -> int:
             result = scan_live(load_builtin().with_trust_anchors(anchor_files(args.trust_anchor)))
     except LayoutError as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    except AnchorError as exc:
+        _error(f"信任锚文件无法使用：{exc}", f"Cannot use the trust anchor: {exc}")
         return EXIT_ERROR
     except CatalogueError as exc:
         _error(

@@ -464,14 +464,14 @@ def load_builtin() -> Catalogue:
 
 
 def anchor_files(paths: Iterable[str | Path]) -> list[str]:
-    """The PEM texts of trust-anchor files (raises CatalogueError naming a bad file)."""
+    """The PEM texts of trust-anchor files (raises AnchorError naming a bad file)."""
     pems: list[str] = []
     for path in paths:
         try:
             text = Path(path).read_text("ascii")
-            load_pem(text, str(path))
-        except (OSError, UnicodeDecodeError, AnchorError) as exc:
-            raise CatalogueError(f"{path}: not a readable PEM trust anchor ({exc})") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AnchorError(f"{path}: not a readable PEM trust anchor ({exc})") from exc
+        load_pem(text, str(path))
         pems.append(text)
     return pems
 

@@ -119,6 +119,7 @@ class Scanner:
 
         if not reuse:
             self._judge_memo = {}
+        clients.note_packages(facts.apps)
         judge = Judge(self.catalogue, self.layout, clients, memo=self._judge_memo, reuse_memo=reuse)
         findings = judge.judge(facts)
         notes = [

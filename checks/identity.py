@@ -49,6 +49,14 @@ class ClientIndex:
     fold: bool = False
     roots: dict[str, list[str]] = field(default_factory=dict)
     trust: TrustStore = field(default_factory=TrustStore.of)
+    # (ecosystem, name) of the packages the machine's package databases record; set by the
+    # engine before judging (`note_packages`), read by the app-store layout rule.
+    installed: set[tuple[str, str]] = field(default_factory=set)
+
+    def note_packages(self, apps: list[AppFact]) -> None:
+        self.installed = {
+            (a.source, a.app_id) for a in apps if a.source in ("dpkg", "flatpak", "snap")
+        }
 
     @classmethod
     def build(
@@ -133,6 +141,12 @@ class ClientIndex:
                 return ("flatpak", flatpak_id) in client.packages and flatpak_id in app.exe
             if "/" not in program:
                 return program.casefold() in {n.casefold() for n in client.process_names}
+            store = _APP_STORE.match(program)
+            if store is not None:
+                # UOS/deepin app-store layout: the package named by the folder must be in the
+                # package database and approved; a tree copied there proves nothing.
+                package = ("dpkg", store.group(1))
+                return package in client.packages and package in self.installed
             hit = self.install_root_of(self.layout.root.as_posix().rstrip("/") + program)
             return (hit is not None and hit[0].id == client.id) or program in _known_links(client)
         if app.source in ("dpkg", "flatpak", "snap"):
@@ -198,6 +212,7 @@ class ClientIndex:
         return "an approved client's identity (package, signer, install place)"
 
 
+_APP_STORE = re.compile(r"^/opt/apps/([^/]+)/")
 # The names Tencent's download page gives its AppImage (WeChatLinux_x86_64.AppImage, …),
 # with a version or a browser's " (1)" for a second download; anything else is renamed.
 _OFFICIAL_APPIMAGE = re.compile(

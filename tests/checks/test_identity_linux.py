@@ -247,3 +247,22 @@ def test_uos_layout_under_a_different_package_origin_is_a_finding(tmp_path: Path
     found = unrecognised(scan_image(str(root), "linux"))
     (one,) = found
     assert "dpkg:com.tencent.wechat" in one and "com.tencent.wechat.spark" in one
+
+
+def test_app_store_tree_without_its_package_record_is_a_finding(tmp_path: Path) -> None:
+    """/opt/apps/<id> is vouched for by the package database: the same tree and launcher
+    copied there without the dpkg record of <id> is not the store's install."""
+    root = tmp_path / "img"
+    (root / "home" / "alice").mkdir(parents=True)
+    _dpkg(root, ("bash", "5.2"))
+    app = root / "opt" / "apps" / "com.tencent.wechat" / "files"
+    app.mkdir(parents=True)
+    (app / "wechat").write_bytes(b"\x7fELF")
+    _desktop(
+        root,
+        "usr/share/applications",
+        "com.tencent.wechat.desktop",
+        "/opt/apps/com.tencent.wechat/files/wechat %U",
+    )
+    (found,) = unrecognised(scan_image(str(root), "linux"))
+    assert found.startswith("usr/share/applications/com.tencent.wechat.desktop:")

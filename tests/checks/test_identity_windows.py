@@ -115,6 +115,12 @@ def test_cli_trust_anchor_option(tmp_path: Path) -> None:
     )
     assert without.returncode == 1
     assert with_anchor.returncode == 0, with_anchor.stdout.decode()[-2000:]
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    bad = subprocess.run(
+        [*args, "--trust-anchor", str(tmp_path / "bad.pem")], capture_output=True, timeout=120
+    )
+    assert bad.returncode == 2
+    assert "信任锚" in bad.stderr.decode() and "trust anchor" in bad.stderr.decode()
 
 
 MANIFEST = """<?xml version="1.0" encoding="utf-8"?>
