@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from checks.catalogue import ApprovedClient
 from checks.fsview import FsView
 from checks.layout import Layout
-from checks.model import AppFact, ProcessFact, Text
+from checks.model import AppFact, Platform, ProcessFact, Text
 from checks.parsers import parse_desktop_exec
 from checks.probes.processes import program_names
 from checks.trust import TrustStore
@@ -52,6 +52,7 @@ class ClientIndex:
     # (ecosystem, name) of the packages the machine's package databases record; set by the
     # engine before judging (`note_packages`), read by the app-store layout rule.
     installed: set[tuple[str, str]] = field(default_factory=set)
+    fs: FsView | None = None  # to read signatures of programs outside the install trees
 
     def note_packages(self, apps: list[AppFact]) -> None:
         self.installed = {
@@ -67,7 +68,7 @@ class ClientIndex:
         anchors: tuple[str, ...] = (),
     ) -> ClientIndex:
         """`anchors`: PEM certificates trusted besides the shipped roots (see checks.trust)."""
-        index = cls(clients, layout, layout.case_insensitive, trust=TrustStore.of(anchors))
+        index = cls(clients, layout, layout.case_insensitive, trust=TrustStore.of(anchors), fs=fs)
         for client in clients:
             resolved: list[str] = []
             for template in client.install_paths:
@@ -110,11 +111,41 @@ class ClientIndex:
         names = {n.casefold() for n in program_names(proc)}
         hit = self.install_root_of(proc.exe)
         if hit is None:
+            # Installed somewhere else (another drive, a portable folder): its signer decides.
+            for client in self.clients:
+                if names & {n.casefold() for n in client.process_names} and self.vendor_signed(
+                    client, proc.exe
+                ):
+                    return client
             return None
         client, _ = hit
         if names & {n.casefold() for n in client.process_names}:
             return client
         return None
+
+    def vendor_signed(self, client: ApprovedClient, path: str) -> bool:
+        """Is `path` a PE file signed by one of the client's `signers` through a chain to a
+        trust anchor, and unchanged since? (Windows; False wherever that cannot be shown.)"""
+        if self.fs is None or not client.signers or self.layout.platform is not Platform.WINDOWS:
+            return False
+        from checks.integrity import pe
+        from checks.integrity.filecache import computed
+
+        sig = computed(self.fs, path, "pe-signer", pe.inspect, "identity", reads_whole=False)
+        certs = sig.certificates() if sig is not None else None
+        if sig is None or sig.signer is None or certs is None:
+            return False
+        vendor = {pe.normalise_signer(v) for v in client.signers}
+        who = {
+            pe.normalise_signer(sig.signer.organization),
+            pe.normalise_signer(sig.signer.common_name),
+        }
+        if not who & vendor or not self.trust.verify(*certs).trusted:
+            return False
+        from checks.integrity import authenticode
+
+        check = computed(self.fs, path, "pe-image", authenticode.verify_image, "identity")
+        return check is not None and check.verified and check.intact
 
     def approved_app(self, app: AppFact) -> ApprovedClient | None:
         for client in self.clients:
@@ -163,7 +194,17 @@ class ClientIndex:
             )
             return app.app_id in client.uninstall_keys and tencent
         if app.source == "program-files":
-            return in_tree
+            if in_tree:
+                return True
+            # A folder elsewhere (`Program Files/WeChat`, another drive's image): the client
+            # when its main program there is the vendor's, by signature.
+            if app.exe:
+                return app.exe.replace("\\", "/").rsplit("/", 1)[-1].casefold() in {
+                    m.casefold() for m in client.main_executables
+                } and self.vendor_signed(client, app.exe)
+            return any(
+                self.vendor_signed(client, f"{app.path}/{main}") for main in client.main_executables
+            )
         return False
 
     def unverified(self, app: AppFact) -> Text | None:

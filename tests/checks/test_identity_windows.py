@@ -202,3 +202,30 @@ def test_scoop_unpacked_install_is_judged_by_its_signer(tmp_path: Path) -> None:
         "windows-tampered-binary"
     ]
     assert found.startswith(f"{scoop}/Weixin.exe:") and "self-issued" in found
+
+
+def test_client_outside_its_usual_folders_is_approved_by_its_signer(tmp_path: Path) -> None:
+    """A portable copy or an install on another path: its main program's verified vendor
+    signature approves the folder and the running process; a self-issued one does not."""
+    from checks.api import image_scanner
+    from checks.model import ProcessFact
+    from checks.probes.processes import RecordedProcessSource
+
+    root = tmp_path / "img"
+    (root / "Users" / "alice").mkdir(parents=True)
+    folder = root / "Program Files" / "WeChatPortable"
+    write(
+        root, "Program Files/WeChatPortable/WeChat.exe", signed_pe(*TENCENT_LEAF, extra=(PKI.ca,))
+    )
+    exe = str(folder / "WeChat.exe")
+    procs = RecordedProcessSource([ProcessFact(4242, "WeChat.exe", exe, (exe,), "alice", 1, 0.0)])
+
+    def scan() -> dict[str, list[str]]:
+        scanner = image_scanner(str(root), "windows", PKI.catalogue())
+        scanner.processes = procs
+        return findings(scanner.scan())
+
+    assert scan() == {}
+    write(root, "Program Files/WeChatPortable/WeChat.exe", signed_pe(*self_issued(TENCENT)))
+    found = scan()
+    assert set(found) == {"unrecognised-wechat-app", "unrecognised-wechat-process"}, found
