@@ -12,6 +12,12 @@ WebPKI defaults: CAs must be CAs, the leaf must not be one, and a leaf that stat
 extended key usage must allow code signing. WebPKI's algorithm rules still apply (RSA
 keys of 2048 bits or more, SHA-256 or stronger signatures below the anchor).
 
+Apple's Developer ID and App Store leaf certificates carry critical extensions of Apple's
+own arc, which the generic verifier refuses as "unaccounted for" (it cannot be told about
+unknown OIDs); for those chains only, the same checks are made link by link with
+cryptography's primitives (`verify_directly_issued_by`), allowing critical extensions of
+Apple's and Microsoft's arcs and nothing else unknown.
+
 Time: an Authenticode or Apple signature stays valid after its certificate expires when it
 was time-stamped. Timestamps are not verified here, so the chain is checked at the current
 time clamped into the leaf's validity window: expiry alone is never held against a genuine
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -156,6 +163,13 @@ def _verify(
     try:
         chain = verifier.verify(leaf, [c for c in others if c != leaf]).chain
     except verification.VerificationError as exc:
+        if "unaccounted-for critical extensions" in str(exc):
+            # Apple's Developer ID / App Store leaves carry critical extensions of Apple's own
+            # arc (1.2.840.113635.100.6.…) that the generic verifier cannot be told about;
+            # such chains are checked link by link instead (see `_linked`).
+            found = _linked(store, leaf, [c for c in others if c != leaf], at)
+            if found is not None:
+                return ChainCheck(True, anchor=_rfc4514(found.subject))
         issuer = _rfc4514(leaf.issuer)
         if leaf.issuer == leaf.subject:
             why = "a self-issued certificate that chains to no trusted root"
@@ -163,6 +177,84 @@ def _verify(
             why = f"issued by {issuer!r}, which chains to no trusted root"
         return ChainCheck(False, problem=f"{why} ({exc})")
     return ChainCheck(True, anchor=_rfc4514(chain[-1].subject))
+
+
+# Critical extensions of the vendors' own arcs that code-signing certificates carry
+# (Apple: Developer ID / Mac App Store markers; Microsoft: code-signing policy markers).
+_VENDOR_CRITICAL_ARCS = ("1.2.840.113635.100.6.", "1.3.6.1.4.1.311.")
+_HANDLED = {
+    x509.BasicConstraints.oid,
+    x509.KeyUsage.oid,
+    x509.ExtendedKeyUsage.oid,
+    x509.CertificatePolicies.oid,
+    x509.SubjectAlternativeName.oid,
+    x509.NameConstraints.oid,
+}
+
+
+def _linked(
+    store: TrustStore,
+    leaf: x509.Certificate,
+    others: list[x509.Certificate],
+    at: datetime.datetime,
+) -> x509.Certificate | None:
+    """The anchor `leaf` chains to, checked link by link with cryptography's primitives
+    (`verify_directly_issued_by`: issuer name and signature), each certificate valid at `at`,
+    every issuer a CA, at most MAX_CHAIN_DEPTH links, critical extensions only of the
+    standard kinds or of the vendors' own arcs; the leaf's EKU must allow code signing.
+    None when there is no such chain."""
+    try:
+        _leaf_eku(None, leaf, _ext(leaf, x509.ExtendedKeyUsage))  # type: ignore[arg-type]
+    except ValueError:
+        return None
+    current = leaf
+    for _ in range(MAX_CHAIN_DEPTH):
+        if not _usable(current, at):
+            return None
+        for anchor in store.anchors:
+            if _issued_by(current, anchor):
+                return anchor
+        nxt = next(
+            (c for c in others if c != current and _issued_by(current, c) and _is_ca_cert(c)),
+            None,
+        )
+        if nxt is None:
+            return None
+        current = nxt
+    return None
+
+
+def _ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _usable(cert: x509.Certificate, at: datetime.datetime) -> bool:
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        return False
+    for ext in cert.extensions:
+        if (
+            ext.critical
+            and ext.oid not in _HANDLED
+            and not ext.oid.dotted_string.startswith(_VENDOR_CRITICAL_ARCS)
+        ):
+            return False
+    return True
+
+
+def _is_ca_cert(cert: x509.Certificate) -> bool:
+    ext = _ext(cert, x509.BasicConstraints)
+    return isinstance(ext, x509.BasicConstraints) and ext.ca
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+        return False
+    return True
 
 
 def _rfc4514(name: x509.Name) -> str:

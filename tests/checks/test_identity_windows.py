@@ -229,3 +229,48 @@ def test_client_outside_its_usual_folders_is_approved_by_its_signer(tmp_path: Pa
     write(root, "Program Files/WeChatPortable/WeChat.exe", signed_pe(*self_issued(TENCENT)))
     found = scan()
     assert set(found) == {"unrecognised-wechat-app", "unrecognised-wechat-process"}, found
+
+
+def test_vendor_critical_extensions_are_accepted_unknown_ones_are_not() -> None:
+    """Apple's Developer ID leaves carry a critical extension of Apple's arc
+    (1.2.840.113635.100.6.1.13) the generic verifier refuses; the link-by-link path accepts
+    that arc and no other unknown critical extension, and still wants code signing."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from checks.trust import TrustStore
+
+    def leaf(
+        oid: str, eku: x509.ObjectIdentifier = ExtendedKeyUsageOID.CODE_SIGNING
+    ) -> x509.Certificate:
+        key = ec.generate_private_key(ec.SECP256R1())
+        start = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Developer ID")]))
+            .issuer_name(PKI.ca.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(days=100))
+            .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+            .add_extension(
+                x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), b"\x05\x00"), critical=True
+            )
+            .sign(PKI.ca_key, hashes.SHA256())
+        )
+
+    store = TrustStore.of([PKI.root_pem])
+    assert store.verify(leaf("1.2.840.113635.100.6.1.13"), [PKI.ca]).trusted
+    assert not store.verify(leaf("1.2.3.4"), [PKI.ca]).trusted
+    apple_server = leaf("1.2.840.113635.100.6.1.13", ExtendedKeyUsageOID.SERVER_AUTH)
+    assert not store.verify(apple_server, [PKI.ca]).trusted
+    assert (
+        not TrustStore.of([Pki("other").root_pem])
+        .verify(leaf("1.2.840.113635.100.6.1.13"), [PKI.ca])
+        .trusted
+    )
