@@ -7,6 +7,7 @@ rule that silently matches nothing is worse than one that fails to load.
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -115,12 +116,45 @@ class ApprovedClient:
     source: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class FindingException:
+    """IT's exception for one finding (by rule and subject, or by key) until `expires`: the
+    finding is reported as excepted, with the reason, instead of counting against compliance.
+    The policy's scope (device or group) decides which devices receive it."""
+
+    rule_id: str
+    reason: Text
+    expires: float  # Unix time; an expired exception no longer applies
+    subject: str = ""  # the finding's subject (exactly); or
+    key: str = ""  # the finding's key
+    granted_by: str = ""  # who approved it, for the audit trail
+
+    def covers(self, rule_id: str, subject: str, key: str, now: float) -> bool:
+        if now >= self.expires or rule_id != self.rule_id:
+            return False
+        return (bool(self.key) and key == self.key) or (
+            bool(self.subject) and subject == self.subject
+        )
+
+
 @dataclass(slots=True)
 class Catalogue:
     rules: list[Rule] = field(default_factory=list)
     clients: list[ApprovedClient] = field(default_factory=list)
     disabled: set[str] = field(default_factory=set)
     anchors: tuple[str, ...] = ()  # PEM texts trusted besides the shipped roots (per scan)
+    exceptions: tuple[FindingException, ...] = ()
+
+    def with_exceptions(self, items: Iterable[Mapping[str, Any]]) -> Catalogue:
+        """A copy with IT's finding exceptions (policy JSON objects, see parse_exception)."""
+        parsed = tuple(parse_exception(d, "policy") for d in items)
+        return Catalogue(
+            list(self.rules),
+            list(self.clients),
+            set(self.disabled),
+            self.anchors,
+            (*self.exceptions, *parsed),
+        )
 
     def trust_anchor_pems(self) -> tuple[str, ...]:
         """Anchors added per scan and by every client (the policy's), without the shipped ones."""
@@ -129,7 +163,11 @@ class Catalogue:
     def with_trust_anchors(self, pems: Iterable[str]) -> Catalogue:
         """A copy that also trusts these PEM certificates (`wxguard check --trust-anchor`)."""
         return Catalogue(
-            list(self.rules), list(self.clients), set(self.disabled), (*self.anchors, *pems)
+            list(self.rules),
+            list(self.clients),
+            set(self.disabled),
+            (*self.anchors, *pems),
+            self.exceptions,
         )
 
     def rules_for(self, platform: Platform) -> list[Rule]:
@@ -402,6 +440,48 @@ def parse_client(data: Mapping[str, Any], source: str) -> ApprovedClient:
         trust_anchors=anchors,
         references=_strs(data, "references", source, where),
         source=source,
+    )
+
+
+_EXCEPTION_KEYS = {"rule_id", "subject", "key", "reason", "expires", "granted_by"}
+
+
+def parse_exception(data: Mapping[str, Any], source: str) -> FindingException:
+    """One finding exception: {"rule_id", "subject" or "key", "reason": {"zh","en"},
+    "expires": Unix time or ISO 8601, "granted_by"}; raises CatalogueError saying what to fix."""
+    if not isinstance(data, Mapping):
+        raise _err(source, "exception", "an exception must be an object")
+    rid = data.get("rule_id")
+    where = f"exception for {rid!r}"
+    _check_keys(data, _EXCEPTION_KEYS, source, where)
+    if not isinstance(rid, str) or not _ID_RE.match(rid):
+        raise _err(source, where, "rule_id must be a rule id")
+    subject, key = data.get("subject", ""), data.get("key", "")
+    if not isinstance(subject, str) or not isinstance(key, str) or not (subject or key):
+        raise _err(source, where, "needs subject or key (strings) naming one finding")
+    expires = data.get("expires")
+    if isinstance(expires, str):
+        try:
+            stamp = datetime.datetime.fromisoformat(expires)
+        except ValueError as exc:
+            raise _err(source, where, f"expires: {exc}") from exc
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=datetime.UTC)
+        expires = stamp.timestamp()
+    if not isinstance(expires, (int, float)) or isinstance(expires, bool):
+        raise _err(
+            source, where, "expires is required (Unix time or ISO 8601): no open-ended exceptions"
+        )
+    granted_by = data.get("granted_by", "")
+    if not isinstance(granted_by, str):
+        raise _err(source, where, "granted_by must be a string")
+    return FindingException(
+        rule_id=rid,
+        reason=_text(data.get("reason"), source, f"{where} reason"),
+        expires=float(expires),
+        subject=subject,
+        key=key,
+        granted_by=granted_by,
     )
 
 

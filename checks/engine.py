@@ -15,7 +15,7 @@ from checks.identity import ClientIndex
 from checks.integrity import foreign_modules, macos_bundle, windows_install
 from checks.judge import Judge
 from checks.layout import Layout
-from checks.model import BlindSpot, Facts, Note, Platform, ScanResult
+from checks.model import BlindSpot, Facts, Finding, Note, Platform, ScanResult, Text
 from checks.probes import apps, autostart, extensions, files, packages
 from checks.probes.base import ProbeContext
 from checks.probes.processes import ProcessSource
@@ -122,6 +122,24 @@ class Scanner:
         clients.note_packages(facts.apps)
         judge = Judge(self.catalogue, self.layout, clients, memo=self._judge_memo, reuse_memo=reuse)
         findings = judge.judge(facts)
+        excepted: list[tuple[Finding, Text, float]] = []
+        if self.catalogue.exceptions:
+            now = self.clock()
+            kept: list[Finding] = []
+            for f in findings:
+                grant = next(
+                    (
+                        x
+                        for x in self.catalogue.exceptions
+                        if x.covers(f.rule_id, f.subject, f.key, now)
+                    ),
+                    None,
+                )
+                if grant is None:
+                    kept.append(f)
+                else:
+                    excepted.append((f, grant.reason, grant.expires))
+            findings = kept
         notes = [
             Note("unverified", self.layout.relative(app.path), why)
             for app in facts.apps
@@ -153,6 +171,7 @@ class Scanner:
             blind_spots=blind,
             stats=stats,
             notes=notes,
+            excepted=excepted,
         )
 
     def _guard(self, probe: str, run: Callable[[], None], facts: Facts) -> None:

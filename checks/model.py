@@ -332,6 +332,8 @@ class ScanResult:
     blind_spots: list[BlindSpot]
     stats: dict[str, int] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)  # never part of `compliant`
+    # Findings IT excepted (policy exceptions), with the reason and expiry: shown, not counted.
+    excepted: list[tuple[Finding, Text, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.root = safe_text(self.root)
@@ -357,10 +359,18 @@ class ScanResult:
                 "by_severity": by_sev,
                 "blind_spots": len(self.blind_spots),
                 "notes": len(self.notes),
+                "excepted": len(self.excepted),
             },
             "findings": [f.to_json(lang) for f in self.findings],
             "blind_spots": [asdict(b) for b in self.blind_spots],
             "notes": [n.to_json(lang) for n in self.notes],
+            "excepted": [
+                {
+                    **f.to_json(lang),
+                    "exception": {"reason": r.get(lang), "reason_i18n": asdict(r), "expires": e},
+                }
+                for f, r, e in self.excepted
+            ],
             "stats": dict(self.stats),
         }
 
