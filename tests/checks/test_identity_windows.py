@@ -274,3 +274,21 @@ def test_vendor_critical_extensions_are_accepted_unknown_ones_are_not() -> None:
         .verify(leaf("1.2.840.113635.100.6.1.13"), [PKI.ca])
         .trusted
     )
+
+
+def test_saved_signer_results_keep_the_chain_across_a_restart(tmp_path: Path) -> None:
+    """The agent saves PE signer results across restarts: they must keep the certificates,
+    or every vendor file would look untrusted after a reboot (mass false alarms)."""
+    from checks.integrity import persist
+    from checks.integrity.filecache import RESULTS
+
+    root = field_case_3(tmp_path / "img")
+    RESULTS.clear()
+    assert findings(scan_image(str(root), "windows", PKI.catalogue())) == {}
+    saved = tmp_path / "integrity-cache.json"
+    assert persist.save(saved) > 0
+    RESULTS.clear()  # a new process
+    assert persist.load(saved) > 0
+    result = scan_image(str(root), "windows", PKI.catalogue())
+    assert findings(result) == {} and result.stats["files_hashed"] == 0
+    RESULTS.clear()
