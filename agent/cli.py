@@ -9,10 +9,11 @@ import sys
 from collections.abc import Sequence
 
 from checks.api import image_scanner, scan_live
-from checks.catalogue import CatalogueError
+from checks.catalogue import CatalogueError, anchor_files, load_builtin
 from checks.layout import LayoutError
 from checks.model import Lang, Platform, ScanResult
 from checks.text import lines, one_line
+from checks.trust import AnchorError
 
 EXIT_COMPLIANT = 0
 EXIT_FINDINGS = 1
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.add_argument("--lang", choices=["zh", "en"], help="language of titles and remediation")
+    check.add_argument(
+        "--trust-anchor",
+        action="append",
+        default=[],
+        metavar="FILE.pem",
+        help="also trust code signatures that chain to this root (repeatable; labs, tests)",
+    )
 
     agent = sub.add_parser("agent", help="the background service")
     agent_sub = agent.add_subparsers(dest="agent_command", required=True)
@@ -176,7 +184,8 @@ def _check(args: argparse.Namespace) -> int:
                     "--root needs --platform (linux, macos or windows) to know the image's layout.",
                 )
                 return EXIT_ERROR
-            result: ScanResult = image_scanner(args.root, args.platform).scan()
+            catalogue = load_builtin().with_trust_anchors(anchor_files(args.trust_anchor))
+            result: ScanResult = image_scanner(args.root, args.platform, catalogue).scan()
         else:
             if args.platform and args.platform != _this_platform():
                 _error(
@@ -184,9 +193,12 @@ def _check(args: argparse.Namespace) -> int:
                     "--platform differs from this machine; give --root to scan another platform's image.",
                 )
                 return EXIT_ERROR
-            result = scan_live()
+            result = scan_live(load_builtin().with_trust_anchors(anchor_files(args.trust_anchor)))
     except LayoutError as exc:
         print(lines(str(exc)), file=sys.stderr)
+        return EXIT_ERROR
+    except AnchorError as exc:
+        _error(f"信任锚文件无法使用：{exc}", f"Cannot use the trust anchor: {exc}")
         return EXIT_ERROR
     except CatalogueError as exc:
         _error(

@@ -13,8 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.pefiles import certificate, signed_pe
+from bench.pefiles import signed_pe, signing_chain
 from checks.api import image_scanner
+from checks.catalogue import load_builtin
 from checks.integrity import authenticode, persist
 from checks.integrity.filecache import RESULTS
 
@@ -22,8 +23,9 @@ TENCENT = "Tencent Technology (Shenzhen) Company Limited"
 CORE = "Program Files/Tencent/WeChat/[3.9.12.51]"
 
 
-def build(root: Path, core_mb: int, small: int, small_mb: int) -> int:
-    cert, key = certificate(TENCENT)
+def build(root: Path, core_mb: int, small: int, small_mb: int) -> tuple[int, str]:
+    """The install, its size, and the signing root to trust (the scan verifies chains)."""
+    cert, key, anchor = signing_chain(TENCENT)
     folder = root / CORE
     folder.mkdir(parents=True)
     (root / "Users" / "alice").mkdir(parents=True)
@@ -35,7 +37,7 @@ def build(root: Path, core_mb: int, small: int, small_mb: int) -> int:
     for i in range(small):
         (folder / f"module{i:03}.dll").write_bytes(piece)
         total += len(piece)
-    return total
+    return total, anchor
 
 
 def main() -> None:
@@ -46,7 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        total = build(root, args.core_mb, args.small, args.small_mb)
+        total, anchor = build(root, args.core_mb, args.small, args.small_mb)
+        catalogue = load_builtin().with_trust_anchors([anchor])
         data = (root / CORE / "WeChatWin.dll").read_bytes()
         t0 = time.perf_counter()
         check = authenticode.verify_image(io.BytesIO(data), len(data))
@@ -59,7 +62,7 @@ def main() -> None:
         del data
         for label, verify in (("signer only (before)", False), ("signer + image digest", True)):
             RESULTS.clear()
-            scanner = image_scanner(str(root), "windows")
+            scanner = image_scanner(str(root), "windows", catalogue)
             if not verify:
                 original = authenticode.verify_image
                 authenticode.verify_image = lambda fh, size: authenticode.ImageCheck(True, True)

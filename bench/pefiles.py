@@ -43,6 +43,37 @@ def certificate(
     return cert, key
 
 
+def signing_chain(org: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey, str]:
+    """A code-signing leaf for `org` issued by a fresh root, and that root's PEM: pass it as a
+    trust anchor (`wxguard check --trust-anchor`), since a signer counts only through a chain."""
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wxguard bench root")])
+    now = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )
+    leaf, key = certificate(org)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(leaf.subject)
+        .issuer_name(root_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1000))
+        .sign(root_key, hashes.SHA256())
+    )
+    return leaf, key, root.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
 def signed_data(
     cert: x509.Certificate,
     key: ec.EllipticCurvePrivateKey,

@@ -7,6 +7,7 @@ rule that silently matches nothing is worse than one that fails to load.
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.model import Category, Platform, Severity, Text
+from checks.trust import AnchorError, load_pem
 
 MATCH_TYPES = {
     "path",
@@ -100,8 +102,39 @@ class ApprovedClient:
     packages: tuple[tuple[str, str], ...] = ()  # (ecosystem, name)
     desktop_ids: tuple[str, ...] = ()
     uninstall_keys: tuple[str, ...] = ()
+    # Files of the official install that carry no signature of their own (bundled
+    # third-party libraries); any other unsigned program file there is a finding.
+    bundled_files: tuple[str, ...] = ()
+    # Microsoft Store (MSIX): package family names and publisher names from AppxManifest.xml.
+    msix_families: tuple[str, ...] = ()
+    msix_publishers: tuple[str, ...] = ()
+    # AppImages: SHA-256 digests of official releases (raise "unverified" to "approved").
+    appimage_sha256: tuple[str, ...] = ()
+    # Extra trust anchors (PEM) the policy ships, e.g. a lab's own signing root.
+    trust_anchors: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FindingException:
+    """IT's exception for one finding (by rule and subject, or by key) until `expires`: the
+    finding is reported as excepted, with the reason, instead of counting against compliance.
+    The policy's scope (device or group) decides which devices receive it."""
+
+    rule_id: str
+    reason: Text
+    expires: float  # Unix time; an expired exception no longer applies
+    subject: str = ""  # the finding's subject (exactly); or
+    key: str = ""  # the finding's key
+    granted_by: str = ""  # who approved it, for the audit trail
+
+    def covers(self, rule_id: str, subject: str, key: str, now: float) -> bool:
+        if now >= self.expires or rule_id != self.rule_id:
+            return False
+        return (bool(self.key) and key == self.key) or (
+            bool(self.subject) and subject == self.subject
+        )
 
 
 @dataclass(slots=True)
@@ -109,6 +142,33 @@ class Catalogue:
     rules: list[Rule] = field(default_factory=list)
     clients: list[ApprovedClient] = field(default_factory=list)
     disabled: set[str] = field(default_factory=set)
+    anchors: tuple[str, ...] = ()  # PEM texts trusted besides the shipped roots (per scan)
+    exceptions: tuple[FindingException, ...] = ()
+
+    def with_exceptions(self, items: Iterable[Mapping[str, Any]]) -> Catalogue:
+        """A copy with IT's finding exceptions (policy JSON objects, see parse_exception)."""
+        parsed = tuple(parse_exception(d, "policy") for d in items)
+        return Catalogue(
+            list(self.rules),
+            list(self.clients),
+            set(self.disabled),
+            self.anchors,
+            (*self.exceptions, *parsed),
+        )
+
+    def trust_anchor_pems(self) -> tuple[str, ...]:
+        """Anchors added per scan and by every client (the policy's), without the shipped ones."""
+        return (*self.anchors, *(pem for c in self.clients for pem in c.trust_anchors))
+
+    def with_trust_anchors(self, pems: Iterable[str]) -> Catalogue:
+        """A copy that also trusts these PEM certificates (`wxguard check --trust-anchor`)."""
+        return Catalogue(
+            list(self.rules),
+            list(self.clients),
+            set(self.disabled),
+            (*self.anchors, *pems),
+            self.exceptions,
+        )
 
     def rules_for(self, platform: Platform) -> list[Rule]:
         return [r for r in self.rules if platform in r.platforms and r.id not in self.disabled]
@@ -137,7 +197,7 @@ class Catalogue:
         for data in add_clients:
             client = parse_client(data, "policy")
             clients[client.id] = client
-        return Catalogue(list(rules.values()), list(clients.values()), set(disable))
+        return Catalogue(list(rules.values()), list(clients.values()), set(disable), self.anchors)
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -322,6 +382,11 @@ _CLIENT_KEYS = {
     "packages",
     "desktop_ids",
     "uninstall_keys",
+    "bundled_files",
+    "msix_families",
+    "msix_publishers",
+    "appimage_sha256",
+    "trust_anchors",
     "references",
 }
 
@@ -344,6 +409,16 @@ def parse_client(data: Mapping[str, Any], source: str) -> ApprovedClient:
     platforms = _platforms(data, source, where)
     if not platforms:
         raise _err(source, where, "platforms must name at least one platform")
+    digests = _strs(data, "appimage_sha256", source, where)
+    for digest in digests:
+        if not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise _err(source, where, f"appimage_sha256 {digest!r}: 64 lower-case hex digits")
+    anchors = _strs(data, "trust_anchors", source, where)
+    for pem in anchors:
+        try:
+            load_pem(pem, f"{where} trust_anchors")
+        except AnchorError as exc:
+            raise _err(source, where, str(exc)) from exc
     return ApprovedClient(
         id=cid,
         name=_text(data.get("name"), source, f"{where} name"),
@@ -358,8 +433,55 @@ def parse_client(data: Mapping[str, Any], source: str) -> ApprovedClient:
         packages=tuple(packages),
         desktop_ids=_strs(data, "desktop_ids", source, where),
         uninstall_keys=_strs(data, "uninstall_keys", source, where),
+        bundled_files=_strs(data, "bundled_files", source, where),
+        msix_families=_strs(data, "msix_families", source, where),
+        msix_publishers=_strs(data, "msix_publishers", source, where),
+        appimage_sha256=digests,
+        trust_anchors=anchors,
         references=_strs(data, "references", source, where),
         source=source,
+    )
+
+
+_EXCEPTION_KEYS = {"rule_id", "subject", "key", "reason", "expires", "granted_by"}
+
+
+def parse_exception(data: Mapping[str, Any], source: str) -> FindingException:
+    """One finding exception: {"rule_id", "subject" or "key", "reason": {"zh","en"},
+    "expires": Unix time or ISO 8601, "granted_by"}; raises CatalogueError saying what to fix."""
+    if not isinstance(data, Mapping):
+        raise _err(source, "exception", "an exception must be an object")
+    rid = data.get("rule_id")
+    where = f"exception for {rid!r}"
+    _check_keys(data, _EXCEPTION_KEYS, source, where)
+    if not isinstance(rid, str) or not _ID_RE.match(rid):
+        raise _err(source, where, "rule_id must be a rule id")
+    subject, key = data.get("subject", ""), data.get("key", "")
+    if not isinstance(subject, str) or not isinstance(key, str) or not (subject or key):
+        raise _err(source, where, "needs subject or key (strings) naming one finding")
+    expires = data.get("expires")
+    if isinstance(expires, str):
+        try:
+            stamp = datetime.datetime.fromisoformat(expires)
+        except ValueError as exc:
+            raise _err(source, where, f"expires: {exc}") from exc
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=datetime.UTC)
+        expires = stamp.timestamp()
+    if not isinstance(expires, (int, float)) or isinstance(expires, bool):
+        raise _err(
+            source, where, "expires is required (Unix time or ISO 8601): no open-ended exceptions"
+        )
+    granted_by = data.get("granted_by", "")
+    if not isinstance(granted_by, str):
+        raise _err(source, where, "granted_by must be a string")
+    return FindingException(
+        rule_id=rid,
+        reason=_text(data.get("reason"), source, f"{where} reason"),
+        expires=float(expires),
+        subject=subject,
+        key=key,
+        granted_by=granted_by,
     )
 
 
@@ -419,6 +541,19 @@ def load_builtin() -> Catalogue:
         ),
     )
     return load_texts(rules, clients)
+
+
+def anchor_files(paths: Iterable[str | Path]) -> list[str]:
+    """The PEM texts of trust-anchor files (raises AnchorError naming a bad file)."""
+    pems: list[str] = []
+    for path in paths:
+        try:
+            text = Path(path).read_text("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AnchorError(f"{path}: not a readable PEM trust anchor ({exc})") from exc
+        load_pem(text, str(path))
+        pems.append(text)
+    return pems
 
 
 def load_dirs(rule_dirs: Iterable[Path], client_dirs: Iterable[Path] = ()) -> Catalogue:

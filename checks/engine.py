@@ -15,7 +15,7 @@ from checks.identity import ClientIndex
 from checks.integrity import foreign_modules, macos_bundle, windows_install
 from checks.judge import Judge
 from checks.layout import Layout
-from checks.model import BlindSpot, Facts, Platform, ScanResult
+from checks.model import BlindSpot, Facts, Finding, Note, Platform, ScanResult, Text
 from checks.probes import apps, autostart, extensions, files, lookalikes, packages
 from checks.probes.base import ProbeContext
 from checks.probes.processes import ProcessSource
@@ -98,7 +98,10 @@ class Scanner:
             clients = self._clients
         else:
             clients = ClientIndex.build(
-                self.catalogue.clients_for(self.layout.platform), self.layout, self.fs
+                self.catalogue.clients_for(self.layout.platform),
+                self.layout,
+                self.fs,
+                self.catalogue.trust_anchor_pems(),
             )
         self._clients = clients
 
@@ -138,10 +141,34 @@ class Scanner:
         reuse_judge = reuse and env_packages == 0
         if not reuse_judge:
             self._judge_memo = {}
+        clients.note_packages(facts.apps)
         judge = Judge(
             self.catalogue, self.layout, clients, memo=self._judge_memo, reuse_memo=reuse_judge
         )
         findings = judge.judge(facts)
+        excepted: list[tuple[Finding, Text, float]] = []
+        if self.catalogue.exceptions:
+            now = self.clock()
+            kept: list[Finding] = []
+            for f in findings:
+                grant = next(
+                    (
+                        x
+                        for x in self.catalogue.exceptions
+                        if x.covers(f.rule_id, f.subject, f.key, now)
+                    ),
+                    None,
+                )
+                if grant is None:
+                    kept.append(f)
+                else:
+                    excepted.append((f, grant.reason, grant.expires))
+            findings = kept
+        notes = [
+            Note("unverified", self.layout.relative(app.path), why)
+            for app in facts.apps
+            if (why := clients.unverified(app)) is not None and clients.approved_app(app) is None
+        ]
         self.fs.end_scan()
         fs_blind = list(self.fs.blind_spots.values())
         if reuse:
@@ -167,6 +194,8 @@ class Scanner:
             findings=findings,
             blind_spots=blind,
             stats=stats,
+            notes=notes,
+            excepted=excepted,
         )
 
     def _refresh_users(self) -> bool:

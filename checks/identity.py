@@ -8,6 +8,7 @@ installs. Anything named like WeChat that is none of them is "unrecognised".
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
 from dataclasses import dataclass, field
@@ -15,9 +16,10 @@ from dataclasses import dataclass, field
 from checks.catalogue import ApprovedClient
 from checks.fsview import FsView
 from checks.layout import Layout
-from checks.model import AppFact, ProcessFact
+from checks.model import AppFact, Platform, ProcessFact, Text
 from checks.parsers import parse_desktop_exec
 from checks.probes.processes import program_names
+from checks.trust import TrustStore
 
 # Names that mean "a WeChat client" in any of its spellings. `weechat` (an IRC client) does
 # not contain "wechat", and `wx` alone (wxWidgets) is deliberately absent.
@@ -46,10 +48,27 @@ class ClientIndex:
     layout: Layout
     fold: bool = False
     roots: dict[str, list[str]] = field(default_factory=dict)
+    trust: TrustStore = field(default_factory=TrustStore.of)
+    # (ecosystem, name) of the packages the machine's package databases record; set by the
+    # engine before judging (`note_packages`), read by the app-store layout rule.
+    installed: set[tuple[str, str]] = field(default_factory=set)
+    fs: FsView | None = None  # to read signatures of programs outside the install trees
+
+    def note_packages(self, apps: list[AppFact]) -> None:
+        self.installed = {
+            (a.source, a.app_id) for a in apps if a.source in ("dpkg", "flatpak", "snap")
+        }
 
     @classmethod
-    def build(cls, clients: list[ApprovedClient], layout: Layout, fs: FsView) -> ClientIndex:
-        index = cls(clients, layout, layout.case_insensitive)
+    def build(
+        cls,
+        clients: list[ApprovedClient],
+        layout: Layout,
+        fs: FsView,
+        anchors: tuple[str, ...] = (),
+    ) -> ClientIndex:
+        """`anchors`: PEM certificates trusted besides the shipped roots (see checks.trust)."""
+        index = cls(clients, layout, layout.case_insensitive, trust=TrustStore.of(anchors), fs=fs)
         for client in clients:
             resolved: list[str] = []
             for template in client.install_paths:
@@ -92,11 +111,41 @@ class ClientIndex:
         names = {n.casefold() for n in program_names(proc)}
         hit = self.install_root_of(proc.exe)
         if hit is None:
+            # Installed somewhere else (another drive, a portable folder): its signer decides.
+            for client in self.clients:
+                if names & {n.casefold() for n in client.process_names} and self.vendor_signed(
+                    client, proc.exe
+                ):
+                    return client
             return None
         client, _ = hit
         if names & {n.casefold() for n in client.process_names}:
             return client
         return None
+
+    def vendor_signed(self, client: ApprovedClient, path: str) -> bool:
+        """Is `path` a PE file signed by one of the client's `signers` through a chain to a
+        trust anchor, and unchanged since? (Windows; False wherever that cannot be shown.)"""
+        if self.fs is None or not client.signers or self.layout.platform is not Platform.WINDOWS:
+            return False
+        from checks.integrity import pe
+        from checks.integrity.filecache import computed
+
+        sig = computed(self.fs, path, "pe-signer", pe.inspect, "identity", reads_whole=False)
+        certs = sig.certificates() if sig is not None else None
+        if sig is None or sig.signer is None or certs is None:
+            return False
+        vendor = {pe.normalise_signer(v) for v in client.signers}
+        who = {
+            pe.normalise_signer(sig.signer.organization),
+            pe.normalise_signer(sig.signer.common_name),
+        }
+        if not who & vendor or not self.trust.verify(*certs).trusted:
+            return False
+        from checks.integrity import authenticode
+
+        check = computed(self.fs, path, "pe-image", authenticode.verify_image, "identity")
+        return check is not None and check.verified and check.intact
 
     def approved_app(self, app: AppFact) -> ApprovedClient | None:
         for client in self.clients:
@@ -115,12 +164,28 @@ class ClientIndex:
             program = parse_desktop_exec(app.exe)
             if not program:
                 return False
+            if program.rsplit("/", 1)[-1] == "flatpak":
+                # Flatpak's exported launcher: `flatpak run … <app id>`; the app id must be an
+                # approved flatpak package (its own record under /var/lib/flatpak is checked
+                # as the "flatpak" app).
+                flatpak_id = app.app_id[: -len(".desktop")]
+                return ("flatpak", flatpak_id) in client.packages and flatpak_id in app.exe
             if "/" not in program:
                 return program.casefold() in {n.casefold() for n in client.process_names}
+            store = _APP_STORE.match(program)
+            if store is not None:
+                # UOS/deepin app-store layout: the package named by the folder must be in the
+                # package database and approved; a tree copied there proves nothing.
+                package = ("dpkg", store.group(1))
+                return package in client.packages and package in self.installed
             hit = self.install_root_of(self.layout.root.as_posix().rstrip("/") + program)
             return (hit is not None and hit[0].id == client.id) or program in _known_links(client)
         if app.source in ("dpkg", "flatpak", "snap"):
             return (app.source, app.app_id) in client.packages
+        if app.source == "appimage":
+            return any(f"sha256:{d}" in app.identity.split() for d in client.appimage_sha256)
+        if app.source == "msix":
+            return _msix_is(client, app)
         if app.source == "uninstall":
             tencent = (
                 not app.publisher
@@ -129,8 +194,89 @@ class ClientIndex:
             )
             return app.app_id in client.uninstall_keys and tencent
         if app.source == "program-files":
-            return in_tree
+            if in_tree:
+                return True
+            # A folder elsewhere (`Program Files/WeChat`, another drive's image): the client
+            # when its main program there is the vendor's, by signature.
+            if app.exe:
+                return app.exe.replace("\\", "/").rsplit("/", 1)[-1].casefold() in {
+                    m.casefold() for m in client.main_executables
+                } and self.vendor_signed(client, app.exe)
+            return any(
+                self.vendor_signed(client, f"{app.path}/{main}") for main in client.main_executables
+            )
         return False
+
+    def unverified(self, app: AppFact) -> Text | None:
+        """Why a WeChat-like app that no identity approves is only "unverified": its name and
+        place are an official form's and nothing readable says otherwise. None when it is
+        not (then it is a finding). Decided in docs/official-forms.md."""
+        if app.source != "appimage" or not _OFFICIAL_APPIMAGE.match(app.app_id):
+            return None
+        kinds = app.identity.split()
+        if "appimage:official-layout" in kinds:
+            return Text(
+                zh="该 AppImage 的内容与腾讯官方 AppImage 一致（桌面项、AppRun、opt/wechat），"
+                "但其 SHA-256 不在官方发布清单中，无法离线确认为官方版本。",
+                en="this AppImage holds what Tencent's AppImage holds (desktop entry, AppRun, "
+                "opt/wechat) but its SHA-256 is not on the official release list: it cannot be "
+                "proven official offline.",
+            )
+        if "appimage:unreadable" in kinds:
+            return Text(
+                zh="文件名与位置符合官方 AppImage，但内容无法读取，未能确认。",
+                en="name and place match the official AppImage, but its content could not be "
+                "read: not verified.",
+            )
+        return None
+
+    def expected_for(self, app: AppFact) -> str:
+        """The identities an app of this kind would need to be approved (for a finding)."""
+        if app.source == "appimage":
+            return (
+                "Tencent's AppImage: desktop entry Name=WeChat/微信, Exec=AppRun, "
+                "opt/wechat/wechat and libwechatcommon.so inside, or an official release SHA-256"
+            )
+        if app.source in ("dpkg", "flatpak", "snap"):
+            names = [f"{e}:{n}" for c in self.clients for e, n in c.packages if e == app.source]
+            return "a package of an approved client: " + (", ".join(names) or "(none)")
+        if app.source == "msix":
+            fams = [f for c in self.clients for f in c.msix_families]
+            return "an MSIX under WindowsApps of family " + (", ".join(fams) or "(none)")
+        if app.source == "bundle":
+            ids = [
+                f"{b} (Team ID {'/'.join(c.team_ids) or '?'})"
+                for c in self.clients
+                for b in c.bundle_ids
+            ]
+            return "an approved bundle id in its install place: " + ", ".join(ids)
+        return "an approved client's identity (package, signer, install place)"
+
+
+_APP_STORE = re.compile(r"^/opt/apps/([^/]+)/")
+# The names Tencent's download page gives its AppImage (WeChatLinux_x86_64.AppImage, …),
+# with a version or a browser's " (1)" for a second download; anything else is renamed.
+_OFFICIAL_APPIMAGE = re.compile(
+    r"^(wechat|weixin)(linux)?([-_. ]?(x86_64|amd64|arm64|aarch64|loong\w*))?"
+    r"([-_. ]?v?[\d.]+)?( ?\(\d+\))?\.appimage$",
+    re.IGNORECASE,
+)
+
+
+def _msix_is(client: ApprovedClient, app: AppFact) -> bool:
+    """An MSIX package whose AppxManifest.xml (read under WindowsApps only) names an
+    approved package family and publisher."""
+    for item in app.identity.split():
+        if not item.startswith("msix:"):
+            continue
+        family, _, publisher = item[len("msix:") :].partition("|")
+        publisher = publisher.replace("%20", " ")  # the probe encodes spaces
+        if any(fnmatch.fnmatchcase(family, f) for f in client.msix_families) and (
+            not client.msix_publishers
+            or any(fnmatch.fnmatchcase(publisher, p) for p in client.msix_publishers)
+        ):
+            return True
+    return False
 
 
 def _known_links(client: ApprovedClient) -> set[str]:

@@ -272,12 +272,15 @@ class Judge:
                     continue
                 if self.clients.approved_app(app) is not None or self._inside_approved(app):
                     continue
+                if self.clients.unverified(app) is not None:
+                    continue  # a note, not a finding (Scanner collects it)
                 yield _Hit(
                     Evidence(
                         "app",
                         f"WeChat-like {app.source} app {app.app_id or app.name} matches no approved client",
                         path=rel(app.path),
-                        detail=app.exe,
+                        detail=f"期望 expected: {self.clients.expected_for(app)}; "
+                        f"实际 found: {app.exe or app.app_id}",
                     ),
                     f"app:{app.source}:{rel(app.path)}",
                 )

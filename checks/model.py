@@ -139,6 +139,10 @@ class AppFact:
     version: str = ""
     publisher: str = ""
     user: str = ""
+    # What the platform or the file's own content vouches for, when the inventory cannot:
+    # "appimage:official-layout", "appimage:other", "appimage:unreadable", "sha256:<hex>",
+    # "msix:<family>|<publisher>" (space separated when several).
+    identity: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +208,28 @@ class BlindSpot:
 
     def __post_init__(self) -> None:
         _clean(self, ("probe", "what", "reason"))
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """Something a person should know that is not a finding: a WeChat-like file whose name
+    and place match an official form but that nothing readable proves official
+    ("unverified"). Notes never count against compliance."""
+
+    kind: str  # "unverified"
+    path: str  # relative to the scanned root
+    detail: Text  # why, in both languages
+
+    def __post_init__(self) -> None:
+        _clean(self, ("kind", "path"))
+
+    def to_json(self, lang: Lang | str = Lang.EN) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "detail": self.detail.get(lang),
+            "detail_i18n": asdict(self.detail),
+        }
 
 
 @dataclass(slots=True)
@@ -305,6 +331,9 @@ class ScanResult:
     findings: list[Finding]
     blind_spots: list[BlindSpot]
     stats: dict[str, int] = field(default_factory=dict)
+    notes: list[Note] = field(default_factory=list)  # never part of `compliant`
+    # Findings IT excepted (policy exceptions), with the reason and expiry: shown, not counted.
+    excepted: list[tuple[Finding, Text, float]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.root = safe_text(self.root)
@@ -329,9 +358,19 @@ class ScanResult:
                 "findings": len(self.findings),
                 "by_severity": by_sev,
                 "blind_spots": len(self.blind_spots),
+                "notes": len(self.notes),
+                "excepted": len(self.excepted),
             },
             "findings": [f.to_json(lang) for f in self.findings],
             "blind_spots": [asdict(b) for b in self.blind_spots],
+            "notes": [n.to_json(lang) for n in self.notes],
+            "excepted": [
+                {
+                    **f.to_json(lang),
+                    "exception": {"reason": r.get(lang), "reason_i18n": asdict(r), "expires": e},
+                }
+                for f, r, e in self.excepted
+            ],
             "stats": dict(self.stats),
         }
 

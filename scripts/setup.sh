@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use for real parts: a tray host on a virtual display, a Secret
 # Service keyring, PostgreSQL, Chromium, a C compiler for the LD_PRELOAD injection test,
 # Debian's Python (the .deb's own environment) and systemd-analyze for the unit file.
+# squashfs-tools (mksquashfs) and hivex (hivexregedit) build AppImage and registry fixtures.
 DEBS=(
   xvfb xauth trayer x11-utils imagemagick libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
   libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-render-util0 libxcb-image0
@@ -14,7 +15,7 @@ DEBS=(
   gnome-keyring libsecret-tools
   postgresql-15
   chromium chromium-driver
-  osslsigncode
+  osslsigncode squashfs-tools libhivex-bin libwin-hivex-perl
   gcc libc6-dev curl
   python3.11 python3.11-venv systemd
 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, ClassVar
 
@@ -151,13 +152,22 @@ def image_digest(fh: BinaryIO, size: int, where: pe.Headers, algorithm: str) -> 
 def _signer_problem(signed: Any, content: bytes) -> str:
     """Why the signer's signature does not cover `content` (the SpcIndirectDataContent's
     value); "" when it does."""
+    return signer_problem(signed, lambda name: hashlib.new(name, content).digest())[0]
+
+
+def signer_problem(
+    signed: Any, digest_of: Callable[[str], bytes | None]
+) -> tuple[str, x509.Certificate | None]:
+    """Why the first SignerInfo of a (CMS / PKCS#7) SignedData does not sign the content whose
+    digest under a hashlib algorithm name `digest_of` gives ("" when it does), and the
+    signer's certificate when it was found. Shared by Authenticode and Apple's code signing."""
     infos = signed["signer_infos"]
     if len(infos) == 0:
-        return "the signature has no signer"
+        return "the signature has no signer", None
     info = infos[0]
     sid = info["sid"]
     if sid.name != "issuer_and_serial_number":
-        return "the signer is not named by issuer and serial number"
+        return "the signer is not named by issuer and serial number", None
     wanted = (sid.chosen["issuer"].dump(), sid.chosen["serial_number"].native)
     signer = None
     for choice in signed["certificates"] or []:
@@ -168,16 +178,20 @@ def _signer_problem(signed: Any, content: bytes) -> str:
             signer = x509.load_der_x509_certificate(cert.dump())
             break
     if signer is None:
-        return "the signer's certificate is not in the signature"
+        return "the signer's certificate is not in the signature", None
     name = info["digest_algorithm"]["algorithm"].native
     if name not in _HASHES:
-        return f"unsupported signer digest algorithm {name}"
+        return f"unsupported signer digest algorithm {name}", signer
     attributes = info["signed_attrs"]
     if not attributes:
-        return "the signature has no signed attributes"
+        return "the signature has no signed attributes", signer
     declared = [a["values"][0].native for a in attributes if a["type"].native == "message_digest"]
-    if declared != [hashlib.new(name, content).digest()]:
-        return "the signed digest was replaced: it no longer matches what the signer signed"
+    expected = digest_of(name)
+    if expected is None or declared != [expected]:
+        return (
+            "the signed digest was replaced: it no longer matches what the signer signed",
+            signer,
+        )
     signed_bytes = attributes.untag().dump()  # signed as a SET OF, not as [0] IMPLICIT
     algorithm = _HASHES[name]()
     key = signer.public_key()
@@ -187,9 +201,20 @@ def _signer_problem(signed: Any, content: bytes) -> str:
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(info["signature"].native, signed_bytes, ec.ECDSA(algorithm))
         else:
-            return f"unsupported signer key type {type(key).__name__}"
+            return f"unsupported signer key type {type(key).__name__}", signer
     except InvalidSignature:
-        return "the signer's signature does not verify"
+        return "the signer's signature does not verify", signer
     except UnsupportedAlgorithm as exc:
-        return f"unsupported signature algorithm ({exc})"
-    return ""
+        return f"unsupported signature algorithm ({exc})", signer
+    return "", signer
+
+
+def other_certificates(signed: Any, signer: x509.Certificate) -> list[x509.Certificate]:
+    """The certificates a SignedData carries besides the signer's (chain intermediates)."""
+    out: list[x509.Certificate] = []
+    for choice in signed["certificates"] or []:
+        if choice.name == "certificate":
+            cert = x509.load_der_x509_certificate(choice.chosen.dump())
+            if cert != signer:
+                out.append(cert)
+    return out

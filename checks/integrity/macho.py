@@ -7,10 +7,8 @@ CMS signature blob is present, and every code page's hash against the file. A pa
 no longer hashes to its slot is an in-place binary patch; an ad-hoc signature without a
 Team ID is what `codesign --force --sign -` leaves behind (WeChatTweak).
 
-Out of scope: the CMS signature itself (the certificate chain up to Apple, and that the
-CMS blob really signs this CodeDirectory) is NOT verified; an attacker who can produce a
-CodeDirectory under a chosen Team ID with a forged CMS blob is not caught here. That needs
-the platform's own verifier (`codesign --verify`, SecStaticCodeCheckValidity) on a live Mac.
+The CMS blob and the digests of the primary CodeDirectory (slot 0, the one the CMS signs)
+are kept, so that `codesign.py` can verify the CMS signature and its chain to Apple's roots.
 
 Layout (all signature structures are big-endian) from Apple's xnu `osfmk/kern/cs_blobs.h`:
 CS_SuperBlob {magic 0xfade0cc0, length, count, index[count] {type, offset}};
@@ -118,6 +116,9 @@ class SliceSignature:
     bad_pages: tuple[int, ...] = ()  # the first few page indices that do not match
     bad_page_count: int = 0
     problems: tuple[str, ...] = ()  # structural inconsistencies a tamperer leaves behind
+    cms: bytes = field(default=b"", repr=False)  # the CMS SignedData (DER, padding cut)
+    # Digests of the primary CodeDirectory (slot 0), which the CMS signs, by hashlib name.
+    cd_digests: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,11 +207,15 @@ def _slice(fh: BinaryIO, arch: str, base: int, size: int) -> SliceSignature:
             problems=(f"the signature ({sig_size} bytes at {sig_off:#x}) lies outside the file",),
         )
     blob = _read(fh, base + sig_off, sig_size, base + size)
-    cds, has_cms = _superblob(blob, arch)
+    cds, has_cms, cms, primary = _superblob(blob, arch)
     if not cds:
         return SliceSignature(
             arch, base, size, True, has_cms=has_cms, problems=("no CodeDirectory",)
         )
+    digests = tuple(
+        (name, hashlib.new(name, primary).digest())
+        for name in ("sha1", "sha256", "sha384", "sha512")
+    )
     cd = max(cds, key=lambda c: HASH_TYPES[c.hash_type][1])
     problems: list[str] = []
     bad: list[int] = []
@@ -235,10 +240,13 @@ def _slice(fh: BinaryIO, arch: str, base: int, size: int) -> SliceSignature:
         bad_pages=tuple(bad),
         bad_page_count=count,
         problems=tuple(problems),
+        cms=cms,
+        cd_digests=digests,
     )
 
 
-def _superblob(blob: bytes, arch: str) -> tuple[list[CodeDirectory], bool]:
+def _superblob(blob: bytes, arch: str) -> tuple[list[CodeDirectory], bool, bytes, bytes]:
+    """(CodeDirectories, whether a CMS is there, the CMS DER, the primary CD's bytes)."""
     magic, length, count = struct.unpack_from(">III", blob, 0)
     if magic != CSMAGIC_EMBEDDED_SIGNATURE:
         raise MachOError(f"{arch}: signature magic {magic:#010x} is not an embedded signature")
@@ -246,6 +254,7 @@ def _superblob(blob: bytes, arch: str) -> tuple[list[CodeDirectory], bool]:
         raise MachOError(f"{arch}: signature index is truncated")
     cds: list[CodeDirectory] = []
     has_cms = False
+    cms = primary = b""
     for i in range(count):
         slot, off = struct.unpack_from(">II", blob, 12 + i * 8)
         if off + 8 > len(blob):
@@ -258,10 +267,28 @@ def _superblob(blob: bytes, arch: str) -> tuple[list[CodeDirectory], bool]:
             if bmagic != CSMAGIC_CODEDIRECTORY:
                 raise MachOError(f"{arch}: slot {slot:#x} holds magic {bmagic:#010x}")
             cds.append(parse_code_directory(sub, arch))
+            if slot == CSSLOT_CODEDIRECTORY:
+                primary = sub
         elif slot == CSSLOT_SIGNATURESLOT:
             # `codesign -s -` writes an empty wrapper (8 bytes): ad-hoc, no CMS at all.
             has_cms = bmagic == CSMAGIC_BLOBWRAPPER and blen > 8
-    return cds, has_cms
+            if has_cms:
+                cms = _der_element(sub[8:])
+    return cds, has_cms, cms, primary
+
+
+def _der_element(data: bytes) -> bytes:
+    """The first DER element of `data` (codesign pads the CMS with zeros to its reserved
+    size); `data` itself when its length cannot be read (the CMS check then says so)."""
+    if len(data) < 2 or data[1] == 0x80:
+        return data
+    first = data[1]
+    if first < 0x80:
+        return data[: 2 + first]
+    n = first & 0x7F
+    if n > 4 or 2 + n > len(data):
+        return data
+    return data[: 2 + n + int.from_bytes(data[2 : 2 + n], "big")]
 
 
 def parse_code_directory(blob: bytes, arch: str = "") -> CodeDirectory:

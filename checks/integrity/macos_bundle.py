@@ -41,6 +41,7 @@ from checks.integrity import macho
 from checks.integrity.common import MAX_FACTS_PER_INSTALL, install_roots
 from checks.integrity.filecache import computed, digest_file
 from checks.model import Facts, TamperFact
+from checks.trust import TrustStore
 
 SEAL = "macos-bundle-seal"
 SIGNATURE = "macos-code-signature"
@@ -194,7 +195,7 @@ def collect(facts: Facts, clients: ClientIndex, fs: FsView) -> None:
         with fs.item("integrity", bundle.path):
             check_seal(facts, bundle, fs)
         with fs.item("integrity", bundle.path):
-            check_signature(facts, bundle, fs)
+            check_signature(facts, bundle, fs, clients.trust)
 
 
 # --- the seal ----------------------------------------------------------------------------
@@ -253,7 +254,9 @@ def check_seal(facts: Facts, bundle: Bundle, fs: FsView) -> None:
 
     for entry in fs.walk_files(contents, "integrity", MAX_BUNDLE_FILES):
         rel = _nfc(entry.path[len(contents) + 1 :])
-        if rel in by_code or rel.startswith(("_CodeSignature/", *nested)):
+        # `_MASReceipt/` is written by the Mac App Store after signing and is always left out
+        # of the seal by Apple's codesign (field case 2): never "added".
+        if rel in by_code or rel.startswith(("_CodeSignature/", "_MASReceipt/", *nested)):
             continue
         spec = seal.files.get(rel)
         if spec is None:
@@ -363,7 +366,9 @@ def _inspect(fh: BinaryIO, size: int) -> macho.MachOSignature:
     return macho.inspect(fh, size)
 
 
-def check_signature(facts: Facts, bundle: Bundle, fs: FsView) -> None:
+def check_signature(
+    facts: Facts, bundle: Bundle, fs: FsView, trust: TrustStore | None = None
+) -> None:
     if not bundle.executable:
         return
     contents = f"{bundle.path}/Contents"
@@ -386,7 +391,10 @@ def check_signature(facts: Facts, bundle: Bundle, fs: FsView) -> None:
     fat = len(sig.slices) > 1
     for part in sig.slices:
         prefix = f"{part.arch}: " if fat else ""
-        problems.extend(prefix + p for p in _slice_problems(fs, client, contents, part))
+        problems.extend(
+            prefix + p
+            for p in _slice_problems(fs, client, contents, part, trust or TrustStore.of(), exe)
+        )
     if problems:
         facts.tampering.append(
             TamperFact(
@@ -399,7 +407,12 @@ def check_signature(facts: Facts, bundle: Bundle, fs: FsView) -> None:
 
 
 def _slice_problems(
-    fs: FsView, client: ApprovedClient, contents: str, part: macho.SliceSignature
+    fs: FsView,
+    client: ApprovedClient,
+    contents: str,
+    part: macho.SliceSignature,
+    trust: TrustStore,
+    exe: str,
 ) -> list[str]:
     if not part.signed:
         return ["not code-signed at all (the signature was removed)"]
@@ -415,6 +428,8 @@ def _slice_problems(
         out.append(
             f"Team ID {cd.team_id or '(none)'} is not the vendor's ({', '.join(client.team_ids)})"
         )
+    elif not cd.adhoc and part.has_cms:
+        out.extend(_signer_problems(fs, client, cd, part, trust, exe))
     if part.bad_page_count:
         page = cd.page_size or cd.code_limit
         where = ", ".join(f"{i * page:#x}" for i in part.bad_pages)
@@ -434,6 +449,46 @@ def _slice_problems(
             what = name or "_CodeSignature/CodeResources"
             out.append(f"{what} is not the one the signature seals (changed after signing)")
     return out
+
+
+def _signer_problems(
+    fs: FsView,
+    client: ApprovedClient,
+    cd: macho.CodeDirectory,
+    part: macho.SliceSignature,
+    trust: TrustStore,
+    exe: str,
+) -> list[str]:
+    """The Team ID counts only when the CMS signs this CodeDirectory and its signer chains
+    to Apple's roots (or an added anchor), and the certificate is that team's (or Apple's
+    own, for Mac App Store re-signing)."""
+    from checks.integrity import codesign  # asn1crypto only where a bundle is checked
+
+    check = codesign.verify(part.cms, part.cd_digests, trust)
+    expected = (
+        f"期望 expected: 由 Apple 根证书链签发、Team ID {'/'.join(client.team_ids) or '?'} "
+        f"/ a CMS signature chaining to Apple's roots for Team ID "
+        f"{'/'.join(client.team_ids) or '?'}; 实际 found: "
+    )
+    if not check.readable:
+        fs.note("integrity", exe, f"its CMS signature cannot be read: {check.problem}")
+        return []
+    if check.problem:
+        return [
+            f"its CMS signature does not sign this code: {check.problem}; {expected}"
+            f"signer {check.signer or '(none)'}"
+        ]
+    if not check.trusted:
+        return [
+            f"signed by a certificate that does not chain to Apple's roots; {expected}"
+            f"signer {check.signer} ({check.chain_problem})"
+        ]
+    if not check.apple_signed and check.team_id != cd.team_id:
+        return [
+            f"the signing certificate's team ({check.team_id or 'none'}) is not the Team ID "
+            f"the code claims ({cd.team_id}); {expected}signer {check.signer}"
+        ]
+    return []
 
 
 def _file_digest(fs: FsView, path: str, algorithm: str) -> bytes | None:

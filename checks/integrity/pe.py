@@ -9,9 +9,9 @@ The signer is the certificate the SignedData's SignerInfo names by issuer and se
 
 Whether the file is still what was signed is `authenticode.py`'s business.
 
-Out of scope, and documented as such: the certificate chain is NOT verified (a self-made
-certificate whose subject says "Tencent" passes). Proving a signer genuine needs
-WinVerifyTrust on the machine itself.
+The certificates the signature carries are kept (DER) so that `checks.trust` can verify
+the signer's chain to a shipped trust anchor: a self-made certificate whose subject says
+"Tencent" is read here, and refused there.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 MAX_HEADERS = 64 * 1024
@@ -50,6 +50,16 @@ class PeSignature:
     signed: bool = False
     signer: Signer | None = None
     problem: str = ""  # why a signature that is there could not be read
+    signer_der: bytes = b""  # the signer's certificate
+    others_der: tuple[bytes, ...] = ()  # the other certificates the signature carries
+
+    def certificates(self) -> tuple[x509.Certificate, list[x509.Certificate]] | None:
+        """(signer, the others) as certificates; None when there is no signer."""
+        if not self.signer_der:
+            return None
+        return x509.load_der_x509_certificate(self.signer_der), [
+            x509.load_der_x509_certificate(d) for d in self.others_der
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +150,13 @@ def _inspect(fh: BinaryIO, size: int) -> PeSignature:
     if not certs:
         return PeSignature(True, True, problem="the PKCS#7 block holds no certificates")
     cert = _signer_cert(der, certs)
-    return PeSignature(True, True, signer=_describe(cert))
+    return PeSignature(
+        True,
+        True,
+        signer=_describe(cert),
+        signer_der=cert.public_bytes(Encoding.DER),
+        others_der=tuple(c.public_bytes(Encoding.DER) for c in certs if c != cert)[:32],
+    )
 
 
 def signed_data(table: bytes) -> bytes | None:

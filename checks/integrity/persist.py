@@ -22,7 +22,9 @@ from checks.integrity.filecache import RESULTS, FileResultCache
 
 log = logging.getLogger("wxguard.checks.integrity")
 
-FORMAT = 1
+# 2: a PE signer keeps its certificates (DER, hex), which chain verification needs; saved
+# results of format 1 lack them and are ignored (one slower first scan).
+FORMAT = 2
 
 
 def _encode_image(value: Any) -> dict[str, Any]:
@@ -46,6 +48,8 @@ def _encode_signer(value: Any) -> dict[str, Any]:
         "signer": None
         if signer is None
         else [signer.organization, signer.common_name, signer.subject],
+        "signer_der": value.signer_der.hex(),
+        "others_der": [d.hex() for d in value.others_der],
     }
 
 
@@ -56,6 +60,8 @@ def _decode_signer(data: dict[str, Any]) -> object:
         bool(data["signed"]),
         None if signer is None else pe.Signer(*(str(x) for x in signer)),
         str(data["problem"]),
+        bytes.fromhex(str(data["signer_der"])),
+        tuple(bytes.fromhex(str(d)) for d in data["others_der"]),
     )
 
 

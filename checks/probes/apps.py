@@ -2,14 +2,20 @@
 
 Linux: .desktop files, dpkg status, flatpak and snap installs, AppImages. macOS: app
 bundles' Info.plist. Windows: Program Files folders and, on a live machine, the uninstall
-keys of the registry (offline hives are reported as a blind spot).
+keys of the registry (a live machine through winreg, an offline image's hives through
+regipy), and Microsoft Store (MSIX) packages by their AppxManifest.xml under WindowsApps.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+from xml.etree import ElementTree
 
+from checks import appimage
 from checks.fsview import METADATA_LIMIT
+from checks.identity import looks_like_wechat
+from checks.integrity.filecache import computed
 from checks.model import AppFact, Platform
 from checks.parsers import load_plist, parse_desktop_entry, parse_dpkg_status
 from checks.probes import winreg_source
@@ -97,20 +103,42 @@ def _linux_installs(ctx: ProbeContext) -> None:
         for entry in ctx.fs.listdir(folder, "apps"):
             if entry.is_dir and entry.name != "bin":
                 apps.append(AppFact("snap", entry.name, entry.name, entry.path))
+    digests = any(c.appimage_sha256 for c in ctx.catalogue.clients)
     for template in _APPIMAGE_PLACES:
         for folder, user in ctx.places(template):
             for entry in ctx.fs.listdir(folder, "apps"):
                 if not entry.is_dir and entry.name.lower().endswith(".appimage"):
-                    apps.append(
-                        AppFact(
-                            "appimage",
-                            entry.name,
-                            entry.name[: -len(".appimage")],
-                            entry.path,
-                            exe=entry.path,
-                            user=user,
-                        )
-                    )
+                    with ctx.fs.item("apps", entry.path):
+                        apps.append(_appimage(ctx, entry.name, entry.path, user, digests))
+
+
+def _appimage(ctx: ProbeContext, name: str, path: str, user: str, digests: bool) -> AppFact:
+    """An AppImage as its embedded desktop entry describes it (checks/appimage.py). Looked
+    into only when its name is WeChat-like: other people's AppImages are none of our business."""
+    stem = name[: -len(".appimage")]
+    if not looks_like_wechat(stem):
+        return AppFact("appimage", name, stem, path, exe=path, user=user)
+    info = computed(ctx.fs, path, "appimage", appimage.inspect, "apps", reads_whole=False)
+    if info is None:
+        identity = "appimage:unreadable"
+    elif info.official_layout:
+        identity = "appimage:official-layout"
+    else:
+        identity = "appimage:other"
+    if digests and info is not None:
+        # Hashing a 200 MB image is worth it only when there is a release list to match.
+        digest = ctx.fs.sha256(path, "apps")
+        if digest:
+            identity += f" sha256:{digest}"
+    return AppFact(
+        "appimage",
+        name,
+        (info.name if info is not None and info.name else stem),
+        path,
+        exe=info.describe() if info is not None else path,
+        user=user,
+        identity=identity,
+    )
 
 
 # --- macOS ---------------------------------------------------------------------------------
@@ -159,8 +187,8 @@ def _windows(ctx: ProbeContext) -> None:
     for template in _WIN_PROGRAM_DIRS:
         for folder, user in ctx.places(template):
             for entry in ctx.fs.listdir(folder, "apps"):
-                if not entry.is_dir:
-                    continue
+                if not entry.is_dir or entry.name.casefold() == "windowsapps":
+                    continue  # Store packages are judged by their manifests (_msix)
                 ctx.facts.apps.append(
                     AppFact("program-files", entry.name, entry.name, entry.path, user=user)
                 )
@@ -187,13 +215,94 @@ def _windows(ctx: ProbeContext) -> None:
                                 user=user,
                             )
                         )
+    _msix(ctx)
     if ctx.layout.live:
         apps, blind = winreg_source.uninstall_entries()
         ctx.facts.apps.extend(apps)
         ctx.facts.blind_spots.extend(blind)
     else:
-        ctx.fs.note(
-            "apps",
-            "registry hives (Windows/System32/config, NTUSER.DAT)",
-            "offline registry hives are not parsed; uninstall entries and Run keys were not examined",
-        )
+        for hive, user, _where in offline_hives(ctx):
+            ctx.facts.apps.extend(winreg_source.offline_apps(hive, user))
+
+
+def offline_hives(ctx: ProbeContext) -> list[tuple[winreg_source.HiveFacts, str, str]]:
+    """(what the hive says, user, registry path) of an offline image's SOFTWARE hive and each
+    user's NTUSER.DAT; a hive that is missing is skipped, one that cannot be read is a blind
+    spot (FsView / `computed`)."""
+    out: list[tuple[winreg_source.HiveFacts, str, str]] = []
+    for template, where in (
+        ("{root}/Windows/System32/config/SOFTWARE", "HKLM\\SOFTWARE"),
+        ("{home}/NTUSER.DAT", "HKCU\\Software"),
+    ):
+        for path, user in ctx.places(template):
+            facts = computed(
+                ctx.fs,
+                path,
+                "registry-hive",
+                winreg_source.read_hive,
+                "apps",
+                reads_whole=True,
+            )
+            if facts is not None:
+                out.append((facts, user, where))
+    return out
+
+
+# Microsoft Store packages live here, one folder per package; the manifest is trusted only
+# in this place (a copy elsewhere proves nothing), which only an administrator can write.
+_WINDOWS_APPS = "{program_files}/WindowsApps"
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def publisher_id(publisher: str) -> str:
+    """The 13-character publisher id Windows derives from a package's Publisher: the first
+    8 bytes of SHA-256 over its UTF-16LE text, as Crockford base32 ("…_8wekyb3d8bbwe")."""
+    head = int.from_bytes(hashlib.sha256(publisher.encode("utf-16-le")).digest()[:8], "big")
+    value = head << 1
+    return "".join(_CROCKFORD[(value >> (5 * (12 - i))) & 31] for i in range(13))
+
+
+def parse_appx_identity(data: bytes) -> tuple[str, str, str] | None:
+    """(Name, Publisher, Version) of an AppxManifest.xml's <Identity>; None without one.
+
+    expat (2.4 and later) refuses entity-amplification bombs; a DTD is refused outright,
+    since a real manifest never has one."""
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ValueError("a manifest with a DTD is not a real AppxManifest.xml")
+    root = ElementTree.fromstring(data)
+    for element in root.iter():
+        if element.tag.rsplit("}", 1)[-1] == "Identity":
+            name, publisher = element.get("Name", ""), element.get("Publisher", "")
+            if name and publisher:
+                return name, publisher, element.get("Version", "")
+    return None
+
+
+def _msix(ctx: ProbeContext) -> None:
+    for folder, _ in ctx.places(_WINDOWS_APPS):
+        for entry in ctx.fs.listdir(folder, "apps"):
+            if not entry.is_dir or not looks_like_wechat(entry.name):
+                continue
+            manifest = entry.path + "/AppxManifest.xml"
+            with ctx.fs.item("apps", manifest):
+                identity = ctx.fs.parsed(manifest, parse_appx_identity, "apps", METADATA_LIMIT)
+                if identity is None:
+                    # No readable manifest: a WeChat-like package that nothing identifies.
+                    ctx.facts.apps.append(
+                        AppFact("msix", entry.name, entry.name, entry.path, exe="no manifest")
+                    )
+                    continue
+                name, publisher, version = identity
+                family = f"{name}_{publisher_id(publisher)}"
+                ctx.facts.apps.append(
+                    AppFact(
+                        "msix",
+                        family,
+                        name,
+                        entry.path,
+                        exe=f"package family {family}, publisher {publisher!r}",
+                        version=version,
+                        publisher=publisher,
+                        identity=f"msix:{family}|{publisher.replace(' ', '%20')}",
+                    )
+                )

@@ -53,6 +53,15 @@ def collect(ctx: ProbeContext) -> None:
         keys, blind = winreg_source.run_keys()
         out.extend(keys)
         ctx.facts.blind_spots.extend(blind)
+    elif platform is Platform.WINDOWS:
+        from checks.probes.apps import offline_hives  # the hives are parsed once, cached
+
+        for hive, user, where in offline_hives(ctx):
+            out.extend(
+                winreg_source.offline_run_keys(
+                    hive, where + r"\Microsoft\Windows\CurrentVersion\Run", user
+                )
+            )
 
 
 def _entry(ctx: ProbeContext, source: str, name: str, path: str, user: str) -> None:

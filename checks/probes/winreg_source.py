@@ -1,18 +1,26 @@
-"""Windows registry reads for a live Windows machine (uninstall entries and Run keys).
+"""Windows registry reads: uninstall entries and Run keys.
 
-On every other platform, and for offline images, there is nothing to read here.
+A live Windows machine is read through `winreg`. An offline image's hives are parsed with
+regipy (a maintained pure-Python hive parser): the machine's `Windows/System32/config/
+SOFTWARE` (HKLM\\SOFTWARE) and each user's `NTUSER.DAT` (HKCU). Hive files are opened
+through `FsView` under its read policy and size limit; one that cannot be parsed is a
+blind spot naming it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 from checks.model import AppFact, AutostartFact, BlindSpot
 
 _UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
 _UNINSTALL_WOW = r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall"
 _RUN = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
+HIVE_LIMIT = 512 * 1024 * 1024
+MAX_HIVE_ITEMS = 20_000  # uninstall entries / Run values read from one hive
 
 
 def _winreg() -> Any:
@@ -92,3 +100,81 @@ def _values(reg: Any, key: Any) -> dict[str, Any]:
         values[name] = value
         index += 1
     return values
+
+
+# --- offline hives (regipy) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HiveFacts:
+    """What one hive says: uninstall entries (key name, values) and Run values."""
+
+    uninstall: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    run: tuple[tuple[str, str], ...] = ()
+
+
+def read_hive(fh: BinaryIO, _size: int) -> HiveFacts:
+    """Uninstall entries and Run values of a SOFTWARE or NTUSER.DAT hive (regipy raises for
+    a file that is not a hive; the caller turns that into a blind spot)."""
+    from regipy.registry import RegistryHive
+
+    # regipy opens by path; an int is a path to open() too, so it reads the very file the
+    # read policy opened (a duplicate descriptor, which regipy closes).
+    hive: Any = RegistryHive(os.dup(fh.fileno()))  # type: ignore[no-untyped-call]
+    # SOFTWARE's root is HKLM\\SOFTWARE itself; NTUSER.DAT's root is HKCU (keys under Software).
+    prefix = "\\Software" if _root_has(hive, "Software") else ""
+    uninstall: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    for path in (_UNINSTALL, _UNINSTALL_WOW):
+        key = _key(hive, prefix + "\\" + path.split("\\", 1)[1])
+        if key is None:
+            continue
+        for sub in key.iter_subkeys():
+            if len(uninstall) >= MAX_HIVE_ITEMS:
+                break
+            values = tuple(
+                (str(v.name), str(v.value)) for v in sub.iter_values() if v.value is not None
+            )
+            uninstall.append((str(sub.name), values))
+    run: list[tuple[str, str]] = []
+    key = _key(hive, prefix + "\\" + _RUN.split("\\", 1)[1])
+    if key is not None:
+        for value in key.iter_values():
+            if len(run) < MAX_HIVE_ITEMS and value.value is not None:
+                run.append((str(value.name), str(value.value)))
+    return HiveFacts(tuple(uninstall), tuple(run))
+
+
+def _root_has(hive: Any, name: str) -> bool:
+    return any(str(k.name) == name for k in hive.root.iter_subkeys())
+
+
+def _key(hive: Any, path: str) -> Any:
+    from regipy.exceptions import RegistryKeyNotFoundException
+
+    try:
+        return hive.get_key(path)
+    except RegistryKeyNotFoundException:
+        return None
+
+
+def offline_apps(facts: HiveFacts, user: str = "") -> list[AppFact]:
+    out: list[AppFact] = []
+    for name, pairs in facts.uninstall:
+        values = dict(pairs)
+        out.append(
+            AppFact(
+                "uninstall",
+                name,
+                values.get("DisplayName", name),
+                values.get("InstallLocation", ""),
+                exe=values.get("DisplayIcon", "").split(",")[0],
+                version=values.get("DisplayVersion", ""),
+                publisher=values.get("Publisher", ""),
+                user=user,
+            )
+        )
+    return out
+
+
+def offline_run_keys(facts: HiveFacts, where: str, user: str = "") -> list[AutostartFact]:
+    return [AutostartFact("run-key", name, command, where, user) for name, command in facts.run]

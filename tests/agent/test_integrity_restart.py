@@ -13,19 +13,22 @@ import pytest
 from agent.config import Settings
 from agent.paths import AgentPaths, Mode
 from agent.service import AgentService
-from bench.pefiles import certificate, signed_pe
+from bench.pefiles import signed_pe, signing_chain
 from checks.api import image_scanner
+from checks.catalogue import load_builtin
 from checks.integrity import persist
 from checks.integrity.filecache import RESULTS
 from checks.model import ScanResult
 
 TENCENT = "Tencent Technology (Shenzhen) Company Limited"
 CORE = "Program Files/Tencent/WeChat/[3.9.12.51]"
+# A signer counts only through a chain to a trust anchor: the scan trusts this test root.
+CERT, KEY, ANCHOR = signing_chain(TENCENT)
 
 
 @pytest.fixture
 def install(tmp_path: Path) -> Iterator[Path]:
-    cert, key = certificate(TENCENT)
+    cert, key = CERT, KEY
     root = tmp_path / "image"
     (root / CORE).mkdir(parents=True)
     (root / "Users" / "alice").mkdir(parents=True)
@@ -40,7 +43,7 @@ def install(tmp_path: Path) -> Iterator[Path]:
 def _run_once(root: Path, state: Path) -> tuple[int, list[str]]:
     """Start an agent on the image, wait for its first scan, stop it: (files read, rules)."""
     paths = AgentPaths.resolve(Mode.SYSTEM, state)
-    scanner = image_scanner(str(root), "windows")
+    scanner = image_scanner(str(root), "windows", load_builtin().with_trust_anchors([ANCHOR]))
     service = AgentService(Settings(process_poll_s=0.5), paths, scanner)
     scans: list[ScanResult] = []
     service.scan_listeners.append(lambda result, _delta: scans.append(result))

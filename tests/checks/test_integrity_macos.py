@@ -8,18 +8,27 @@ installer or patcher does, and must produce the finding a person would check.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import plistlib
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from checks.api import image_scanner, scan_image
+from checks.catalogue import load_builtin
 from checks.integrity import macho
 from checks.model import ScanResult
+from tests.checks.pki import Pki, self_issued
 
 TEAM = "5A4RE8SF68"
 APP = "Applications/WeChat.app"
@@ -39,6 +48,10 @@ class Sig:
     hash_type: int = 2  # SHA-256
     special: dict[int, bytes] = field(default_factory=dict)  # slot n (for -n) -> file bytes
     signed: bool = True
+    # A real CMS over the CodeDirectory by this certificate and key (else a placeholder blob,
+    # which the scan reports as an unreadable CMS); `cms_over` signs other bytes instead.
+    signer: tuple[x509.Certificate, Any] | None = None
+    cms_over: bytes | None = None
 
 
 def macho_slice(code: bytes, sig: Sig, cpu: int = CPU_ARM64) -> bytes:
@@ -58,7 +71,11 @@ def macho_slice(code: bytes, sig: Sig, cpu: int = CPU_ARM64) -> bytes:
     cd_header = 88  # version 0x20400 layout
     hash_offset = cd_header + len(ident) + len(team) + n_special * hash_size
     cd_len = hash_offset + n_code * hash_size
+    # codesign reserves the CMS's room before it signs (the CMS signs the CodeDirectory,
+    # whose page hashes cover the load command that gives the signature's size).
     cms = b"\x30\x80" + b"placeholder CMS" if sig.cms else b""
+    if sig.cms and sig.signer is not None:
+        cms = b"\0" * CMS_ROOM
     cms_blob = struct.pack(">II", macho.CSMAGIC_BLOBWRAPPER, 8 + len(cms)) + cms
     super_len = 12 + 2 * 8 + cd_len + len(cms_blob)
     lc = struct.pack("<IIII", macho.LC_CODE_SIGNATURE, 16, code_limit, super_len)
@@ -103,12 +120,69 @@ def macho_slice(code: bytes, sig: Sig, cpu: int = CPU_ARM64) -> bytes:
     assert len(cd) == cd_header
     cd += ident + team + specials + pages
     assert len(cd) == cd_len
+    if sig.cms and sig.signer is not None:
+        der = detached_cms(sig.cms_over if sig.cms_over is not None else cd, *sig.signer)
+        assert len(der) <= CMS_ROOM
+        cms_blob = cms_blob[:8] + der + b"\0" * (CMS_ROOM - len(der))
     index = struct.pack(">IIII", 0, 12 + 16, macho.CSSLOT_SIGNATURESLOT, 12 + 16 + cd_len)
     superblob = (
         struct.pack(">III", macho.CSMAGIC_EMBEDDED_SIGNATURE, super_len, 2) + index + cd + cms_blob
     )
     assert len(superblob) == super_len
     return signed_part + superblob
+
+
+CMS_ROOM = 8192
+
+
+def detached_cms(content: bytes, cert: x509.Certificate, key: Any) -> bytes:
+    """A detached CMS SignedData over `content` (what codesign makes over the CodeDirectory)."""
+    return (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(content)
+        .add_signer(cert, key, hashes.SHA256())
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature])
+    )
+
+
+def developer_id(
+    pki: Pki, team: str, org: str = "Tencent Technology (Shenzhen) Company Limited"
+) -> tuple[x509.Certificate, Any]:
+    """A Developer ID Application certificate (OU = Team ID) issued by the test PKI's CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.USER_ID, team),
+            x509.NameAttribute(
+                NameOID.COMMON_NAME, f"Developer ID Application: {org[:20]} ({team})"
+            ),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, team),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+        ]
+    )
+    start = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(pki.ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=1000))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+        .sign(pki.ca_key, hashes.SHA256())
+    )
+    return cert, key
+
+
+# The test PKI's intermediate is the anchor here: a CMS carries the signer's certificate.
+PKI = Pki("wxguard Test Apple Root")
+APPLE_LIKE = load_builtin().with_trust_anchors(
+    [PKI.ca.public_bytes(serialization.Encoding.PEM).decode("ascii")]
+)
+TENCENT_ID = developer_id(PKI, TEAM)
 
 
 def fat(slices: list[tuple[int, bytes]]) -> bytes:
@@ -223,10 +297,27 @@ def ours(result: ScanResult) -> list[str]:
 
 
 def test_intact_bundle_is_compliant(tmp_path: Path) -> None:
-    root = build_bundle(tmp_path / "img")
-    result = scan_image(str(root), "macos")
+    root = build_bundle(tmp_path / "img", Sig(signer=TENCENT_ID))
+    result = scan_image(str(root), "macos", APPLE_LIKE)
     assert result.findings == [], [f.to_json() for f in result.findings]
     assert not [b for b in result.blind_spots if b.probe.startswith("integrity")]
+
+
+def test_field_case_2_mac_app_store_receipt_is_not_tampering(tmp_path: Path) -> None:
+    """The store adds Contents/_MASReceipt/receipt after signing; Apple's seal leaves it out
+    on purpose. An optional sealed entry that is absent is fine too."""
+    root = build_bundle(tmp_path / "img")
+    receipt = root / APP / "Contents" / "_MASReceipt" / "receipt"
+    receipt.parent.mkdir()
+    receipt.write_bytes(b"0\x80\x06\x09*\x86H\x86\xf7\r\x01\x07\x02 receipt (PKCS#7)")
+    result = scan_image(str(root), "macos")
+    assert result.findings == [], [f.to_json() for f in result.findings]
+    # A receipt-like folder anywhere else in the bundle is still an addition.
+    (root / APP / "Contents" / "Resources" / "_MASReceipt").mkdir()
+    (root / APP / "Contents" / "Resources" / "_MASReceipt" / "receipt").write_bytes(b"x")
+    assert list(findings(scan_image(str(root), "macos"), "macos-bundle-seal")) == [
+        f"{APP}/Contents/Resources/_MASReceipt"
+    ]
 
 
 def test_added_framework_is_reported_once_for_its_folder(tmp_path: Path) -> None:
@@ -513,3 +604,53 @@ def test_standalone_nested_helper_and_file_replaced_by_folder(tmp_path: Path) ->
             "Contents/Resources/AppIcon.icns: sealed as a file, found a folder"
         )
     }
+
+
+# --- who signed: the CMS over the CodeDirectory and its chain ---------------------------
+
+
+def test_cms_chaining_to_the_anchor_with_the_vendor_team_is_clean(tmp_path: Path) -> None:
+    root = build_bundle(tmp_path / "img", Sig(signer=TENCENT_ID))
+    receipt = root / APP / "Contents" / "_MASReceipt" / "receipt"
+    receipt.parent.mkdir()
+    receipt.write_bytes(b"receipt")
+    result = scan_image(str(root), "macos", APPLE_LIKE)
+    assert result.findings == [] and not [b for b in result.blind_spots if "CMS" in b.reason]
+
+
+def test_self_issued_certificate_naming_tencent_is_a_finding(tmp_path: Path) -> None:
+    cert, key = self_issued("Tencent Technology (Shenzhen) Company Limited")
+    root = build_bundle(tmp_path / "img", Sig(signer=(cert, key)))
+    (detail,) = findings(
+        scan_image(str(root), "macos", APPLE_LIKE), "macos-code-signature"
+    ).values()
+    assert "does not chain to Apple's roots" in detail and "期望 expected" in detail
+    assert "self-issued" in detail
+
+
+def test_genuine_chain_for_another_team_is_a_finding(tmp_path: Path) -> None:
+    """A real developer certificate of another team cannot vouch for Tencent's Team ID."""
+    root = build_bundle(tmp_path / "img", Sig(signer=developer_id(PKI, "ZZZZZZZZZZ", "Evil")))
+    (detail,) = findings(
+        scan_image(str(root), "macos", APPLE_LIKE), "macos-code-signature"
+    ).values()
+    assert "team (ZZZZZZZZZZ) is not the Team ID the code claims (5A4RE8SF68)" in detail
+
+
+def test_cms_lifted_from_another_binary_is_a_finding(tmp_path: Path) -> None:
+    root = build_bundle(tmp_path / "img", Sig(signer=TENCENT_ID, cms_over=b"another CodeDirectory"))
+    (detail,) = findings(
+        scan_image(str(root), "macos", APPLE_LIKE), "macos-code-signature"
+    ).values()
+    assert "does not sign this code" in detail
+
+
+def test_without_the_anchor_the_test_signer_proves_nothing(tmp_path: Path) -> None:
+    root = build_bundle(tmp_path / "img", Sig(signer=TENCENT_ID))
+    assert list(findings(scan_image(str(root), "macos"), "macos-code-signature"))
+
+
+def test_unreadable_cms_is_a_blind_spot(tmp_path: Path) -> None:
+    root = build_bundle(tmp_path / "img")  # the placeholder CMS blob
+    result = scan_image(str(root), "macos", APPLE_LIKE)
+    assert any("CMS signature cannot be read" in b.reason for b in result.blind_spots)

@@ -3,8 +3,8 @@ unchanged since it was signed.
 
 The PE files are built here (DOS header, PE32+ headers, a body) and Authenticode-signed by
 `osslsigncode` (Debian's, the tool Linux build farms sign Windows binaries with) under
-self-made certificates: the check reads who signed and verifies that the file is unchanged;
-it does not verify the chain, and the tests say exactly that.
+certificates of a test PKI whose root is passed to the scan as a trust anchor (as
+`wxguard check --trust-anchor` does): a signer counts only through a verified chain.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import io
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import cms
@@ -20,10 +21,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from bench.pefiles import certificate, pe_file, signed_data, signed_pe
-from checks.api import image_scanner, scan_image
+from bench.pefiles import pe_file, signed_data, signed_pe
+from checks.api import image_scanner
+from checks.api import scan_image as _scan_image
 from checks.integrity import authenticode, pe
 from checks.model import ScanResult
+from tests.checks.pki import Pki
 
 TENCENT = "Tencent Technology (Shenzhen) Company Limited"
 INSTALL = "Program Files/Tencent/WeChat"
@@ -33,14 +36,28 @@ CORE = f"{INSTALL}/[3.9.12.51]"
 Signers = dict[str, tuple[x509.Certificate, ec.EllipticCurvePrivateKey]]
 
 
+PKI = Pki()
+CATALOGUE = PKI.catalogue()
+
+
 @pytest.fixture(scope="module")
 def signers() -> Signers:
     return {
-        "tencent": certificate(TENCENT),
-        "tencent-nospace": certificate("Tencent Technology(Shenzhen) Company Limited"),
-        "microsoft": certificate("Microsoft Corporation"),
-        "evil": certificate("Evil Plugins Ltd", "evil.example"),
+        "tencent": PKI.leaf(TENCENT),
+        "tencent-nospace": PKI.leaf("Tencent Technology(Shenzhen) Company Limited"),
+        "microsoft": PKI.leaf("Microsoft Corporation"),
+        "evil": PKI.leaf("Evil Plugins Ltd", "evil.example"),
     }
+
+
+def signed(signer: tuple[x509.Certificate, Any], **kw: Any) -> bytes:
+    """A PE signed by a leaf of the test PKI, carrying its intermediate (as vendors do)."""
+    extra = kw.pop("extra", ())
+    return signed_pe(*signer, extra=(PKI.ca, *extra), **kw)
+
+
+def scan_image(root: str, platform: str) -> ScanResult:
+    return _scan_image(root, platform, CATALOGUE)
 
 
 def write(root: Path, rel: str, data: bytes) -> None:
@@ -50,11 +67,11 @@ def write(root: Path, rel: str, data: bytes) -> None:
 
 
 def build_install(root: Path, signers: Signers) -> Path:
-    tencent = signed_pe(*signers["tencent"])
+    tencent = signed(signers["tencent"])
     write(root, f"{INSTALL}/WeChat.exe", tencent)
     write(root, f"{CORE}/WeChatWin.dll", tencent)
-    write(root, f"{CORE}/mmmojo_64.dll", signed_pe(*signers["tencent-nospace"], digest="sha1"))
-    write(root, f"{CORE}/vcruntime140.dll", signed_pe(*signers["microsoft"]))
+    write(root, f"{CORE}/mmmojo_64.dll", signed(signers["tencent-nospace"], digest="sha1"))
+    write(root, f"{CORE}/vcruntime140.dll", signed(signers["microsoft"]))
     write(root, f"{CORE}/resources.dat", b"\x00\x01 not a program")
     write(root, f"{CORE}/notes.txt", b"MZ is how this text happens to start")
     write(root, f"{INSTALL}/Plugins/readme.txt", b"hello")
@@ -80,16 +97,18 @@ def test_vendor_and_microsoft_signed_install_is_clean(tmp_path: Path, signers: S
 def test_unsigned_dll_in_the_versioned_folder(tmp_path: Path, signers: Signers) -> None:
     root = build_install(tmp_path / "img", signers)
     write(root, f"{CORE}/hook.dll", pe_file())
-    assert unknown(scan_image(str(root), "windows")) == {
-        f"{CORE}/hook.dll": (
-            "hook.dll: an unsigned program file (the vendor signs every program file it ships)"
-        )
-    }
+    found = unknown(scan_image(str(root), "windows"))
+    assert list(found) == [f"{CORE}/hook.dll"]
+    assert found[f"{CORE}/hook.dll"].startswith(
+        "hook.dll: an unsigned program file that is not on the official file list; "
+        "期望 expected: 由 Tencent"
+    )
+    assert found[f"{CORE}/hook.dll"].endswith("实际 found: 未签名 unsigned")
 
 
 def test_dll_signed_by_another_organisation(tmp_path: Path, signers: Signers) -> None:
     root = build_install(tmp_path / "img", signers)
-    write(root, f"{INSTALL}/helper.dll", pe_file(signed_data(*signers["evil"])))
+    write(root, f"{INSTALL}/helper.dll", signed(signers["evil"]))
     detail = unknown(scan_image(str(root), "windows"))[f"{INSTALL}/helper.dll"]
     assert detail.startswith("helper.dll: signed by 'Evil Plugins Ltd', not by Tencent")
     assert "CN=evil.example" in detail
@@ -98,7 +117,7 @@ def test_dll_signed_by_another_organisation(tmp_path: Path, signers: Signers) ->
 def test_signer_is_the_one_the_signer_info_names(tmp_path: Path, signers: Signers) -> None:
     """Carrying Tencent's certificate along does not make a file Tencent-signed."""
     root = build_install(tmp_path / "img", signers)
-    data = signed_pe(*signers["evil"], extra=(signers["tencent"][0],))
+    data = signed(signers["evil"], extra=(signers["tencent"][0],))
     write(root, f"{CORE}/WeChatHelper.dll", data)
     assert (
         "signed by 'Evil Plugins Ltd'"
@@ -125,10 +144,11 @@ def test_hijack_dll_name_even_when_unsigned_is_one_finding(
 
 def test_patcher_backups_and_renamed_exe(tmp_path: Path, signers: Signers) -> None:
     root = build_install(tmp_path / "img", signers)
-    original = signed_pe(*signers["tencent"])
+    original = signed(signers["tencent"])
     write(root, f"{CORE}/WeChatWin.dll.h.bak", original)  # RevokeMsgPatcher
     write(root, f"{CORE}/WeChatWin.bak", original)  # WeChatMO
-    write(root, f"{INSTALL}/WeChat2.exe", original)  # multi-open copy
+    main = (root / INSTALL / "WeChat.exe").read_bytes()
+    write(root, f"{INSTALL}/WeChat2.exe", main)  # multi-open copy
     result = scan_image(str(root), "windows")
     assert sorted(unknown(result, "windows-patch-backup")) == [
         f"{CORE}/WeChatWin.bak",
@@ -140,7 +160,7 @@ def test_patcher_backups_and_renamed_exe(tmp_path: Path, signers: Signers) -> No
 
 def test_signature_pointing_outside_the_file(tmp_path: Path, signers: Signers) -> None:
     root = build_install(tmp_path / "img", signers)
-    data = bytearray(signed_pe(*signers["tencent"]))
+    data = bytearray(signed(signers["tencent"]))
     write(root, f"{CORE}/cut.dll", bytes(data[:-100]))
     assert "cannot be read" in unknown(scan_image(str(root), "windows"))[f"{CORE}/cut.dll"]
 
@@ -170,7 +190,7 @@ def test_malformed_pe_is_a_blind_spot_not_a_crash(
 def test_warm_rescan_reads_no_binary_again(tmp_path: Path, signers: Signers) -> None:
     root = build_install(tmp_path / "img", signers)
     write(root, f"{CORE}/hook.dll", pe_file())
-    scanner = image_scanner(str(root), "windows")
+    scanner = image_scanner(str(root), "windows", CATALOGUE)
     cold = scanner.scan()
     warm = scanner.scan()
     assert unknown(cold) == unknown(warm) != {}
@@ -199,14 +219,15 @@ def tampered(result: ScanResult) -> dict[str, str]:
 
 def test_signed_core_dll_patched_in_place(tmp_path: Path, signers: Signers) -> None:
     root = build_install(tmp_path / "img", signers)
-    write(root, f"{CORE}/WeChatWin.dll", _patch(signed_pe(*signers["tencent"], body=BODY)))
-    write(root, f"{CORE}/vcruntime140.dll", _patch(signed_pe(*signers["microsoft"], body=BODY)))
+    write(root, f"{CORE}/WeChatWin.dll", _patch(signed(signers["tencent"], body=BODY)))
+    write(root, f"{CORE}/vcruntime140.dll", _patch(signed(signers["microsoft"], body=BODY)))
     result = scan_image(str(root), "windows")
     found = tampered(result)
     assert sorted(found) == [f"{CORE}/WeChatWin.dll", f"{CORE}/vcruntime140.dll"]
-    assert found[f"{CORE}/WeChatWin.dll"] == (
+    assert found[f"{CORE}/WeChatWin.dll"].startswith(
         f"WeChatWin.dll: signed by '{TENCENT}' but changed after it was signed: "
-        "its sha256 image digest differs from the signed one"
+        "its sha256 image digest differs from the signed one; "
+        "期望 expected: 签名后未被修改 / unchanged since it was signed; 实际 found: changed"
     )
     assert unknown(result) == {}  # one finding per file, under the rule that says what it is
     rule = next(f for f in result.findings if f.rule_id == "windows-tampered-binary")
@@ -219,7 +240,7 @@ def test_patcher_that_also_rewrites_the_signed_digest_is_caught(
     """A smarter patcher puts the new image digest into the signature: the signer's
     messageDigest no longer matches; if it rewrites that too, the signature fails."""
     root = build_install(tmp_path / "img", signers)
-    original = signed_pe(*signers["tencent"], body=BODY)
+    original = signed(signers["tencent"], body=BODY)
     patched = _patch(original)
     old, new = _authenticode_digest(original), _authenticode_digest(patched)
     assert patched.count(old) == 1
@@ -262,7 +283,7 @@ def test_untouched_files_verify_with_rsa_and_ec_signers(
         .sign(rsa_key, hashes.SHA256())
     )
     for data in (
-        signed_pe(*signers["tencent"], body=BODY, digest=digest),
+        signed(signers["tencent"], body=BODY, digest=digest),
         signed_pe(rsa_cert, rsa_key, body=BODY, digest=digest),
     ):
         assert authenticode.verify_image(io.BytesIO(data), len(data)) == authenticode.ImageCheck(
