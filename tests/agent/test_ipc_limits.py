@@ -32,6 +32,7 @@ from agent.client import AgentClient
 from agent.ipc import MAX_MESSAGE, Admission, IpcLimits, Peer
 from agent.outbox import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 from tests.conftest import script
+from tests.support.accounts import add_user, remove_user
 from tests.support.real_agent import AgentUnderTest
 
 SECOND_USER = "wxguard-ipc-test"
@@ -95,24 +96,13 @@ def second_user() -> Iterator[pwd.struct_passwd]:
     try:
         pwd.getpwnam(SECOND_USER)
     except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                SECOND_USER,
-            ],
-            check=True,
-            timeout=30,
-        )
+        add_user(SECOND_USER, system=True)
         made = True
     try:
         yield pwd.getpwnam(SECOND_USER)
     finally:
         if made:
-            subprocess.run(["userdel", SECOND_USER], check=False, timeout=30)
+            remove_user(SECOND_USER)
 
 
 def _as_user(user: pwd.struct_passwd, *argv: str) -> list[str]:

@@ -26,6 +26,7 @@ from checks.layout import Layout, UserHome
 from checks.model import Platform, ScanResult
 from checks.parsers import json_depth_ok, load_json
 from tests.conftest import script
+from tests.support.accounts import add_user, remove_user
 
 T = TypeVar("T")
 
@@ -51,22 +52,12 @@ def accounts() -> Iterator[tuple[Account, Account]]:
     try:
         for _ in range(2):
             name = f"wxh{uuid.uuid4().hex[:8]}"
-            subprocess.run(
-                ["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                check=True,
-                timeout=30,
-            )
-            out = subprocess.run(
-                ["id", "-u", name], check=True, capture_output=True, text=True, timeout=10
-            )
-            gid = subprocess.run(
-                ["id", "-g", name], check=True, capture_output=True, text=True, timeout=10
-            )
-            made.append(Account(name, int(out.stdout), int(gid.stdout)))
+            entry = add_user(name)
+            made.append(Account(name, entry.pw_uid, entry.pw_gid))
         yield made[0], made[1]
     finally:
         for account in made:
-            subprocess.run(["userdel", account.name], check=False, timeout=30)
+            remove_user(account.name)
 
 
 @dataclass

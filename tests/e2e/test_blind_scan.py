@@ -25,6 +25,7 @@ from server.models import Device
 from server.models import Finding as ServerFinding
 from tests.conftest import script
 from tests.e2e.test_agent_server import eventually
+from tests.support.accounts import add_user, remove_user
 from tests.support.real_agent import AgentUnderTest
 from tests.support.real_server import RealServer, running_server
 
@@ -41,11 +42,11 @@ def server(tmp_path: Path) -> Iterator[RealServer]:
 def employee() -> Iterator[pwd.struct_passwd]:
     """A real login user with a home under /home, created before the agent starts."""
     name = f"wxg{uuid.uuid4().hex[:8]}"
-    subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", name], check=True, timeout=30)
+    entry = add_user(name, home=True, shell="/bin/sh")
     try:
-        yield pwd.getpwnam(name)
+        yield entry
     finally:
-        subprocess.run(["userdel", "--remove", name], timeout=30, capture_output=True)
+        remove_user(name, home=True)
 
 
 @pytest.fixture

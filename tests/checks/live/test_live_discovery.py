@@ -20,6 +20,7 @@ import pytest
 from checks.api import live_scanner
 from checks.model import ScanResult
 from tests.checks import registry
+from tests.support.accounts import add_user, remove_user
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or os.geteuid() != 0,
@@ -42,7 +43,7 @@ def new_user() -> Iterator[tuple[str, Path]]:
     try:
         yield name, home
     finally:
-        subprocess.run(["userdel", "--remove", name], check=False, timeout=60, capture_output=True)
+        remove_user(name, home=True)
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -95,9 +96,7 @@ def test_pip_installed_tool_in_a_new_users_odd_venv_is_found_without_restart(
     first = scanner.scan()
     assert not _found(first, "itchat", str(home).lstrip("/"))
     # A new employee's account and home, after the scanner (the agent) started.
-    subprocess.run(
-        ["useradd", "--create-home", "--shell", "/bin/bash", name], check=True, timeout=60
-    )
+    add_user(name, home=True, shell="/bin/bash")
     assert str(home) in scanner.fs.watch_dirs() or "/home" in scanner.fs.watch_dirs()
     prefix = home / "notes" / "2024" / "q3" / ".tmp-sync" / "x"
     prefix.parent.mkdir(parents=True)
