@@ -369,10 +369,41 @@ def test_nested_bracket_bomb_is_a_blind_spot_for_that_file_only(
     assert not any(b.what == "the whole probe" for b in result.blind_spots), result.blind_spots
 
 
+def test_unterminated_string_bomb_does_not_stall_the_scan(tmp_path: Path) -> None:
+    """attack: `"\\"\\"…` (an unterminated string of escaped quotes) made the depth check's
+    string pattern rescan the rest of the file from every quote: quadratic, about an hour of
+    CPU per 1 MiB package.json, holding the GIL all along (the whole agent froze, not only its
+    scan thread). Run as `wxguard check` in a process of its own so that a hang is a timeout."""
+    home = tmp_path / "img/home/alice"
+    bomb = home / "proj/node_modules/bomb"
+    bomb.mkdir(parents=True)
+    (bomb / "package.json").write_bytes(b'"' + b'\\"' * (512 * 1024 - 1))
+    prefs = home / ".config/google-chrome/Default/Preferences"
+    prefs.parent.mkdir(parents=True)
+    prefs.write_bytes(b'{"extensions": "' + b'\\"' * (2 * 1024 * 1024))
+    npm_package(tmp_path / "img/home/bob/work/node_modules", "wechaty", "1.20.2")
+    command = [script("wxguard"), "check", "--root", str(tmp_path / "img")]
+    try:
+        proc = subprocess.run(
+            [*command, "--platform", "linux", "--format", "json"],
+            capture_output=True,
+            timeout=HANG_GUARD_S,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"wxguard check did not end within {HANG_GUARD_S} s")
+    doc = json.loads(proc.stdout)
+    assert "wechaty" in {f["rule_id"] for f in doc["findings"]}
+    blind = {b["what"]: b["reason"] for b in doc["blind_spots"]}
+    assert "could not be parsed" in blind[str(bomb / "package.json")]
+    assert "could not be parsed" in blind[str(prefs)]
+
+
 def test_json_depth_is_bounded_before_parsing() -> None:
     assert json_depth_ok(b'{"a": [1, {"b": "[[[[[[[[[["}]}')
     assert not json_depth_ok(b"[" * 1_000_000)
     assert not json_depth_ok(b"[{" * 200 + b"}]" * 200)
+    assert json_depth_ok(b'["]]]]", "\\\\", "[[[' + b"[" * 500)  # an unterminated string
+    assert not json_depth_ok(b"[" * 129 + b'"' + b"]" * 129)
     with pytest.raises(ValueError):
         load_json(b'{"a":' * 500 + b"1" + b"}" * 500)
     assert load_json(b'{"a":' * 20 + b"1" + b"}" * 20)
