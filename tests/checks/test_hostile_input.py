@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -396,6 +397,40 @@ def test_unterminated_string_bomb_does_not_stall_the_scan(tmp_path: Path) -> Non
     blind = {b["what"]: b["reason"] for b in doc["blind_spots"]}
     assert "could not be parsed" in blind[str(bomb / "package.json")]
     assert "could not be parsed" in blind[str(prefs)]
+
+
+def _limit_memory(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def test_many_links_to_one_big_package_json_do_not_exhaust_memory(tmp_path: Path) -> None:
+    """attack: every parsed value was kept between scans, per path, whatever its size: 300 hard
+    links to one 1 MiB package.json of 80,000 keys (1 MiB of disk) kept ~3.5 GB in the root
+    agent. The scan runs with 2 GiB of address space; it must see every package."""
+    home = tmp_path / "img/home/alice"
+    modules = home / ".npm-global/lib/node_modules"
+    home.mkdir(parents=True)
+    big = home / "big.json"
+    keys = b",".join(b'"k%06d":{}' % i for i in range(80_000))
+    big.write_bytes(b'{"name": "x", "version": "1.0.0", ' + keys + b"}")
+    for i in range(300):
+        (modules / f"p{i}").mkdir(parents=True)
+        os.link(big, modules / f"p{i}/package.json")
+    npm_package(modules, "wechaty", "1.20.2")
+    command = [script("wxguard"), "check", "--root", str(tmp_path / "img")]
+    proc = subprocess.run(
+        [*command, "--platform", "linux", "--format", "json"],
+        capture_output=True,
+        timeout=300,
+        preexec_fn=_limit_memory(2 * 1024**3),
+    )
+    doc = json.loads(proc.stdout)
+    assert "wechaty" in {f["rule_id"] for f in doc["findings"]}
+    unparsed = [b for b in doc["blind_spots"] if b["what"].endswith("package.json")]
+    assert not unparsed, unparsed[:3]
 
 
 def test_json_depth_is_bounded_before_parsing() -> None:
