@@ -261,7 +261,7 @@ def _join(lines: list[str]) -> str:
 def _scan_text(summary: dict[str, Any], lang: Lang) -> str:
     zh = lang is Lang.ZH
     if summary.get("outcome") == "failed":
-        error = summary.get("error", "")
+        error = one_line(summary.get("error", ""))  # an exception's text may hold a user's path
         return f"扫描失败：{error}" if zh else f"scan failed: {error}"
     coverage = summary.get("coverage") or {}
     partial = ""
