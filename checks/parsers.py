@@ -22,6 +22,10 @@ MAX_JSON_DEPTH = 128
 # unterminated string swallows the rest: matching it again from each later quote (`"\"\"…`)
 # made the old pattern quadratic, an hour of CPU for one 1 MiB package.json.
 _JSON_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)', re.S)
+# JSON elements (openings, commas, colons outside strings) a user's file may hold. Each costs
+# ~50-100 bytes parsed: 32 MiB of `[{},{},…]` (a browser profile's limit) was 1 GB in the root
+# agent; this keeps a file under ~200 MB, above the largest real browser profile.
+MAX_JSON_TOKENS = 2_000_000
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # +1 / -1 as signed bytes
 
@@ -41,11 +45,15 @@ def json_depth_ok(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> bool:
 
 
 def load_json(data: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """JSON from a user's file, nesting bounded (ValueError when deeper than `max_depth`)."""
+    """JSON from a user's file, nesting and element count bounded (ValueError when deeper than
+    `max_depth` or holding more than `MAX_JSON_TOKENS` elements)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not json_depth_ok(data, max_depth):
         raise ValueError(f"nested deeper than {max_depth} levels (or unbalanced)")
+    skeleton = _JSON_STRING.sub(b"", data)
+    if sum(skeleton.count(c) for c in b"[{,:") > MAX_JSON_TOKENS:
+        raise ValueError(f"more than {MAX_JSON_TOKENS} JSON elements")
     return json.loads(data.decode("utf-8", "replace"))
 
 

@@ -433,6 +433,29 @@ def test_many_links_to_one_big_package_json_do_not_exhaust_memory(tmp_path: Path
     assert not unparsed, unparsed[:3]
 
 
+def test_a_profile_of_millions_of_tiny_objects_is_refused_before_parsing(tmp_path: Path) -> None:
+    """attack: a 32 MiB Preferences (a profile's read limit) of `[{},{},…]` parsed into ~1 GB
+    of dicts in the root agent. The element count is bounded before parsing: the scan stays
+    within 768 MiB of address space, the file is a blind spot, the rest is still seen."""
+    home = tmp_path / "img/home/alice"
+    prefs = home / ".config/google-chrome/Default/Preferences"
+    prefs.parent.mkdir(parents=True)
+    count = (32 * 1024 * 1024 - 64) // 3
+    prefs.write_bytes(b'{"extensions": {}, "x": [' + b",".join([b"{}"] * count) + b"]}")
+    npm_package(home / ".npm-global/lib/node_modules", "wechaty", "1.20.2")
+    command = [script("wxguard"), "check", "--root", str(tmp_path / "img")]
+    proc = subprocess.run(
+        [*command, "--platform", "linux", "--format", "json"],
+        capture_output=True,
+        timeout=300,
+        preexec_fn=_limit_memory(768 * 1024**2),
+    )
+    doc = json.loads(proc.stdout)
+    assert "wechaty" in {f["rule_id"] for f in doc["findings"]}
+    blind = {b["what"]: b["reason"] for b in doc["blind_spots"]}
+    assert blind[str(prefs)] == "could not be parsed: ValueError"
+
+
 def test_json_depth_is_bounded_before_parsing() -> None:
     assert json_depth_ok(b'{"a": [1, {"b": "[[[[[[[[[["}]}')
     assert not json_depth_ok(b"[" * 1_000_000)
