@@ -219,6 +219,23 @@ def test_cli_json_is_valid_utf8_with_undecodable_names(tmp_path: Path) -> None:
     text_out.stdout.decode("utf-8")
 
 
+def test_cli_json_escapes_c1_controls_and_bidi_in_names(tmp_path: Path) -> None:
+    """attack: `wxguard check --format json` wrote a folder name's U+009B (CSI for xterm) and
+    U+202E raw to root's terminal; JSON escapes only C0 controls."""
+    home = tmp_path / "img/home/alice"
+    odd = home / "x\u009b2J\u202egnp\u200b"
+    odd.mkdir(parents=True)
+    (odd / "itchat.pkl").write_bytes(b"session")
+    command = [script("wxguard"), "check", "--root", str(tmp_path / "img")]
+    proc = subprocess.run(
+        [*command, "--platform", "linux", "--format", "json"], capture_output=True, timeout=120
+    )
+    text = proc.stdout.decode("utf-8")
+    assert not any(ch in text for ch in "\u009b\u202e\u200b"), "raw C1 / bidi in the output"
+    paths = [e["path"] for f in json.loads(text)["findings"] for e in f["evidence"]]
+    assert "home/alice/x\u009b2J\u202egnp\u200b/itchat.pkl" in paths  # the same value
+
+
 # --- FIFOs and sockets at parsed paths -------------------------------------------------
 
 
