@@ -12,7 +12,7 @@ from checks.api import image_scanner, scan_live
 from checks.catalogue import CatalogueError, anchor_files, load_builtin
 from checks.layout import LayoutError
 from checks.model import Lang, Platform, ScanResult
-from checks.text import lines, one_line
+from checks.text import json_for_terminal, lines, one_line
 from checks.trust import AnchorError
 
 EXIT_COMPLIANT = 0
@@ -207,7 +207,7 @@ def _check(args: argparse.Namespace) -> int:
         )
         return EXIT_ERROR
     if args.format == "json":
-        _write(result.dumps(lang))
+        _write(json_for_terminal(result.dumps(lang)))
     else:
         from agent.check_report import render_text
 

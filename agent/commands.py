@@ -15,7 +15,7 @@ from typing import Any
 from agent.api import AgentError
 from agent.client import AgentClient
 from checks.model import Lang
-from checks.text import one_line
+from checks.text import json_for_terminal, one_line
 from protocol.device_state import State, state_of_status
 
 EXIT_OK = 0
@@ -75,7 +75,7 @@ def _enroll(client: AgentClient, args: argparse.Namespace) -> int:
         request["policy_key_pem"] = _read_text(args.policy_key, "policy key")
     result = client.call("enroll", request)
     if args.format == "json":
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json_for_terminal(json.dumps(result, ensure_ascii=False, indent=2)) + "\n")
     elif result.get("enrolled"):
         sys.stdout.write(
             one_line(
@@ -198,7 +198,7 @@ def _reports_text(items: list[dict[str, Any]], lang: Lang) -> str:
 
 def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
     if getattr(args, "format", "text") == "json":
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json_for_terminal(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
     else:
         sys.stdout.write(text() + "\n")
 
@@ -261,7 +261,7 @@ def _join(lines: list[str]) -> str:
 def _scan_text(summary: dict[str, Any], lang: Lang) -> str:
     zh = lang is Lang.ZH
     if summary.get("outcome") == "failed":
-        error = summary.get("error", "")
+        error = one_line(summary.get("error", ""))  # an exception's text may hold a user's path
         return f"扫描失败：{error}" if zh else f"scan failed: {error}"
     coverage = summary.get("coverage") or {}
     partial = ""

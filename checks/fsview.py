@@ -47,6 +47,11 @@ METADATA_LIMIT = 1024 * 1024
 PROFILE_LIMIT = 32 * 1024 * 1024
 MAX_SMALL_READ = 4 * 1024 * 1024
 MAX_STREAM = 1024 * 1024 * 1024
+# Source bytes whose parsed values `FsView.parsed` keeps between scans. A parsed value costs
+# up to ~12 times its source (1 MiB of `{"k":{},…}` is 12 MB of dicts), and a user can make
+# thousands of parsed paths from one file (hard links, links to their own file): unbounded,
+# the cache was an OOM of the root agent. Beyond the budget the cache starts over.
+PARSE_CACHE_BUDGET = 16 * 1024 * 1024
 # A path may pass through at most this many (allowed) symbolic links.
 _MAX_LINK_HOPS = 8
 
@@ -211,9 +216,12 @@ class FsView:
     trust_listings: bool = False
     _listings: dict[str, _Listing] = field(default_factory=dict)
     _hashes: dict[str, tuple[tuple[int, int, int], str]] = field(default_factory=dict)
-    _parsed: dict[tuple[str, str], tuple[tuple[int, int, int], object]] = field(
+    # (path, parser) -> (signature, value, source bytes); `_parsed_bytes` sums the latter
+    _parsed: dict[tuple[str, str], tuple[tuple[int, int, int], object, int]] = field(
         default_factory=dict
     )
+    _parsed_bytes: int = 0
+    _parsed_paths: set[str] = field(default_factory=set)  # every path `parsed` read
     _dirty: set[str] = field(default_factory=set)
     _missing: set[str] = field(default_factory=set)
     # watched folder → the missing paths it was chosen to watch for (see `watch_dirs`)
@@ -297,7 +305,7 @@ class FsView:
     def _relevant(self, path: str, is_dir: bool, modified_only: bool) -> bool:
         if modified_only:
             # Content changes matter only for files we read or hashed.
-            return any(key[0] == path for key in self._parsed) or path in self._hashes
+            return path in self._parsed_paths or path in self._hashes
         if path in self._missing or path in self._listings:
             return True
         prefix = path + os.sep
@@ -528,6 +536,7 @@ class FsView:
         if cached is not None and cached[0] == sig:
             self.stats.reads_reused += 1
             return cached[1]  # type: ignore[return-value]
+        self._parsed_paths.add(path)
         data = self.read(path, probe, limit)
         if data is None:
             return None
@@ -536,7 +545,14 @@ class FsView:
         except Exception as exc:  # hostile content may break any parser
             self.note(probe, path, f"could not be parsed: {type(exc).__name__}")
             return None
-        self._parsed[key] = (sig, value)
+        old = self._parsed.pop(key, None)
+        self._parsed_bytes -= old[2] if old is not None else 0
+        if len(data) <= PARSE_CACHE_BUDGET:
+            if self._parsed_bytes + len(data) > PARSE_CACHE_BUDGET:
+                self._parsed.clear()
+                self._parsed_bytes = 0
+            self._parsed[key] = (sig, value, len(data))
+            self._parsed_bytes += len(data)
         return value
 
     def examined(
@@ -572,7 +588,10 @@ class FsView:
             self.note(probe, path, f"could not be examined: {type(exc).__name__}")
             return None
         self.stats.files_read += 1
-        self._parsed[key] = ((st.st_size, st.st_mtime_ns, st.st_ino), value)
+        # What `examine` keeps is small (names from an index, a cookie): it costs the budget
+        # nothing, but the path is watched for changes like any parsed file.
+        self._parsed[key] = ((st.st_size, st.st_mtime_ns, st.st_ino), value, 0)
+        self._parsed_paths.add(path)
         return value
 
     def _read_fail(self, path: str, probe: str) -> None:

@@ -29,6 +29,9 @@ _HTML_UNSAFE = re.compile(
     f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff{_INVISIBLE}]"
 )
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# What `json.dumps(ensure_ascii=False)` leaves raw that a terminal acts on (DEL, C1 controls
+# such as U+009B, a CSI in xterm) or that reorders or hides text (bidi, zero-width).
+_JSON_UNSAFE = re.compile(f"[\x7f-\x9f\u2028\u2029{_INVISIBLE}]")
 
 
 def _terminal_escape(match: re.Match[str]) -> str:
@@ -54,6 +57,13 @@ def one_line(value: object) -> str:
     """
     text = value if isinstance(value, str) else str(value)
     return _TERMINAL_UNSAFE.sub(_terminal_escape, text)
+
+
+def json_for_terminal(text: str) -> str:
+    """JSON text from `json.dumps(..., ensure_ascii=False)` with DEL, C1 controls, U+2028/9,
+    bidirectional and zero-width characters written as `\\uXXXX` escapes: the same JSON
+    value (these characters can only occur inside strings), safe to print (json escapes C0)."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def lines(text: str) -> str:

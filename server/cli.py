@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from checks.text import one_line
+from checks.text import json_for_terminal, one_line
 from server import crud
 from server.clock import Clock, SystemClock
 from server.config import (
@@ -380,8 +380,7 @@ def cmd_list(args: argparse.Namespace, clock: Clock) -> int:
 
 def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
     if fmt == "json":
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
-        print()
+        print(json_for_terminal(json.dumps(rows, ensure_ascii=False, indent=2)))
         return
     for row in rows:
         # Host names, summaries and titles come from devices: one row stays one terminal line

@@ -3,7 +3,7 @@ summaries, replies) cannot write terminal escapes or add lines."""
 
 from __future__ import annotations
 
-from agent.commands import _reports_text, _status_text
+from agent.commands import _reports_text, _scan_text, _status_text
 from checks.model import Lang
 
 HOSTILE = "x\x1b]0;owned\x07\x1b[2J\nforged line\r"
@@ -43,3 +43,12 @@ def test_reports_text_escapes_summaries_and_keeps_reply_lines() -> None:
     lines = text.splitlines()
     # The administrator's reply keeps its lines, each indented under the report.
     assert lines[1:] == ["    ↳ 2026-03-02: first", "      second \\x1b[2J"]
+
+
+def test_failed_scan_text_escapes_the_error() -> None:
+    """attack: `wxguard scan` printed a failed scan's error (an exception's text, which may
+    name a file of the user's) raw to root's terminal."""
+    summary = {"outcome": "failed", "error": f"OSError: [Errno 5] /home/bob/{HOSTILE}"}
+    for lang in Lang:
+        text = _scan_text(summary, lang)
+        assert "\x1b" not in text and "\r" not in text and "\n" not in text

@@ -353,3 +353,48 @@ def test_report_attach_refuses_what_is_not_a_small_regular_file(tmp_path: Path, 
     else:
         assert "not a regular file" in run.stderr and "不是普通文件" in run.stderr
     assert "not running" not in run.stderr  # refused before the agent was asked
+
+
+# Sends one line just over the small-message size without its newline (so it holds a large
+# request slot until the agent's deadline), says so, then waits for its stdin to close.
+_SLOT_HOLDER = r"""
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"pad": "' + b"x" * (1024 * 1024 + 16))
+print("sent", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_two_other_accounts_holding_the_large_slots_do_not_starve_root(
+    system_agent: AgentUnderTest, second_user: pwd.struct_passwd
+) -> None:
+    """attack: the two large-request slots were shared with root: `nobody` and a second account
+    each trickling a line over 1 MiB kept root's report with attachments waiting until their
+    deadlines ran out (30 s), and again after each reconnect."""
+    holders = []
+    try:
+        for user in (pwd.getpwnam("nobody"), second_user):
+            proc = subprocess.Popen(
+                _as_user(user, sys.executable, "-c", _SLOT_HOLDER, str(system_agent.socket)),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            holders.append(proc)
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "sent"
+        time.sleep(1.0)  # the agent has read past 1 MiB of each: both slots are held
+        pad = "x" * (1024 * 1024 + 16)
+        line = json.dumps({"v": 1, "id": 1, "op": "hello", "args": {}, "pad": pad}) + "\n"
+        started = time.monotonic()
+        try:
+            reply = _request(system_agent.socket, line.encode(), timeout=10)
+        except TimeoutError:
+            pytest.fail("root's large request waited for the other accounts' slots")
+        assert reply.get("error", {}).get("code") != "busy", reply
+        assert time.monotonic() - started < 10
+    finally:
+        for proc in holders:
+            with contextlib.suppress(Exception):
+                proc.communicate(timeout=10)

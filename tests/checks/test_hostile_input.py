@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -209,6 +210,23 @@ def test_cli_json_is_valid_utf8_with_undecodable_names(tmp_path: Path) -> None:
     text_out.stdout.decode("utf-8")
 
 
+def test_cli_json_escapes_c1_controls_and_bidi_in_names(tmp_path: Path) -> None:
+    """attack: `wxguard check --format json` wrote a folder name's U+009B (CSI for xterm) and
+    U+202E raw to root's terminal; JSON escapes only C0 controls."""
+    home = tmp_path / "img/home/alice"
+    odd = home / "x\u009b2J\u202egnp\u200b"
+    odd.mkdir(parents=True)
+    (odd / "itchat.pkl").write_bytes(b"session")
+    command = [script("wxguard"), "check", "--root", str(tmp_path / "img")]
+    proc = subprocess.run(
+        [*command, "--platform", "linux", "--format", "json"], capture_output=True, timeout=120
+    )
+    text = proc.stdout.decode("utf-8")
+    assert not any(ch in text for ch in "\u009b\u202e\u200b"), "raw C1 / bidi in the output"
+    paths = [e["path"] for f in json.loads(text)["findings"] for e in f["evidence"]]
+    assert "home/alice/x\u009b2J\u202egnp\u200b/itchat.pkl" in paths  # the same value
+
+
 # --- FIFOs and sockets at parsed paths -------------------------------------------------
 
 
@@ -360,10 +378,114 @@ def test_nested_bracket_bomb_is_a_blind_spot_for_that_file_only(
     assert not any(b.what == "the whole probe" for b in result.blind_spots), result.blind_spots
 
 
+def test_unterminated_string_bomb_does_not_stall_the_scan(tmp_path: Path) -> None:
+    """attack: `"\\"\\"…` (an unterminated string of escaped quotes) made the depth check's
+    string pattern rescan the rest of the file from every quote: quadratic, about an hour of
+    CPU per 1 MiB package.json, holding the GIL all along (the whole agent froze, not only its
+    scan thread). Run as `wxguard check` in a process of its own so that a hang is a timeout."""
+    home = tmp_path / "img/home/alice"
+    bomb = home / "proj/node_modules/bomb"
+    bomb.mkdir(parents=True)
+    (bomb / "package.json").write_bytes(b'"' + b'\\"' * (512 * 1024 - 1))
+    prefs = home / ".config/google-chrome/Default/Preferences"
+    prefs.parent.mkdir(parents=True)
+    prefs.write_bytes(b'{"extensions": "' + b'\\"' * (2 * 1024 * 1024))
+    npm_package(tmp_path / "img/home/bob/work/node_modules", "wechaty", "1.20.2")
+    command = [script("wxguard"), "check", "--root", str(tmp_path / "img")]
+    try:
+        proc = subprocess.run(
+            [*command, "--platform", "linux", "--format", "json"],
+            capture_output=True,
+            timeout=HANG_GUARD_S,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"wxguard check did not end within {HANG_GUARD_S} s")
+    doc = json.loads(proc.stdout)
+    assert "wechaty" in {f["rule_id"] for f in doc["findings"]}
+    blind = {b["what"]: b["reason"] for b in doc["blind_spots"]}
+    assert "could not be parsed" in blind[str(bomb / "package.json")]
+    assert "could not be parsed" in blind[str(prefs)]
+
+
+def _limit_memory(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def test_many_links_to_one_big_package_json_do_not_exhaust_memory(tmp_path: Path) -> None:
+    """attack: every parsed value was kept between scans, per path, whatever its size: 300 hard
+    links to one 1 MiB package.json of 80,000 keys (1 MiB of disk) kept ~3.5 GB in the root
+    agent. The scan runs with 2 GiB of address space; it must see every package."""
+    home = tmp_path / "img/home/alice"
+    modules = home / ".npm-global/lib/node_modules"
+    home.mkdir(parents=True)
+    big = home / "big.json"
+    keys = b",".join(b'"k%06d":{}' % i for i in range(80_000))
+    big.write_bytes(b'{"name": "x", "version": "1.0.0", ' + keys + b"}")
+    for i in range(300):
+        (modules / f"p{i}").mkdir(parents=True)
+        os.link(big, modules / f"p{i}/package.json")
+    npm_package(modules, "wechaty", "1.20.2")
+    command = [script("wxguard"), "check", "--root", str(tmp_path / "img")]
+    proc = subprocess.run(
+        [*command, "--platform", "linux", "--format", "json"],
+        capture_output=True,
+        timeout=300,
+        preexec_fn=_limit_memory(2 * 1024**3),
+    )
+    doc = json.loads(proc.stdout)
+    assert "wechaty" in {f["rule_id"] for f in doc["findings"]}
+    unparsed = [b for b in doc["blind_spots"] if b["what"].endswith("package.json")]
+    assert not unparsed, unparsed[:3]
+
+
+def test_a_profile_of_millions_of_tiny_objects_is_refused_before_parsing(tmp_path: Path) -> None:
+    """attack: a 32 MiB Preferences (a profile's read limit) of `[{},{},…]` parsed into ~1 GB
+    of dicts in the root agent. The element count is bounded before parsing: the scan stays
+    within 768 MiB of address space, the file is a blind spot, the rest is still seen."""
+    home = tmp_path / "img/home/alice"
+    prefs = home / ".config/google-chrome/Default/Preferences"
+    prefs.parent.mkdir(parents=True)
+    count = (32 * 1024 * 1024 - 64) // 3
+    prefs.write_bytes(b'{"extensions": {}, "x": [' + b",".join([b"{}"] * count) + b"]}")
+    npm_package(home / ".npm-global/lib/node_modules", "wechaty", "1.20.2")
+    command = [script("wxguard"), "check", "--root", str(tmp_path / "img")]
+    proc = subprocess.run(
+        [*command, "--platform", "linux", "--format", "json"],
+        capture_output=True,
+        timeout=300,
+        preexec_fn=_limit_memory(768 * 1024**2),
+    )
+    doc = json.loads(proc.stdout)
+    assert "wechaty" in {f["rule_id"] for f in doc["findings"]}
+    blind = {b["what"]: b["reason"] for b in doc["blind_spots"]}
+    assert blind[str(prefs)] == "could not be parsed: ValueError"
+
+
+def test_a_tool_file_hidden_in_a_pruned_or_deep_folder_is_found_or_blind(tmp_path: Path) -> None:
+    home = tmp_path / "img/home/alice"
+    for folder in (home / "Library", home / "a/b/c/d/e"):
+        folder.mkdir(parents=True)
+        (folder / "itchat.pkl").write_bytes(b"session")
+    command = [script("wxguard"), "check", "--root", str(tmp_path / "img")]
+    proc = subprocess.run(
+        [*command, "--platform", "linux", "--format", "json"], capture_output=True, timeout=120
+    )
+    doc = json.loads(proc.stdout)
+    paths = {e["path"] for f in doc["findings"] for e in f["evidence"]}
+    blind = [b for b in doc["blind_spots"] if b["probe"] == "files"]
+    # Found wherever it hides (the walk has no depth limit and no pruned names a tool may use).
+    assert {"home/alice/Library/itchat.pkl", "home/alice/a/b/c/d/e/itchat.pkl"} <= paths, blind
+
+
 def test_json_depth_is_bounded_before_parsing() -> None:
     assert json_depth_ok(b'{"a": [1, {"b": "[[[[[[[[[["}]}')
     assert not json_depth_ok(b"[" * 1_000_000)
     assert not json_depth_ok(b"[{" * 200 + b"}]" * 200)
+    assert json_depth_ok(b'["]]]]", "\\\\", "[[[' + b"[" * 500)  # an unterminated string
+    assert not json_depth_ok(b"[" * 129 + b'"' + b"]" * 129)
     with pytest.raises(ValueError):
         load_json(b'{"a":' * 500 + b"1" + b"}" * 500)
     assert load_json(b'{"a":' * 20 + b"1" + b"}" * 20)
