@@ -49,7 +49,7 @@ _ACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "db-dumper",
         re.compile(
             r"解密|decrypt|dump|聊天记录|chat[ -]?(?:history|logs?|records?)|msg\.db|micromsg|"
-            r"数据库|database|导出|export|取证|forensic|密钥|db[ -]?key",
+            r"数据库|database|导出|export|取证|forensic|密钥|db[ -]?key|extract|提取|backup|备份",
             re.I,
         ),
     ),
@@ -64,7 +64,8 @@ _ACTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "bot-framework",
         re.compile(
             r"自动化|automat|自动回复|auto[- ]?reply|机器人|\brobots?\b|\bbots?\b|chatbot|发送消息|"
-            r"send[ -]messages?|\bmcp\b|rpa|个人微信|personal account|ui ?automation|群发",
+            r"send[ -]messages?|\bmcp\b|rpa|个人微信|personal account|ui ?automation|群发|框架|"
+            r"framework|\badapter\b|nonebot|onebot|微信窗口|wechat window",
             re.I,
         ),
     ),

@@ -313,6 +313,28 @@ FIXTURES: dict[str, dict[Platform | str, list[Item]]] = {
         ALL: [Npm("my-wx-helper", folder="{home}/bots/node_modules", dependencies=("wechaty",))]
     },
     "package-meta-multi-open": {ALL: [Pypi("wx-launcher", summary="微信多开启动器")]},
+    # --- researched 2023-2026 -----------------------------------------------------------
+    "chatautox": {W: [Pypi("chatautox", "6.9.1")]},
+    "pgwxauto": {W: [Pypi("pgwxauto", "0.2.6")]},
+    "pywxauto-miloira": {W: [Pypi("pywxauto", "1.1.0")]},
+    "weclaw-cua": {ALL: [Pypi("weclaw-cua", "0.2.2")]},
+    "comwechatrobot": {
+        W: [
+            Pypi("whochat", "1.3.5"),
+            File("{site_packages}/whochat/ComWeChatRobot/CWeChatRobot.exe", b"MZ"),
+            File("{home}/tools/ComWeChatRobot/CWeChatRobot.exe", b"MZ"),
+        ]
+    },
+    "pywxdll": {W: [Pypi("pywxdll", "0.2.4")]},
+    "ntchat": {W: [Pypi("ntchat2", "1.0.3")]},
+    "qianxun-framework": {W: [Pypi("qianxun-wechat-sdk", "0.0.3")]},
+    "reywechat": {W: [Pypi("reywechat", "1.0.1")]},
+    "wechat-cli-frida": {ALL: [Pypi("wechat-cli", "0.2.5")]},
+    "wechat-copilot": {M: [Pypi("wechat-copilot", "0.0.1")]},
+    "wechat-claudecode-mcp": {ALL: [Pypi("wechat-claudecode-mcp", "0.1.0")]},
+    "wdecipher": {W: [Pypi("wdecipher", "0.0.1")]},
+    "daochu": {ALL: [Pypi("daochu", "0.2.0")]},
+    "wechat-ios-backup-extractors": {ALL: [Pypi("wechat-backup", "2.1.0")]},
     # --- browser extensions ------------------------------------------------------------
     "wechat-need-web": {
         ALL: [ChromeExtension("kpjlemlmgdhebfgbelknhlmmkcdfkkgn", "wechat-need-web")],

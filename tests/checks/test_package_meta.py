@@ -123,3 +123,30 @@ def test_words_and_dependencies(
     meta = _Meta(name, f"{name} {summary}", deps, [], [])
     verdict = judge("pypi", meta, KnownTools.build(CATALOGUE))
     assert (verdict[0] if verdict else None) == category, verdict
+
+
+# Real uncatalogued-style packages (2023-2026), each with its rule's name indicators removed:
+# what the metadata (or the content) alone finds, and under which kind.
+HELD_OUT = [
+    ("at-hefang", "package-meta-bot"),
+    ("opengewe", "package-meta-bot"),
+    ("legendwcf", "package-meta-bot"),
+    ("mcp-server-wechat", "package-meta-bot"),
+    ("nonebot-adapter-ntchat", "package-meta-bot"),
+    ("pywxdll", "package-meta-injection"),
+    ("wdecipher", "package-meta-db-dumper"),
+    ("wechat-backup", "package-meta-db-dumper"),
+    ("whochat", "package-meta-bot"),
+]
+
+
+@pytest.mark.parametrize(("name", "rule_id"), HELD_OUT)
+def test_held_out_real_packages_are_found_by_what_they_are(
+    tmp_path: Path, name: str, rule_id: str
+) -> None:
+    catalogue = _without_names(name)
+    assert KnownTools.build(catalogue).find("pypi", name) is None
+    root = build(tmp_path / "img", W)
+    install_wheel(wheel(name), root / WIN_SITE)
+    rules = _by_rule(scan_image(str(root), W, catalogue))
+    assert rule_id in rules, rules
