@@ -244,3 +244,37 @@ def test_a_fifo_and_an_unreadable_candidate_are_blind_spots_not_hangs(tmp_path: 
     os.mkfifo(root / "home/alice/Downloads/run.py")
     result = _scan(root, L)
     assert not result.findings
+
+
+def test_field_case_6_a_release_run_from_where_it_was_extracted(tmp_path: Path) -> None:
+    """chatlog.exe in an extracted release folder (a Go PE naming its module and key search)
+    and its debug log in Documents; no ~/.chatlog/chatlog.json."""
+    go_pe = (
+        b"MZ\x90\x00" + b"\0" * 60 + b"PE\0\0"
+        b"\0go:buildid\0github.com/sjzar/chatlog/internal/wechat/key/windows\0"
+        b"Starting %d workers for V4 key search\0"
+    )
+    root = build(
+        tmp_path / "img",
+        W,
+        File("{downloads}/chatlog_0.0.29_windows_amd64/chatlog.exe", go_pe),
+        File("{documents}/chatlog/chatlog.log", "DBG Starting 8 workers for V4 key search\n"),
+    )
+    found = [f for f in _scan(root, W).findings if f.rule_id == "chatlog-sjzar"]
+    paths = {e.path for f in found for e in f.evidence}
+    assert paths == {
+        "Users/alice/Downloads/chatlog_0.0.29_windows_amd64/chatlog.exe",
+        "Users/alice/Documents/chatlog/chatlog.log",
+    }
+
+
+def test_wechatferry_sdk_is_found_in_a_renamed_library(tmp_path: Path) -> None:
+    lib = _cc(
+        tmp_path,
+        "libx.so",
+        "int WxInitSDK(int d, int p) { return d + p; }\nint WxDestroySDK(void) { return 0; }\n",
+        "-shared",
+        "-fPIC",
+    )
+    root = build(tmp_path / "img", L, File("{home}/.local/bin/libnotatool.so", lib))
+    assert "wechatferry" in _ids(_scan(root, L))

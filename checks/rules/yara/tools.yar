@@ -35,13 +35,13 @@ rule PyWxDump_Code
 rule Chatlog_Binary
 {
     meta:
-        description = "chatlog (sjzar): a Go program whose module path is embedded in every build"
-        source = "sjzar/chatlog go.mod (module github.com/sjzar/chatlog), internal/wechat/key"
+        description = "chatlog (sjzar) and its forks: the Go module path, or the V4 key-search message its builds and logs carry"
+        source = "sjzar/chatlog go.mod (module github.com/sjzar/chatlog); internal/wechat/key/windows/v4: Starting %d workers for V4 key search"
     strings:
         $mod = "github.com/sjzar/chatlog/" ascii
-        $log = /Starting [0-9]+ workers for V[0-9] key search/ ascii
+        $ks = "workers for V4 key search" ascii wide
     condition:
-        $mod or (kind == "config" and $log and filesize < 64MB)
+        $mod or $ks
 }
 
 rule Wxauto_Code
