@@ -23,13 +23,12 @@ from checks.identity import ClientIndex
 from checks.integrity.filecache import Signature, signature_of
 from checks.model import BlindSpot, ContentFact, Platform
 from checks.probes.base import ProbeContext
+from checks.probes.metadata import text_of
 
 SCRIPT_EXT = frozenset(
     {".py", ".pyw", ".js", ".mjs", ".cjs", ".ps1", ".psm1", ".bat", ".cmd", ".sh", ".vbs", ".ahk"}
 )
-CONFIG_EXT = frozenset(
-    {".json", ".toml", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".env", ".log", ".txt"}
-)
+CONFIG_EXT = frozenset({".json", ".toml", ".yaml", ".yml", ".ini", ".cfg", ".conf", ".env", ".log"})
 # Extensions whose files are checked for an executable header (no extension too).
 BINARY_EXT = frozenset({".exe", ".dll", ".so", ".dylib", ".pyd", ".node", ".bin", ".elf", ""})
 _MAGIC = (
@@ -229,19 +228,26 @@ def _top_level(fs: FsView, dist_info: str) -> set[str]:
     """Module names a distribution installs: top_level.txt, else RECORD's first components,
     else its own name."""
     names: set[str] = set()
-    text = fs.read_text(dist_info + "/top_level.txt", "content", METADATA_LIMIT)
+    text = fs.parsed(dist_info + "/top_level.txt", text_of, "content", METADATA_LIMIT)
     if text:
         names |= {line.strip().casefold() for line in text.splitlines() if line.strip()}
     if not names:
-        record = fs.read_text(dist_info + "/RECORD", "content", METADATA_LIMIT)
-        for line in (record or "").splitlines():
-            head = line.split(",", 1)[0].split("/", 1)[0]
-            if head and not head.endswith((".dist-info", ".egg-info", ".data")) and head != "..":
-                names.add(head.split(".", 1)[0].casefold())
+        record = fs.parsed(dist_info + "/RECORD", _record_heads, "content", METADATA_LIMIT)
+        names |= record or set()
     if not names:
         base = os.path.basename(dist_info).split("-", 1)[0]
         names.add(base.casefold())
     names.discard("__pycache__")
+    return names
+
+
+def _record_heads(data: bytes) -> set[str]:
+    """Top-level module names from a RECORD file's paths."""
+    names: set[str] = set()
+    for line in data.decode("utf-8", "replace").splitlines():
+        head = line.split(",", 1)[0].split("/", 1)[0]
+        if head and not head.endswith((".dist-info", ".egg-info", ".data")) and head != "..":
+            names.add(head.split(".", 1)[0].casefold())
     return names
 
 

@@ -218,9 +218,17 @@ def _read(ctx: ProbeContext, pkg: PackageFact) -> _Meta | None:
         headers = ctx.fs.parsed(pkg.path + "/PKG-INFO", _metadata, "metadata", METADATA_LIMIT)
     if headers is None:
         return None
-    top = ctx.fs.read_text(pkg.path + "/top_level.txt", "metadata", METADATA_LIMIT) or ""
-    entry = ctx.fs.read_text(pkg.path + "/entry_points.txt", "metadata", METADATA_LIMIT) or ""
+    # Parsed through FsView.parsed: kept while the file is unchanged, so a warm rescan
+    # re-reads nothing.
+    top = ctx.fs.parsed(pkg.path + "/top_level.txt", text_of, "metadata", METADATA_LIMIT) or ""
+    entry = ctx.fs.parsed(pkg.path + "/entry_points.txt", text_of, "metadata", METADATA_LIMIT)
+    entry = entry or ""
     return _pypi_meta(headers, top, entry)
+
+
+def text_of(data: bytes) -> str:
+    """A small text file's content (undecodable bytes replaced)."""
+    return data.decode("utf-8", "replace")
 
 
 def _json_object(data: bytes) -> dict[str, Any]:

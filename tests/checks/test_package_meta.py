@@ -150,3 +150,19 @@ def test_held_out_real_packages_are_found_by_what_they_are(
     install_wheel(wheel(name), root / WIN_SITE)
     rules = _by_rule(scan_image(str(root), W, catalogue))
     assert rule_id in rules, rules
+
+
+def test_warm_rescan_reads_no_metadata_again(tmp_path: Path) -> None:
+    from checks.engine import Scanner
+    from checks.layout import Layout
+
+    root = build(tmp_path / "img", W)
+    install_wheel(wheel("haowxdump"), root / WIN_SITE)
+    install_wheel(wheel("wcfhttp"), root / WIN_SITE)
+    scanner = Scanner(Layout.image(root, W), UNCATALOGUED)
+    first = scanner.scan()
+    second = scanner.scan()
+    assert first.stats["files_read"] > 0 and first.stats["content_files_scanned"] > 0
+    assert second.stats["files_read"] == 0, second.stats
+    assert second.stats["content_files_scanned"] == 0
+    assert {f.key for f in first.findings} == {f.key for f in second.findings}

