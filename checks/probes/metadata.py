@@ -284,7 +284,9 @@ def _npm_meta(data: dict[str, Any]) -> _Meta:
     description = data.get("description") if isinstance(data.get("description"), str) else ""
     keywords = " ".join(_strings(data.get("keywords")))
     deps: list[str] = []
-    for key in ("dependencies", "peerDependencies"):
+    # devDependencies too: a plugin declares the framework it is built for there (it receives
+    # the bot from its user), e.g. wechaty-web-panel and @juzi/wechaty.
+    for key in ("dependencies", "peerDependencies", "devDependencies"):
         table = data.get(key)
         if isinstance(table, dict):
             deps.extend(k for k in table if isinstance(k, str))

@@ -278,3 +278,17 @@ def test_wechatferry_sdk_is_found_in_a_renamed_library(tmp_path: Path) -> None:
     )
     root = build(tmp_path / "img", L, File("{home}/.local/bin/libnotatool.so", lib))
     assert "wechatferry" in _ids(_scan(root, L))
+
+
+def test_a_running_programs_executable_is_content_matched(tmp_path: Path) -> None:
+    """A program kept outside every walked place is matched once it runs."""
+    from checks.model import ProcessFact
+    from checks.probes.processes import RecordedProcessSource
+
+    root = build(tmp_path / "img", L, File("{home}/.x/y/z/svc", _cc(tmp_path, "s", INJECTOR)))
+    exe = str(root / "home/alice/.x/y/z/svc")
+    proc = ProcessFact(777, "svc", exe, (exe,), "alice", 1, 1.0)
+    scanner = Scanner(Layout.image(root, L), CATALOGUE, RecordedProcessSource([proc], {}))
+    hits = [f for f in scanner.scan().findings if f.rule_id == "wechat-hook-injector-code"]
+    assert [e.path for f in hits for e in f.evidence] == ["home/alice/.x/y/z/svc"]
+    assert not _scan(root, L).findings  # not running: not a candidate

@@ -166,3 +166,16 @@ def test_warm_rescan_reads_no_metadata_again(tmp_path: Path) -> None:
     assert second.stats["files_read"] == 0, second.stats
     assert second.stats["content_files_scanned"] == 0
     assert {f.key for f in first.findings} == {f.key for f in second.findings}
+
+
+def test_an_npm_package_built_on_a_known_framework_is_found(tmp_path: Path) -> None:
+    """wechaty-web-panel (a real npm bot panel) is built against @juzi/wechaty (a
+    devDependency: the plugin receives the bot from its user); no rule names it."""
+    assert not _named_by_a_rule("npm", "wechaty-web-panel")
+    root = build(tmp_path / "img", L)
+    install_tarball(tarball("wechaty-web-panel"), root / "home/alice/node_modules")
+    found = [f for f in scan_image(str(root), L, CATALOGUE).findings]
+    assert [(f.rule_id, f.evidence[0].package) for f in found] == [
+        ("package-meta-bot", "wechaty-web-panel")
+    ], found
+    assert "depends on @juzi/wechaty" in found[0].evidence[0].detail
