@@ -215,8 +215,9 @@ class Scanner:
         self, ctx: ProbeContext, clients: ClientIndex, reuse: bool, previous: Facts | None
     ) -> None:
         """YARA rules over candidate files (checks/probes/content.py), only when some active
-        rule has a content matcher. With file facts reused, only the executables of running
-        processes can be new; the other files' results are reused whole."""
+        rule has a content matcher. With file facts reused (no file system event since the
+        last scan), no folder is walked: the last scan's candidates are re-checked by their
+        signature (a stat each) and the running programs' executables are added."""
         platform = self.layout.platform
         wanted = any(
             m.type == "content" and m.applies_to(platform, r.platforms)
@@ -233,8 +234,8 @@ class Scanner:
         facts = ctx.facts
         exes = [p.exe for p in facts.processes if p.exe and clients.approved_process(p) is None]
         if reuse and previous is not None:
-            kept = self._content.from_files
-            facts.content.extend(c for c in previous.content if c.path in kept)
+            # No listing changed: the candidates are those of the last full scan (re-checked
+            # by signature) and the running programs.
             content.collect(ctx, self._content, clients, exes, places=False, files=False)
             return
         content.collect(ctx, self._content, clients, exes)

@@ -106,10 +106,14 @@ class ContentState:
 
     scanner: ContentScanner
     headers: dict[str, tuple[Signature, str | None]] = field(default_factory=dict)
-    # Candidates that came from files (not from running processes) in the last full scan.
-    from_files: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)  # header lookups of this scan
+    # Candidates that came from files (not from running processes) in the last full scan,
+    # with their kind and user: a scan that reuses the file facts re-checks these (a stat
+    # each; bytes only for a file that changed in place, which no listing shows).
+    from_files: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def header(self, fs: FsView, path: str) -> str | None:
+        self.seen.add(path)
         st = fs.stat(path)
         if st is None:
             return None
@@ -152,6 +156,8 @@ def collect(
     facts of the previous one, with nothing changed on disk)."""
     fs = ctx.fs
     found = _Candidates()
+    if not files:
+        found.items.update(state.from_files)
     for f in ctx.facts.files if files else ():
         if not f.is_dir:
             _consider(state, fs, f.path, os.path.basename(f.path), f.user, found)
@@ -168,7 +174,10 @@ def collect(
                     for entry in _walk(fs, folder, MAX_PLACE_DEPTH, MAX_PLACE_ENTRIES):
                         _consider(state, fs, entry.path, entry.name, user, found)
     if files:
-        state.from_files = set(found.items)
+        state.from_files = dict(found.items)
+        # Header verdicts of files no longer looked at are dropped (bounded memory).
+        state.headers = {p: v for p, v in state.headers.items() if p in state.seen}
+        state.seen = set()
     for exe in exes:
         low = exe.replace("\\", "/").casefold()
         if exe and not low.startswith(_SYSTEM_EXE):

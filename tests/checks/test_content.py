@@ -292,3 +292,17 @@ def test_a_running_programs_executable_is_content_matched(tmp_path: Path) -> Non
     hits = [f for f in scanner.scan().findings if f.rule_id == "wechat-hook-injector-code"]
     assert [e.path for f in hits for e in f.evidence] == ["home/alice/.x/y/z/svc"]
     assert not _scan(root, L).findings  # not running: not a candidate
+
+
+def test_a_candidate_rewritten_in_place_is_matched_again_without_a_walk(tmp_path: Path) -> None:
+    """With file-system events trusted and none reported (no folder walked again), a file
+    rewritten in place under the same name is still re-matched: its signature changed."""
+    root = build(tmp_path / "img", L, File("{downloads}/tools/run.py", "print('hello')\n"))
+    scanner = Scanner(Layout.image(root, L), CATALOGUE)
+    scanner.fs.trust_listings = True
+    assert not scanner.scan().findings
+    (root / "home/alice/Downloads/tools/run.py").write_text(FRIDA_SCRIPT)
+    again = scanner.scan()
+    assert scanner.reused_file_facts
+    assert again.stats["dirs_listed"] == 0
+    assert "wechat-hook-injector-code" in _ids(again)
