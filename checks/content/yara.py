@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -28,8 +27,6 @@ BINARY_LIMIT = 64 * 1024 * 1024
 TEXT_LIMIT = 4 * 1024 * 1024
 # One file's scan may take at most this long; hostile bytes cannot stall the scan.
 SCAN_TIMEOUT_S = 10
-KINDS = ("binary", "script", "config")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
 class ContentRulesError(ValueError):
@@ -199,7 +196,3 @@ class ContentScanner:
         """Drop cached results of files no longer candidates (bounded memory)."""
         for path in [p for p in self.results if p not in keep]:
             del self.results[path]
-
-
-def valid_rule_name(name: str) -> bool:
-    return bool(_NAME_RE.match(name))

@@ -306,3 +306,22 @@ def test_a_candidate_rewritten_in_place_is_matched_again_without_a_walk(tmp_path
     assert scanner.reused_file_facts
     assert again.stats["dirs_listed"] == 0
     assert "wechat-hook-injector-code" in _ids(again)
+
+
+def test_wechats_own_data_folders_are_never_read(tmp_path: Path) -> None:
+    """The agent never reads chat data: WeChat's data folders under Documents are not walked,
+    even though their own files name db_storage and hold keys beside wxids."""
+    key = '{"wxid": "wxid_abc123", "key": "' + "0f" * 32 + '"}'
+    root = build(
+        tmp_path / "img",
+        W,
+        File("{documents}/xwechat_files/all_users/config/global_config.json", key),
+        File("{documents}/xwechat_files/wxid_abc123/db_storage/message/message_0.db", b"x"),
+        File("{documents}/xwechat_files/wxid_abc123/config/paths.json", '"db_storage"'),
+        File("{documents}/WeChat Files/wxid_abc123/Msg/Multi/MSG0.db", b"x"),
+        File("{documents}/WeChat Files/All Users/config/config.json", key),
+    )
+    scanner = Scanner(Layout.image(root, W), CATALOGUE)
+    result = scanner.scan()
+    assert not result.findings, [(f.rule_id, f.evidence) for f in result.findings]
+    assert result.stats["content_files_scanned"] == 0
