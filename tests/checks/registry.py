@@ -76,7 +76,7 @@ def install_tarball(tgz: Path, node_modules: Path) -> Path:
     with tarfile.open(tgz) as tf:
         member = tf.extractfile("package/package.json")
         assert member is not None
-        name = json.loads(member.read())["name"]
+        name = str(json.loads(member.read())["name"])
         target = node_modules / name
         target.mkdir(parents=True, exist_ok=True)
         for m in tf.getmembers():
