@@ -124,6 +124,10 @@ class ContentScanner:
             self._scanner = scanner
         return self._scanner
 
+    def is_cached(self, path: str, sig: Signature, kind: str) -> bool:
+        item = self.results.get(path)
+        return item is not None and item[:3] == (sig, self._digest, kind)
+
     def cached(self, path: str, sig: Signature, kind: str) -> tuple[ContentHit, ...] | None:
         item = self.results.get(path)
         if item is not None and item[0] == sig and item[1] == self._digest and item[2] == kind:

@@ -50,6 +50,10 @@ PLACES: dict[Platform, tuple[str, ...]] = {
 MAX_PLACE_DEPTH = 4
 MAX_PLACE_ENTRIES = 20_000
 MAX_PACKAGE_ENTRIES = 3_000
+# Bytes of new (not yet matched) content read per user and scan. A home stuffed with
+# thousands of large programs costs each scan at most this; the files left over are
+# matched by the next scans (results are kept), and the scan says so meanwhile.
+BYTES_PER_USER_PER_SCAN = 2 * 1024 * 1024 * 1024
 # Never walked: environments (their packages are walked as packages), caches, version
 # control, and WeChat's own data folders (the agent never reads chat data).
 _PRUNE = frozenset(
@@ -107,6 +111,7 @@ class ContentState:
     scanner: ContentScanner
     headers: dict[str, tuple[Signature, str | None]] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)  # header lookups of this scan
+    budget: int = BYTES_PER_USER_PER_SCAN
     # Candidates that came from files (not from running processes) in the last full scan,
     # with their kind and user: a scan that reuses the file facts re-checks these (a stat
     # each; bytes only for a file that changed in place, which no listing shows).
@@ -183,13 +188,30 @@ def collect(
         if exe and not low.startswith(_SYSTEM_EXE):
             _consider(state, fs, exe, os.path.basename(exe.replace("\\", "/")), "", found)
     too_large_before = state.scanner.stats.too_large
+    spent: dict[str, int] = {}
+    deferred: dict[str, int] = {}
     for path, (kind, user) in sorted(found.items.items()):
         if clients.install_root_of(path) is not None:
             continue  # the approved client's own files are judged by the integrity checks
+        st = fs.stat(path)
+        if st is not None and not state.scanner.is_cached(path, signature_of(st), kind):
+            if spent.get(user, 0) + st.st_size > state.budget:
+                deferred[user] = deferred.get(user, 0) + 1
+                continue
+            spent[user] = spent.get(user, 0) + st.st_size
         with fs.item("content", path):
             hits = state.scanner.scan_file(fs, path, kind)
             for hit in hits or ():
                 ctx.facts.content.append(ContentFact(path, hit.rule, kind, hit.detail, user))
+    for user, count in sorted(deferred.items()):
+        ctx.facts.blind_spots.append(
+            BlindSpot(
+                "content",
+                f"{count} candidate file(s) of {user or 'the system'}",
+                f"over this scan's content budget ({state.budget // (1024 * 1024)} MiB per "
+                "user); matched by the next scans",
+            )
+        )
     large = state.scanner.stats.too_large - too_large_before
     if large:
         ctx.facts.blind_spots.append(

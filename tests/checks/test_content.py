@@ -325,3 +325,27 @@ def test_wechats_own_data_folders_are_never_read(tmp_path: Path) -> None:
     result = scanner.scan()
     assert not result.findings, [(f.rule_id, f.evidence) for f in result.findings]
     assert result.stats["content_files_scanned"] == 0
+
+
+def test_a_home_stuffed_with_programs_costs_each_scan_a_bounded_read(tmp_path: Path) -> None:
+    """Many large candidates: each scan reads at most the per-user budget, says what it left,
+    and the next scans finish the work (results are kept), finding the tool at the end."""
+    from checks.probes import content
+
+    filler = b"\x7fELF" + b"\0" * (256 * 1024)
+    items = [File(f"{{downloads}}/junk/p{i:02d}", filler) for i in range(12)]
+    items.append(File("{downloads}/junk/zz-helper", _cc(tmp_path, "i", INJECTOR)))
+    root = build(tmp_path / "img", L, *items)
+    scanner = Scanner(Layout.image(root, L), CATALOGUE)
+    first = scanner.scan()
+    assert scanner._content is not None
+    scanner._content.budget = 5 * 256 * 1024 + 4096  # five fillers per scan
+    scanner._content.scanner.results.clear()
+    scans = [scanner.scan() for _ in range(4)]
+    assert first.stats["content_files_scanned"] == 13
+    assert [s.stats["content_bytes_scanned"] <= 5 * 256 * 1024 + 4096 for s in scans] == [True] * 4
+    assert any(b.probe == "content" and "budget" in b.reason for b in scans[0].blind_spots)
+    assert "wechat-hook-injector-code" not in _ids(scans[0])
+    assert "wechat-hook-injector-code" in _ids(scans[-1])
+    assert not any("budget" in b.reason for b in scans[-1].blind_spots)
+    assert content.BYTES_PER_USER_PER_SCAN >= 1024**3
