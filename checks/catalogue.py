@@ -30,6 +30,9 @@ MATCH_TYPES = {
     "autostart",
     "integrity",
     "unrecognised",
+    "content",
+    "metadata",
+    "config",
 }
 # Built-in checks that catch what no indicator names (see checks/integrity/).
 INTEGRITY_CHECKS = {
@@ -42,6 +45,9 @@ INTEGRITY_CHECKS = {
     "foreign-module",
 }
 UNRECOGNISED_KINDS = {"process", "app", "program"}
+# What a package's metadata may show it does (checks/probes/metadata.py): a Category value.
+METADATA_CHECKS = {"plugin-injection", "bot-framework", "db-dumper", "multi-open"}
+CONFIG_CHECKS = {"mcp"}
 ECOSYSTEMS = {"pypi", "npm", "dpkg", "flatpak", "snap"}
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{2,79}$")
 
@@ -56,13 +62,15 @@ class Matcher:
 
     type: str
     path: str = ""  # path template (type path; where to hash for sha256)
-    name: str = ""  # process / module / package / extension name (glob, case-insensitive)
+    name: str = ""  # process / module / package / extension name (glob, case-insensitive);
+    # content: the YARA rule's name
     cmdline: str = ""  # process: regular expression searched in the joined command line
     ecosystem: str = ""  # package
     app_id: str = ""  # app: bundle id / desktop id / package / uninstall key (glob)
     sha256: str = ""
     command: str = ""  # autostart: glob on the command
-    check: str = ""  # integrity: which built-in check; unrecognised: process | app | program
+    check: str = ""  # integrity: which built-in check; unrecognised: process | app | program;
+    # metadata: what the package does (a category); config: which kind of configuration
     note: str = ""  # why this indicator means what it means (shown as evidence detail)
     platforms: tuple[Platform, ...] = ()  # narrows the rule's platforms for this matcher
 
@@ -154,6 +162,7 @@ class Catalogue:
             set(self.disabled),
             self.anchors,
             (*self.exceptions, *parsed),
+            list(self.yara),
         )
 
     def trust_anchor_pems(self) -> tuple[str, ...]:
@@ -168,7 +177,15 @@ class Catalogue:
             set(self.disabled),
             (*self.anchors, *pems),
             self.exceptions,
+            list(self.yara),
         )
+
+    # YARA sources (origin, text) that `content` matchers name: rules/yara/*.yar and the
+    # policy's additions. Compiled once per distinct set (checks/content/yara.py).
+    yara: list[tuple[str, str]] = field(default_factory=list)
+
+    def yara_sources(self) -> tuple[tuple[str, str], ...]:
+        return tuple(self.yara)
 
     def rules_for(self, platform: Platform) -> list[Rule]:
         return [r for r in self.rules if platform in r.platforms and r.id not in self.disabled]
@@ -187,8 +204,11 @@ class Catalogue:
         add_rules: Iterable[Mapping[str, Any]] = (),
         disable: Iterable[str] = (),
         add_clients: Iterable[Mapping[str, Any]] = (),
+        add_yara: Iterable[Mapping[str, Any]] = (),
     ) -> Catalogue:
-        """A copy with a policy's rules and clients added and its disabled rules switched off."""
+        """A copy with a policy's rules, clients and YARA sources added and its disabled rules
+        switched off. `add_yara` items are {"name": ..., "source": <YARA text>}; a source of
+        the same name replaces the shipped one."""
         rules = {r.id: r for r in self.rules}
         for data in add_rules:
             rule = parse_rule(data, "policy")
@@ -197,7 +217,19 @@ class Catalogue:
         for data in add_clients:
             client = parse_client(data, "policy")
             clients[client.id] = client
-        return Catalogue(list(rules.values()), list(clients.values()), set(disable), self.anchors)
+        yara = dict(self.yara)
+        for item in add_yara:
+            name, text = parse_yara_source(item, "policy")
+            yara[name] = text
+        catalogue = Catalogue(
+            list(rules.values()),
+            list(clients.values()),
+            set(disable),
+            self.anchors,
+            yara=list(yara.items()),
+        )
+        check_content_rules(catalogue, "policy")
+        return catalogue
 
 
 # --- parsing -----------------------------------------------------------------------------
@@ -287,6 +319,19 @@ def parse_matcher(data: Any, source: str, where: str) -> Matcher:
         allowed |= {"check"}
         if data.get("check") not in UNRECOGNISED_KINDS:
             raise _err(source, where, f"check must be one of {sorted(UNRECOGNISED_KINDS)}")
+    elif kind == "content":
+        allowed |= {"name"}
+        required = {"name"}
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", str(data.get("name", ""))):
+            raise _err(source, where, "name must be the name of a YARA rule")
+    elif kind == "metadata":
+        allowed |= {"check"}
+        if data.get("check") not in METADATA_CHECKS:
+            raise _err(source, where, f"check must be one of {sorted(METADATA_CHECKS)}")
+    elif kind == "config":
+        allowed |= {"check"}
+        if data.get("check") not in CONFIG_CHECKS:
+            raise _err(source, where, f"check must be one of {sorted(CONFIG_CHECKS)}")
     _check_keys(data, allowed, source, where)
     missing = required - set(data)
     if missing:
@@ -485,6 +530,40 @@ def parse_exception(data: Mapping[str, Any], source: str) -> FindingException:
     )
 
 
+def parse_yara_source(data: Any, source: str) -> tuple[str, str]:
+    """(name, YARA text) from a policy's {"name", "source"} table."""
+    if not isinstance(data, Mapping):
+        raise _err(source, "yara", "a YARA source must be a table with name and source")
+    _check_keys(data, {"name", "source"}, source, "yara")
+    name, text = data.get("name"), data.get("source")
+    if not (isinstance(name, str) and name and isinstance(text, str) and text.strip()):
+        raise _err(source, "yara", "name and source must be non-empty strings")
+    return name, text
+
+
+def check_content_rules(catalogue: Catalogue, source: str) -> None:
+    """Every `content` matcher names a YARA rule the catalogue's sources define, and the
+    sources compile. Without yara-x installed nothing can be checked here; the scan then
+    reports content matching as a blind spot."""
+    wanted = {(r.id, m.name) for r in catalogue.rules for m in r.matches if m.type == "content"}
+    if not wanted and not catalogue.yara:
+        return
+    from checks.content.yara import ContentRulesError, rule_names
+
+    try:
+        names = rule_names(catalogue.yara_sources())
+    except ImportError:
+        return
+    except ContentRulesError as exc:
+        raise CatalogueError(f"{source}: {exc}") from exc
+    for rule_id, name in sorted(wanted):
+        if name not in names:
+            raise CatalogueError(
+                f"{source}: rule {rule_id!r}: content {name!r} names no YARA rule; "
+                f"known: {sorted(names)}"
+            )
+
+
 def _load_toml(name: str, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
@@ -493,9 +572,11 @@ def _load_toml(name: str, text: str) -> dict[str, Any]:
 
 
 def load_texts(
-    rule_files: Iterable[tuple[str, str]], client_files: Iterable[tuple[str, str]]
+    rule_files: Iterable[tuple[str, str]],
+    client_files: Iterable[tuple[str, str]],
+    yara_files: Iterable[tuple[str, str]] = (),
 ) -> Catalogue:
-    catalogue = Catalogue()
+    catalogue = Catalogue(yara=list(yara_files))
     seen: dict[str, str] = {}
     for name, text in rule_files:
         doc = _load_toml(name, text)
@@ -520,6 +601,7 @@ def load_texts(
                 )
             client_ids[client.id] = name
             catalogue.clients.append(client)
+    check_content_rules(catalogue, "rules")
     return catalogue
 
 
@@ -540,7 +622,14 @@ def load_builtin() -> Catalogue:
             if p.name.endswith(".toml")
         ),
     )
-    return load_texts(rules, clients)
+    yara = sorted(
+        (
+            (f"rules/yara/{p.name}", p.read_text("utf-8"))
+            for p in pkg.joinpath("rules").joinpath("yara").iterdir()
+            if p.name.endswith(".yar")
+        ),
+    )
+    return load_texts(rules, clients, yara)
 
 
 def anchor_files(paths: Iterable[str | Path]) -> list[str]:
@@ -557,8 +646,15 @@ def anchor_files(paths: Iterable[str | Path]) -> list[str]:
 
 
 def load_dirs(rule_dirs: Iterable[Path], client_dirs: Iterable[Path] = ()) -> Catalogue:
+    """Rules from `*.toml` in the folders, with YARA sources from `*.yar` there and in
+    their `yara/` subfolders."""
     rules = [(str(p), p.read_text("utf-8")) for d in rule_dirs for p in sorted(d.glob("*.toml"))]
     clients = [
         (str(p), p.read_text("utf-8")) for d in client_dirs for p in sorted(d.glob("*.toml"))
     ]
-    return load_texts(rules, clients)
+    yara = [
+        (str(p), p.read_text("utf-8"))
+        for d in rule_dirs
+        for p in sorted([*d.glob("*.yar"), *d.glob("yara/*.yar")])
+    ]
+    return load_texts(rules, clients, yara)

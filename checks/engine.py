@@ -10,13 +10,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.catalogue import Catalogue
+from checks.content.yara import ContentScanner
 from checks.fsview import FsView, ReadPolicy
 from checks.identity import ClientIndex
 from checks.integrity import foreign_modules, macos_bundle, windows_install
 from checks.judge import Judge
 from checks.layout import Layout
 from checks.model import BlindSpot, Facts, Finding, Note, Platform, ScanResult, Text
-from checks.probes import apps, autostart, extensions, files, lookalikes, packages
+from checks.probes import (
+    apps,
+    autostart,
+    configs,
+    content,
+    extensions,
+    files,
+    lookalikes,
+    metadata,
+    packages,
+)
 from checks.probes.base import ProbeContext
 from checks.probes.processes import ProcessSource
 
@@ -37,6 +48,8 @@ def _copy_file_facts(source: Facts, target: Facts) -> None:
     target.autostart = list(source.autostart)
     target.extensions = list(source.extensions)
     target.unrecognised = [u for u in source.unrecognised if u.kind == "program"]
+    target.package_meta = list(source.package_meta)
+    target.configs = list(source.configs)
     target.blind_spots = [b for b in source.blind_spots if b.probe not in ("processes", "modules")]
 
 
@@ -66,6 +79,7 @@ class Scanner:
     _clients: ClientIndex | None = None
     _last_fs_blind: list[BlindSpot] = field(default_factory=list)
     _judge_memo: dict[tuple[str, int], Any] = field(default_factory=dict)
+    _content: content.ContentState | None = None
 
     def __post_init__(self) -> None:
         self.fs.case_insensitive = self.layout.case_insensitive
@@ -114,6 +128,8 @@ class Scanner:
             self._guard("lookalikes", lambda: lookalikes.collect(ctx, clients), facts)
             self._guard("autostart", lambda: autostart.collect(ctx), facts)
             self._guard("extensions", lambda: extensions.collect(ctx), facts)
+            self._guard("metadata", lambda: metadata.collect(ctx), facts)
+            self._guard("configs", lambda: configs.collect(ctx), facts)
         env_packages = 0
         if self.processes is not None:
             self._guard("processes", lambda: self._processes(facts, clients), facts)
@@ -130,6 +146,7 @@ class Scanner:
                 )
             )
         self._guard("hashes", lambda: self._hashes(facts, clients), facts)
+        self._guard("content", lambda: self._match_content(ctx, clients, reuse, previous), facts)
         if reuse and previous is not None:
             # File-based tampering cannot have changed; module injections are re-checked.
             facts.tampering.extend(t for t in previous.tampering if t.pid is None)
@@ -182,8 +199,16 @@ class Scanner:
             files=len(facts.files),
             apps=len(facts.apps),
             packages=len(facts.packages),
+            content_matches=len(facts.content),
             cpu_ms=int((time.process_time() - cpu0) * 1000),
         )
+        if self._content is not None:
+            cs = self._content.scanner.stats
+            stats.update(
+                content_files_scanned=cs.files_scanned,
+                content_bytes_scanned=cs.bytes_scanned,
+                content_results_reused=cs.results_reused,
+            )
         self.last_facts = facts
         return ScanResult(
             root=str(self.layout.root),
@@ -259,6 +284,35 @@ class Scanner:
             digest = self.fs.sha256(path)
             if digest is not None:
                 facts.hashes[path] = digest
+
+    def _match_content(
+        self, ctx: ProbeContext, clients: ClientIndex, reuse: bool, previous: Facts | None
+    ) -> None:
+        """YARA rules over candidate files (checks/probes/content.py), only when some active
+        rule has a content matcher. With file facts reused (no file system event since the
+        last scan), no folder is walked: the last scan's candidates are re-checked by their
+        signature (a stat each) and the running programs' executables are added."""
+        platform = self.layout.platform
+        wanted = any(
+            m.type == "content" and m.applies_to(platform, r.platforms)
+            for r in self.catalogue.rules_for(platform)
+            for m in r.matches
+        )
+        if not wanted:
+            return
+        sources = self.catalogue.yara_sources()
+        if self._content is None:
+            self._content = content.ContentState(ContentScanner(sources))
+        self._content.scanner.use(sources)
+        self._content.scanner.stats = type(self._content.scanner.stats)()
+        facts = ctx.facts
+        exes = [p.exe for p in facts.processes if p.exe and clients.approved_process(p) is None]
+        if reuse and previous is not None:
+            # No listing changed: the candidates are those of the last full scan (re-checked
+            # by signature) and the running programs.
+            content.collect(ctx, self._content, clients, exes, places=False, files=False)
+            return
+        content.collect(ctx, self._content, clients, exes)
 
     def _module_integrity(self, facts: Facts, clients: ClientIndex) -> None:
         if facts.modules:

@@ -25,7 +25,9 @@ def _glob(name: str, pattern: str) -> bool:
     return _compiled(pattern).match(name.casefold()) is not None
 
 
-_FILE_TYPES = {"path", "package", "app", "extension", "autostart"}
+_FILE_TYPES = {"path", "package", "app", "extension", "autostart", "metadata", "config"}
+# Judged after the rules that name things, so they skip what a named rule already explains.
+_CATCH_ALL = {"unrecognised": 2, "metadata": 1}
 
 
 def _file_derived(m: Matcher) -> bool:
@@ -59,8 +61,9 @@ class Judge:
         platform = self.layout.platform
         rules = self.catalogue.rules_for(platform)
         findings: list[Finding] = []
-        # Specific rules first, so the catch-all "unrecognised" rules skip what they explain.
-        ordered = sorted(rules, key=lambda r: any(m.type == "unrecognised" for m in r.matches))
+        # Specific rules first, so the catch-all "unrecognised" rules skip what they explain
+        # and a package's metadata is judged only when no rule names the package.
+        ordered = sorted(rules, key=lambda r: max(_CATCH_ALL.get(m.type, 0) for m in r.matches))
         for rule in ordered:
             hits: list[_Hit] = []
             for index, matcher in enumerate(rule.matches):
@@ -137,6 +140,7 @@ class Judge:
                 wanted = m.name.lower() if m.ecosystem == "npm" else _pep503(m.name)
                 for pkg in facts.packages:
                     if pkg.ecosystem == m.ecosystem and _glob(pkg.name, wanted):
+                        self.explained_paths.add(pkg.path)
                         yield _Hit(
                             Evidence(
                                 "package",
@@ -227,6 +231,45 @@ class Judge:
                     )
         elif m.type == "unrecognised":
             yield from self._unrecognised(m, facts)
+        elif m.type == "content":
+            for c in facts.content:
+                if c.rule == m.name:
+                    self.explained_paths.add(c.path)
+                    yield _Hit(
+                        Evidence(
+                            "content",
+                            f"content rule {c.rule} ({c.kind})",
+                            path=rel(c.path),
+                            detail=(f"{note}; " if note else "") + f"matched: {c.detail}"[:300],
+                        ),
+                        f"content:{rel(c.path)}",
+                    )
+        elif m.type == "metadata":
+            for meta in facts.package_meta:
+                if meta.category != m.check or meta.path in self.explained_paths:
+                    continue
+                yield _Hit(
+                    Evidence(
+                        "package",
+                        f"{meta.ecosystem} package {meta.name} {meta.version}: metadata".strip(),
+                        path=rel(meta.path),
+                        package=meta.name,
+                        detail="; ".join(meta.reasons)[:300],
+                    ),
+                    f"{meta.ecosystem}:{meta.name}:{rel(meta.path)}",
+                )
+        elif m.type == "config":
+            for cfg in facts.configs:
+                if cfg.kind == m.check:
+                    yield _Hit(
+                        Evidence(
+                            "config",
+                            f"{cfg.kind} server {cfg.entry!r}",
+                            path=rel(cfg.path),
+                            detail=cfg.detail[:300],
+                        ),
+                        f"config:{rel(cfg.path)}:{cfg.entry}",
+                    )
 
     def _unrecognised(self, m: Matcher, facts: Facts) -> Iterator[_Hit]:
         rel = self.layout.relative

@@ -199,6 +199,50 @@ class UnrecognisedFact:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentFact:
+    """A file whose bytes a content (YARA) rule matched."""
+
+    path: str
+    rule: str  # the YARA rule's name
+    kind: str  # "binary", "script" or "config": how the file was scanned
+    detail: str  # what matched (the first matched strings), for a person to check
+    user: str = ""
+
+    def __post_init__(self) -> None:
+        _clean(self, ("path", "detail"))
+
+
+@dataclass(frozen=True, slots=True)
+class PackageMetaFact:
+    """A package whose own metadata shows that it acts on the WeChat client or its data."""
+
+    ecosystem: str  # "pypi" | "npm"
+    name: str
+    version: str
+    path: str  # the dist-info / package folder
+    category: str  # a Category value: what the package does
+    reasons: tuple[str, ...]  # which metadata matched, in words a person can check
+    related_rule: str = ""  # the known tool it depends on or republishes, if any
+    user: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFact:
+    """A configuration file that gives a tool away (an AI assistant's MCP server entry that
+    launches a WeChat tool)."""
+
+    kind: str  # "mcp"
+    path: str
+    entry: str  # the server's name in the file
+    detail: str  # the command line, shortened
+    related_rule: str = ""
+    user: str = ""
+
+    def __post_init__(self) -> None:
+        _clean(self, ("path", "entry", "detail"))
+
+
+@dataclass(frozen=True, slots=True)
 class BlindSpot:
     """Something the scan could not look at, and why: reported, never hidden."""
 
@@ -246,6 +290,9 @@ class Facts:
     hashes: dict[str, str] = field(default_factory=dict)  # path -> sha256 of files probes hashed
     tampering: list[TamperFact] = field(default_factory=list)
     unrecognised: list[UnrecognisedFact] = field(default_factory=list)
+    content: list[ContentFact] = field(default_factory=list)
+    package_meta: list[PackageMetaFact] = field(default_factory=list)
+    configs: list[ConfigFact] = field(default_factory=list)
     blind_spots: list[BlindSpot] = field(default_factory=list)
 
 

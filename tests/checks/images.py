@@ -244,11 +244,16 @@ class Pypi:
     name: str
     version: str = "1.0.0"
     site: str = "{site_packages}"
+    summary: str = ""
+    requires: tuple[str, ...] = ()
 
     def place(self, ctx: Ctx) -> None:
         dist = re.sub(r"[-.]+", "_", self.name)
         folder = ctx.path(self.site) / f"{dist}-{self.version}.dist-info"
         meta = f"Metadata-Version: 2.1\nName: {self.name}\nVersion: {self.version}\n"
+        if self.summary:
+            meta += f"Summary: {self.summary}\n"
+        meta += "".join(f"Requires-Dist: {r}\n" for r in self.requires)
         _write(folder / "METADATA", meta)
         (ctx.path(self.site) / dist.lower()).mkdir(parents=True, exist_ok=True)
 
@@ -260,9 +265,15 @@ class Npm:
     name: str
     version: str = "1.0.0"
     folder: str = "{node_modules}"
+    description: str = ""
+    dependencies: tuple[str, ...] = ()
 
     def place(self, ctx: Ctx) -> None:
-        meta = {"name": self.name, "version": self.version}
+        meta: dict[str, object] = {"name": self.name, "version": self.version}
+        if self.description:
+            meta["description"] = self.description
+        if self.dependencies:
+            meta["dependencies"] = {d: "*" for d in self.dependencies}
         _write(ctx.path(self.folder) / self.name / "package.json", json.dumps(meta))
 
 

@@ -1,14 +1,17 @@
 """Real packages from the registries, installed into image fixtures the way pip and npm do.
 
-`fetch()` downloads wheels (`pip download --no-deps`) and tarballs (`npm pack`) once into
-`.cache/registry/` at the top of the worktree (ignored by git) and reuses them afterwards;
-`install_wheel` unpacks a wheel into a site-packages folder as pip does (the package and its
-`.dist-info` with METADATA, RECORD and an INSTALLER file), `install_npm` unpacks a tarball's
-`package/` into `node_modules/<name>` as npm does.
+`wheel(name)` and `tarball(name)` download one package (`pip download --no-deps`, `npm pack`)
+once into `.cache/registry/` at the top of the worktree (ignored by git) and reuse it after;
+`fetch()` gets the discovery tests' set at once. `install_wheel` unpacks a wheel into a
+site-packages folder as pip does (the package and its `.dist-info` with METADATA, RECORD and
+an INSTALLER file); `install_npm` unpacks a tarball's `package/` into `node_modules/<name>`.
+A package that cannot be fetched raises `Unreachable` (`fetch`) or skips the test, saying
+which one.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -16,6 +19,8 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "registry"
 
@@ -34,53 +39,99 @@ class Downloads:
     tarballs: dict[str, Path]  # npm name -> .tgz
 
 
-def _norm(name: str) -> str:
-    return name.replace("-", "_").lower()
+def _cached_wheels(folder: Path, name: str, version: str) -> list[Path]:
+    stem = name.replace("-", "_").lower()
+    found = sorted(p for p in folder.glob("*.whl") if p.name.lower().startswith(stem + "-"))
+    return [p for p in found if f"-{version}-" in p.name] if version else found
+
+
+def _download_wheel(name: str, version: str = "") -> Path:
+    folder = CACHE / "pypi"
+    folder.mkdir(parents=True, exist_ok=True)
+    found = _cached_wheels(folder, name, version)
+    if found:
+        return found[-1]
+    spec = f"{name}=={version}" if version else name
+    errors = ""
+    # Any platform's wheel: a Windows-only tool has no wheel for this machine.
+    for extra in ([], ["--platform", "win_amd64", "--only-binary=:all:"]):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                "-d",
+                str(folder),
+                *extra,
+                spec,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        errors = done.stderr.strip()[-300:]
+        found = _cached_wheels(folder, name, version)
+        if found:
+            return found[-1]
+    raise Unreachable(f"pip download {spec}: {errors}")
+
+
+def _download_tarball(name: str) -> Path:
+    folder = CACHE / "npm"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = name.lstrip("@").replace("/", "-")
+    found = sorted(folder.glob(f"{stem}-[0-9]*.tgz"))
+    if found:
+        return found[-1]
+    if shutil.which("npm") is None:
+        raise Unreachable("npm is not installed")
+    done = subprocess.run(
+        ["npm", "pack", "--silent", "--pack-destination", str(folder), name],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    found = sorted(folder.glob(f"{stem}-[0-9]*.tgz"))
+    if not found:
+        raise Unreachable(f"npm pack {name}: {done.stderr.strip()[-300:]}")
+    return found[-1]
+
+
+def wheel(name: str, version: str = "") -> Path:
+    """The cached wheel of a PyPI project; the test skips if it cannot be downloaded."""
+    try:
+        return _download_wheel(name, version)
+    except Unreachable as exc:
+        pytest.skip(str(exc))
+
+
+def tarball(name: str) -> Path:
+    """The cached `npm pack` tarball of an npm package; the test skips if it cannot be had."""
+    try:
+        return _download_tarball(name)
+    except Unreachable as exc:
+        pytest.skip(str(exc))
 
 
 def fetch() -> Downloads:
     """Every wheel and tarball above, downloaded on first use. Raises Unreachable."""
-    pypi, npm = CACHE / "pypi", CACHE / "npm"
-    pypi.mkdir(parents=True, exist_ok=True)
-    npm.mkdir(parents=True, exist_ok=True)
-    wheels: dict[str, Path] = {}
-    for name in WHEELS:
-        found = [p for p in pypi.glob("*.whl") if p.name.lower().startswith(_norm(name) + "-")]
-        if not found:
-            done = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(pypi), name],
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            found = [p for p in pypi.glob("*.whl") if p.name.lower().startswith(_norm(name) + "-")]
-            if done.returncode != 0 or not found:
-                raise Unreachable(f"pip download {name}: {done.stderr.strip()[-300:]}")
-        wheels[name] = sorted(found)[-1]
-    tarballs: dict[str, Path] = {}
-    for name in TARBALLS:
-        found = [p for p in npm.glob(f"{name}-[0-9]*.tgz")]
-        if not found:
-            if shutil.which("npm") is None:
-                raise Unreachable("npm is not installed")
-            done = subprocess.run(
-                ["npm", "pack", "--silent", name],
-                cwd=npm,
-                capture_output=True,
-                text=True,
-                timeout=300,
-            )
-            found = [p for p in npm.glob(f"{name}-[0-9]*.tgz")]
-            if done.returncode != 0 or not found:
-                raise Unreachable(f"npm pack {name}: {done.stderr.strip()[-300:]}")
-        tarballs[name] = sorted(found)[-1]
-    return Downloads(wheels, tarballs)
+    return Downloads(
+        {name: _download_wheel(name) for name in WHEELS},
+        {name: _download_tarball(name) for name in TARBALLS},
+    )
 
 
-def install_wheel(wheel: Path, site: Path) -> None:
-    """Unpack a wheel into `site` as pip does (scripts and data folders left out)."""
+def install_wheel(whl: Path, site: Path) -> Path:
+    """Unpack a wheel into `site` as pip does (scripts and data folders left out); returns
+    its `.dist-info` folder."""
     site.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(wheel) as zf:
+    dist = ""
+    with zipfile.ZipFile(whl) as zf:
         for member in zf.infolist():
             top = member.filename.split("/", 1)[0]
             if top.endswith(".data") or member.filename.startswith("/") or ".." in member.filename:
@@ -89,13 +140,20 @@ def install_wheel(wheel: Path, site: Path) -> None:
         for top in {m.split("/", 1)[0] for m in zf.namelist()}:
             if top.endswith(".dist-info"):
                 (site / top / "INSTALLER").write_text("pip\n")
+                dist = top
+    return site / dist
 
 
-def install_npm(tarball: Path, node_modules: Path, name: str) -> Path:
-    """Unpack an npm tarball into `node_modules/<name>` as npm does; returns that folder."""
-    target = node_modules / name
-    target.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(tarball) as tf:
+def install_npm(tgz: Path, node_modules: Path, name: str = "") -> Path:
+    """Unpack an npm tarball into `node_modules/<name>` as npm does (the name from its
+    package.json when not given); returns that folder."""
+    with tarfile.open(tgz) as tf:
+        if not name:
+            manifest = tf.extractfile("package/package.json")
+            assert manifest is not None
+            name = str(json.loads(manifest.read())["name"])
+        target = node_modules / name
+        target.mkdir(parents=True, exist_ok=True)
         for member in tf.getmembers():
             if not (member.isfile() or member.isdir()):
                 continue

@@ -24,6 +24,22 @@ from tests.checks.images import (
 )
 
 ALL = "all"
+
+HOOK_SCRIPT = (
+    "import frida\nsession = frida.attach('WeChat.exe')\n"
+    'session.create_script(\'Interceptor.attach(Module.findExportByName("WeChatWin.dll", "x"))\')\n'
+)
+DECRYPT_SCRIPT = (
+    "import hashlib\n# decrypt MicroMsg.db and MSG0.db\n"
+    "key = hashlib.pbkdf2_hmac('sha1', raw, salt, 64000, 32)\n"
+)
+UIA_SCRIPT = (
+    "import uiautomation as auto\n"
+    "w = auto.WindowControl(ClassName='WeChatMainWndForPC')\nauto.SendKeys('hi{Enter}')\n"
+)
+DB_CONFIG = '{"data_dir": "/Users/alice/Documents/xwechat_files/wxid_abc123/db_storage"}'
+KEY_FILE = '{"wxid": "wxid_abc123", "key": "' + "0f" * 32 + '"}'
+MCP_CONFIG = '{"mcpServers": {"wechat": {"command": "uvx", "args": ["wechat-mcp"]}}}'
 L, M, W = Platform.LINUX, Platform.MACOS, Platform.WINDOWS
 
 WECHAT_MAC = "{applications}/WeChat.app"
@@ -276,6 +292,49 @@ FIXTURES: dict[str, dict[Platform | str, list[Item]]] = {
             Flatpak("com.tencent.WeChat"),
         ]
     },
+    # --- what a file or package is (content, metadata, configurations) ------------------
+    "wechat-hook-injector-code": {
+        ALL: [File("{downloads}/wxtools/inject.py", HOOK_SCRIPT)],
+    },
+    "wechat-db-decryptor-code": {
+        ALL: [File("{documents}/dec/decrypt.py", DECRYPT_SCRIPT)],
+    },
+    "wechat-ui-automation-code": {W: [File("{desktop}/autoreply/reply.py", UIA_SCRIPT)]},
+    "wechat-db-config": {ALL: [File("{documents}/ai-reader/config.json", DB_CONFIG)]},
+    "wechat-extracted-db-key": {ALL: [File("{desktop}/out/key.json", KEY_FILE)]},
+    "mcp-wechat-tool": {
+        L: [File("{config}/Claude/claude_desktop_config.json", MCP_CONFIG)],
+        M: [File("{app_support}/Claude/claude_desktop_config.json", MCP_CONFIG)],
+        W: [File("{appdata}/Claude/claude_desktop_config.json", MCP_CONFIG)],
+    },
+    "package-meta-db-dumper": {ALL: [Pypi("wxchat-history-export", summary="导出微信聊天记录")]},
+    "package-meta-injection": {ALL: [Pypi("wx-norevoke", summary="PC微信防撤回插件")]},
+    "package-meta-bot": {
+        ALL: [Npm("my-wx-helper", folder="{home}/bots/node_modules", dependencies=("wechaty",))]
+    },
+    "package-meta-multi-open": {ALL: [Pypi("wx-launcher", summary="微信多开启动器")]},
+    # --- researched 2023-2026 -----------------------------------------------------------
+    "chatautox": {W: [Pypi("chatautox", "6.9.1")]},
+    "pgwxauto": {W: [Pypi("pgwxauto", "0.2.6")]},
+    "pywxauto-miloira": {W: [Pypi("pywxauto", "1.1.0")]},
+    "weclaw-cua": {ALL: [Pypi("weclaw-cua", "0.2.2")]},
+    "comwechatrobot": {
+        W: [
+            Pypi("whochat", "1.3.5"),
+            File("{site_packages}/whochat/ComWeChatRobot/CWeChatRobot.exe", b"MZ"),
+            File("{home}/tools/ComWeChatRobot/CWeChatRobot.exe", b"MZ"),
+        ]
+    },
+    "pywxdll": {W: [Pypi("pywxdll", "0.2.4")]},
+    "ntchat": {W: [Pypi("ntchat2", "1.0.3")]},
+    "qianxun-framework": {W: [Pypi("qianxun-wechat-sdk", "0.0.3")]},
+    "reywechat": {W: [Pypi("reywechat", "1.0.1")]},
+    "wechat-cli-frida": {ALL: [Pypi("wechat-cli", "0.2.5")]},
+    "wechat-copilot": {M: [Pypi("wechat-copilot", "0.0.1")]},
+    "wechat-claudecode-mcp": {ALL: [Pypi("wechat-claudecode-mcp", "0.1.0")]},
+    "wdecipher": {W: [Pypi("wdecipher", "0.0.1")]},
+    "daochu": {ALL: [Pypi("daochu", "0.2.0")]},
+    "wechat-ios-backup-extractors": {ALL: [Pypi("wechat-backup", "2.1.0")]},
     # --- browser extensions ------------------------------------------------------------
     "wechat-need-web": {
         ALL: [ChromeExtension("kpjlemlmgdhebfgbelknhlmmkcdfkkgn", "wechat-need-web")],

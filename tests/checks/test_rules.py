@@ -216,7 +216,10 @@ def test_rules_do_not_lean_on_generic_indicators() -> None:
 
 def _catalogue_without(rule_id: str) -> Catalogue:
     return Catalogue(
-        [r for r in CATALOGUE.rules if r.id != rule_id], list(CATALOGUE.clients), set()
+        [r for r in CATALOGUE.rules if r.id != rule_id],
+        list(CATALOGUE.clients),
+        set(),
+        yara=list(CATALOGUE.yara),
     )
 
 
