@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
+from protocol.messages import AccountType, ReportCategory
+
+__all__ = ["MAX_ATTACHMENTS", "MAX_ATTACHMENT_BYTES"]
+
 PROTOCOL_VERSION = 1
 
 
@@ -37,17 +42,10 @@ class AgentNotRunning(AgentError):
         )
 
 
-REPORT_CATEGORIES = (
-    "account-compromise",  # account stolen or suspicious login
-    "suspicious-message",  # suspicious message or link
-    "data-leak",  # confidential information sent out
-    "lost-device",  # lost or stolen device
-    "unapproved-software",
-    "other",
-)
-ACCOUNT_TYPES = ("enterprise", "personal")
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-MAX_ATTACHMENTS = 5
+# The wire's stable strings and limits are the protocol's (protocol/): one definition for the
+# tray, the CLI, the agent and the server.
+REPORT_CATEGORIES = tuple(str(c) for c in ReportCategory)
+ACCOUNT_TYPES = tuple(str(a) for a in AccountType)
 
 
 class AgentAPI(Protocol):

@@ -150,7 +150,7 @@ def _attachment_too_large(name: str, limit: int) -> AgentError:
 
 
 def _report(client: AgentClient, args: argparse.Namespace, lang: Lang) -> int:
-    from agent.outbox import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
+    from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 
     if len(args.attach) > MAX_ATTACHMENTS:
         raise AgentError(

@@ -9,7 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Connection, Integer, String, bindparam, func, select, update
@@ -573,6 +573,11 @@ def get_attachment(session: Session, report_id: int, attachment_id: int) -> Atta
 # --- password age and acknowledgements ---------------------------------------------------
 
 
+def day_start(day: date | None) -> datetime | None:
+    """A protocol day (password age is kept in days) as the instant the tables store: 00:00 UTC."""
+    return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
+
+
 def set_password_status(
     session: Session, device_id: str, req: PasswordStatusRequest, now: datetime
 ) -> int:
@@ -595,8 +600,8 @@ def _set_password_status(
             row = PasswordStatus(device_id=device_id, user=key[0], account_type=key[1])
             session.add(row)
         row.state = item.state.value
-        row.last_changed = item.last_changed
-        row.due_at = item.due_at
+        row.last_changed = day_start(item.last_changed)
+        row.due_at = day_start(item.due_at)
         row.deferrals = item.deferrals
         row.reported_at = now
     return len(wanted)

@@ -23,40 +23,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The wire's stable strings are the protocol's; the tables store the same values.
+from protocol.messages import AccountType, PasswordState, ReportCategory, ReportStatus
 
-class ReportCategory(StrEnum):
-    """Stable strings, never renumber."""
-
-    ACCOUNT_COMPROMISE = "account-compromise"
-    SUSPICIOUS_MESSAGE = "suspicious-message"
-    DATA_LEAK = "data-leak"
-    LOST_DEVICE = "lost-device"
-    UNAPPROVED_SOFTWARE = "unapproved-software"
-    OTHER = "other"
-
-
-class ReportStatus(StrEnum):
-    NEW = "new"
-    TRIAGED = "triaged"
-    RESOLVED = "resolved"
+__all__ = ["AccountType", "PasswordState", "ReportCategory", "ReportStatus"]
 
 
 class FindingState(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
-
-
-class AccountType(StrEnum):
-    ENTERPRISE = "enterprise"
-    PERSONAL = "personal"
-
-
-class PasswordState(StrEnum):
-    OK = "ok"
-    DUE_SOON = "due-soon"
-    OVERDUE = "overdue"
-    UNKNOWN = "unknown"
-    NO_EXPIRY = "no-expiry"
 
 
 class MessageKind(StrEnum):

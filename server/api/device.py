@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
@@ -50,7 +50,21 @@ router = APIRouter(prefix="/api/v1", tags=["device"])
 CASE_RE = re.compile(r"^WXG-(\d{6,9})$")
 
 
-@router.post("/enroll", response_model=EnrollResponse, status_code=201)
+def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON (docs/protocol.md: "Content-Type: application/json")."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+
+
+async def json_body(request: Request) -> None:
+    require_json(request)
+
+
+JsonOnly = Depends(json_body)
+
+
+@router.post("/enroll", response_model=EnrollResponse, status_code=201, dependencies=[JsonOnly])
 def enroll(
     body: EnrollRequest, state: StateDep, session: SessionDep, now: NowDep, ip: ClientIpDep
 ) -> EnrollResponse:
@@ -86,6 +100,7 @@ async def heartbeat(request: Request) -> Response:
     # pydantic-core in one step, and answers raw JSON. Same checks, same errors.
     state = await get_state(request)
     hashed = bearer_token_hash(request, state)
+    require_json(request)
     try:
         body = HeartbeatRequest.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -105,7 +120,7 @@ async def heartbeat(request: Request) -> Response:
     return Response(answer.model_dump_json(), media_type="application/json")
 
 
-@router.post("/findings", response_model=FindingsResult)
+@router.post("/findings", response_model=FindingsResult, dependencies=[JsonOnly])
 def upload_findings(
     body: FindingsBatch, device_id: DeviceDep, state: StateDep, session: SessionDep, now: NowDep
 ) -> FindingsResult:
@@ -256,7 +271,7 @@ def my_report(
     return _report_public(report)
 
 
-@router.post("/password-status", response_model=Accepted)
+@router.post("/password-status", response_model=Accepted, dependencies=[JsonOnly])
 def password_status(
     body: PasswordStatusRequest,
     device_id: DeviceDep,
@@ -265,13 +280,14 @@ def password_status(
     now: NowDep,
 ) -> Accepted:
     for item in body.accounts:
-        check_time_window(state, now, last_changed=item.last_changed)
-        if item.due_at is not None and abs((item.due_at - now).days) > 36500:
+        check_time_window(state, now, last_changed=crud.day_start(item.last_changed))
+        due = crud.day_start(item.due_at)
+        if due is not None and abs((due - now).days) > 36500:
             raise ApiError(422, "bad_time", "due_at is not a plausible date")
     return Accepted(accepted=crud.set_password_status(session, device_id, body, now))
 
 
-@router.post("/policy/ack", response_model=Accepted)
+@router.post("/policy/ack", response_model=Accepted, dependencies=[JsonOnly])
 def policy_ack(
     body: PolicyAckRequest, device_id: DeviceDep, state: StateDep, session: SessionDep, now: NowDep
 ) -> Accepted:
