@@ -24,14 +24,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from agent.backoff import parse_retry_after
 from agent.store import FindingRecord
+from protocol.limits import MAX_BATCH_FINDINGS, PROTOCOL_HEADER, PROTOCOL_VERSION
+from protocol.messages import HeartbeatResponse
+from protocol.text import storable
 
 API = "/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=60.0, pool=10.0)
 RETRYABLE_STATUS = frozenset({408, 429})
-MAX_BATCH_FINDINGS = 1000  # the server's limit per findings batch
 
 
 class ServerError(Exception):
@@ -79,6 +82,9 @@ class HeartbeatReply:
     server_time: datetime
     policy_version: int
     heartbeat_interval_s: int
+    protocol: int = PROTOCOL_VERSION  # the server's
+    upgrade: bool = False  # the server will stop serving this agent's protocol version
+    news: int = 0  # changes when something waits for this device (protocol.messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +169,11 @@ class ServerClient:
             transport=transport,
             verify=tls_verify(ca_file),
             timeout=timeout,
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
+            headers={
+                "User-Agent": user_agent,
+                "Accept": "application/json",
+                PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+            },
             follow_redirects=False,  # a redirect would carry the bearer token somewhere else
         )
 
@@ -219,13 +229,18 @@ class ServerClient:
             body["last_scan_at"] = iso(last_scan_at)
         data = self._call("POST", "/heartbeat", json_body=body)
         try:
-            return HeartbeatReply(
-                server_time=parse_time(data["server_time"]),
-                policy_version=_int(data, "policy_version"),
-                heartbeat_interval_s=_int(data, "heartbeat_interval_s"),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
+            answer = HeartbeatResponse.model_validate(data)
+        except ValidationError as exc:
             raise _malformed("heartbeat", exc) from exc
+        server_time = answer.server_time
+        return HeartbeatReply(
+            server_time=server_time if server_time.tzinfo else server_time.replace(tzinfo=UTC),
+            policy_version=answer.policy_version,
+            heartbeat_interval_s=answer.heartbeat_interval_s,
+            protocol=answer.protocol,
+            upgrade=answer.upgrade,
+            news=answer.news,
+        )
 
     def upload_findings(self, batch: Mapping[str, Any]) -> FindingsReply:
         """`batch` is a FindingsBatch as JSON data (times already ISO strings with offsets)."""
@@ -440,7 +455,9 @@ def _receipt(data: Any, created: bool) -> ReportReceipt:
 
 
 def _cut(value: Any, limit: int) -> str:
-    return str(value)[:limit]
+    # Text the agent found (file names, package names) must arrive even when it holds NUL or
+    # undecodable bytes (lone surrogates): the server refuses both, so they are escaped.
+    return storable(str(value))[:limit]
 
 
 def _wire_evidence(item: Mapping[str, Any]) -> dict[str, Any]:

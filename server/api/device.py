@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 
+from protocol.limits import OLDEST_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION
 from server import attachments as att
 from server import crud
 from server.api.deps import (
@@ -50,6 +51,23 @@ router = APIRouter(prefix="/api/v1", tags=["device"])
 CASE_RE = re.compile(r"^WXG-(\d{6,9})$")
 
 
+def agent_protocol(request: Request) -> int:
+    """The protocol version the agent speaks (`Wxguard-Protocol`; absent: 1, the first).
+
+    Versions from OLDEST_PROTOCOL on are served; an older agent gets 426 and must be upgraded.
+    """
+    raw = request.headers.get(PROTOCOL_HEADER, "1").strip()
+    version = int(raw) if raw.isdigit() and len(raw) < 6 else 0
+    if version < OLDEST_PROTOCOL:
+        raise ApiError(
+            426,
+            "upgrade_required",
+            f"protocol {raw[:16]!r} is no longer served (oldest: {OLDEST_PROTOCOL}, "
+            f"current: {PROTOCOL_VERSION}); install the current wxguard agent",
+        )
+    return version
+
+
 def require_json(request: Request) -> None:
     """415 unless the body is declared JSON (docs/protocol.md: "Content-Type: application/json")."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -58,6 +76,7 @@ def require_json(request: Request) -> None:
 
 
 async def json_body(request: Request) -> None:
+    agent_protocol(request)
     require_json(request)
 
 
@@ -101,6 +120,7 @@ async def heartbeat(request: Request) -> Response:
     state = await get_state(request)
     hashed = bearer_token_hash(request, state)
     require_json(request)
+    agent_protocol(request)
     try:
         body = HeartbeatRequest.model_validate_json(await request.body())
     except ValidationError as exc:
@@ -111,6 +131,8 @@ async def heartbeat(request: Request) -> Response:
     if device_id is None:
         raise unauthorized()
     answer = HeartbeatResponse(
+        protocol=PROTOCOL_VERSION,
+        upgrade=agent_protocol(request) < PROTOCOL_VERSION,
         server_time=now,
         policy_version=policy.version if policy else 0,
         heartbeat_interval_s=policy.heartbeat_interval_s

@@ -107,3 +107,18 @@ def test_unknown_api_routes_use_the_error_shape(harness: Harness) -> None:
     answer = harness.client.get("/api/v1/nothing-here")
     assert answer.status_code == 404
     assert assert_error(answer.content).error == "not_found"
+
+
+def test_the_protocol_version_is_answered_and_too_old_agents_are_told_to_upgrade(
+    harness: Harness,
+) -> None:
+    device = harness.enroll()
+    body = {"agent_version": "1"}
+    current = harness.client.post("/api/v1/heartbeat", json=body, headers=device.headers)
+    assert current.status_code == 200
+    assert current.json()["protocol"] == 1 and current.json()["upgrade"] is False
+    old = harness.client.post(
+        "/api/v1/heartbeat", json=body, headers={**device.headers, "Wxguard-Protocol": "0"}
+    )
+    assert old.status_code == 426
+    assert assert_error(old.content).error == "upgrade_required"
