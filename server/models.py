@@ -58,6 +58,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+# A Python None in a nullable JSON column is SQL NULL, on SQLite as on PostgreSQL. SQLAlchemy's
+# default stores the JSON text 'null', which `IS NULL` never finds (migration 0003 fixes rows).
+NullableJSON = JSON(none_as_null=True)
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
@@ -106,7 +111,7 @@ class Device(Base):
     # How the last scan ended ("ok", "failed") and what it saw (protocol.device_state.Coverage
     # as JSON); NULL from agents that do not report it, read as a complete, good scan.
     last_scan_outcome: Mapped[str | None] = mapped_column(String(16))
-    last_scan_coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_scan_coverage: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     policy_version_seen: Mapped[int] = mapped_column(Integer, default=0)
     users_seen: Mapped[list[Any]] = mapped_column(JSON, default=list)
     revoked_at: Mapped[datetime | None]
@@ -247,7 +252,7 @@ class Policy(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    device_scope: Mapped[list[Any] | None] = mapped_column(JSON)
+    device_scope: Mapped[list[Any] | None] = mapped_column(NullableJSON)
     published_by: Mapped[str] = mapped_column(String(64), default="")
 
 
