@@ -234,6 +234,13 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
     for key in ("enrolled", "server_reachable", "policy_version", "policy_mode", "outbox_depth"):
         if key in s:
             lines.append(f"{key}: {s[key]}")
+    if s.get("revoked"):
+        lines.append(
+            "已被 IT 吊销：本机不再与服务器通信，直到 IT 用新的登记密钥重新登记它。"
+            if zh
+            else "REVOKED by IT: this machine no longer talks to the server until IT enrolls "
+            "it again with a new enrollment secret."
+        )
     if s.get("policy_store_problem"):
         lines.append(
             ("存储的策略不可用：" if zh else "stored policy unusable: ")

@@ -35,7 +35,7 @@ from agent.paths import AgentPaths, Mode, secure_folder
 from agent.policy import PolicyGuard
 from agent.principals import current_user
 from agent.service import AgentService
-from agent.sync import DeviceInfo, Sync
+from agent.sync import DeviceInfo, Sync, machine_id
 from checks.api import live_scanner
 from checks.catalogue import Catalogue, load_builtin
 from checks.text import OneLineFormatter
@@ -144,7 +144,9 @@ class Runtime:
         )
         sync = Sync(
             settings=settings,
-            device=DeviceInfo(socket.gethostname(), platform.platform(), __version__),
+            device=DeviceInfo(
+                socket.gethostname(), platform.platform(), __version__, machine_id=machine_id()
+            ),
             credentials=credentials,
             outbox=Outbox(paths.outbox_db, keys),
             policy=PolicyGuard(key_path, paths.state / "policy.json"),

@@ -244,7 +244,7 @@ class Exchange:
                 data.get("detail"),
             )
             self.service.events.publish("status", {"policy_refused": dict(data)})
-        elif name in ("enrolled", "unauthorized"):
+        elif name in ("enrolled", "unauthorized", "revoked"):
             self.service.events.publish("status", {name: dict(data)})
 
     def _key_of(self, data: dict[str, Any]) -> str:

@@ -66,7 +66,8 @@ class ServerRejected(ServerError):
 
 
 class Unauthorized(ServerError):
-    """401: the device token is unknown or revoked; the device has to enroll again."""
+    """401: the device token is unknown (`code` "unauthorized": enroll again) or IT revoked
+    the device (`code` "revoked": stop until IT enrolls it again on purpose)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,15 +189,19 @@ class ServerClient:
 
     # --- protocol ------------------------------------------------------------------------
 
-    def enroll(self, secret: str, hostname: str, os: str, agent_version: str) -> Enrollment:
+    def enroll(
+        self, secret: str, hostname: str, os: str, agent_version: str, machine_id: str = ""
+    ) -> Enrollment:
         # Trimmed to the server's field limits: an over-long hostname must not make a device
         # impossible to enroll (a 422 is never retried).
         body = {
             "secret": secret,
-            "hostname": hostname[:255],
-            "os": os[:200],
+            "hostname": storable(hostname)[:255],
+            "os": storable(os)[:200],
             "agent_version": agent_version[:64],
         }
+        if machine_id:
+            body["machine_id"] = machine_id[:128]
         data = self._call("POST", "/enroll", json_body=body, auth=False)
         try:
             return Enrollment(

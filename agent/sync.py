@@ -63,6 +63,28 @@ class DeviceInfo:
     hostname: str
     os: str
     agent_version: str
+    machine_id: str = ""  # a hash of the machine's stable id (`machine_id()`), "" if unknown
+
+
+def machine_id(
+    paths: Sequence[Path] = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id")),
+) -> str:
+    """A hash of this machine's stable id, sent at enrollment so the server links a machine that
+    IT enrolls again to its earlier record; "" when there is none to read (the server then
+    creates a new record, as before)."""
+    for path in paths:
+        try:
+            raw = path.read_text("ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if raw:
+            return hashlib.sha256(b"wxguard-machine\0" + raw.encode()).hexdigest()
+    return ""
+
+
+def enrollment_fingerprint(url: str, secret: str) -> str:
+    """Names one (server URL, enrollment secret) pair without keeping the secret."""
+    return hashlib.sha256(f"{url.rstrip('/')}\0{secret}".encode()).hexdigest()
 
 
 def new_key(prefix: str) -> str:
@@ -240,24 +262,33 @@ class Sync:
             self._creds = self.credentials.load()
             self._creds_loaded = True
         url = self.settings.server_url.rstrip("/")
+        secret = self.settings.enrollment_secret
         creds = self._creds
-        if creds is not None and (not url or creds.server_url.rstrip("/") == url):
+        if creds is not None and creds.revoked:
+            # Revoked stays revoked: no enrolling again with the secret that was in use. IT
+            # enrolls the machine again on purpose by giving another secret (or server).
+            if not url or not secret or enrollment_fingerprint(url, secret) == creds.revoked:
+                return None
+        elif creds is not None and (not url or creds.server_url.rstrip("/") == url):
             if self._client is None:
                 self._client = self._factory(creds.server_url, creds.token)
             return self._client
-        secret = self.settings.enrollment_secret
         if not url or not secret:
             with self._state_lock:
                 self._configured = False
             return None
         self._configured = True
-        fingerprint = hashlib.sha256(f"{url}\0{secret}".encode()).hexdigest()
+        fingerprint = enrollment_fingerprint(url, secret)
         if self._rejected_enrollment == fingerprint:
             return None  # refused before: never retried as is; a new secret or URL tries again
         client = self._factory(url, None)
         try:
             enrollment = client.enroll(
-                secret, self.device.hostname, self.device.os, self.device.agent_version
+                secret,
+                self.device.hostname,
+                self.device.os,
+                self.device.agent_version,
+                machine_id=self.device.machine_id,
             )
         except ServerRejected:
             self._rejected_enrollment = fingerprint
@@ -428,6 +459,10 @@ class Sync:
             self._backoff_until = now + timedelta(seconds=delay)
 
     def _revoked(self, exc: Unauthorized, now: datetime) -> None:
+        if exc.code == "revoked" and self._creds is not None:
+            self._stop_revoked(exc, now, self._creds)
+            return
+        # An unknown token (the server lost its database, say): enrolling again is the fix.
         log.warning("the server no longer accepts this device's token: enrolling again")
         self._error(now, exc, retryable=False, needs_reenrollment=True)
         self.credentials.clear()
@@ -441,6 +476,32 @@ class Sync:
             self._next_heartbeat = None
             self._policy_due = True
         self._emit("unauthorized", {"detail": exc.detail})
+
+    def _stop_revoked(self, exc: Unauthorized, now: datetime, creds: Credentials) -> None:
+        """IT revoked this device: stop talking to the server, keep saying so, and enroll again
+        only when IT gives another secret or server (`_ensure_enrolled`)."""
+        log.error(
+            "IT revoked this device (%s); it stays revoked until IT enrolls it again",
+            creds.device_id,
+        )
+        url = (self.settings.server_url or creds.server_url).rstrip("/")
+        revoked = Credentials(
+            creds.device_id,
+            "",
+            creds.server_url,
+            revoked=enrollment_fingerprint(url, self.settings.enrollment_secret),
+        )
+        self.credentials.save(revoked)
+        self._error(now, exc, retryable=False)
+        if self._client is not None:
+            self._client.close()
+        with self._state_lock:
+            self._reachable = True
+            self._last_contact = now
+            self._client = None
+            self._creds = revoked
+            self._next_heartbeat = None
+        self._emit("revoked", {"device_id": creds.device_id, "detail": exc.detail})
 
     def _error(
         self,
@@ -478,7 +539,7 @@ class Sync:
         with self._state_lock:
             if self._backoff_until is not None and self._backoff_until > now:
                 return self._backoff_until
-            enrolled = self._creds is not None
+            enrolled = self._creds is not None and not self._creds.revoked
             candidates = [now + IDLE_RECHECK] if not enrolled else []
             if enrolled:
                 candidates.append(self._next_heartbeat or now)
@@ -503,8 +564,11 @@ class Sync:
             depth, rejected = None, [{"id": "", "kind": "", "error": str(exc)}]
         with self._state_lock:
             creds = self._creds
+            revoked = creds is not None and bool(creds.revoked)
             result: dict[str, Any] = {
-                "enrolled": creds is not None,
+                "enrolled": creds is not None and not revoked,
+                # IT revoked this device: it stays so until IT enrolls it again on purpose.
+                "revoked": revoked,
                 "configured": self._configured,
                 "device_id": creds.device_id if creds else None,
                 "server_url": creds.server_url if creds else self.settings.server_url,

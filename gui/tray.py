@@ -514,6 +514,8 @@ class Tray(QObject):
         if n:
             items.append(self.tr("%n finding(s) to fix", "", n))
         items += self.doubts()
+        if self.status.get("revoked"):
+            items.append(self.tr("This computer was revoked by IT: contact IT"))
         for account, status in self.passwords.statuses.items():
             if status.state in ("overdue", "unknown") or status.modified:
                 items.append(

@@ -227,8 +227,31 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
     if consumed is None:
         raise EnrollmentRefused()
     token = new_device_token()
+    earlier = _revoked_machine(session, req.machine_id)
+    if earlier is not None:
+        # The same machine, enrolled again on purpose by IT after a revocation: one record,
+        # its history kept, with a new token. A live device's record is never taken over.
+        earlier.token_hash = token_hash(token)
+        earlier.revoked_at = None
+        earlier.hostname = req.hostname
+        earlier.os = req.os
+        earlier.agent_version = req.agent_version
+        earlier.enrolled_at = now
+        earlier.enrolled_ip = ip
+        earlier.secret_id = consumed
+        audit(
+            session,
+            now,
+            f"device:{earlier.id}",
+            "device.reenroll",
+            earlier.id,
+            ip,
+            {"secret": consumed},
+        )
+        return earlier, token
     device = Device(
         id=str(uuid.uuid4()),
+        machine_id=req.machine_id or None,
         token_hash=token_hash(token),
         hostname=req.hostname,
         os=req.os,
@@ -244,6 +267,17 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
     return device, token
 
 
+def _revoked_machine(session: Session, machine_id: str) -> Device | None:
+    if not machine_id:
+        return None
+    return session.scalar(
+        select(Device)
+        .where(Device.machine_id == machine_id, Device.revoked_at.is_not(None))
+        .order_by(Device.enrolled_at.desc())
+        .limit(1)
+    )
+
+
 def device_id_for_token_hash(session: Session, hashed: str) -> str | None:
     """The device a bearer token belongs to, if known and not revoked (hot path: one query)."""
     row = session.execute(
@@ -252,6 +286,12 @@ def device_id_for_token_hash(session: Session, hashed: str) -> str | None:
     if row is None or row.revoked_at is not None:
         return None
     return str(row.id)
+
+
+def token_is_revoked(session: Session, hashed: str) -> bool:
+    """True when the token belongs to a device IT revoked (not merely an unknown token)."""
+    revoked_at = session.scalar(select(Device.revoked_at).where(Device.token_hash == hashed))
+    return revoked_at is not None
 
 
 def revoke_device(session: Session, device_id: str, now: datetime, actor: str, ip: str) -> None:

@@ -38,6 +38,16 @@ HTTP_CODES = {
 }
 
 
+def revoked() -> ApiError:
+    """401 with its own code: the agent stops instead of enrolling itself again."""
+    return ApiError(
+        401,
+        "revoked",
+        "IT revoked this device; it enrolls again only when IT enrolls it on purpose",
+        {"WWW-Authenticate": "Bearer"},
+    )
+
+
 def _printable(value: object) -> str:
     # Error messages echo client input; lone surrogates or bytes there must not break the reply.
     return str(value).encode("utf-8", "backslashreplace").decode("utf-8")[:300]

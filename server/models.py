@@ -115,6 +115,9 @@ class Device(Base):
     policy_version_seen: Mapped[int] = mapped_column(Integer, default=0)
     users_seen: Mapped[list[Any]] = mapped_column(JSON, default=list)
     revoked_at: Mapped[datetime | None]
+    # A hash of the machine's stable id (protocol.messages.EnrollRequest.machine_id): a revoked
+    # machine that IT enrolls again gets its earlier record back, not a second one.
+    machine_id: Mapped[str | None] = mapped_column(String(128), index=True)
 
 
 class Finding(Base):

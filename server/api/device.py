@@ -25,7 +25,7 @@ from server.api.deps import (
     check_time_window,
     get_state,
 )
-from server.errors import ApiError, unauthorized
+from server.errors import ApiError, revoked, unauthorized
 from server.models import MessageKind, Report
 from server.schemas import (
     Accepted,
@@ -129,7 +129,7 @@ async def heartbeat(request: Request) -> Response:
     check_time_window(state, now, last_scan_at=body.last_scan_at)
     device_id, policy = await state.heartbeats.submit(hashed, body, now)
     if device_id is None:
-        raise unauthorized()
+        raise await run_in_threadpool(_refusal, state, hashed)
     answer = HeartbeatResponse(
         protocol=PROTOCOL_VERSION,
         upgrade=agent_protocol(request) < PROTOCOL_VERSION,
@@ -140,6 +140,12 @@ async def heartbeat(request: Request) -> Response:
         else state.settings.default_heartbeat_interval_s,
     )
     return Response(answer.model_dump_json(), media_type="application/json")
+
+
+def _refusal(state: Any, hashed: str) -> ApiError:
+    # Off the hot path: only a refused heartbeat pays for telling "revoked" from "unknown".
+    with state.read_sessions() as session:
+        return revoked() if crud.token_is_revoked(session, hashed) else unauthorized()
 
 
 @router.post("/findings", response_model=FindingsResult, dependencies=[JsonOnly])
