@@ -324,122 +324,31 @@ class Exchange:
     # -- operations for the tray and the CLI ------------------------------------------------
 
     def submit_report(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-        """Check a report with the server's own model (protocol.messages.ReportCreate) and queue
-        it durably: what this returns "queued" for, the server accepts."""
-        sub = validated(ReportSubmission, args, ("事件报告", "The report"))
-        summary = sub.summary.strip()
-        if not summary:
-            raise _bad(
-                f"请用 1–{MAX_SUMMARY} 个字概括发生了什么。",
-                f"Summarise what happened in 1–{MAX_SUMMARY} characters.",
-            )
-        occurred_at = self._occurred_at(sub.occurred_at)
-        attachments = self._attachments(sub.attachments)
-        key = f"report-{uuid.uuid4().hex}"
-        contact = sub.contact.strip()
-        report = validated(
-            ReportCreate,
-            {
-                "idempotency_key": key,
-                "category": sub.category,
-                "summary": summary,
-                "description": sub.description + (f"\n\n[contact: {contact}]" if contact else ""),
-                "affected_account": sub.affected_account,
-                "reporter": caller.user[:MAX_SHORT],
-                "occurred_at": occurred_at,
-            },
-            ("事件报告", "The report"),
-        )
-        body = report.model_dump(mode="json", exclude_none=True, exclude={"idempotency_key"})
+        """Check a report with the server's own model (`prepare_report`) and queue it durably:
+        what this returns "queued" for, the server accepts."""
         now = self.clock()
+        report, attachments = prepare_report(args, caller.user, now)
+        key = report.idempotency_key
+        body = report.model_dump(mode="json", exclude_none=True, exclude={"idempotency_key"})
         # Durable first (the outbox commits before returning), then the routing record.
         self.sync.queue_report(body, now, attachments, idempotency_key=key)
-        self.records.add_report(key, caller.uid, caller.user, str(sub.category), now.timestamp())
+        self.records.add_report(key, caller.uid, caller.user, str(report.category), now.timestamp())
         log.info(
             "incident report %s queued for %s (%d attachments)", key, caller.user, len(attachments)
         )
         self.kick()
         return ReportQueued(idempotency_key=key, state="queued").model_dump()
 
-    def _occurred_at(self, occurred: str | None) -> datetime | None:
-        if not occurred:
-            return None
-        try:
-            when = datetime.fromisoformat(occurred)
-        except ValueError:
-            raise _bad(
-                "发生时间格式无效，请用 ISO 8601。",
-                "The time it happened is not a valid ISO 8601 date-time.",
-            ) from None
-        if when.tzinfo is None:
-            when = when.astimezone()
-        now = self.clock()
-        if when > now + timedelta(minutes=5):
-            raise _bad("发生时间不能晚于现在。", "The time it happened cannot be in the future.")
-        if when < now - timedelta(days=MAX_PAST_DAYS):
-            raise _bad(
-                f"发生时间不能早于 {MAX_PAST_DAYS // 365} 年前。",
-                f"The time it happened cannot be more than {MAX_PAST_DAYS // 365} years ago.",
-            )
-        return when
-
-    def _attachments(self, raw: list[AttachmentUpload]) -> list[ob.Attachment]:
-        out: list[ob.Attachment] = []
-        for item in raw:
-            try:
-                data = base64.b64decode(item.content_b64, validate=True)
-            except (binascii.Error, ValueError):
-                raise _bad(
-                    "附件内容不是有效的 base64。", "An attachment's content is not valid base64."
-                ) from None
-            name = clean_name(item.name)
-            if len(data) > MAX_ATTACHMENT_BYTES:
-                raise _bad(
-                    f"附件 {name} 超过 {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MiB。",
-                    f"The attachment {name} is larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MiB.",
-                )
-            if not data or sniff(data) is None:
-                raise _bad(
-                    f"附件 {name} 的类型不被接受（可用：{ACCEPTED}）。",
-                    f"The attachment {name} is not of an accepted type ({ACCEPTED}).",
-                )
-            out.append(ob.Attachment(name, data))
-        return out
-
     def my_reports(self, caller: Caller) -> list[dict[str, Any]]:
         return self.records.reports_for(caller.uid)
 
     def report_password_status(self, caller: Caller, accounts: Any) -> dict[str, Any]:
         """Check the tray's password-age states with the server's model and queue them."""
-        args = validated(
-            PasswordStatusArgs, {"accounts": accounts}, ("密码状态", "The password status")
-        )
         now = self.clock()
-        for entry in args.accounts:
-            for name, day in (("last_changed", entry.last_changed), ("due_at", entry.due_at)):
-                if day is not None and abs((day - now.date()).days) > MAX_PAST_DAYS:
-                    raise _bad(f"{name} 不是可信的日期。", f"{name} is not a plausible date.")
-            if entry.last_changed is not None and entry.last_changed > now.date() + timedelta(
-                days=1
-            ):
-                raise _bad("密码更改日期不能晚于今天。", "last_changed cannot be in the future.")
-        request = validated(
-            PasswordStatusRequest,
-            {
-                "accounts": [
-                    {
-                        "user": caller.user[:MAX_USER],
-                        **entry.model_dump(exclude={"no_expiry"}),
-                    }
-                    for entry in args.accounts
-                ]
-            },
-            ("密码状态", "The password status"),
-        )
-        clean = request.model_dump(mode="json")["accounts"]
-        self.sync.queue_password_status(clean, now)
+        clean = prepare_password_status(accounts, caller.user, now).model_dump(mode="json")
+        self.sync.queue_password_status(clean["accounts"], now)
         self.kick()
-        return {"accepted": len(clean)}
+        return {"accepted": len(clean["accounts"])}
 
     def policy(self, caller: Caller) -> dict[str, Any]:
         policy = self.sync.effective_policy()
@@ -484,3 +393,108 @@ class Exchange:
             )
             self.kick()
         return {"acknowledged": text_version}
+
+
+# -- the checks behind "queued": pure, so the contract tests drive them with any input ------
+
+
+def prepare_report(
+    args: Any, reporter: str, now: datetime
+) -> tuple[ReportCreate, list[ob.Attachment]]:
+    """The tray's or CLI's report (protocol.ipc.ReportSubmission) as the server's ReportCreate
+    with its attachments, or an AgentError ("invalid") saying in both languages what to fix."""
+    sub = validated(ReportSubmission, args, ("事件报告", "The report"))
+    summary = sub.summary.strip()
+    if not summary:
+        raise _bad(
+            f"请用 1–{MAX_SUMMARY} 个字概括发生了什么。",
+            f"Summarise what happened in 1–{MAX_SUMMARY} characters.",
+        )
+    occurred_at = _occurred_at(sub.occurred_at, now)
+    attachments = _attachments(sub.attachments)
+    contact = sub.contact.strip()
+    report = validated(
+        ReportCreate,
+        {
+            "idempotency_key": f"report-{uuid.uuid4().hex}",
+            "category": sub.category,
+            "summary": summary,
+            "description": sub.description + (f"\n\n[contact: {contact}]" if contact else ""),
+            "affected_account": sub.affected_account,
+            "reporter": storable(reporter)[:MAX_SHORT],
+            "occurred_at": occurred_at,
+        },
+        ("事件报告", "The report"),
+    )
+    return report, attachments
+
+
+def _occurred_at(occurred: str | None, now: datetime) -> datetime | None:
+    if not occurred:
+        return None
+    try:
+        when = datetime.fromisoformat(occurred)
+    except ValueError:
+        raise _bad(
+            "发生时间格式无效，请用 ISO 8601。",
+            "The time it happened is not a valid ISO 8601 date-time.",
+        ) from None
+    if when.tzinfo is None:
+        when = when.astimezone()
+    if when > now + timedelta(minutes=5):
+        raise _bad("发生时间不能晚于现在。", "The time it happened cannot be in the future.")
+    if when < now - timedelta(days=MAX_PAST_DAYS - 1):
+        raise _bad(
+            f"发生时间不能早于 {MAX_PAST_DAYS // 365} 年前。",
+            f"The time it happened cannot be more than {MAX_PAST_DAYS // 365} years ago.",
+        )
+    return when
+
+
+def _attachments(raw: list[AttachmentUpload]) -> list[ob.Attachment]:
+    out: list[ob.Attachment] = []
+    for item in raw:
+        try:
+            data = base64.b64decode(item.content_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad(
+                "附件内容不是有效的 base64。", "An attachment's content is not valid base64."
+            ) from None
+        name = clean_name(item.name)
+        mib = MAX_ATTACHMENT_BYTES // (1024 * 1024)
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            raise _bad(
+                f"附件 {name} 超过 {mib} MiB。", f"The attachment {name} is larger than {mib} MiB."
+            )
+        if not data or sniff(data) is None:
+            raise _bad(
+                f"附件 {name} 的类型不被接受（可用：{ACCEPTED}）。",
+                f"The attachment {name} is not of an accepted type ({ACCEPTED}).",
+            )
+        out.append(ob.Attachment(name, data))
+    return out
+
+
+def prepare_password_status(accounts: Any, user: str, now: datetime) -> PasswordStatusRequest:
+    """The tray's password-age states (protocol.ipc.PasswordStatusArgs) as the server's
+    PasswordStatusRequest, or an AgentError saying in both languages what to fix."""
+    what = ("密码状态", "The password status")
+    args = validated(PasswordStatusArgs, {"accounts": accounts}, what)
+    today = now.date()
+    for entry in args.accounts:
+        for name, day in (("last_changed", entry.last_changed), ("due_at", entry.due_at)):
+            if day is not None and abs((day - today).days) > MAX_PAST_DAYS - 1:
+                raise _bad(f"{name} 不是可信的日期。", f"{name} is not a plausible date.")
+        # The tray's days are local: east of UTC, "today" there is tomorrow in UTC.
+        if entry.last_changed is not None and entry.last_changed > today + timedelta(days=1):
+            raise _bad("密码更改日期不能晚于今天。", "last_changed cannot be in the future.")
+    return validated(
+        PasswordStatusRequest,
+        {
+            "accounts": [
+                {"user": storable(user)[:MAX_USER], **entry.model_dump(exclude={"no_expiry"})}
+                for entry in args.accounts
+            ]
+        },
+        what,
+    )

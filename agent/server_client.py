@@ -198,7 +198,7 @@ class ServerClient:
             "secret": secret,
             "hostname": storable(hostname)[:255],
             "os": storable(os)[:200],
-            "agent_version": agent_version[:64],
+            "agent_version": storable(agent_version)[:64],
         }
         if machine_id:
             body["machine_id"] = machine_id[:128]
@@ -222,14 +222,16 @@ class ServerClient:
         last_scan_at: datetime | None = None,
         policy_version_seen: int = 0,
     ) -> HeartbeatReply:
+        # Names come from the machine (an undecodable user name is a lone surrogate here):
+        # escaped, so the server never refuses a heartbeat for what the machine calls itself.
         body: dict[str, Any] = {
-            "agent_version": agent_version[:64],
-            "os": os[:200],
-            "users_seen": [user[:128] for user in users_seen][:64],
+            "agent_version": storable(agent_version)[:64],
+            "os": storable(os)[:200],
+            "users_seen": [storable(user)[:128] for user in users_seen][:64],
             "policy_version_seen": policy_version_seen,
         }
         if hostname is not None:
-            body["hostname"] = hostname[:255]
+            body["hostname"] = storable(hostname)[:255]
         if last_scan_at is not None:
             body["last_scan_at"] = iso(last_scan_at)
         data = self._call("POST", "/heartbeat", json_body=body)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -307,10 +308,18 @@ def password_status(
     session: SessionDep,
     now: NowDep,
 ) -> Accepted:
+    earliest = (now - timedelta(days=state.settings.max_past_days)).date()
+    # Days are the device's local days: up to a day ahead of the server's UTC day.
+    latest = (now + timedelta(days=1)).date()
     for item in body.accounts:
-        check_time_window(state, now, last_changed=crud.day_start(item.last_changed))
-        due = crud.day_start(item.due_at)
-        if due is not None and abs((due - now).days) > 36500:
+        if item.last_changed is not None and not earliest <= item.last_changed <= latest:
+            raise ApiError(
+                422,
+                "bad_time",
+                f"last_changed is outside the accepted window ({earliest} to {latest}); "
+                "check the device clock",
+            )
+        if item.due_at is not None and abs((item.due_at - now.date()).days) > 36500:
             raise ApiError(422, "bad_time", "due_at is not a plausible date")
     return Accepted(accepted=crud.set_password_status(session, device_id, body, now))
 
