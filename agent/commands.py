@@ -73,6 +73,8 @@ def _enroll(client: AgentClient, args: argparse.Namespace) -> int:
         request["ca_pem"] = _read_text(args.ca, "CA")
     if args.policy_key:
         request["policy_key_pem"] = _read_text(args.policy_key, "policy key")
+    elif args.no_policy_key:
+        request["no_policy_key"] = True
     result = client.call("enroll", request)
     if args.format == "json":
         sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
@@ -231,9 +233,18 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
         + ")",
         ("监视文件夹：" if zh else "watching folders: ") + str(s.get("watching")),
     ]
-    for key in ("enrolled", "server_reachable", "policy_version", "policy_mode", "outbox_depth"):
+    for key in ("enrolled", "server_reachable", "policy_mode", "outbox_depth"):
         if key in s:
             lines.append(f"{key}: {s[key]}")
+    if "policy_label" in s:
+        lines.append(("策略：" if zh else "policy: ") + str(s["policy_label"]))
+    if s.get("policy_key_present") is False and s.get("enrolled"):
+        lines.append(
+            "警告：没有服务器的策略公钥，任何策略都无法验证，IT 的策略不会生效。请 IT 用 --policy-key 重新登记。"
+            if zh
+            else "WARNING: no policy key from the server: no policy can be verified, so IT's "
+            "policies never apply. Ask IT to enroll again with --policy-key."
+        )
     if s.get("revoked"):
         lines.append(
             "已被 IT 吊销：本机不再与服务器通信，直到 IT 用新的登记密钥重新登记它。"

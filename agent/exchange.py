@@ -40,6 +40,7 @@ from protocol.limits import (
     MAX_USER,
 )
 from protocol.messages import PasswordStatusRequest, ReportCreate
+from protocol.policy import BUILTIN_TEXT_VERSION, policy_label
 from protocol.text import explain, storable
 
 log = logging.getLogger("wxguard.agent.exchange")
@@ -357,9 +358,10 @@ class Exchange:
             text_version = policy.text.version
         else:
             text = default_policy_text()
-            text_version = "builtin-1"
+            text_version = BUILTIN_TEXT_VERSION
         acked = self.records.acknowledged(caller.uid)
         return {
+            "label": policy_label(policy.version, text_version),
             "version": policy.version,
             "mode": policy.enforcement,
             "text": text,
@@ -387,11 +389,11 @@ class Exchange:
         self.records.record_ack(
             caller.uid, str(text_version), int(current["version"]), now.timestamp()
         )
-        if current["version"] > 0:
-            self.sync.queue_policy_ack(
-                int(current["version"]), now, now, str(text_version), caller.user
-            )
-            self.kick()
+        # The built-in policy (version 0) is acknowledged like any other: IT sees who read it.
+        self.sync.queue_policy_ack(
+            int(current["version"]), now, now, str(text_version), storable(caller.user)[:MAX_USER]
+        )
+        self.kick()
         return {"acknowledged": text_version}
 
 

@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from agent.credentials import write_private_file
 from checks.catalogue import Catalogue, CatalogueError, parse_client, parse_rule
-from protocol.policy import read_document
+from protocol.policy import BUILTIN_TEXT_VERSION, policy_label, read_document
 from protocol.text import explain
 
 log = logging.getLogger(__name__)
@@ -455,7 +455,14 @@ class PolicyGuard:
 
     def status(self, now: datetime) -> dict[str, Any]:
         policy = self.effective()
+        text_version = policy.text.version if policy.text else ""
         return {
+            "policy_label": policy_label(
+                policy.version, text_version if policy.version else BUILTIN_TEXT_VERSION
+            ),
+            # Without the server's policy key no policy can be verified (enrolled with
+            # --no-policy-key): `wxguard status` and the tray keep saying so.
+            "policy_key_present": self.public_key_path.is_file(),
             "policy_version": policy.version,
             "policy_mode": policy.enforcement,
             "policy_expires_at": policy.expires_at.timestamp() if policy.expires_at else None,

@@ -36,9 +36,9 @@ from agent.server_client import (
     ServerRejected,
     ServerUnavailable,
     Unauthorized,
-    iso,
     parse_time,
 )
+from protocol.messages import PolicyAckRequest
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +194,12 @@ class Sync:
         user: str = "",
     ) -> str:
         key = new_key("ack")
-        body = {
-            "version": version,
-            "text_version": text_version,
-            "user": user,
-            "acknowledged_at": iso(acknowledged_at),
-        }
+        body = PolicyAckRequest(
+            version=version,
+            text_version=text_version,
+            user=user,
+            acknowledged_at=acknowledged_at,
+        ).model_dump(mode="json")
         self.outbox.put(ob.Kind.POLICY_ACK, body, key, now)
         return key
 

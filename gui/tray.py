@@ -516,6 +516,8 @@ class Tray(QObject):
         items += self.doubts()
         if self.status.get("revoked"):
             items.append(self.tr("This computer was revoked by IT: contact IT"))
+        if self.status.get("enrolled") and self.status.get("policy_key_present") is False:
+            items.append(self.tr("No policy key: IT's policies cannot be verified; contact IT"))
         for account, status in self.passwords.statuses.items():
             if status.state in ("overdue", "unknown") or status.modified:
                 items.append(

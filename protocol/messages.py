@@ -313,7 +313,8 @@ class PasswordStatusRequest(Strict):
 
 
 class PolicyAckRequest(Strict):
-    version: Annotated[int, Field(ge=1, le=2_000_000_000)]
+    # 0: the built-in policy the agent ships with (its text_version says which).
+    version: Annotated[int, Field(ge=0, le=2_000_000_000)]
     text_version: Str64 = ""
     user: Annotated[str, _max(L.MAX_USER)] = ""
     acknowledged_at: AwareDatetime

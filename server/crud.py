@@ -26,6 +26,7 @@ from protocol.device_state import (
     device_state,
     worst_severity,
 )
+from protocol.policy import policy_label
 from server import attachments as att
 from server.models import (
     Admin,
@@ -725,6 +726,14 @@ def policy_for_device(session: Session, device_id: str, now: datetime) -> Policy
     return None
 
 
+def label_of(policy: Policy | None) -> str:
+    """A stored policy's one name (protocol.policy.policy_label); "—" for none."""
+    if policy is None:
+        return "—"
+    text = json.loads(policy.payload).get("text") or {}
+    return policy_label(policy.version, str(text.get("version") or ""))
+
+
 def current_policy(session: Session, now: datetime) -> Policy | None:
     return session.scalar(
         select(Policy)
@@ -944,23 +953,27 @@ def findings_timeline(
 class ComplianceRow:
     device: Device
     passwords: list[PasswordStatus]
-    acked_version: int
+    acked_version: int  # -1: nothing acknowledged; 0: the agent's built-in policy
+    acked_label: str  # protocol.policy.policy_label, as the tray and `wxguard status` show it
 
 
 def compliance(session: Session) -> list[ComplianceRow]:
     passwords: dict[str, list[PasswordStatus]] = {}
     for row in session.scalars(select(PasswordStatus).order_by(PasswordStatus.user)):
         passwords.setdefault(row.device_id, []).append(row)
-    acked: dict[str, int] = {
-        device_id: int(version)
-        for device_id, version in session.execute(
-            select(PolicyAck.device_id, func.max(PolicyAck.policy_version)).group_by(
-                PolicyAck.device_id
-            )
-        )
-    }
+    acked: dict[str, tuple[int, str]] = {}
+    for device_id, version, text_version in session.execute(
+        select(PolicyAck.device_id, PolicyAck.policy_version, PolicyAck.text_version)
+    ):
+        if device_id not in acked or version > acked[device_id][0]:
+            acked[device_id] = (int(version), str(text_version))
     return [
-        ComplianceRow(d, passwords.get(d.id, []), int(acked.get(d.id) or 0))
+        ComplianceRow(
+            d,
+            passwords.get(d.id, []),
+            acked[d.id][0] if d.id in acked else -1,
+            policy_label(*acked[d.id]) if d.id in acked else "—",
+        )
         for d in session.scalars(
             select(Device).where(Device.revoked_at.is_(None)).order_by(Device.hostname)
         )

@@ -329,6 +329,7 @@ def policy_ack(
     body: PolicyAckRequest, device_id: DeviceDep, state: StateDep, session: SessionDep, now: NowDep
 ) -> Accepted:
     check_time_window(state, now, acknowledged_at=body.acknowledged_at)
+    # Version 0 is the agent's built-in policy: acknowledged like any other.
     if body.version > crud.latest_policy_version(session):
         raise ApiError(422, "unknown_policy", f"policy version {body.version} was never published")
     crud.ack_policy(session, device_id, body, now)
