@@ -62,6 +62,7 @@ class AgentAPI(Protocol):
     - `wait_events(since, timeout)`: {seq, events: [{seq, kind, at, data}]}; kinds: scan,
       finding-new, finding-resolved, status, report (this user's only), policy, enforcement.
     - `submit_report(...)`: durably queued before it returns {idempotency_key, state: "queued"}.
+    - `refresh()`: ask the server now (the tray's Refresh); answers come as events.
     - `my_reports()`: this user's reports: [{idempotency_key, case, state, category, summary,
       created_at, replies: [{body, at}]}]; state: queued, delivered, new, triaged, resolved.
     - `report_password_status(accounts)`: [{account_type, state, last_changed, due_at,
@@ -93,6 +94,8 @@ class AgentAPI(Protocol):
     ) -> dict[str, Any]: ...
 
     def my_reports(self) -> list[dict[str, Any]]: ...
+
+    def refresh(self) -> dict[str, Any]: ...
 
     def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]: ...
 
@@ -147,6 +150,9 @@ class TypedCalls:
 
     def my_reports(self) -> list[dict[str, Any]]:
         return list(self.call("my_reports"))
+
+    def refresh(self) -> dict[str, Any]:
+        return dict(self.call("refresh"))
 
     def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(self.call("report_password_status", {"accounts": accounts}))

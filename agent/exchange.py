@@ -174,6 +174,8 @@ class Exchange:
             now = self.clock()
             try:
                 wake = self.sync.step(now)
+                if self.sync.take_news():  # a reply or a status change waits: fetch it now
+                    self._last_reports = None
                 refresh = timedelta(seconds=self.sync.settings.report_refresh_s)
                 if self._last_reports is None or now - self._last_reports >= refresh:
                     self._refresh_reports(now)
@@ -229,6 +231,7 @@ class Exchange:
                     "report", {"case": response.get("case"), "state": "delivered"}, uid=uid
                 )
             self._last_reports = None  # fetch the server's view soon
+            self.sync.set_fast(True)
         elif name == "rejected" and data.get("kind") == str(ob.Kind.REPORT):
             uid = self.records.update_report(self._key_of(data), now, state="rejected")
             if uid is not None:
@@ -276,6 +279,8 @@ class Exchange:
         if receipts is None:
             return
         self._last_reports = now
+        # Someone waits for an answer while a report is open: heartbeat often until it closes.
+        self.sync.set_fast(any(r.status != "resolved" for r in receipts))
         keys = self.records.by_case()
         for receipt in receipts:
             key = keys.get(receipt.case)
@@ -339,6 +344,14 @@ class Exchange:
         )
         self.kick()
         return ReportQueued(idempotency_key=key, state="queued").model_dump()
+
+    def refresh(self, caller: Caller) -> dict[str, Any]:
+        """The tray's Refresh: ask the server now (heartbeat, then reports and policy if there
+        is news); the answers arrive as `report` and `policy` events."""
+        self.sync.refresh_now()
+        self._last_reports = None
+        self.kick()
+        return {"refreshing": True}
 
     def my_reports(self, caller: Caller) -> list[dict[str, Any]]:
         return self.records.reports_for(caller.uid)

@@ -165,6 +165,7 @@ class Dispatcher:
         for op in (
             "submit_report",
             "my_reports",
+            "refresh",
             "report_password_status",
             "policy",
             "acknowledge_policy",
@@ -186,6 +187,10 @@ class Dispatcher:
             _args(args, {})
             return exchange.my_reports(caller(peer))
 
+        def refresh(args: dict[str, Any], peer: Peer) -> Any:
+            _args(args, {})
+            return exchange.refresh(caller(peer))
+
         def password(args: dict[str, Any], peer: Peer) -> Any:
             a = _args(args, _any(PasswordStatusArgs))
             return exchange.report_password_status(caller(peer), a.get("accounts"))
@@ -201,6 +206,7 @@ class Dispatcher:
         self._ops.update(
             submit_report=submit,
             my_reports=reports,
+            refresh=refresh,
             report_password_status=password,
             policy=policy,
             acknowledge_policy=ack,

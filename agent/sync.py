@@ -48,6 +48,10 @@ MAX_INTERVAL_S = 86400
 # A refused policy is fetched again only when the server announces another version, or after
 # this long (a clock that was wrong may have been fixed).
 REFUSED_POLICY_RETRY = timedelta(hours=1)
+# While one of this device's reports is open, heartbeats come at least this often, so a reply
+# reaches the employee within a minute (the heartbeat answer's `news`), at a cost the server
+# pays only for devices with an open report (docs/protocol.md, "Timely answers").
+FAST_INTERVAL_S = 45
 IDLE_RECHECK = timedelta(minutes=5)  # not configured yet: look at the config again this often
 # Delivered items are kept this long so the tray can still show "delivered, case WXG-…".
 KEEP_DELIVERED = timedelta(days=30)
@@ -142,6 +146,9 @@ class Sync:
         self._configured = True
         self._policy_loaded = False
         self._last_purge: datetime | None = None
+        self._fast = False
+        self._news: int | None = None
+        self._news_changed = False
 
     # --- inputs from the service ---------------------------------------------------------
 
@@ -202,6 +209,27 @@ class Sync:
         ).model_dump(mode="json")
         self.outbox.put(ob.Kind.POLICY_ACK, body, key, now)
         return key
+
+    def set_fast(self, fast: bool) -> None:
+        """Heartbeat every FAST_INTERVAL_S while someone waits for an answer (an open report)."""
+        with self._state_lock:
+            if fast and not self._fast and self._next_heartbeat is not None:
+                self._next_heartbeat = min(
+                    self._next_heartbeat,
+                    datetime.now(self._next_heartbeat.tzinfo) + timedelta(seconds=FAST_INTERVAL_S),
+                )
+            self._fast = fast
+
+    def refresh_now(self) -> None:
+        """Ask the server now (the tray's Refresh): the next step heartbeats at once."""
+        with self._state_lock:
+            self._next_heartbeat = None
+
+    def take_news(self) -> bool:
+        """True once after a heartbeat answer said something new waits for this device."""
+        with self._state_lock:
+            changed, self._news_changed = self._news_changed, False
+            return changed
 
     # --- the state machine ---------------------------------------------------------------
 
@@ -334,7 +362,15 @@ class Sync:
         with self._state_lock:
             self._contact(now)
             self._interval_s = interval
-            self._next_heartbeat = now + timedelta(seconds=interval * splay)
+            wait = min(interval, FAST_INTERVAL_S) if self._fast else interval
+            self._next_heartbeat = now + timedelta(seconds=wait * splay)
+            if self._news is not None and reply.news != self._news:
+                self._news_changed = True
+            self._news = reply.news
+            if reply.upgrade:
+                log.warning(
+                    "the server asks for a newer wxguard agent (protocol %d)", reply.protocol
+                )
             self._server_policy_version = reply.policy_version
             if reply.policy_version > self.policy.version:
                 self._policy_due = True

@@ -247,10 +247,15 @@ class Tray(QObject):
         self._present(w)
         return w
 
+    def _refresh_reports(self) -> None:
+        # Refresh asks the agent to ask the server; replies arrive as `report` events.
+        self.bridge.call("refresh")
+        self.bridge.call("my_reports")
+
     def open_my_reports(self) -> MyReportsWindow:
         def make() -> MyReportsWindow:
             w = MyReportsWindow(self.lang)
-            w.refresh.connect(lambda: self.bridge.call("my_reports"))
+            w.refresh.connect(self._refresh_reports)
             return w
 
         w = self._window("my-reports", make)

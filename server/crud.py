@@ -307,22 +307,24 @@ def revoke_device(session: Session, device_id: str, now: datetime, actor: str, i
 
 def record_heartbeats(
     conn: Connection, beats: Sequence[tuple[str, HeartbeatRequest, datetime]]
-) -> list[str | None]:
+) -> list[tuple[str, int] | None]:
     """Authenticate and record a batch of heartbeats (token hash, body, time) in two statements.
 
-    Returns, per heartbeat, the device id or None when the token is unknown or revoked. This is
+    Returns, per heartbeat, (device id, its news counter) or None when the token is unknown or
+    revoked. This is
     the fleet's hottest path (budget: 1,000/s on 2 cores): `server.heartbeats` gathers the
     heartbeats that arrive together, and they cost one SELECT and one executemany UPDATE here.
     """
     wanted = {hashed for hashed, _req, _now in beats}
-    known: dict[str, str] = {
-        str(hashed): str(device_id)
-        for hashed, device_id in conn.execute(
-            select(Device.token_hash, Device.id).where(
-                Device.token_hash.in_(wanted), Device.revoked_at.is_(None)
-            )
+    known: dict[str, str] = {}
+    news: dict[str, int] = {}
+    for hashed, device_id, count in conn.execute(
+        select(Device.token_hash, Device.id, Device.news).where(
+            Device.token_hash.in_(wanted), Device.revoked_at.is_(None)
         )
-    }
+    ):
+        known[str(hashed)] = str(device_id)
+        news[str(device_id)] = int(count or 0)
     bigger = func.max if conn.dialect.name == "sqlite" else func.greatest
     # One row per device (a batch may hold two heartbeats of one device), in id order: several
     # server processes then lock rows in the same order and cannot deadlock each other.
@@ -364,7 +366,10 @@ def record_heartbeats(
             ),
             rows,
         )
-    return [known.get(hashed) for hashed, _req, _now in beats]
+    return [
+        (known[hashed], news[known[hashed]]) if hashed in known else None
+        for hashed, _req, _now in beats
+    ]
 
 
 # --- findings ----------------------------------------------------------------------------
@@ -574,6 +579,7 @@ def update_report(
         )
         report.status = status.value
         report.updated_at = now
+        tell_device(session, report.device_id)
     if assignee_id is not False and assignee_id != report.assignee_id:
         new_id = assignee_id if isinstance(assignee_id, int) else None
         if new_id is not None and session.get(Admin, new_id) is None:
@@ -599,7 +605,14 @@ def add_message(
         ReportMessage(kind=kind.value, author_id=author.id, body=body, created_at=now)
     )
     report.updated_at = now
+    if kind is MessageKind.REPLY:  # internal notes are never the device's news
+        tell_device(session, report.device_id)
     audit(session, now, f"admin:{author.username}", f"report.{kind.value}", report.case)
+
+
+def tell_device(session: Session, device_id: str) -> None:
+    """Something new waits for this device: its next heartbeat answer says so (`news`)."""
+    session.execute(update(Device).where(Device.id == device_id).values(news=Device.news + 1))
 
 
 def get_attachment(session: Session, report_id: int, attachment_id: int) -> Attachment:

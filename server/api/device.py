@@ -128,12 +128,14 @@ async def heartbeat(request: Request) -> Response:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     now = state.clock.now()
     check_time_window(state, now, last_scan_at=body.last_scan_at)
-    device_id, policy = await state.heartbeats.submit(hashed, body, now)
+    device_id, news, policy = await state.heartbeats.submit(hashed, body, now)
     if device_id is None:
         raise await run_in_threadpool(_refusal, state, hashed)
     answer = HeartbeatResponse(
         protocol=PROTOCOL_VERSION,
         upgrade=agent_protocol(request) < PROTOCOL_VERSION,
+        # A new policy is news too: versions only grow, so the sum changes whenever either does.
+        news=news + (policy.version if policy else 0),
         server_time=now,
         policy_version=policy.version if policy else 0,
         heartbeat_interval_s=policy.heartbeat_interval_s
