@@ -19,18 +19,24 @@ from agent.sync import DeviceInfo, Sync
 from server import crud
 from server.db import session_scope
 from server.models import Device
-from tests.support.real_server import RealServer
+from tests.server.conftest import pg_cluster
+from tests.support.real_server import RealServer, database_for
+
+__all__ = ["pg_cluster"]
 
 DEVICE = DeviceInfo("pc-revoked", "linux", "0.1.0", machine_id="m" * 64)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
-    srv = RealServer(tmp_path_factory.mktemp("revocation") / "server")
-    srv.start()
-    yield srv
-    srv.stop()
-    srv.engine.dispose()
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[RealServer]:
+    for url in database_for(request, request.param):
+        srv = RealServer(tmp_path_factory.mktemp("revocation") / "server", url)
+        srv.start()
+        yield srv
+        srv.stop()
+        srv.engine.dispose()
 
 
 def make_sync(srv: RealServer, folder: Path, secret: str) -> Sync:

@@ -17,14 +17,18 @@ from server import crud
 from server.db import session_scope
 from server.models import Admin, MessageKind, Report
 from tests.e2e.test_agent_server import eventually
+from tests.server.conftest import pg_cluster
 from tests.support.real_agent import AgentUnderTest
-from tests.support.real_server import RealServer, running_server
+from tests.support.real_server import RealServer, database_for, running_server
+
+__all__ = ["pg_cluster"]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RealServer]:
-    with running_server(tmp_path / "server") as srv:
-        yield srv
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RealServer]:
+    for url in database_for(request, request.param):
+        with running_server(tmp_path / "server", url) as srv:
+            yield srv
 
 
 @pytest.fixture
