@@ -252,6 +252,12 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
             else "REVOKED by IT: this machine no longer talks to the server until IT enrolls "
             "it again with a new enrollment secret."
         )
+    if s.get("upgrade_required"):
+        lines.append(
+            "服务器要求升级 wxguard 代理：请联系 IT。"
+            if zh
+            else "The server asks for a newer wxguard agent: contact IT."
+        )
     if s.get("policy_store_problem"):
         lines.append(
             ("存储的策略不可用：" if zh else "stored policy unusable: ")

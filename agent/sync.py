@@ -147,6 +147,7 @@ class Sync:
         self._policy_loaded = False
         self._last_purge: datetime | None = None
         self._fast = False
+        self._upgrade = False
         self._news: int | None = None
         self._news_changed = False
 
@@ -367,10 +368,11 @@ class Sync:
             if self._news is not None and reply.news != self._news:
                 self._news_changed = True
             self._news = reply.news
-            if reply.upgrade:
+            if reply.upgrade and not self._upgrade:
                 log.warning(
                     "the server asks for a newer wxguard agent (protocol %d)", reply.protocol
                 )
+            self._upgrade = reply.upgrade
             self._server_policy_version = reply.policy_version
             if reply.policy_version > self.policy.version:
                 self._policy_due = True
@@ -605,6 +607,8 @@ class Sync:
                 "enrolled": creds is not None and not revoked,
                 # IT revoked this device: it stays so until IT enrolls it again on purpose.
                 "revoked": revoked,
+                # The server will stop serving this agent's protocol version: upgrade it.
+                "upgrade_required": self._upgrade,
                 "configured": self._configured,
                 "device_id": creds.device_id if creds else None,
                 "server_url": creds.server_url if creds else self.settings.server_url,
