@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
+from protocol.messages import AccountType, ReportCategory
+
+__all__ = ["MAX_ATTACHMENTS", "MAX_ATTACHMENT_BYTES"]
+
 PROTOCOL_VERSION = 1
 
 
@@ -37,17 +42,10 @@ class AgentNotRunning(AgentError):
         )
 
 
-REPORT_CATEGORIES = (
-    "account-compromise",  # account stolen or suspicious login
-    "suspicious-message",  # suspicious message or link
-    "data-leak",  # confidential information sent out
-    "lost-device",  # lost or stolen device
-    "unapproved-software",
-    "other",
-)
-ACCOUNT_TYPES = ("enterprise", "personal")
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-MAX_ATTACHMENTS = 5
+# The wire's stable strings and limits are the protocol's (protocol/): one definition for the
+# tray, the CLI, the agent and the server.
+REPORT_CATEGORIES = tuple(str(c) for c in ReportCategory)
+ACCOUNT_TYPES = tuple(str(a) for a in AccountType)
 
 
 class AgentAPI(Protocol):
@@ -64,6 +62,7 @@ class AgentAPI(Protocol):
     - `wait_events(since, timeout)`: {seq, events: [{seq, kind, at, data}]}; kinds: scan,
       finding-new, finding-resolved, status, report (this user's only), policy, enforcement.
     - `submit_report(...)`: durably queued before it returns {idempotency_key, state: "queued"}.
+    - `refresh()`: ask the server now (the tray's Refresh); answers come as events.
     - `my_reports()`: this user's reports: [{idempotency_key, case, state, category, summary,
       created_at, replies: [{body, at}]}]; state: queued, delivered, new, triaged, resolved.
     - `report_password_status(accounts)`: [{account_type, state, last_changed, due_at,
@@ -95,6 +94,8 @@ class AgentAPI(Protocol):
     ) -> dict[str, Any]: ...
 
     def my_reports(self) -> list[dict[str, Any]]: ...
+
+    def refresh(self) -> dict[str, Any]: ...
 
     def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]: ...
 
@@ -149,6 +150,9 @@ class TypedCalls:
 
     def my_reports(self) -> list[dict[str, Any]]:
         return list(self.call("my_reports"))
+
+    def refresh(self) -> dict[str, Any]:
+        return dict(self.call("refresh"))
 
     def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(self.call("report_password_status", {"accounts": accounts}))

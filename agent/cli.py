@@ -87,8 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--secret", required=True, help="an enrollment secret from `wxguard-server secret create`"
     )
     enroll.add_argument("--ca", help="PEM file of the CA that signed the server's TLS certificate")
-    enroll.add_argument(
+    key = enroll.add_mutually_exclusive_group(required=True)
+    key.add_argument(
         "--policy-key", help="PEM file of the server's policy public key (policy-public.pem)"
+    )
+    key.add_argument(
+        "--no-policy-key",
+        action="store_true",
+        help="enroll without it: no policy can then be verified, and status keeps warning",
     )
     enroll.add_argument("--format", choices=["text", "json"], default="text")
 

@@ -73,6 +73,8 @@ def _enroll(client: AgentClient, args: argparse.Namespace) -> int:
         request["ca_pem"] = _read_text(args.ca, "CA")
     if args.policy_key:
         request["policy_key_pem"] = _read_text(args.policy_key, "policy key")
+    elif args.no_policy_key:
+        request["no_policy_key"] = True
     result = client.call("enroll", request)
     if args.format == "json":
         sys.stdout.write(json_for_terminal(json.dumps(result, ensure_ascii=False, indent=2)) + "\n")
@@ -150,7 +152,7 @@ def _attachment_too_large(name: str, limit: int) -> AgentError:
 
 
 def _report(client: AgentClient, args: argparse.Namespace, lang: Lang) -> int:
-    from agent.outbox import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
+    from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 
     if len(args.attach) > MAX_ATTACHMENTS:
         raise AgentError(
@@ -237,9 +239,31 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
             if zh
             else f" (capped: {s.get('unwatched_folders')} folders left to periodic rescans)"
         )
-    for key in ("enrolled", "server_reachable", "policy_version", "policy_mode", "outbox_depth"):
+    for key in ("enrolled", "server_reachable", "policy_mode", "outbox_depth"):
         if key in s:
             lines.append(f"{key}: {s[key]}")
+    if "policy_label" in s:
+        lines.append(("策略：" if zh else "policy: ") + str(s["policy_label"]))
+    if s.get("policy_key_present") is False and s.get("enrolled"):
+        lines.append(
+            "警告：没有服务器的策略公钥，任何策略都无法验证，IT 的策略不会生效。请 IT 用 --policy-key 重新登记。"
+            if zh
+            else "WARNING: no policy key from the server: no policy can be verified, so IT's "
+            "policies never apply. Ask IT to enroll again with --policy-key."
+        )
+    if s.get("revoked"):
+        lines.append(
+            "已被 IT 吊销：本机不再与服务器通信，直到 IT 用新的登记密钥重新登记它。"
+            if zh
+            else "REVOKED by IT: this machine no longer talks to the server until IT enrolls "
+            "it again with a new enrollment secret."
+        )
+    if s.get("upgrade_required"):
+        lines.append(
+            "服务器要求升级 wxguard 代理：请联系 IT。"
+            if zh
+            else "The server asks for a newer wxguard agent: contact IT."
+        )
     if s.get("policy_store_problem"):
         lines.append(
             ("存储的策略不可用：" if zh else "stored policy unusable: ")

@@ -38,6 +38,7 @@ KEY_DEVICE_ID = "device-id"
 KEY_DEVICE_TOKEN = "device-token"
 KEY_SERVER_URL = "server-url"
 KEY_OUTBOX = "outbox-key"
+KEY_REVOKED = "revoked"
 CREDENTIALS_FILE = "credentials.json"
 
 # Module path + class name of the backends that keep secrets in a real, OS-protected store.
@@ -64,6 +65,10 @@ class Credentials:
     device_id: str
     token: str
     server_url: str
+    # Set when the server refused the token as revoked: the fingerprint (agent.sync) of the
+    # server URL and enrollment secret in use then. The device stays revoked, and does not
+    # enroll itself again, until IT gives another secret or URL. The token is then empty.
+    revoked: str = ""
 
     def __repr__(self) -> str:  # never let the token reach a log line through repr()
         return f"Credentials(device_id={self.device_id!r}, server_url={self.server_url!r})"
@@ -198,8 +203,9 @@ class FileCredentialStore:
             data = json.loads(raw)
             return Credentials(
                 device_id=_text(data["device_id"]),
-                token=_text(data["token"]),
+                token=_text(data["token"]) if not data.get("revoked") else "",
                 server_url=_text(data["server_url"]),
+                revoked=_text(data.get("revoked") or "") if data.get("revoked") else "",
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise CredentialsError(
@@ -214,6 +220,8 @@ class FileCredentialStore:
             "token": credentials.token,
             "server_url": credentials.server_url,
         }
+        if credentials.revoked:
+            data["revoked"] = credentials.revoked
         try:
             with self._lock:
                 write_private_file(self.path, json.dumps(data).encode())
@@ -336,6 +344,9 @@ class KeyringCredentialStore:
         device_id = self.keyring.get(KEY_DEVICE_ID)
         token = self.keyring.get(KEY_DEVICE_TOKEN)
         server_url = self.keyring.get(KEY_SERVER_URL)
+        revoked = self.keyring.get(KEY_REVOKED)
+        if revoked and device_id and server_url:
+            return Credentials(device_id, "", server_url, revoked=revoked)
         if not (device_id and token and server_url):
             return None  # never enrolled, or a save was interrupted: enroll again
         return Credentials(device_id=device_id, token=token, server_url=server_url)
@@ -346,8 +357,12 @@ class KeyringCredentialStore:
         self.keyring.delete(KEY_DEVICE_TOKEN)
         self.keyring.set(KEY_SERVER_URL, credentials.server_url)
         self.keyring.set(KEY_DEVICE_ID, credentials.device_id)
+        if credentials.revoked:
+            self.keyring.set(KEY_REVOKED, credentials.revoked)
+            return
+        self.keyring.delete(KEY_REVOKED)
         self.keyring.set(KEY_DEVICE_TOKEN, credentials.token)
 
     def clear(self) -> None:
-        for key in (KEY_DEVICE_TOKEN, KEY_DEVICE_ID, KEY_SERVER_URL):
+        for key in (KEY_DEVICE_TOKEN, KEY_DEVICE_ID, KEY_SERVER_URL, KEY_REVOKED):
             self.keyring.delete(key)

@@ -35,7 +35,7 @@ from agent.paths import AgentPaths, Mode, secure_folder
 from agent.policy import PolicyGuard
 from agent.principals import current_user
 from agent.service import AgentService
-from agent.sync import DeviceInfo, Sync
+from agent.sync import DeviceInfo, Sync, machine_id
 from checks.api import live_scanner
 from checks.catalogue import Catalogue, load_builtin
 from checks.text import OneLineFormatter
@@ -144,7 +144,9 @@ class Runtime:
         )
         sync = Sync(
             settings=settings,
-            device=DeviceInfo(socket.gethostname(), platform.platform(), __version__),
+            device=DeviceInfo(
+                socket.gethostname(), platform.platform(), __version__, machine_id=machine_id()
+            ),
             credentials=credentials,
             outbox=Outbox(paths.outbox_db, keys),
             policy=PolicyGuard(key_path, paths.state / "policy.json"),
@@ -176,7 +178,7 @@ class Runtime:
             )
         if not isinstance(secret, str) or not secret:
             raise AgentError("invalid", "缺少登记密钥。", "The enrollment secret is missing.")
-        unknown = set(args) - {"server", "secret", "ca_pem", "policy_key_pem"}
+        unknown = set(args) - {"server", "secret", "ca_pem", "policy_key_pem", "no_policy_key"}
         if unknown:
             raise AgentError("invalid", "未知参数。", f"unknown arguments {sorted(unknown)}.")
         for key in ("server_url", "enrollment_secret"):
@@ -186,6 +188,25 @@ class Runtime:
                     f"{key} 由 IT 统一管理（{self.managed_path}），不能在本机更改。",
                     f"{key} is managed by IT ({self.managed_path}) and cannot be changed here.",
                 )
+        has_key = bool(args.get("policy_key_pem")) or bool(self.settings.policy_public_key)
+        if not has_key and (self.settings.managed or args.get("no_policy_key") is not True):
+            # Without the key no policy is ever verified: that must be a decision, never a
+            # silent default, and never where IT manages the settings.
+            raise AgentError(
+                "invalid",
+                "登记需要服务器的策略公钥（--policy-key policy-public.pem）"
+                + (
+                    "；本机设置由 IT 统一管理，不能不用公钥登记。"
+                    if self.settings.managed
+                    else "，或明确给出 --no-policy-key。"
+                ),
+                "Enrolling needs the server's policy public key (--policy-key policy-public.pem)"
+                + (
+                    "; this machine's settings are managed by IT, so it cannot enroll without it."
+                    if self.settings.managed
+                    else ", or an explicit --no-policy-key."
+                ),
+            )
         with self._lock:
             for field_name, filename in (
                 ("ca_pem", "server-ca.pem"),

@@ -8,21 +8,18 @@ import base64
 import binascii
 import logging
 import threading
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from agent import outbox as ob
-from agent.api import (
-    ACCOUNT_TYPES,
-    MAX_ATTACHMENT_BYTES,
-    MAX_ATTACHMENTS,
-    REPORT_CATEGORIES,
-    AgentError,
-)
+from agent.api import AgentError
 from agent.policy import EffectivePolicy
 from agent.principals import UserId, account_name
 from agent.server_client import findings_batch
@@ -31,13 +28,22 @@ from agent.store import LocalRecords, ScanDelta
 from agent.sync import Sync
 from checks.catalogue import Catalogue
 from checks.model import ScanResult
+from protocol.attachments import ACCEPTED, sniff
 from protocol.device_state import ScanOutcome
+from protocol.ipc import AttachmentUpload, PasswordStatusArgs, ReportQueued, ReportSubmission
+from protocol.limits import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENT_NAME,
+    MAX_PAST_DAYS,
+    MAX_SHORT,
+    MAX_SUMMARY,
+    MAX_USER,
+)
+from protocol.messages import PasswordStatusRequest, ReportCreate
+from protocol.policy import BUILTIN_TEXT_VERSION, policy_label
+from protocol.text import explain, storable
 
 log = logging.getLogger("wxguard.agent.exchange")
-
-MAX_SUMMARY = 200
-MAX_DESCRIPTION = 10_000
-MAX_SHORT = 200
 
 # What the agent sends to the server: shown to the employee ("What wxguard collects").
 COLLECTED: tuple[dict[str, str], ...] = (
@@ -74,6 +80,27 @@ NEVER_COLLECTED = {
 
 def _bad(zh: str, en: str) -> AgentError:
     return AgentError("invalid", zh, en)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], data: Any, what: tuple[str, str]) -> M:
+    """`data` as `model`, or an AgentError naming each field that is wrong, in both languages."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        zh, en = explain(exc)
+        raise AgentError(
+            "invalid", f"{what[0]}无效：{zh}", f"{what[1]} is not valid: {en}"
+        ) from None
+
+
+def clean_name(name: str) -> str:
+    """An attachment's display name: no folders, no control characters (the server's rule)."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in storable(name) if unicodedata.category(ch)[0] != "C")
+    return name.strip().strip(".")[:MAX_ATTACHMENT_NAME] or "attachment"
 
 
 def default_policy_text() -> dict[str, str]:
@@ -147,6 +174,8 @@ class Exchange:
             now = self.clock()
             try:
                 wake = self.sync.step(now)
+                if self.sync.take_news():  # a reply or a status change waits: fetch it now
+                    self._last_reports = None
                 refresh = timedelta(seconds=self.sync.settings.report_refresh_s)
                 if self._last_reports is None or now - self._last_reports >= refresh:
                     self._refresh_reports(now)
@@ -202,6 +231,7 @@ class Exchange:
                     "report", {"case": response.get("case"), "state": "delivered"}, uid=uid
                 )
             self._last_reports = None  # fetch the server's view soon
+            self.sync.set_fast(True)
         elif name == "rejected" and data.get("kind") == str(ob.Kind.REPORT):
             uid = self.records.update_report(self._key_of(data), now, state="rejected")
             if uid is not None:
@@ -218,7 +248,7 @@ class Exchange:
                 data.get("detail"),
             )
             self.service.events.publish("status", {"policy_refused": dict(data)})
-        elif name in ("enrolled", "unauthorized"):
+        elif name in ("enrolled", "unauthorized", "revoked"):
             self.service.events.publish("status", {name: dict(data)})
 
     def _key_of(self, data: dict[str, Any]) -> str:
@@ -249,6 +279,8 @@ class Exchange:
         if receipts is None:
             return
         self._last_reports = now
+        # Someone waits for an answer while a report is open: heartbeat often until it closes.
+        self.sync.set_fast(any(r.status != "resolved" for r in receipts))
         keys = self.records.by_case()
         for receipt in receipts:
             key = keys.get(receipt.case)
@@ -298,129 +330,39 @@ class Exchange:
     # -- operations for the tray and the CLI ------------------------------------------------
 
     def submit_report(self, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
-        category = args.get("category")
-        if category not in REPORT_CATEGORIES:
-            raise _bad(
-                f"未知的事件类别：{category!r}。", f"unknown incident category {category!r}."
-            )
-        summary = str(args.get("summary", "")).strip()
-        if not summary or len(summary) > MAX_SUMMARY:
-            raise _bad(
-                f"请用 1–{MAX_SUMMARY} 个字概括发生了什么。",
-                f"Summarise what happened in 1–{MAX_SUMMARY} characters.",
-            )
-        description = str(args.get("description", ""))
-        if len(description) > MAX_DESCRIPTION:
-            raise _bad(
-                f"详细描述最多 {MAX_DESCRIPTION} 个字。",
-                f"The description is limited to {MAX_DESCRIPTION} characters.",
-            )
-        occurred = args.get("occurred_at")
-        occurred_at: str | None = None
-        if occurred:
-            try:
-                when = datetime.fromisoformat(str(occurred))
-            except ValueError:
-                raise _bad(
-                    "发生时间格式无效，请用 ISO 8601。",
-                    "The time it happened is not a valid ISO 8601 date-time.",
-                ) from None
-            if when.tzinfo is None:
-                when = when.astimezone()
-            if when > self.clock() + timedelta(minutes=5):
-                raise _bad(
-                    "发生时间不能晚于现在。", "The time it happened cannot be in the future."
-                )
-            occurred_at = when.isoformat()
-        account = str(args.get("affected_account", ""))[:MAX_SHORT]
-        contact = str(args.get("contact", ""))[:MAX_SHORT]
-        attachments = self._attachments(args.get("attachments") or [])
-        report: dict[str, Any] = {
-            "category": category,
-            "summary": summary,
-            "description": description + (f"\n\n[contact: {contact}]" if contact else ""),
-            "affected_account": account,
-            "reporter": caller.user,
-        }
-        if occurred_at:
-            report["occurred_at"] = occurred_at
-        key = f"report-{uuid.uuid4().hex}"
+        """Check a report with the server's own model (`prepare_report`) and queue it durably:
+        what this returns "queued" for, the server accepts."""
         now = self.clock()
+        report, attachments = prepare_report(args, caller.user, now)
+        key = report.idempotency_key
+        body = report.model_dump(mode="json", exclude_none=True, exclude={"idempotency_key"})
         # Durable first (the outbox commits before returning), then the routing record.
-        self.sync.queue_report(report, now, attachments, idempotency_key=key)
-        self.records.add_report(key, caller.uid, caller.user, str(category), now.timestamp())
+        self.sync.queue_report(body, now, attachments, idempotency_key=key)
+        self.records.add_report(key, caller.uid, caller.user, str(report.category), now.timestamp())
         log.info(
             "incident report %s queued for %s (%d attachments)", key, caller.user, len(attachments)
         )
         self.kick()
-        return {"idempotency_key": key, "state": "queued"}
+        return ReportQueued(idempotency_key=key, state="queued").model_dump()
 
-    def _attachments(self, raw: Any) -> list[ob.Attachment]:
-        if not isinstance(raw, list) or len(raw) > MAX_ATTACHMENTS:
-            raise _bad(
-                f"最多 {MAX_ATTACHMENTS} 个附件。", f"At most {MAX_ATTACHMENTS} attachments."
-            )
-        out: list[ob.Attachment] = []
-        for item in raw:
-            if (
-                not isinstance(item, dict)
-                or not isinstance(item.get("name"), str)
-                or not isinstance(item.get("content_b64"), str)
-            ):
-                raise _bad("附件格式无效。", "An attachment must have a name and base64 content.")
-            try:
-                data = base64.b64decode(item["content_b64"], validate=True)
-            except (binascii.Error, ValueError):
-                raise _bad(
-                    "附件内容不是有效的 base64。", "An attachment's content is not valid base64."
-                ) from None
-            if len(data) > MAX_ATTACHMENT_BYTES:
-                raise _bad(
-                    f"附件 {item['name']} 超过 10 MiB。",
-                    f"The attachment {item['name']} is larger than 10 MiB.",
-                )
-            name = item["name"].replace("/", "_").replace("\\", "_")[:200] or "attachment"
-            out.append(ob.Attachment(name, data))
-        return out
+    def refresh(self, caller: Caller) -> dict[str, Any]:
+        """The tray's Refresh: ask the server now (heartbeat, then reports and policy if there
+        is news); the answers arrive as `report` and `policy` events."""
+        self.sync.refresh_now()
+        self._last_reports = None
+        self.kick()
+        return {"refreshing": True}
 
     def my_reports(self, caller: Caller) -> list[dict[str, Any]]:
         return self.records.reports_for(caller.uid)
 
     def report_password_status(self, caller: Caller, accounts: Any) -> dict[str, Any]:
-        if not isinstance(accounts, list) or not accounts or len(accounts) > len(ACCOUNT_TYPES):
-            raise _bad("密码状态格式无效。", "accounts must be a non-empty list.")
-        clean: list[dict[str, Any]] = []
-        for acc in accounts:
-            if not isinstance(acc, dict) or acc.get("account_type") not in ACCOUNT_TYPES:
-                raise _bad(
-                    "账号类型必须是 enterprise 或 personal。",
-                    "account_type must be enterprise or personal.",
-                )
-            if set(acc) - {
-                "account_type",
-                "state",
-                "last_changed",
-                "due_at",
-                "deferrals",
-                "no_expiry",
-            }:
-                raise _bad(
-                    "密码状态含有未知字段（从不发送密码）。",
-                    "unknown fields in a password status (passwords are never sent).",
-                )
-            entry = {
-                "user": caller.user[:128],
-                "account_type": acc["account_type"],
-                "state": str(acc.get("state", "unknown")),
-            }
-            for key in ("last_changed", "due_at"):
-                if acc.get(key):
-                    entry[key] = str(acc[key])
-            entry["deferrals"] = int(acc.get("deferrals", 0) or 0)
-            clean.append(entry)
-        self.sync.queue_password_status(clean, self.clock())
+        """Check the tray's password-age states with the server's model and queue them."""
+        now = self.clock()
+        clean = prepare_password_status(accounts, caller.user, now).model_dump(mode="json")
+        self.sync.queue_password_status(clean["accounts"], now)
         self.kick()
-        return {"accepted": len(clean)}
+        return {"accepted": len(clean["accounts"])}
 
     def policy(self, caller: Caller) -> dict[str, Any]:
         policy = self.sync.effective_policy()
@@ -429,9 +371,10 @@ class Exchange:
             text_version = policy.text.version
         else:
             text = default_policy_text()
-            text_version = "builtin-1"
+            text_version = BUILTIN_TEXT_VERSION
         acked = self.records.acknowledged(caller.uid)
         return {
+            "label": policy_label(policy.version, text_version),
             "version": policy.version,
             "mode": policy.enforcement,
             "text": text,
@@ -459,9 +402,114 @@ class Exchange:
         self.records.record_ack(
             caller.uid, str(text_version), int(current["version"]), now.timestamp()
         )
-        if current["version"] > 0:
-            self.sync.queue_policy_ack(
-                int(current["version"]), now, now, str(text_version), caller.user
-            )
-            self.kick()
+        # The built-in policy (version 0) is acknowledged like any other: IT sees who read it.
+        self.sync.queue_policy_ack(
+            int(current["version"]), now, now, str(text_version), storable(caller.user)[:MAX_USER]
+        )
+        self.kick()
         return {"acknowledged": text_version}
+
+
+# -- the checks behind "queued": pure, so the contract tests drive them with any input ------
+
+
+def prepare_report(
+    args: Any, reporter: str, now: datetime
+) -> tuple[ReportCreate, list[ob.Attachment]]:
+    """The tray's or CLI's report (protocol.ipc.ReportSubmission) as the server's ReportCreate
+    with its attachments, or an AgentError ("invalid") saying in both languages what to fix."""
+    sub = validated(ReportSubmission, args, ("事件报告", "The report"))
+    summary = sub.summary.strip()
+    if not summary:
+        raise _bad(
+            f"请用 1–{MAX_SUMMARY} 个字概括发生了什么。",
+            f"Summarise what happened in 1–{MAX_SUMMARY} characters.",
+        )
+    occurred_at = _occurred_at(sub.occurred_at, now)
+    attachments = _attachments(sub.attachments)
+    contact = sub.contact.strip()
+    report = validated(
+        ReportCreate,
+        {
+            "idempotency_key": f"report-{uuid.uuid4().hex}",
+            "category": sub.category,
+            "summary": summary,
+            "description": sub.description + (f"\n\n[contact: {contact}]" if contact else ""),
+            "affected_account": sub.affected_account,
+            "reporter": storable(reporter)[:MAX_SHORT],
+            "occurred_at": occurred_at,
+        },
+        ("事件报告", "The report"),
+    )
+    return report, attachments
+
+
+def _occurred_at(occurred: str | None, now: datetime) -> datetime | None:
+    if not occurred:
+        return None
+    try:
+        when = datetime.fromisoformat(occurred)
+    except ValueError:
+        raise _bad(
+            "发生时间格式无效，请用 ISO 8601。",
+            "The time it happened is not a valid ISO 8601 date-time.",
+        ) from None
+    if when.tzinfo is None:
+        when = when.astimezone()
+    if when > now + timedelta(minutes=5):
+        raise _bad("发生时间不能晚于现在。", "The time it happened cannot be in the future.")
+    if when < now - timedelta(days=MAX_PAST_DAYS - 1):
+        raise _bad(
+            f"发生时间不能早于 {MAX_PAST_DAYS // 365} 年前。",
+            f"The time it happened cannot be more than {MAX_PAST_DAYS // 365} years ago.",
+        )
+    return when
+
+
+def _attachments(raw: list[AttachmentUpload]) -> list[ob.Attachment]:
+    out: list[ob.Attachment] = []
+    for item in raw:
+        try:
+            data = base64.b64decode(item.content_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise _bad(
+                "附件内容不是有效的 base64。", "An attachment's content is not valid base64."
+            ) from None
+        name = clean_name(item.name)
+        mib = MAX_ATTACHMENT_BYTES // (1024 * 1024)
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            raise _bad(
+                f"附件 {name} 超过 {mib} MiB。", f"The attachment {name} is larger than {mib} MiB."
+            )
+        if not data or sniff(data) is None:
+            raise _bad(
+                f"附件 {name} 的类型不被接受（可用：{ACCEPTED}）。",
+                f"The attachment {name} is not of an accepted type ({ACCEPTED}).",
+            )
+        out.append(ob.Attachment(name, data))
+    return out
+
+
+def prepare_password_status(accounts: Any, user: str, now: datetime) -> PasswordStatusRequest:
+    """The tray's password-age states (protocol.ipc.PasswordStatusArgs) as the server's
+    PasswordStatusRequest, or an AgentError saying in both languages what to fix."""
+    what = ("密码状态", "The password status")
+    args = validated(PasswordStatusArgs, {"accounts": accounts}, what)
+    today = now.date()
+    for entry in args.accounts:
+        for name, day in (("last_changed", entry.last_changed), ("due_at", entry.due_at)):
+            if day is not None and abs((day - today).days) > MAX_PAST_DAYS - 1:
+                raise _bad(f"{name} 不是可信的日期。", f"{name} is not a plausible date.")
+        # The tray's days are local: east of UTC, "today" there is tomorrow in UTC.
+        if entry.last_changed is not None and entry.last_changed > today + timedelta(days=1):
+            raise _bad("密码更改日期不能晚于今天。", "last_changed cannot be in the future.")
+    return validated(
+        PasswordStatusRequest,
+        {
+            "accounts": [
+                {"user": storable(user)[:MAX_USER], **entry.model_dump(exclude={"no_expiry"})}
+                for entry in args.accounts
+            ]
+        },
+        what,
+    )

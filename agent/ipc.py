@@ -27,9 +27,12 @@ from agent import __version__
 from agent.api import PROTOCOL_VERSION, AgentError, TypedCalls
 from agent.credentials import CredentialsError
 from agent.exchange import Caller, Exchange
-from agent.outbox import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, OutboxError, OutboxFull
+from agent.outbox import OutboxError, OutboxFull
 from agent.principals import UserId, current_user, current_user_is_administrator
 from agent.service import AgentService
+from protocol.ipc import AcknowledgeArgs, PasswordStatusArgs, ReportSubmission
+from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
+from protocol.text import Strict
 
 log = logging.getLogger("wxguard.agent.ipc")
 
@@ -132,6 +135,11 @@ def _args(args: Any, allowed: dict[str, type | tuple[type, ...]]) -> dict[str, A
     return args
 
 
+def _any(model: type[Strict]) -> dict[str, type | tuple[type, ...]]:
+    """A model's field names, each of any type: the model itself checks the values."""
+    return dict.fromkeys(model.model_fields, object)
+
+
 class Dispatcher:
     """Maps operations to the service. Used by the socket server and by `LocalAgent` alike."""
 
@@ -157,6 +165,7 @@ class Dispatcher:
         for op in (
             "submit_report",
             "my_reports",
+            "refresh",
             "report_password_status",
             "policy",
             "acknowledge_policy",
@@ -170,26 +179,20 @@ class Dispatcher:
             return Caller.of(peer.uid)
 
         def submit(args: dict[str, Any], peer: Peer) -> Any:
-            a = _args(
-                args,
-                {
-                    "category": str,
-                    "summary": str,
-                    "description": str,
-                    "occurred_at": (str, type(None)),
-                    "affected_account": str,
-                    "contact": str,
-                    "attachments": list,
-                },
-            )
-            return exchange.submit_report(caller(peer), a)
+            # Checked field by field with protocol.ipc.ReportSubmission and the server's own
+            # ReportCreate (agent.exchange.validated): refused here, never after "queued".
+            return exchange.submit_report(caller(peer), _args(args, _any(ReportSubmission)))
 
         def reports(args: dict[str, Any], peer: Peer) -> Any:
             _args(args, {})
             return exchange.my_reports(caller(peer))
 
+        def refresh(args: dict[str, Any], peer: Peer) -> Any:
+            _args(args, {})
+            return exchange.refresh(caller(peer))
+
         def password(args: dict[str, Any], peer: Peer) -> Any:
-            a = _args(args, {"accounts": list})
+            a = _args(args, _any(PasswordStatusArgs))
             return exchange.report_password_status(caller(peer), a.get("accounts"))
 
         def policy(args: dict[str, Any], peer: Peer) -> Any:
@@ -197,12 +200,13 @@ class Dispatcher:
             return exchange.policy(caller(peer))
 
         def ack(args: dict[str, Any], peer: Peer) -> Any:
-            a = _args(args, {"text_version": str})
+            a = _args(args, _any(AcknowledgeArgs))
             return exchange.acknowledge_policy(caller(peer), a.get("text_version"))
 
         self._ops.update(
             submit_report=submit,
             my_reports=reports,
+            refresh=refresh,
             report_password_status=password,
             policy=policy,
             acknowledge_policy=ack,

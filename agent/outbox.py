@@ -39,9 +39,8 @@ from agent.credentials import (
     read_private_file,
     write_private_file,
 )
+from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS  # the server's defaults
 
-MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024  # the server's default per-file limit
-MAX_ATTACHMENTS = 5  # the server's default number of files per report
 KEY_BYTES = 32
 NONCE_BYTES = 12
 SQLITE_FULL = 13

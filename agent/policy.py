@@ -33,13 +33,15 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import ValidationError
 
 from agent.credentials import write_private_file
 from checks.catalogue import Catalogue, CatalogueError, parse_client, parse_rule
+from protocol.policy import BUILTIN_TEXT_VERSION, policy_label, read_document
+from protocol.text import explain
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 # A server whose clock is a little ahead must not make every fresh policy "not yet valid".
 CLOCK_SKEW = timedelta(minutes=5)
 MAX_REFUSALS_KEPT = 20
@@ -169,108 +171,41 @@ class _Malformed(ValueError):
     pass
 
 
-def _get(data: Mapping[str, Any], key: str, kind: type, default: Any = ...) -> Any:
-    if key not in data:
-        if default is ...:
-            raise _Malformed(f"{key} is missing")
-        return default
-    value = data[key]
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise _Malformed(f"{key} must be an integer")
-    if not isinstance(value, kind):
-        raise _Malformed(f"{key} must be {kind.__name__}")
-    return value
-
-
-def _bounded(data: Mapping[str, Any], key: str, low: int, high: int, default: int) -> int:
-    value: int = _get(data, key, int, default)
-    if not low <= value <= high:
-        raise _Malformed(f"{key}={value} is outside [{low}, {high}]")
-    return value
-
-
-def _time(data: Mapping[str, Any], key: str) -> datetime:
-    text = _get(data, key, str)
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise _Malformed(f"{key} is not an ISO time") from exc
-    if when.tzinfo is None:
-        raise _Malformed(f"{key} has no time zone")
-    return when
-
-
-def _str_list(value: Any, what: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _Malformed(f"{what} must be a list of strings")
-    return tuple(value)
-
-
 def parse_document(payload: bytes) -> EffectivePolicy:
-    """A verified payload as the effective policy; raises _Malformed with the first problem.
+    """A verified payload as the effective policy; raises _Malformed with what is wrong.
 
-    Unknown keys are ignored (a newer server may add optional ones); an incompatible change
-    bumps `schema_version`, which is checked.
+    Parsed by the server's own model (protocol.policy.PolicyDocument): unknown keys are ignored
+    (a newer server may add optional ones); an incompatible change bumps `schema_version`,
+    which is checked.
     """
     try:
-        data = json.loads(payload.decode("utf-8"))
+        doc = read_document(payload)
+    except ValidationError as exc:
+        raise _Malformed(explain(exc)[1]) from exc
     except (UnicodeDecodeError, ValueError) as exc:
         raise _Malformed(f"not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise _Malformed("not a JSON object")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise _Malformed(f"schema_version {data.get('schema_version')!r} is not supported")
-    version = _get(data, "version", int)
-    if version < 1:
-        raise _Malformed("version must be >= 1")
-    devices_raw = data.get("devices")
-    devices = None if devices_raw is None else _str_list(devices_raw, "devices")
-    enforcement = _get(data, "enforcement", str, "monitor")
-    if enforcement not in ("monitor", "enforce"):
-        raise _Malformed(f"enforcement {enforcement!r} is not monitor or enforce")
-    pw = _get(data, "password", dict, {})
-    reminder = pw.get("reminder_days", [14, 7, 3, 1])
-    if not isinstance(reminder, list) or not all(
-        isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365 for d in reminder
-    ):
-        raise _Malformed("password.reminder_days must be a list of days (1-365)")
-    password = PasswordRules(
-        max_age_days=_bounded(pw, "max_age_days", 1, 3650, 90),
-        reminder_days=tuple(sorted(set(reminder), reverse=True)),
-        daily_after_last=_get(pw, "daily_after_last", bool, True),
-        max_deferrals=_bounded(pw, "max_deferrals", 0, 100, 3),
-    )
-    text_raw = data.get("text")
-    text = None
-    if text_raw is not None:
-        if not isinstance(text_raw, dict):
-            raise _Malformed("text must be an object")
-        text = PolicyText(
-            version=_get(text_raw, "version", str),
-            zh=_get(text_raw, "zh", str),
-            en=_get(text_raw, "en", str),
-        )
-    rules = _get(data, "rules", dict, {})
-    add = rules.get("add", [])
-    if not isinstance(add, list) or not all(isinstance(r, dict) for r in add):
-        raise _Malformed("rules.add must be a list of rule tables")
-    clients = _get(data, "approved_clients", list, [])
-    if not all(isinstance(c, dict) for c in clients):
-        raise _Malformed("approved_clients must be a list of objects")
+    pw = doc.password
     policy = EffectivePolicy(
-        version=version,
-        key_id=_get(data, "key_id", str),
-        issued_at=_time(data, "issued_at"),
-        expires_at=_time(data, "expires_at"),
-        devices=devices,
-        enforcement=enforcement,
-        scan_interval_s=_bounded(data, "scan_interval_s", 60, 7 * 86400, 3600),
-        heartbeat_interval_s=_bounded(data, "heartbeat_interval_s", 60, 86400, 300),
-        password=password,
-        text=text,
-        add_rules=tuple(add),
-        disable_rules=_str_list(rules.get("disable", []), "rules.disable"),
-        approved_clients=tuple(clients),
+        version=doc.version,
+        key_id=doc.key_id,
+        issued_at=doc.issued_at,
+        expires_at=doc.expires_at,
+        devices=None if doc.devices is None else tuple(doc.devices),
+        enforcement=doc.enforcement,
+        scan_interval_s=doc.scan_interval_s,
+        heartbeat_interval_s=doc.heartbeat_interval_s,
+        password=PasswordRules(
+            max_age_days=pw.max_age_days,
+            reminder_days=tuple(sorted(set(pw.reminder_days), reverse=True)),
+            daily_after_last=pw.daily_after_last,
+            max_deferrals=pw.max_deferrals,
+        ),
+        text=None
+        if doc.text is None
+        else PolicyText(version=doc.text.version, zh=doc.text.zh, en=doc.text.en),
+        add_rules=tuple(doc.rules.add),
+        disable_rules=tuple(doc.rules.disable),
+        approved_clients=tuple(doc.approved_clients),
     )
     # A policy the engine cannot load would fail later, mid-scan; refuse it now instead.
     try:
@@ -520,7 +455,14 @@ class PolicyGuard:
 
     def status(self, now: datetime) -> dict[str, Any]:
         policy = self.effective()
+        text_version = policy.text.version if policy.text else ""
         return {
+            "policy_label": policy_label(
+                policy.version, text_version if policy.version else BUILTIN_TEXT_VERSION
+            ),
+            # Without the server's policy key no policy can be verified (enrolled with
+            # --no-policy-key): `wxguard status` and the tray keep saying so.
+            "policy_key_present": self.public_key_path.is_file(),
             "policy_version": policy.version,
             "policy_mode": policy.enforcement,
             "policy_expires_at": policy.expires_at.timestamp() if policy.expires_at else None,

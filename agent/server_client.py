@@ -24,14 +24,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
 from agent.backoff import parse_retry_after
 from agent.store import FindingRecord
+from protocol.limits import MAX_BATCH_FINDINGS, PROTOCOL_HEADER, PROTOCOL_VERSION
+from protocol.messages import HeartbeatResponse
+from protocol.text import storable
 
 API = "/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=60.0, pool=10.0)
 RETRYABLE_STATUS = frozenset({408, 429})
-MAX_BATCH_FINDINGS = 1000  # the server's limit per findings batch
 
 
 class ServerError(Exception):
@@ -63,7 +66,8 @@ class ServerRejected(ServerError):
 
 
 class Unauthorized(ServerError):
-    """401: the device token is unknown or revoked; the device has to enroll again."""
+    """401: the device token is unknown (`code` "unauthorized": enroll again) or IT revoked
+    the device (`code` "revoked": stop until IT enrolls it again on purpose)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,9 @@ class HeartbeatReply:
     server_time: datetime
     policy_version: int
     heartbeat_interval_s: int
+    protocol: int = PROTOCOL_VERSION  # the server's
+    upgrade: bool = False  # the server will stop serving this agent's protocol version
+    news: int = 0  # changes when something waits for this device (protocol.messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +170,11 @@ class ServerClient:
             transport=transport,
             verify=tls_verify(ca_file),
             timeout=timeout,
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
+            headers={
+                "User-Agent": user_agent,
+                "Accept": "application/json",
+                PROTOCOL_HEADER: str(PROTOCOL_VERSION),
+            },
             follow_redirects=False,  # a redirect would carry the bearer token somewhere else
         )
 
@@ -178,15 +189,19 @@ class ServerClient:
 
     # --- protocol ------------------------------------------------------------------------
 
-    def enroll(self, secret: str, hostname: str, os: str, agent_version: str) -> Enrollment:
+    def enroll(
+        self, secret: str, hostname: str, os: str, agent_version: str, machine_id: str = ""
+    ) -> Enrollment:
         # Trimmed to the server's field limits: an over-long hostname must not make a device
         # impossible to enroll (a 422 is never retried).
         body = {
             "secret": secret,
-            "hostname": hostname[:255],
-            "os": os[:200],
-            "agent_version": agent_version[:64],
+            "hostname": storable(hostname)[:255],
+            "os": storable(os)[:200],
+            "agent_version": storable(agent_version)[:64],
         }
+        if machine_id:
+            body["machine_id"] = machine_id[:128]
         data = self._call("POST", "/enroll", json_body=body, auth=False)
         try:
             return Enrollment(
@@ -207,25 +222,32 @@ class ServerClient:
         last_scan_at: datetime | None = None,
         policy_version_seen: int = 0,
     ) -> HeartbeatReply:
+        # Names come from the machine (an undecodable user name is a lone surrogate here):
+        # escaped, so the server never refuses a heartbeat for what the machine calls itself.
         body: dict[str, Any] = {
-            "agent_version": agent_version[:64],
-            "os": os[:200],
-            "users_seen": [user[:128] for user in users_seen][:64],
+            "agent_version": storable(agent_version)[:64],
+            "os": storable(os)[:200],
+            "users_seen": [storable(user)[:128] for user in users_seen][:64],
             "policy_version_seen": policy_version_seen,
         }
         if hostname is not None:
-            body["hostname"] = hostname[:255]
+            body["hostname"] = storable(hostname)[:255]
         if last_scan_at is not None:
             body["last_scan_at"] = iso(last_scan_at)
         data = self._call("POST", "/heartbeat", json_body=body)
         try:
-            return HeartbeatReply(
-                server_time=parse_time(data["server_time"]),
-                policy_version=_int(data, "policy_version"),
-                heartbeat_interval_s=_int(data, "heartbeat_interval_s"),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
+            answer = HeartbeatResponse.model_validate(data)
+        except ValidationError as exc:
             raise _malformed("heartbeat", exc) from exc
+        server_time = answer.server_time
+        return HeartbeatReply(
+            server_time=server_time if server_time.tzinfo else server_time.replace(tzinfo=UTC),
+            policy_version=answer.policy_version,
+            heartbeat_interval_s=answer.heartbeat_interval_s,
+            protocol=answer.protocol,
+            upgrade=answer.upgrade,
+            news=answer.news,
+        )
 
     def upload_findings(self, batch: Mapping[str, Any]) -> FindingsReply:
         """`batch` is a FindingsBatch as JSON data (times already ISO strings with offsets)."""
@@ -440,7 +462,9 @@ def _receipt(data: Any, created: bool) -> ReportReceipt:
 
 
 def _cut(value: Any, limit: int) -> str:
-    return str(value)[:limit]
+    # Text the agent found (file names, package names) must arrive even when it holds NUL or
+    # undecodable bytes (lone surrogates): the server refuses both, so they are escaped.
+    return storable(str(value))[:limit]
 
 
 def _wire_evidence(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,9 +36,9 @@ from agent.server_client import (
     ServerRejected,
     ServerUnavailable,
     Unauthorized,
-    iso,
     parse_time,
 )
+from protocol.messages import PolicyAckRequest
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,10 @@ MAX_INTERVAL_S = 86400
 # A refused policy is fetched again only when the server announces another version, or after
 # this long (a clock that was wrong may have been fixed).
 REFUSED_POLICY_RETRY = timedelta(hours=1)
+# While one of this device's reports is open, heartbeats come at least this often, so a reply
+# reaches the employee within a minute (the heartbeat answer's `news`), at a cost the server
+# pays only for devices with an open report (docs/protocol.md, "Timely answers").
+FAST_INTERVAL_S = 45
 IDLE_RECHECK = timedelta(minutes=5)  # not configured yet: look at the config again this often
 # Delivered items are kept this long so the tray can still show "delivered, case WXG-…".
 KEEP_DELIVERED = timedelta(days=30)
@@ -63,6 +67,28 @@ class DeviceInfo:
     hostname: str
     os: str
     agent_version: str
+    machine_id: str = ""  # a hash of the machine's stable id (`machine_id()`), "" if unknown
+
+
+def machine_id(
+    paths: Sequence[Path] = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id")),
+) -> str:
+    """A hash of this machine's stable id, sent at enrollment so the server links a machine that
+    IT enrolls again to its earlier record; "" when there is none to read (the server then
+    creates a new record, as before)."""
+    for path in paths:
+        try:
+            raw = path.read_text("ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if raw:
+            return hashlib.sha256(b"wxguard-machine\0" + raw.encode()).hexdigest()
+    return ""
+
+
+def enrollment_fingerprint(url: str, secret: str) -> str:
+    """Names one (server URL, enrollment secret) pair without keeping the secret."""
+    return hashlib.sha256(f"{url.rstrip('/')}\0{secret}".encode()).hexdigest()
 
 
 def new_key(prefix: str) -> str:
@@ -120,6 +146,10 @@ class Sync:
         self._configured = True
         self._policy_loaded = False
         self._last_purge: datetime | None = None
+        self._fast = False
+        self._upgrade = False
+        self._news: int | None = None
+        self._news_changed = False
 
     # --- inputs from the service ---------------------------------------------------------
 
@@ -172,14 +202,35 @@ class Sync:
         user: str = "",
     ) -> str:
         key = new_key("ack")
-        body = {
-            "version": version,
-            "text_version": text_version,
-            "user": user,
-            "acknowledged_at": iso(acknowledged_at),
-        }
+        body = PolicyAckRequest(
+            version=version,
+            text_version=text_version,
+            user=user,
+            acknowledged_at=acknowledged_at,
+        ).model_dump(mode="json")
         self.outbox.put(ob.Kind.POLICY_ACK, body, key, now)
         return key
+
+    def set_fast(self, fast: bool) -> None:
+        """Heartbeat every FAST_INTERVAL_S while someone waits for an answer (an open report)."""
+        with self._state_lock:
+            if fast and not self._fast and self._next_heartbeat is not None:
+                self._next_heartbeat = min(
+                    self._next_heartbeat,
+                    datetime.now(self._next_heartbeat.tzinfo) + timedelta(seconds=FAST_INTERVAL_S),
+                )
+            self._fast = fast
+
+    def refresh_now(self) -> None:
+        """Ask the server now (the tray's Refresh): the next step heartbeats at once."""
+        with self._state_lock:
+            self._next_heartbeat = None
+
+    def take_news(self) -> bool:
+        """True once after a heartbeat answer said something new waits for this device."""
+        with self._state_lock:
+            changed, self._news_changed = self._news_changed, False
+            return changed
 
     # --- the state machine ---------------------------------------------------------------
 
@@ -240,24 +291,33 @@ class Sync:
             self._creds = self.credentials.load()
             self._creds_loaded = True
         url = self.settings.server_url.rstrip("/")
+        secret = self.settings.enrollment_secret
         creds = self._creds
-        if creds is not None and (not url or creds.server_url.rstrip("/") == url):
+        if creds is not None and creds.revoked:
+            # Revoked stays revoked: no enrolling again with the secret that was in use. IT
+            # enrolls the machine again on purpose by giving another secret (or server).
+            if not url or not secret or enrollment_fingerprint(url, secret) == creds.revoked:
+                return None
+        elif creds is not None and (not url or creds.server_url.rstrip("/") == url):
             if self._client is None:
                 self._client = self._factory(creds.server_url, creds.token)
             return self._client
-        secret = self.settings.enrollment_secret
         if not url or not secret:
             with self._state_lock:
                 self._configured = False
             return None
         self._configured = True
-        fingerprint = hashlib.sha256(f"{url}\0{secret}".encode()).hexdigest()
+        fingerprint = enrollment_fingerprint(url, secret)
         if self._rejected_enrollment == fingerprint:
             return None  # refused before: never retried as is; a new secret or URL tries again
         client = self._factory(url, None)
         try:
             enrollment = client.enroll(
-                secret, self.device.hostname, self.device.os, self.device.agent_version
+                secret,
+                self.device.hostname,
+                self.device.os,
+                self.device.agent_version,
+                machine_id=self.device.machine_id,
             )
         except ServerRejected:
             self._rejected_enrollment = fingerprint
@@ -303,7 +363,16 @@ class Sync:
         with self._state_lock:
             self._contact(now)
             self._interval_s = interval
-            self._next_heartbeat = now + timedelta(seconds=interval * splay)
+            wait = min(interval, FAST_INTERVAL_S) if self._fast else interval
+            self._next_heartbeat = now + timedelta(seconds=wait * splay)
+            if self._news is not None and reply.news != self._news:
+                self._news_changed = True
+            self._news = reply.news
+            if reply.upgrade and not self._upgrade:
+                log.warning(
+                    "the server asks for a newer wxguard agent (protocol %d)", reply.protocol
+                )
+            self._upgrade = reply.upgrade
             self._server_policy_version = reply.policy_version
             if reply.policy_version > self.policy.version:
                 self._policy_due = True
@@ -428,6 +497,10 @@ class Sync:
             self._backoff_until = now + timedelta(seconds=delay)
 
     def _revoked(self, exc: Unauthorized, now: datetime) -> None:
+        if exc.code == "revoked" and self._creds is not None:
+            self._stop_revoked(exc, now, self._creds)
+            return
+        # An unknown token (the server lost its database, say): enrolling again is the fix.
         log.warning("the server no longer accepts this device's token: enrolling again")
         self._error(now, exc, retryable=False, needs_reenrollment=True)
         self.credentials.clear()
@@ -441,6 +514,32 @@ class Sync:
             self._next_heartbeat = None
             self._policy_due = True
         self._emit("unauthorized", {"detail": exc.detail})
+
+    def _stop_revoked(self, exc: Unauthorized, now: datetime, creds: Credentials) -> None:
+        """IT revoked this device: stop talking to the server, keep saying so, and enroll again
+        only when IT gives another secret or server (`_ensure_enrolled`)."""
+        log.error(
+            "IT revoked this device (%s); it stays revoked until IT enrolls it again",
+            creds.device_id,
+        )
+        url = (self.settings.server_url or creds.server_url).rstrip("/")
+        revoked = Credentials(
+            creds.device_id,
+            "",
+            creds.server_url,
+            revoked=enrollment_fingerprint(url, self.settings.enrollment_secret),
+        )
+        self.credentials.save(revoked)
+        self._error(now, exc, retryable=False)
+        if self._client is not None:
+            self._client.close()
+        with self._state_lock:
+            self._reachable = True
+            self._last_contact = now
+            self._client = None
+            self._creds = revoked
+            self._next_heartbeat = None
+        self._emit("revoked", {"device_id": creds.device_id, "detail": exc.detail})
 
     def _error(
         self,
@@ -478,7 +577,7 @@ class Sync:
         with self._state_lock:
             if self._backoff_until is not None and self._backoff_until > now:
                 return self._backoff_until
-            enrolled = self._creds is not None
+            enrolled = self._creds is not None and not self._creds.revoked
             candidates = [now + IDLE_RECHECK] if not enrolled else []
             if enrolled:
                 candidates.append(self._next_heartbeat or now)
@@ -503,8 +602,13 @@ class Sync:
             depth, rejected = None, [{"id": "", "kind": "", "error": str(exc)}]
         with self._state_lock:
             creds = self._creds
+            revoked = creds is not None and bool(creds.revoked)
             result: dict[str, Any] = {
-                "enrolled": creds is not None,
+                "enrolled": creds is not None and not revoked,
+                # IT revoked this device: it stays so until IT enrolls it again on purpose.
+                "revoked": revoked,
+                # The server will stop serving this agent's protocol version: upgrade it.
+                "upgrade_required": self._upgrade,
                 "configured": self._configured,
                 "device_id": creds.device_id if creds else None,
                 "server_url": creds.server_url if creds else self.settings.server_url,

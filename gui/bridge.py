@@ -27,6 +27,7 @@ OPS = frozenset(
         "scan_now",
         "submit_report",
         "my_reports",
+        "refresh",
         "report_password_status",
         "policy",
         "acknowledge_policy",

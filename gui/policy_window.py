@@ -87,7 +87,11 @@ class PolicyWindow(QWidget):
         body = zh if self.lang.short == "zh" or not en else f"{en}\n\n————\n\n{zh}"
         self.text.setPlainText(body)
         self.version.setText(
-            self.tr("Policy text version: %1").replace("%1", self._text_version or "—")
+            # The policy's one label (protocol.policy.policy_label), as `wxguard status` and
+            # the dashboard show it; older agents send only the text version.
+            self.tr("Policy text version: %1").replace(
+                "%1", str(policy.get("label") or self._text_version or "—")
+            )
         )
         if not self._text_version:
             self.ack_button.setText(self.tr("I have read the policy"))

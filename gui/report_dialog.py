@@ -33,13 +33,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from agent.api import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, REPORT_CATEGORIES, AgentError
+from agent.api import REPORT_CATEGORIES, AgentError
 from gui import labels
 from gui.bridge import AgentBridge
 from gui.i18n import Languages
-
-MAX_SUMMARY = 200
-MAX_DESCRIPTION = 10_000
+from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_DESCRIPTION, MAX_SUMMARY
 
 
 @dataclass

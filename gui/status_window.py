@@ -166,6 +166,14 @@ class StatusWindow(QWidget):
         self._render_findings(findings)
 
     def _render_server(self, status: dict[str, Any]) -> None:
+        if status.get("revoked"):
+            self.server.setText(
+                self.tr(
+                    "Server: this computer was revoked by IT. It no longer reports until IT "
+                    "enrolls it again; contact IT."
+                )
+            )
+            return
         if not status.get("enrolled"):
             self.server.setText(self.tr("Server: not enrolled (checks run on this computer only)"))
             return

@@ -247,10 +247,15 @@ class Tray(QObject):
         self._present(w)
         return w
 
+    def _refresh_reports(self) -> None:
+        # Refresh asks the agent to ask the server; replies arrive as `report` events.
+        self.bridge.call("refresh")
+        self.bridge.call("my_reports")
+
     def open_my_reports(self) -> MyReportsWindow:
         def make() -> MyReportsWindow:
             w = MyReportsWindow(self.lang)
-            w.refresh.connect(lambda: self.bridge.call("my_reports"))
+            w.refresh.connect(self._refresh_reports)
             return w
 
         w = self._window("my-reports", make)
@@ -514,6 +519,10 @@ class Tray(QObject):
         if n:
             items.append(self.tr("%n finding(s) to fix", "", n))
         items += self.doubts()
+        if self.status.get("revoked"):
+            items.append(self.tr("This computer was revoked by IT: contact IT"))
+        if self.status.get("enrolled") and self.status.get("policy_key_present") is False:
+            items.append(self.tr("No policy key: IT's policies cannot be verified; contact IT"))
         for account, status in self.passwords.statuses.items():
             if status.state in ("overdue", "unknown") or status.modified:
                 items.append(

@@ -21,20 +21,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from protocol.attachments import sniff
+
+__all__ = ["sniff"]
+
 log = logging.getLogger("wxguard.server.attachments")
 
 TMP_SUFFIX = ".tmp"
 # An upload is written, committed and renamed within one request; an hour is far longer.
 SWEEP_GRACE_S = 3600.0
-
-# Types an employee plausibly attaches: screenshots, photos, PDFs and plain text (logs).
-_MAGIC: list[tuple[bytes, str]] = [
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"%PDF-", "application/pdf"),
-]
 
 
 class AttachmentRejected(ValueError):
@@ -48,22 +43,6 @@ class StoredAttachment:
     content_type: str
     size: int
     sha256: str
-
-
-def sniff(data: bytes) -> str | None:
-    """The content type the bytes really are, or None when we do not accept them."""
-    for magic, kind in _MAGIC:
-        if data.startswith(magic):
-            return kind
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if b"\x00" not in data:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        return "text/plain"
-    return None
 
 
 def clean_filename(name: str) -> str:

@@ -10,6 +10,8 @@ from typing import Any, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from protocol import limits
+
 SESSION_KEY_FILE = "session.key"
 CONFIG_FILE = "config.json"
 DB_FILE = "wxguard.db"
@@ -46,8 +48,8 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""
 
     max_body_bytes: int = Field(default=1 * MIB, ge=1024)
-    max_attachment_bytes: int = Field(default=10 * MIB, ge=1024)
-    max_attachments: int = Field(default=5, ge=0, le=20)
+    max_attachment_bytes: int = Field(default=limits.MAX_ATTACHMENT_BYTES, ge=1024)
+    max_attachments: int = Field(default=limits.MAX_ATTACHMENTS, ge=0, le=20)
 
     enroll_per_ip_per_minute: int = Field(default=10, ge=1)
     login_per_ip_per_minute: int = Field(default=10, ge=1)
@@ -63,8 +65,8 @@ class Settings(BaseSettings):
     offline_after_heartbeats: int = Field(default=3, ge=1)
     default_heartbeat_interval_s: int = Field(default=300, ge=10)
     # Timestamps a device sends must fall within this window around the server's clock.
-    max_past_days: int = Field(default=3650, ge=1)
-    max_future_minutes: int = Field(default=60, ge=1)
+    max_past_days: int = Field(default=limits.MAX_PAST_DAYS, ge=1)
+    max_future_minutes: int = Field(default=limits.MAX_FUTURE_MINUTES, ge=1)
 
     @field_validator("session_secret")
     @classmethod

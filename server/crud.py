@@ -9,7 +9,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Connection, Integer, String, bindparam, func, select, update
@@ -26,6 +26,7 @@ from protocol.device_state import (
     device_state,
     worst_severity,
 )
+from protocol.policy import policy_label
 from server import attachments as att
 from server.models import (
     Admin,
@@ -227,8 +228,31 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
     if consumed is None:
         raise EnrollmentRefused()
     token = new_device_token()
+    earlier = _revoked_machine(session, req.machine_id)
+    if earlier is not None:
+        # The same machine, enrolled again on purpose by IT after a revocation: one record,
+        # its history kept, with a new token. A live device's record is never taken over.
+        earlier.token_hash = token_hash(token)
+        earlier.revoked_at = None
+        earlier.hostname = req.hostname
+        earlier.os = req.os
+        earlier.agent_version = req.agent_version
+        earlier.enrolled_at = now
+        earlier.enrolled_ip = ip
+        earlier.secret_id = consumed
+        audit(
+            session,
+            now,
+            f"device:{earlier.id}",
+            "device.reenroll",
+            earlier.id,
+            ip,
+            {"secret": consumed},
+        )
+        return earlier, token
     device = Device(
         id=str(uuid.uuid4()),
+        machine_id=req.machine_id or None,
         token_hash=token_hash(token),
         hostname=req.hostname,
         os=req.os,
@@ -244,6 +268,17 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
     return device, token
 
 
+def _revoked_machine(session: Session, machine_id: str) -> Device | None:
+    if not machine_id:
+        return None
+    return session.scalar(
+        select(Device)
+        .where(Device.machine_id == machine_id, Device.revoked_at.is_not(None))
+        .order_by(Device.enrolled_at.desc())
+        .limit(1)
+    )
+
+
 def device_id_for_token_hash(session: Session, hashed: str) -> str | None:
     """The device a bearer token belongs to, if known and not revoked (hot path: one query)."""
     row = session.execute(
@@ -252,6 +287,12 @@ def device_id_for_token_hash(session: Session, hashed: str) -> str | None:
     if row is None or row.revoked_at is not None:
         return None
     return str(row.id)
+
+
+def token_is_revoked(session: Session, hashed: str) -> bool:
+    """True when the token belongs to a device IT revoked (not merely an unknown token)."""
+    revoked_at = session.scalar(select(Device.revoked_at).where(Device.token_hash == hashed))
+    return revoked_at is not None
 
 
 def revoke_device(session: Session, device_id: str, now: datetime, actor: str, ip: str) -> None:
@@ -266,22 +307,24 @@ def revoke_device(session: Session, device_id: str, now: datetime, actor: str, i
 
 def record_heartbeats(
     conn: Connection, beats: Sequence[tuple[str, HeartbeatRequest, datetime]]
-) -> list[str | None]:
+) -> list[tuple[str, int] | None]:
     """Authenticate and record a batch of heartbeats (token hash, body, time) in two statements.
 
-    Returns, per heartbeat, the device id or None when the token is unknown or revoked. This is
+    Returns, per heartbeat, (device id, its news counter) or None when the token is unknown or
+    revoked. This is
     the fleet's hottest path (budget: 1,000/s on 2 cores): `server.heartbeats` gathers the
     heartbeats that arrive together, and they cost one SELECT and one executemany UPDATE here.
     """
     wanted = {hashed for hashed, _req, _now in beats}
-    known: dict[str, str] = {
-        str(hashed): str(device_id)
-        for hashed, device_id in conn.execute(
-            select(Device.token_hash, Device.id).where(
-                Device.token_hash.in_(wanted), Device.revoked_at.is_(None)
-            )
+    known: dict[str, str] = {}
+    news: dict[str, int] = {}
+    for hashed, device_id, count in conn.execute(
+        select(Device.token_hash, Device.id, Device.news).where(
+            Device.token_hash.in_(wanted), Device.revoked_at.is_(None)
         )
-    }
+    ):
+        known[str(hashed)] = str(device_id)
+        news[str(device_id)] = int(count or 0)
     bigger = func.max if conn.dialect.name == "sqlite" else func.greatest
     # One row per device (a batch may hold two heartbeats of one device), in id order: several
     # server processes then lock rows in the same order and cannot deadlock each other.
@@ -323,7 +366,10 @@ def record_heartbeats(
             ),
             rows,
         )
-    return [known.get(hashed) for hashed, _req, _now in beats]
+    return [
+        (known[hashed], news[known[hashed]]) if hashed in known else None
+        for hashed, _req, _now in beats
+    ]
 
 
 # --- findings ----------------------------------------------------------------------------
@@ -533,6 +579,7 @@ def update_report(
         )
         report.status = status.value
         report.updated_at = now
+        tell_device(session, report.device_id)
     if assignee_id is not False and assignee_id != report.assignee_id:
         new_id = assignee_id if isinstance(assignee_id, int) else None
         if new_id is not None and session.get(Admin, new_id) is None:
@@ -558,7 +605,14 @@ def add_message(
         ReportMessage(kind=kind.value, author_id=author.id, body=body, created_at=now)
     )
     report.updated_at = now
+    if kind is MessageKind.REPLY:  # internal notes are never the device's news
+        tell_device(session, report.device_id)
     audit(session, now, f"admin:{author.username}", f"report.{kind.value}", report.case)
+
+
+def tell_device(session: Session, device_id: str) -> None:
+    """Something new waits for this device: its next heartbeat answer says so (`news`)."""
+    session.execute(update(Device).where(Device.id == device_id).values(news=Device.news + 1))
 
 
 def get_attachment(session: Session, report_id: int, attachment_id: int) -> Attachment:
@@ -571,6 +625,11 @@ def get_attachment(session: Session, report_id: int, attachment_id: int) -> Atta
 
 
 # --- password age and acknowledgements ---------------------------------------------------
+
+
+def day_start(day: date | None) -> datetime | None:
+    """A protocol day (password age is kept in days) as the instant the tables store: 00:00 UTC."""
+    return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def set_password_status(
@@ -595,8 +654,8 @@ def _set_password_status(
             row = PasswordStatus(device_id=device_id, user=key[0], account_type=key[1])
             session.add(row)
         row.state = item.state.value
-        row.last_changed = item.last_changed
-        row.due_at = item.due_at
+        row.last_changed = day_start(item.last_changed)
+        row.due_at = day_start(item.due_at)
         row.deferrals = item.deferrals
         row.reported_at = now
     return len(wanted)
@@ -678,6 +737,14 @@ def policy_for_device(session: Session, device_id: str, now: datetime) -> Policy
         if policy.device_scope is None or device_id in policy.device_scope:
             return policy
     return None
+
+
+def label_of(policy: Policy | None) -> str:
+    """A stored policy's one name (protocol.policy.policy_label); "—" for none."""
+    if policy is None:
+        return "—"
+    text = json.loads(policy.payload).get("text") or {}
+    return policy_label(policy.version, str(text.get("version") or ""))
 
 
 def current_policy(session: Session, now: datetime) -> Policy | None:
@@ -899,23 +966,27 @@ def findings_timeline(
 class ComplianceRow:
     device: Device
     passwords: list[PasswordStatus]
-    acked_version: int
+    acked_version: int  # -1: nothing acknowledged; 0: the agent's built-in policy
+    acked_label: str  # protocol.policy.policy_label, as the tray and `wxguard status` show it
 
 
 def compliance(session: Session) -> list[ComplianceRow]:
     passwords: dict[str, list[PasswordStatus]] = {}
     for row in session.scalars(select(PasswordStatus).order_by(PasswordStatus.user)):
         passwords.setdefault(row.device_id, []).append(row)
-    acked: dict[str, int] = {
-        device_id: int(version)
-        for device_id, version in session.execute(
-            select(PolicyAck.device_id, func.max(PolicyAck.policy_version)).group_by(
-                PolicyAck.device_id
-            )
-        )
-    }
+    acked: dict[str, tuple[int, str]] = {}
+    for device_id, version, text_version in session.execute(
+        select(PolicyAck.device_id, PolicyAck.policy_version, PolicyAck.text_version)
+    ):
+        if device_id not in acked or version > acked[device_id][0]:
+            acked[device_id] = (int(version), str(text_version))
     return [
-        ComplianceRow(d, passwords.get(d.id, []), int(acked.get(d.id) or 0))
+        ComplianceRow(
+            d,
+            passwords.get(d.id, []),
+            acked[d.id][0] if d.id in acked else -1,
+            policy_label(*acked[d.id]) if d.id in acked else "—",
+        )
         for d in session.scalars(
             select(Device).where(Device.revoked_at.is_(None)).order_by(Device.hostname)
         )

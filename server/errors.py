@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from server.ratelimit import RateLimited
 
@@ -24,6 +26,26 @@ class ApiError(Exception):
 
 def unauthorized(detail: str = "missing, invalid or revoked device token") -> ApiError:
     return ApiError(401, "unauthorized", detail, {"WWW-Authenticate": "Bearer"})
+
+
+# The stable `error` codes of refusals raised by the framework rather than by our routes.
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+
+def revoked() -> ApiError:
+    """401 with its own code: the agent stops instead of enrolling itself again."""
+    return ApiError(
+        401,
+        "revoked",
+        "IT revoked this device; it enrolls again only when IT enrolls it on purpose",
+        {"WWW-Authenticate": "Bearer"},
+    )
 
 
 def _printable(value: object) -> str:
@@ -46,6 +68,21 @@ def install_handlers(app: FastAPI) -> None:
         summary = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)
         return JSONResponse(
             {"error": "invalid_request", "detail": summary, "errors": errors}, status_code=422
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        # Starlette's own refusals (too many multipart files, a body cut off past the limit,
+        # unknown routes) answer `{"detail"}`; the device API promises `{"error", "detail"}`.
+        if not request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, exc)
+        return JSONResponse(
+            {
+                "error": HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}"),
+                "detail": _printable(exc.detail),
+            },
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(ApiError)

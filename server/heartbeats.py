@@ -13,7 +13,8 @@ from server import crud
 from server.schemas import HeartbeatRequest
 from server.state import PolicyEntry, PolicyIndex
 
-Outcome = tuple[str | None, PolicyEntry | None]
+# (device id or None when refused, its news counter, the policy that applies to it)
+Outcome = tuple[str | None, int, PolicyEntry | None]
 
 
 @dataclass
@@ -71,4 +72,6 @@ class HeartbeatBatcher:
     def _write(self, batch: list[_Pending]) -> list[Outcome]:
         with self._engine.begin() as conn:
             ids = crud.record_heartbeats(conn, [(p.hashed, p.body, p.now) for p in batch])
-        return [(i, self._policies.for_device(i) if i else None) for i in ids]
+        return [
+            (i[0], i[1], self._policies.for_device(i[0])) if i else (None, 0, None) for i in ids
+        ]

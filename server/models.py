@@ -23,40 +23,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The wire's stable strings are the protocol's; the tables store the same values.
+from protocol.messages import AccountType, PasswordState, ReportCategory, ReportStatus
 
-class ReportCategory(StrEnum):
-    """Stable strings, never renumber."""
-
-    ACCOUNT_COMPROMISE = "account-compromise"
-    SUSPICIOUS_MESSAGE = "suspicious-message"
-    DATA_LEAK = "data-leak"
-    LOST_DEVICE = "lost-device"
-    UNAPPROVED_SOFTWARE = "unapproved-software"
-    OTHER = "other"
-
-
-class ReportStatus(StrEnum):
-    NEW = "new"
-    TRIAGED = "triaged"
-    RESOLVED = "resolved"
+__all__ = ["AccountType", "PasswordState", "ReportCategory", "ReportStatus"]
 
 
 class FindingState(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
-
-
-class AccountType(StrEnum):
-    ENTERPRISE = "enterprise"
-    PERSONAL = "personal"
-
-
-class PasswordState(StrEnum):
-    OK = "ok"
-    DUE_SOON = "due-soon"
-    OVERDUE = "overdue"
-    UNKNOWN = "unknown"
-    NO_EXPIRY = "no-expiry"
 
 
 class MessageKind(StrEnum):
@@ -81,6 +56,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+
+# A Python None in a nullable JSON column is SQL NULL, on SQLite as on PostgreSQL. SQLAlchemy's
+# default stores the JSON text 'null', which `IS NULL` never finds (migration 0003 fixes rows).
+NullableJSON = JSON(none_as_null=True)
 
 
 class Base(DeclarativeBase):
@@ -131,10 +111,16 @@ class Device(Base):
     # How the last scan ended ("ok", "failed") and what it saw (protocol.device_state.Coverage
     # as JSON); NULL from agents that do not report it, read as a complete, good scan.
     last_scan_outcome: Mapped[str | None] = mapped_column(String(16))
-    last_scan_coverage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_scan_coverage: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     policy_version_seen: Mapped[int] = mapped_column(Integer, default=0)
     users_seen: Mapped[list[Any]] = mapped_column(JSON, default=list)
     revoked_at: Mapped[datetime | None]
+    # A hash of the machine's stable id (protocol.messages.EnrollRequest.machine_id): a revoked
+    # machine that IT enrolls again gets its earlier record back, not a second one.
+    machine_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # Grows when something new waits for the device (a reply to one of its reports, a report
+    # status change); the heartbeat answers it (plus the policy version) as `news`.
+    news: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Finding(Base):
@@ -272,7 +258,7 @@ class Policy(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    device_scope: Mapped[list[Any] | None] = mapped_column(JSON)
+    device_scope: Mapped[list[Any] | None] = mapped_column(NullableJSON)
     published_by: Mapped[str] = mapped_column(String(64), default="")
 
 

@@ -3,91 +3,45 @@
 from __future__ import annotations
 
 import importlib
-import itertools
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
-    field_validator,
 )
 
 from checks.model import Category, Platform, Severity
-from server.schemas import RuleId, Strict
-from server.signing import PolicySigner
+from protocol.policy import (
+    SCHEMA_VERSION,
+    PasswordPolicy,
+    PolicyBody,
+    PolicyCreate,
+    PolicyDocument,
+    PolicyText,
+    RuleChanges,
+)
+from server.schemas import RuleId
 
-SCHEMA_VERSION: Literal[1] = 1
-DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
-LongText = Annotated[str, StringConstraints(max_length=100_000)]
+__all__ = [
+    "SCHEMA_VERSION",
+    "PasswordPolicy",
+    "PolicyBody",
+    "PolicyCreate",
+    "PolicyDocument",
+    "PolicyText",
+    "RuleChanges",
+]
+from server.signing import PolicySigner
 
 
 class PolicyError(ValueError):
     """A policy that must not be signed; the message lists what is wrong."""
-
-
-class PasswordPolicy(Strict):
-    max_age_days: Annotated[int, Field(ge=1, le=3650)] = 90
-    # Days before expiry on which the employee is reminded; after the last one, daily.
-    reminder_days: Annotated[
-        list[Annotated[int, Field(ge=1, le=365)]],
-        Field(max_length=30, default_factory=lambda: [14, 7, 3, 1]),
-    ]
-    daily_after_last: bool = True
-    max_deferrals: Annotated[int, Field(ge=0, le=100)] = 3
-
-    @field_validator("reminder_days")
-    @classmethod
-    def _decreasing(cls, value: list[int]) -> list[int]:
-        if any(a <= b for a, b in itertools.pairwise(value)):
-            raise ValueError("reminder_days must be strictly decreasing, e.g. [14, 7, 3, 1]")
-        return value
-
-
-class PolicyText(Strict):
-    version: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    zh: LongText
-    en: LongText
-
-
-class RuleChanges(Strict):
-    add: Annotated[list[dict[str, Any]], Field(max_length=500, default_factory=list)]
-    disable: Annotated[list[RuleId], Field(max_length=1000, default_factory=list)]
-
-
-class PolicyBody(Strict):
-    enforcement: Literal["monitor", "enforce"] = "monitor"
-    scan_interval_s: Annotated[int, Field(ge=60, le=7 * 86400)] = 3600
-    heartbeat_interval_s: Annotated[int, Field(ge=60, le=86400)] = 300
-    password: PasswordPolicy = Field(default_factory=lambda: PasswordPolicy.model_validate({}))
-    rules: RuleChanges = Field(default_factory=lambda: RuleChanges.model_validate({}))
-    # Same schema as the engine's clients/*.toml (identity by place, signer, bundle id; never name).
-    approved_clients: Annotated[list[dict[str, Any]], Field(max_length=200, default_factory=list)]
-    text: PolicyText | None = None
-
-
-class PolicyCreate(PolicyBody):
-    """What IT writes: the server adds version, times and key id when it signs."""
-
-    devices: Annotated[list[DeviceId], Field(min_length=1, max_length=10_000)] | None = None
-    valid_days: Annotated[int, Field(ge=1, le=3650)] = 365
-
-
-class PolicyDocument(PolicyBody):
-    """What the agent receives (as exact bytes) and verifies."""
-
-    schema_version: Literal[1] = SCHEMA_VERSION
-    version: Annotated[int, Field(ge=1)]
-    issued_at: AwareDatetime
-    expires_at: AwareDatetime
-    devices: list[DeviceId] | None = None
-    key_id: str
 
 
 # --- rules -------------------------------------------------------------------------------

@@ -656,6 +656,10 @@
         <translation>未检查：%1</translation>
     </message>
     <message>
+        <source>Server: this computer was revoked by IT. It no longer reports until IT enrolls it again; contact IT.</source>
+        <translation>服务器：本机已被 IT 吊销，在 IT 重新登记之前不再上报；请联系 IT。</translation>
+    </message>
+    <message>
         <source>Server: not enrolled (checks run on this computer only)</source>
         <translation>服务器：未注册（仅在本机检查）</translation>
     </message>
@@ -785,6 +789,14 @@
         <translation>
             <numerusform>%n 项检查发现需要处理</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>This computer was revoked by IT: contact IT</source>
+        <translation>本机已被 IT 吊销：请联系 IT</translation>
+    </message>
+    <message>
+        <source>No policy key: IT&apos;s policies cannot be verified; contact IT</source>
+        <translation>没有策略公钥：无法验证 IT 的策略；请联系 IT</translation>
     </message>
     <message>
         <source>Read and confirm the new WeChat policy</source>

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from server import crud
-from server.errors import ApiError, unauthorized
+from server.errors import ApiError, revoked, unauthorized
 from server.security import token_hash
 from server.state import AppState
 
@@ -99,8 +99,8 @@ def get_device_id(state: StateDep, hashed: TokenHashDep) -> str:
     # A short read of its own, so no transaction (or SQLite lock) is held while the body waits.
     with state.read_sessions() as session:
         device_id = crud.device_id_for_token_hash(session, hashed)
-    if device_id is None:
-        raise unauthorized()
+        if device_id is None:
+            raise revoked() if crud.token_is_revoked(session, hashed) else unauthorized()
     return device_id
 
 

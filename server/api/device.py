@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import UploadFile
 
+from protocol.limits import OLDEST_PROTOCOL, PROTOCOL_HEADER, PROTOCOL_VERSION
 from server import attachments as att
 from server import crud
 from server.api.deps import (
@@ -24,7 +26,7 @@ from server.api.deps import (
     check_time_window,
     get_state,
 )
-from server.errors import ApiError, unauthorized
+from server.errors import ApiError, revoked, unauthorized
 from server.models import MessageKind, Report
 from server.schemas import (
     Accepted,
@@ -50,7 +52,39 @@ router = APIRouter(prefix="/api/v1", tags=["device"])
 CASE_RE = re.compile(r"^WXG-(\d{6,9})$")
 
 
-@router.post("/enroll", response_model=EnrollResponse, status_code=201)
+def agent_protocol(request: Request) -> int:
+    """The protocol version the agent speaks (`Wxguard-Protocol`; absent: 1, the first).
+
+    Versions from OLDEST_PROTOCOL on are served; an older agent gets 426 and must be upgraded.
+    """
+    raw = request.headers.get(PROTOCOL_HEADER, "1").strip()
+    version = int(raw) if raw.isdigit() and len(raw) < 6 else 0
+    if version < OLDEST_PROTOCOL:
+        raise ApiError(
+            426,
+            "upgrade_required",
+            f"protocol {raw[:16]!r} is no longer served (oldest: {OLDEST_PROTOCOL}, "
+            f"current: {PROTOCOL_VERSION}); install the current wxguard agent",
+        )
+    return version
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON (docs/protocol.md: "Content-Type: application/json")."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+
+
+async def json_body(request: Request) -> None:
+    agent_protocol(request)
+    require_json(request)
+
+
+JsonOnly = Depends(json_body)
+
+
+@router.post("/enroll", response_model=EnrollResponse, status_code=201, dependencies=[JsonOnly])
 def enroll(
     body: EnrollRequest, state: StateDep, session: SessionDep, now: NowDep, ip: ClientIpDep
 ) -> EnrollResponse:
@@ -86,16 +120,22 @@ async def heartbeat(request: Request) -> Response:
     # pydantic-core in one step, and answers raw JSON. Same checks, same errors.
     state = await get_state(request)
     hashed = bearer_token_hash(request, state)
+    require_json(request)
+    agent_protocol(request)
     try:
         body = HeartbeatRequest.model_validate_json(await request.body())
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
     now = state.clock.now()
     check_time_window(state, now, last_scan_at=body.last_scan_at)
-    device_id, policy = await state.heartbeats.submit(hashed, body, now)
+    device_id, news, policy = await state.heartbeats.submit(hashed, body, now)
     if device_id is None:
-        raise unauthorized()
+        raise await run_in_threadpool(_refusal, state, hashed)
     answer = HeartbeatResponse(
+        protocol=PROTOCOL_VERSION,
+        upgrade=agent_protocol(request) < PROTOCOL_VERSION,
+        # A new policy is news too: versions only grow, so the sum changes whenever either does.
+        news=news + (policy.version if policy else 0),
         server_time=now,
         policy_version=policy.version if policy else 0,
         heartbeat_interval_s=policy.heartbeat_interval_s
@@ -105,7 +145,13 @@ async def heartbeat(request: Request) -> Response:
     return Response(answer.model_dump_json(), media_type="application/json")
 
 
-@router.post("/findings", response_model=FindingsResult)
+def _refusal(state: Any, hashed: str) -> ApiError:
+    # Off the hot path: only a refused heartbeat pays for telling "revoked" from "unknown".
+    with state.read_sessions() as session:
+        return revoked() if crud.token_is_revoked(session, hashed) else unauthorized()
+
+
+@router.post("/findings", response_model=FindingsResult, dependencies=[JsonOnly])
 def upload_findings(
     body: FindingsBatch, device_id: DeviceDep, state: StateDep, session: SessionDep, now: NowDep
 ) -> FindingsResult:
@@ -256,7 +302,7 @@ def my_report(
     return _report_public(report)
 
 
-@router.post("/password-status", response_model=Accepted)
+@router.post("/password-status", response_model=Accepted, dependencies=[JsonOnly])
 def password_status(
     body: PasswordStatusRequest,
     device_id: DeviceDep,
@@ -264,18 +310,28 @@ def password_status(
     session: SessionDep,
     now: NowDep,
 ) -> Accepted:
+    earliest = (now - timedelta(days=state.settings.max_past_days)).date()
+    # Days are the device's local days: up to a day ahead of the server's UTC day.
+    latest = (now + timedelta(days=1)).date()
     for item in body.accounts:
-        check_time_window(state, now, last_changed=item.last_changed)
-        if item.due_at is not None and abs((item.due_at - now).days) > 36500:
+        if item.last_changed is not None and not earliest <= item.last_changed <= latest:
+            raise ApiError(
+                422,
+                "bad_time",
+                f"last_changed is outside the accepted window ({earliest} to {latest}); "
+                "check the device clock",
+            )
+        if item.due_at is not None and abs((item.due_at - now.date()).days) > 36500:
             raise ApiError(422, "bad_time", "due_at is not a plausible date")
     return Accepted(accepted=crud.set_password_status(session, device_id, body, now))
 
 
-@router.post("/policy/ack", response_model=Accepted)
+@router.post("/policy/ack", response_model=Accepted, dependencies=[JsonOnly])
 def policy_ack(
     body: PolicyAckRequest, device_id: DeviceDep, state: StateDep, session: SessionDep, now: NowDep
 ) -> Accepted:
     check_time_window(state, now, acknowledged_at=body.acknowledged_at)
+    # Version 0 is the agent's built-in policy: acknowledged like any other.
     if body.version > crud.latest_policy_version(session):
         raise ApiError(422, "unknown_policy", f"policy version {body.version} was never published")
     crud.ack_policy(session, device_id, body, now)

@@ -459,7 +459,11 @@ def compliance(
         request,
         state,
         "compliance.html",
-        {"rows": crud.compliance(session), "current": current.version if current else 0},
+        {
+            "rows": crud.compliance(session),
+            "current": current.version if current else 0,
+            "current_label": crud.label_of(current),
+        },
         session=data,
     )
 

@@ -24,19 +24,25 @@ from agent.sync import DeviceInfo, Sync
 from checks.model import Category, Evidence, Finding, Platform, ScanResult, Severity, Text
 from server.models import Device, Report
 from server.models import Finding as ServerFinding
-from tests.support.real_server import RealServer
+from tests.server.conftest import pg_cluster
+from tests.support.real_server import RealServer, database_for
+
+__all__ = ["pg_cluster"]
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
 DEVICE = DeviceInfo(hostname="pc-contract", os="linux", agent_version="0.1.0")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
-    srv = RealServer(tmp_path_factory.mktemp("contract") / "server")
-    srv.start()
-    yield srv
-    srv.stop()
-    srv.engine.dispose()
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[RealServer]:
+    for url in database_for(request, request.param):
+        srv = RealServer(tmp_path_factory.mktemp("contract") / "server", url)
+        srv.start()
+        yield srv
+        srv.stop()
+        srv.engine.dispose()
 
 
 class LosingTransport(httpx.HTTPTransport):

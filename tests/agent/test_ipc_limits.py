@@ -291,7 +291,9 @@ def test_the_largest_real_report_fits_and_one_byte_more_does_not(
     must take it whole and queue it (in the encrypted outbox, to send once enrolled)."""
     assert system_agent.proc is not None
     before = _peak_rss_kib(system_agent.proc.pid)
-    attachment = base64.b64encode(b"\0" * MAX_ATTACHMENT_BYTES).decode("ascii")
+    # A PNG header: the agent, like the server, refuses bytes of no accepted type.
+    png = b"\x89PNG\r\n\x1a\n"
+    attachment = base64.b64encode(png + b"\0" * (MAX_ATTACHMENT_BYTES - len(png))).decode("ascii")
     args = {
         "category": "other",
         "summary": "s",

@@ -341,3 +341,40 @@ def test_an_unsendable_item_does_not_block_the_queue(fake: FakeServer, tmp_path:
     assert status["outbox_depth"]["report"] == 0
     assert status["outbox_depth"]["password-status"] == 1
     assert "cannot be sent" in status["outbox_rejected"][0]["error"]
+
+
+def test_news_fast_lane_and_upgrade_from_the_heartbeat_answer(
+    fake: FakeServer, tmp_path: Path
+) -> None:
+    """The heartbeat answer drives timeliness (issue 11): a changed `news` is taken once, an
+    open report shortens the next heartbeat to 45 s, and `upgrade` shows in status."""
+    answer = {"news": 3, "upgrade": False}
+
+    def heartbeat(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Wxguard-Protocol"] == "1"
+        return httpx.Response(
+            200,
+            json={
+                "server_time": "2026-03-02T09:00:00Z",
+                "policy_version": 0,
+                "heartbeat_interval_s": 300,
+                "protocol": 1,
+                **answer,
+            },
+        )
+
+    fake.routes["/api/v1/heartbeat"] = heartbeat
+    sync = make_sync(fake, tmp_path)
+    sync.step(NOW)
+    assert sync.take_news() is False  # the first answer is the baseline
+    status = sync.status(NOW)
+    assert status["upgrade_required"] is False
+    assert status["next_heartbeat"] == (NOW + timedelta(seconds=300)).timestamp()
+    sync.set_fast(True)
+    answer.update(news=4, upgrade=True)
+    sync.refresh_now()
+    sync.step(NOW + timedelta(seconds=1))
+    assert sync.take_news() is True and sync.take_news() is False
+    status = sync.status(NOW)
+    assert status["upgrade_required"] is True
+    assert status["next_heartbeat"] == (NOW + timedelta(seconds=46)).timestamp()

@@ -195,6 +195,9 @@ class FakeAgent:
     def my_reports(self) -> list[dict[str, Any]]:
         return list(self._enter("my_reports", ()))
 
+    def refresh(self) -> dict[str, Any]:
+        return dict(self._enter("refresh", ()) or {"refreshing": True})
+
     def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
         result = dict(self._enter("report_password_status", (accounts,)))
         for acc in accounts:  # the real agent refuses any other field

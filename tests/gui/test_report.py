@@ -154,3 +154,15 @@ def test_my_reports_shows_status_and_replies_and_notifies_once(qtbot, make_tray,
     agent.publish("report", {})
     qtbot.wait(300)
     assert len([n for n in tray.notifications if n[0].startswith("report:")]) == 1
+
+
+def test_refresh_asks_the_agent_to_ask_the_server(qtbot, make_tray, agent) -> None:  # type: ignore[no-untyped-def]
+    """The Refresh button is not a re-read of the agent's cache: it asks the agent to ask the
+    server now (issue 11); the answers come back as `report` events."""
+    from PySide6.QtWidgets import QPushButton
+
+    tray = make_tray()
+    w = tray.open_my_reports()
+    button = next(b for b in w.findChildren(QPushButton) if b.text() == "Refresh")
+    button.click()
+    qtbot.waitUntil(lambda: len(agent.called("refresh")) == 1, timeout=3000)

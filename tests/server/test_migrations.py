@@ -20,3 +20,37 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
         assert diff == []
     finally:
         engine.dispose()
+
+
+def test_migration_0003_turns_stored_json_null_into_sql_null(db_url: str) -> None:
+    """Rows written before 0003 hold the JSON text 'null'; after it, SQL NULL (both databases)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from server.migrate import alembic_config
+
+    engine = make_engine(db_url, pool_size=1)
+    try:
+        cfg = alembic_config(str(engine.url))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0002")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO policies (version, payload, signature, key_id, issued_at,"
+                    " expires_at, device_scope, published_by) VALUES (1, :p, :s, 'k',"
+                    " '2026-01-01', '2027-01-01', 'null', 'test')"
+                ),
+                {"p": b"{}", "s": b"sig"},
+            )
+            assert (
+                conn.scalar(text("SELECT count(*) FROM policies WHERE device_scope IS NULL")) == 0
+            )
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert (
+                conn.scalar(text("SELECT count(*) FROM policies WHERE device_scope IS NULL")) == 1
+            )
+    finally:
+        engine.dispose()

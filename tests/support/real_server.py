@@ -34,12 +34,13 @@ class RealServer:
     would do (secrets, policies) and the checks of what was stored use the server's own code on
     the same database, which is quicker than a CLI process per step."""
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, database_url: str | None = None) -> None:
         self.data = data
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        db = ["--database-url", database_url] if database_url else []
         init = subprocess.run(
-            [script("wxguard-server"), "init", "--data", str(data)],
+            [script("wxguard-server"), "init", "--data", str(data), *db],
             capture_output=True,
             text=True,
             timeout=60,
@@ -108,12 +109,32 @@ class RealServer:
 
 
 @contextlib.contextmanager
-def running_server(data: Path) -> Iterator[RealServer]:
-    """A started server in `data`, stopped (and its engine disposed) afterwards."""
-    server = RealServer(data)
+def running_server(data: Path, database_url: str | None = None) -> Iterator[RealServer]:
+    """A started server in `data` (SQLite there, or `database_url`), stopped (and its engine
+    disposed) afterwards."""
+    server = RealServer(data, database_url)
     server.start()
     try:
         yield server
     finally:
         server.stop()
         server.engine.dispose()
+
+
+def database_for(request: Any, kind: str) -> Iterator[str | None]:
+    """None (SQLite in the data folder) or the URL of a new, empty PostgreSQL database in the
+    session's private cluster (tests/server/conftest.py `pg_cluster`), dropped afterwards."""
+    if kind == "sqlite":
+        yield None
+        return
+    import uuid
+
+    import psycopg
+
+    cluster = request.getfixturevalue("pg_cluster")
+    name = "e2e_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield f"postgresql://postgres@127.0.0.1:{cluster.port}/{name}"
+    with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -1,0 +1,117 @@
+"""The policy document (docs/protocol.md, "Policy"): one model that IT's input, the server's
+signed document and the agent's parser all use.
+
+The server validates strictly (an unknown key in what IT writes is a typo). The agent reads a
+verified document with `read_document`, which ignores keys a newer server added (an
+incompatible change bumps `schema_version`, which stays checked).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from protocol.messages import RuleId
+from protocol.text import Strict
+
+SCHEMA_VERSION: Literal[1] = 1
+DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+LongText = Annotated[str, StringConstraints(max_length=100_000)]
+
+
+class Lenient(Strict):
+    """Strict, unless validated with context {"lenient": True}: then unknown keys are dropped."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unknown(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and info.context and info.context.get("lenient"):
+            return {k: v for k, v in data.items() if k in cls.model_fields}
+        return data
+
+
+class PasswordPolicy(Lenient):
+    max_age_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    # Days before expiry on which the employee is reminded; after the last one, daily.
+    reminder_days: Annotated[
+        list[Annotated[int, Field(ge=1, le=365)]],
+        Field(max_length=30, default_factory=lambda: [14, 7, 3, 1]),
+    ]
+    daily_after_last: bool = True
+    max_deferrals: Annotated[int, Field(ge=0, le=100)] = 3
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _decreasing(cls, value: list[int]) -> list[int]:
+        if any(a <= b for a, b in itertools.pairwise(value)):
+            raise ValueError("reminder_days must be strictly decreasing, e.g. [14, 7, 3, 1]")
+        return value
+
+
+class PolicyText(Lenient):
+    version: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    zh: LongText
+    en: LongText
+
+
+class RuleChanges(Lenient):
+    add: Annotated[list[dict[str, Any]], Field(max_length=500, default_factory=list)]
+    disable: Annotated[list[RuleId], Field(max_length=1000, default_factory=list)]
+
+
+class PolicyBody(Lenient):
+    enforcement: Literal["monitor", "enforce"] = "monitor"
+    scan_interval_s: Annotated[int, Field(ge=60, le=7 * 86400)] = 3600
+    heartbeat_interval_s: Annotated[int, Field(ge=60, le=86400)] = 300
+    password: PasswordPolicy = Field(default_factory=lambda: PasswordPolicy.model_validate({}))
+    rules: RuleChanges = Field(default_factory=lambda: RuleChanges.model_validate({}))
+    # Same schema as the engine's clients/*.toml (identity by place, signer, bundle id; never name).
+    approved_clients: Annotated[list[dict[str, Any]], Field(max_length=200, default_factory=list)]
+    text: PolicyText | None = None
+
+
+class PolicyCreate(PolicyBody):
+    """What IT writes: the server adds version, times and key id when it signs."""
+
+    devices: Annotated[list[DeviceId], Field(min_length=1, max_length=10_000)] | None = None
+    valid_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+
+class PolicyDocument(PolicyBody):
+    """What the agent receives (as exact bytes) and verifies."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    version: Annotated[int, Field(ge=1)]
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    devices: list[DeviceId] | None = None
+    key_id: str
+
+
+def read_document(payload: bytes) -> PolicyDocument:
+    """A verified payload as its document (raises pydantic.ValidationError); unknown keys of a
+    newer server are ignored."""
+    return PolicyDocument.model_validate_json(payload, context={"lenient": True})
+
+
+# The text version of the policy the agent ships with, in force until a signed policy says
+# otherwise; acknowledged as policy version 0.
+BUILTIN_TEXT_VERSION = "builtin-1"
+
+
+def policy_label(version: int, text_version: str) -> str:
+    """The one name of a policy, the same in the tray, `wxguard status` and the dashboard:
+    "v3 · 2026-03" for a signed policy with its text's version, "built-in · builtin-1"
+    before any."""
+    if version <= 0:
+        return f"built-in · {text_version or BUILTIN_TEXT_VERSION}"
+    return f"v{version} · {text_version}" if text_version else f"v{version}"
