@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import hashlib
 import logging
 import os
 import select
@@ -38,7 +39,10 @@ import struct
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from checks.catalogue import Catalogue
+from checks.model import Platform, ProcessFact
 
 log = logging.getLogger("wxguard.agent.exec_events")
 
@@ -202,3 +206,78 @@ def open_exec_events(sink: ExecSink, lost: Callable[[], None]) -> ExecEvents | U
             why += " (needs root: CAP_NET_ADMIN)"
         return Unavailable(f"the kernel refused process events: {why}")
     return ExecEvents(sock, sink, lost)
+
+
+def quick_fact(pid: int) -> ProcessFact | None:
+    """A new process's name, executable and command line from three reads of /proc (about a
+    fifth of psutil's full look): enough for `ProcessInterest.matters`. None if it is gone."""
+    base = f"/proc/{pid}"
+    try:
+        with open(f"{base}/comm", "rb") as fh:
+            comm = fh.read().rstrip(b"\n")
+        try:
+            exe = os.readlink(f"{base}/exe")
+        except PermissionError:
+            exe = ""
+        with open(f"{base}/cmdline", "rb") as fh:
+            raw = fh.read(64 * 1024)
+    except OSError:
+        return None
+    args = tuple(os.fsdecode(a) for a in raw.split(b"\0")[:-1]) if raw else ()
+    if exe.endswith(" (deleted)"):
+        exe = exe[: -len(" (deleted)")]
+    return ProcessFact(pid, os.fsdecode(comm), exe, args, "", 0, 0.0)
+
+
+@dataclass(slots=True)
+class DigestMatcher:
+    """Whether a new process runs a binary whose SHA-256 some rule names: cached per file
+    (st_dev, st_ino, st_ctime_ns, st_size), system folders skipped, size bounded."""
+
+    digests: frozenset[str] = frozenset()
+    max_bytes: int = 64 * 1024 * 1024
+    _cache: dict[tuple[int, int, int, int], bool] = field(default_factory=dict)
+
+    @classmethod
+    def from_catalogue(cls, catalogue: Catalogue, platform: Platform) -> DigestMatcher:
+        digests = {
+            m.sha256.lower()
+            for rule in catalogue.rules_for(platform)
+            for m in rule.matches
+            if m.type == "sha256" and m.sha256 and m.applies_to(platform, rule.platforms)
+        }
+        return cls(frozenset(digests))
+
+    def matches(self, pid: int, exe: str) -> bool:
+        if not self.digests or not exe or exe.startswith(_SYSTEM_PREFIXES):
+            return False
+        try:
+            # Through /proc/PID/exe: the very file the process runs, even if renamed or deleted.
+            fd = os.open(f"/proc/{pid}/exe", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            st = os.fstat(fd)
+            key = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_size)
+            known = self._cache.get(key)
+            if known is not None:
+                return known
+            if st.st_size > self.max_bytes:
+                return False
+            digest = hashlib.sha256()
+            offset = 0
+            while chunk := os.pread(fd, 1 << 20, offset):
+                digest.update(chunk)
+                offset += len(chunk)
+            hit = digest.hexdigest() in self.digests
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = hit
+            return hit
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+
+_SYSTEM_PREFIXES = ("/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/", "/usr/lib/", "/usr/libexec/")

@@ -560,3 +560,185 @@ def _fd_path(fd: int) -> str:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return ""
+
+
+# -- the agent's side: which mode applies, and what a decision leaves behind ---------------------
+
+
+class ExecBlocking:
+    """Keeps the guard in the mode that applies (config and policy), rebuilt when the rules
+    change; publishes each decision to the employee and records it for IT.
+
+    Wiring (agent.daemon): `policy_changed(policy)` from the exchange's policy listeners,
+    `status` as a status provider, `on_report` queues an incident report for IT.
+    """
+
+    def __init__(
+        self,
+        service: Any,  # agent.service.AgentService (not imported: it imports this module's users)
+        on_report: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        from agent.store import LocalRecords
+
+        self.service = service
+        self.on_report = on_report
+        self.records = LocalRecords(service.store)
+        self.policy_value: object | None = None
+        self.mode, self.source = resolve_mode(
+            service.settings.exec_blocking, service.settings.is_managed("exec_blocking"), None
+        )
+        self.guard: ExecGuard | None = None
+        self.reason = ""
+        self._catalogue: object = None
+        self._lock = threading.Lock()
+        # Decisions are recorded off the guard's threads: a disk write must never slow an exec.
+        self._decisions: queue.Queue[tuple[Decision, Mapping[str, str]] | None] = queue.Queue(
+            maxsize=1000
+        )
+        self.dropped = 0
+        self._recorder = threading.Thread(
+            target=self._record_loop, name="wxguard-exec-record", daemon=True
+        )
+        service.status_providers.append(self.status)
+        service.scan_listeners.append(lambda result, delta: self._rules_maybe_changed())
+
+    def start(self) -> None:
+        self._recorder.start()
+        self._apply()
+
+    def stop(self) -> None:
+        with self._lock:
+            guard, self.guard = self.guard, None
+        if guard is not None:
+            guard.stop()
+        if self._recorder.is_alive():
+            self._decisions.put(None)
+            self._recorder.join(timeout=5)
+
+    def policy_changed(self, policy: object) -> None:
+        """A new policy: its optional `exec_blocking` field (absent means "not set")."""
+        self.policy_value = policy_field(policy)
+        self._apply()
+
+    def _rules_maybe_changed(self) -> None:
+        if self.service.scanner.catalogue is not self._catalogue and self.mode != "off":
+            self._apply(force=True)
+
+    def _apply(self, force: bool = False) -> None:
+        settings = self.service.settings
+        mode, source = resolve_mode(
+            settings.exec_blocking, settings.is_managed("exec_blocking"), self.policy_value
+        )
+        with self._lock:
+            if mode == self.mode and not force and (self.guard is not None or mode == "off"):
+                self.source = source
+                return
+            old, self.guard = self.guard, None
+            self.mode, self.source = mode, source
+        if old is not None:
+            old.stop()
+        if mode == "off":
+            self.reason = ""
+            log.info("exec blocking off (%s)", source)
+            return
+        if sys.platform != "linux":
+            self.reason = "blocking at exec exists only on Linux; enforcement applies instead"
+            return
+        guard = ExecGuard(
+            self._deny_list(),
+            mode,
+            _mounts(settings.exec_guard_mounts),
+            self._decided,
+            deadline_s=settings.exec_guard_deadline_s,
+        )
+        try:
+            guard.start()
+        except OSError as exc:
+            self.reason = f"fanotify unavailable: {exc.strerror or exc}"
+            log.error("exec blocking (%s) unavailable: %s", mode, self.reason)
+            return
+        with self._lock:
+            self.guard = guard
+            self.reason = ""
+
+    def _deny_list(self) -> DenyList:
+        from checks.identity import ClientIndex
+
+        scanner = self.service.scanner
+        catalogue = scanner.catalogue
+        self._catalogue = catalogue
+        clients = ClientIndex.build(
+            catalogue.clients_for(scanner.layout.platform), scanner.layout, scanner.fs
+        )
+        return DenyList.from_catalogue(
+            catalogue,
+            scanner.layout.platform,
+            lambda path: clients.install_root_of(path) is not None,
+        )
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            guard = self.guard
+        out: dict[str, Any] = {
+            "mode": self.mode,
+            "source": self.source,
+            "active": guard is not None,
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        if guard is not None:
+            out.update(guard.status(), mode=self.mode)
+        return {"exec_blocking": out}
+
+    def _decided(self, decision: Decision, title: Mapping[str, str]) -> None:
+        try:
+            self._decisions.put_nowait((decision, title))
+        except queue.Full:
+            self.dropped += 1
+
+    def _record_loop(self) -> None:
+        while (item := self._decisions.get()) is not None:
+            try:
+                self._record(*item)
+            except Exception:
+                log.exception("exec guard: recording a decision failed")
+
+    def _record(self, decision: Decision, title: Mapping[str, str]) -> None:
+        from agent.principals import process_owner
+
+        uid = process_owner(decision.pid)
+        data = decision.to_json(title)
+        self.service.events.publish(decision.kind, data, uid=uid)
+        self.records.record_termination(
+            decision.at,
+            decision.pid,
+            data["name"],
+            decision.path,
+            decision.rule_id,
+            f"{decision.kind}:{decision.sha256}",
+        )
+        guard = self.guard
+        owner = uid if isinstance(uid, int) else -1
+        if (
+            self.on_report is not None
+            and guard is not None
+            and guard.should_report(decision.sha256, owner)
+        ):
+            self.on_report(data)
+
+
+def _mounts(spec: str) -> list[str]:
+    """The configured paths that exist, one per mount (the mark covers the whole mount)."""
+    seen: set[int] = set()
+    out: list[str] = []
+    for path in spec.split(":"):
+        if not path:
+            continue
+        try:
+            dev = os.stat(path).st_dev
+        except OSError:
+            continue
+        if dev not in seen:
+            seen.add(dev)
+            out.append(path)
+    return out
