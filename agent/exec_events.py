@@ -150,6 +150,8 @@ class ExecEvents:
         os.close(self._stop_w)
 
     def _run(self) -> None:
+        if sys.platform != "linux":  # Linux-only calls below
+            raise NotImplementedError
         sock = self._sock
         poller = select.poll()
         poller.register(sock.fileno(), select.POLLIN)
@@ -249,6 +251,8 @@ class DigestMatcher:
         return cls(frozenset(digests))
 
     def matches(self, pid: int, exe: str) -> bool:
+        if sys.platform != "linux":  # Linux-only calls below
+            raise NotImplementedError
         if not self.digests or not exe or exe.startswith(_SYSTEM_PREFIXES):
             return False
         try:

@@ -224,6 +224,8 @@ class Decision:
 def hash_fd(fd: int, limit: int = MAX_HASH_BYTES) -> str | None:
     """SHA-256 of the file open as `fd` (read with pread: the offset is not shared), or None
     when it is larger than `limit` bytes."""
+    if sys.platform != "linux":  # Linux-only calls below
+        raise NotImplementedError
     digest = hashlib.sha256()
     offset = 0
     while True:
@@ -382,6 +384,8 @@ class ExecGuard:
     # -- the reader: cache hits and safe paths at once, the rest to the hasher ---------------
 
     def _read_loop(self) -> None:
+        if sys.platform != "linux":  # Linux-only calls below
+            raise NotImplementedError
         poller = select.poll()
         poller.register(self._fd, select.POLLIN)
         poller.register(self._stop_r, select.POLLIN)

@@ -117,6 +117,9 @@ class AgentService:
         self.store = Store(paths.state_db)
         self.events = EventFeed()
         self.governor = Governor(settings.cpu_budget_percent)
+        # Scans for a new process of interest have a budget of their own: file churn that has
+        # throttled the other scans must not hold back the finding for a process that started.
+        self.process_governor = Governor(settings.cpu_budget_percent)
         self.watcher = open_watcher(
             self._on_fs_event,
             max_watches=settings.max_watches,
@@ -290,19 +293,24 @@ class AgentService:
                 if self._stop.is_set():
                     return
                 # Let a burst of file events settle (bounded, so a busy folder cannot starve us).
-                if "fs-event" in self._triggers.reasons and "manual" not in self._triggers.reasons:
+                # A new process of interest does not wait (its finding is the latency goal).
+                reasons = self._triggers.reasons
+                if "fs-event" in reasons and not reasons & {"manual", "process"}:
                     waited = time.monotonic() - self._triggers.first_event_at
                     if waited < debounce:
                         self._cond.wait(debounce - waited)
                 triggers = self._triggers
                 self._triggers = _Triggers()
+            governor = self.governor
             if "manual" not in triggers.reasons:
                 delay = self.governor.delay()
+                if "process" in triggers.reasons and self.process_governor.delay() == 0:
+                    governor, delay = self.process_governor, 0.0
                 if delay > 0 and self._stop.wait(delay):
                     return
             if "periodic" in triggers.reasons:
                 next_periodic = time.monotonic() + splay(self.scan_interval_s, self.rng)
-            self._safe_scan(triggers.reasons, triggers.paths)
+            self._safe_scan(triggers.reasons, triggers.paths, governor)
 
     def _poll_loop(self) -> None:
         """Poll the PID list (cheap: one directory read) and watch for a wake from sleep."""
@@ -339,11 +347,13 @@ class AgentService:
 
     # -- the scan ------------------------------------------------------------------------
 
-    def _safe_scan(self, reasons: set[str], paths: list[str]) -> None:
+    def _safe_scan(
+        self, reasons: set[str], paths: list[str], governor: Governor | None = None
+    ) -> None:
         trigger = _main_trigger(reasons)
         started = self.clock()
         try:
-            self._scan(trigger, paths)
+            self._scan(trigger, paths, governor or self.governor)
         except Exception as exc:
             log.exception("scan (%s) failed", trigger)
             self._scan_failed(trigger, started, exc)
@@ -380,7 +390,7 @@ class AgentService:
             except Exception:
                 log.exception("scan failure listener failed")
 
-    def _scan(self, trigger: str, paths: list[str]) -> None:
+    def _scan(self, trigger: str, paths: list[str], governor: Governor) -> None:
         fs = self.scanner.fs
         if paths:
             fs.invalidate(paths)
@@ -389,7 +399,7 @@ class AgentService:
         cpu0 = time.process_time()
         result = self.scanner.scan()
         cpu = time.process_time() - cpu0
-        self.governor.record(cpu)
+        governor.record(cpu)
         now = self.clock()
         delta = self._record(result, trigger, now)
         self._save_integrity_results()
