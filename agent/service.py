@@ -303,9 +303,19 @@ class AgentService:
                 self._triggers = _Triggers()
             governor = self.governor
             if "manual" not in triggers.reasons:
-                delay = self.governor.delay()
                 if "process" in triggers.reasons and self.process_governor.delay() == 0:
-                    governor, delay = self.process_governor, 0.0
+                    # A new process of interest first, judged against the file facts of the last
+                    # scan (milliseconds); anything else goes back in line, under its governor.
+                    rest = triggers.reasons - {"process"}
+                    if rest:
+                        with self._cond:
+                            if not self._triggers.reasons:
+                                self._triggers.first_event_at = triggers.first_event_at
+                            self._triggers.reasons |= rest
+                            self._triggers.paths.extend(triggers.paths)
+                    self._safe_scan({"process"}, [], self.process_governor)
+                    continue
+                delay = self.governor.delay()
                 if delay > 0 and self._stop.wait(delay):
                     return
             if "periodic" in triggers.reasons:
@@ -394,8 +404,12 @@ class AgentService:
         fs = self.scanner.fs
         if paths:
             fs.invalidate(paths)
-        # Only with every read folder watched may a scan trust what it listed before.
-        fs.trust_listings = self.watcher.healthy and trigger != "manual" and trigger != "startup"
+        # Only with every read folder watched may a scan trust what it listed before. A scan for
+        # a new process alone re-reads no file: it judges the processes against the file facts of
+        # the last scan (file events and periodic scans keep those fresh).
+        fs.trust_listings = (
+            self.watcher.healthy and trigger != "manual" and trigger != "startup"
+        ) or (trigger == "process" and not paths and not fs.has_changes)
         cpu0 = time.process_time()
         result = self.scanner.scan()
         cpu = time.process_time() - cpu0
