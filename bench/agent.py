@@ -64,6 +64,9 @@ def _spawn_wait(path: str) -> float:
 def _exec_loop(rate: float, seconds: float) -> int:
     """Start `rate` short processes per second for `seconds`; returns how many started."""
     started = 0
+    if rate <= 0:
+        time.sleep(seconds)
+        return 0
     t0 = time.monotonic()
     while (elapsed := time.monotonic() - t0) < seconds:
         if started < elapsed * rate:
@@ -113,7 +116,7 @@ def bench_exec(starts: int, load_seconds: float) -> None:
         for label, rate in (("idle", 0.0), ("100 execs/s", 100.0)):
             cpu0 = agent.cpu_times()
             t0 = time.monotonic()
-            n = _exec_loop(rate, load_seconds) if rate else (time.sleep(load_seconds) or 0)
+            n = _exec_loop(rate, load_seconds)
             cpu1 = agent.cpu_times()
             used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
             share = used / (time.monotonic() - t0) * 100
