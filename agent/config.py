@@ -35,6 +35,12 @@ class Settings:
     scan_interval_s: int = 3600
     heartbeat_interval_s: int = 300
     process_poll_s: float = 1.0
+    process_events: str = "auto"  # "auto": the kernel's exec events where allowed; "polling"
+    # Linux blocking mode (docs/exec.md): "off", "audit" ("would block" only) or "block".
+    exec_blocking: str = "off"
+    # Mounts (any path on each) whose execs the guard decides, separated by ":".
+    exec_guard_mounts: str = "/home:/tmp:/var/tmp:/opt:/usr/local:/dev/shm:/media:/mnt"
+    exec_guard_deadline_s: float = 0.25
     watch_debounce_s: float = 0.2
     max_watches: int = 8192  # folders watched at most; beyond, periodic rescans read them
     cpu_budget_percent: float = 5.0
@@ -55,6 +61,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "scan_interval_s": (60, 7 * 86400),
     "heartbeat_interval_s": (30, 86400),
     "process_poll_s": (0.1, 60),
+    "exec_guard_deadline_s": (0.01, 5),
     "watch_debounce_s": (0.0, 10),
     "max_watches": (1, 1_000_000),
     "cpu_budget_percent": (0.5, 100),
@@ -96,6 +103,13 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             )
     if key == "log_level" and coerced not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"{source}: log_level must be DEBUG, INFO, WARNING or ERROR")
+    if key == "process_events" and coerced not in ("auto", "polling"):
+        raise ConfigError(f"{source}: process_events must be auto or polling")
+    if key == "exec_blocking" and coerced not in ("off", "audit", "block"):
+        raise ConfigError(
+            f"{source}: exec_blocking 只能是 off、audit 或 block。\n"
+            f"{source}: exec_blocking must be off, audit or block."
+        )
     if key == "language" and coerced not in ("", "zh", "en"):
         raise ConfigError(f"{source}: language must be zh, en or empty (follow the OS)")
     return coerced

@@ -29,6 +29,7 @@ from agent.credentials import (
 )
 from agent.enforcement import Enforcer
 from agent.exchange import Exchange
+from agent.exec_guard import ExecBlocking
 from agent.ipc import Dispatcher, IpcLimits, Peer, listen
 from agent.outbox import FileKeyProvider, KeyProvider, KeyringKeyProvider, Outbox, OutboxError
 from agent.paths import AgentPaths, Mode, secure_folder
@@ -89,6 +90,7 @@ class Runtime:
         self.builtin: Catalogue = load_builtin()
         self.service = AgentService(self.settings, paths, live_scanner(self.builtin))
         self.enforcer = Enforcer(self.service, self.settings.enforcement_grace_s, self._terminated)
+        self.exec_blocking = ExecBlocking(self.service, self._exec_blocked)
         self.dispatcher = Dispatcher(self.service)
         self.dispatcher.register("enroll", self._enroll)
         self.exchange: Exchange | None = None
@@ -99,6 +101,29 @@ class Runtime:
     def _terminated(self, record: dict[str, Any]) -> None:
         if self.exchange is not None:
             self.exchange.report_termination(record)
+
+    def _exec_blocked(self, record: dict[str, Any]) -> None:
+        """IT hears of every blocked (or, in audit mode, would-be-blocked) exec: an incident
+        report through the outbox, at most one per binary and user per hour."""
+        exchange = self.exchange
+        if exchange is None:
+            return
+        verb = "blocked" if record["mode"] == "block" else "would block (audit)"
+        report = {
+            "category": "unapproved-software",
+            "summary": f"wxguard {verb} {record['name']} (rule {record['rule_id']})"[:200],
+            "description": (
+                f"exec_blocking {record['mode']}: {record['path']} (sha256 {record['sha256']}, "
+                f"pid {record['pid']}) matched rule {record['rule_id']}."
+            ),
+            "affected_account": "",
+            "reporter": "wxguard-agent",
+        }
+        try:
+            exchange.sync.queue_report(report, exchange.clock())
+            exchange.kick()
+        except Exception as exc:  # the outbox full or broken: the local record remains
+            log.error("could not queue the exec block report: %s", exc)
 
     def _exchange_status(self) -> dict[str, Any]:
         if self.exchange is not None or self.exchange_error is None:
@@ -153,6 +178,9 @@ class Runtime:
         )
         exchange = Exchange(self.service, sync, self.builtin)
         exchange.policy_listeners.append(lambda policy: self.enforcer.set_mode(policy.enforcement))
+        # Reads the policy's optional `exec_blocking` (attribute of the typed policy once it has
+        # one; absent = not set): see docs/exec.md.
+        exchange.policy_listeners.append(self.exec_blocking.policy_changed)
         self.dispatcher.attach_exchange(exchange)
         exchange.start()
         return exchange
@@ -295,6 +323,7 @@ def run(
         signal.signal(signal.SIGBREAK, _signal)  # the service wrapper's Ctrl+Break
     runtime.service.start()
     runtime.enforcer.start()
+    runtime.exec_blocking.start()
     runtime.try_connect()
     server_thread = threading.Thread(target=server.serve_forever, name="wxguard-ipc", daemon=True)
     server_thread.start()
@@ -305,6 +334,7 @@ def run(
     server.close()
     if runtime.exchange is not None:
         runtime.exchange.stop()
+    runtime.exec_blocking.stop()
     runtime.enforcer.stop()
     runtime.service.stop()
     return 0

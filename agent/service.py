@@ -1,7 +1,8 @@
 """The agent service: owns the scanner, the state, the triggers, and the typed API it serves.
 
 Triggers of a scan: start-up; the periodic full scan (policy interval ±10 % splay); file
-system events in the folders the scanner read (debounced); new PIDs (polled); a wake from
+system events in the folders the scanner read (debounced); new processes (the kernel's exec
+events on Linux, `agent.exec_events`, else a polled PID list); a wake from
 sleep (boot clock jumps ahead of the monotonic clock); "scan now" from the tray or the CLI.
 Every scan goes through the self-governor, and every result through the findings history.
 """
@@ -25,6 +26,7 @@ from agent import __version__
 from agent.config import Settings
 from agent.coverage import coverage_of
 from agent.events import EventFeed
+from agent.exec_events import DigestMatcher, ExecEvents, open_exec_events, quick_fact
 from agent.governor import Governor
 from agent.paths import AgentPaths, Mode
 from agent.store import FindingRecord, ScanDelta, Store
@@ -115,6 +117,9 @@ class AgentService:
         self.store = Store(paths.state_db)
         self.events = EventFeed()
         self.governor = Governor(settings.cpu_budget_percent)
+        # Scans for a new process of interest have a budget of their own: file churn that has
+        # throttled the other scans must not hold back the finding for a process that started.
+        self.process_governor = Governor(settings.cpu_budget_percent)
         self.watcher = open_watcher(
             self._on_fs_event,
             max_watches=settings.max_watches,
@@ -133,6 +138,10 @@ class AgentService:
         self._known_pids: set[int] = set()
         self._finding_pids: set[int] = set()
         self.interest = ProcessInterest.build(scanner.catalogue, scanner.layout.platform)
+        self.exec_digests = DigestMatcher.from_catalogue(scanner.catalogue, scanner.layout.platform)
+        self.exec_events: ExecEvents | None = None
+        self.process_events_reason = "not started"
+        self._exec_lost = threading.Event()  # kernel events were lost: the poll looks once
         self.scans_by_trigger: dict[str, int] = {}
         # Called after each recorded scan (findings upload, enforcement), on the scan thread.
         self.scan_listeners: list[Callable[[ScanResult, ScanDelta], None]] = []
@@ -160,6 +169,7 @@ class AgentService:
         except OSError as exc:  # e.g. inotify instances exhausted: degrade visibly
             log.warning("file watching unavailable (%s); relying on periodic scans", exc)
         self._known_pids = set(psutil.pids())
+        self._start_exec_events()
         for name, target in (("scan", self._scan_loop), ("poll", self._poll_loop)):
             thread = threading.Thread(target=target, name=f"wxguard-{name}", daemon=True)
             thread.start()
@@ -178,6 +188,9 @@ class AgentService:
         for thread in self._threads:
             thread.join(timeout=10)
         self.watcher.stop()
+        if self.exec_events is not None:
+            self.exec_events.stop()
+            self.exec_events = None
         self.store.close()
         log.info("agent stopped")
 
@@ -195,6 +208,34 @@ class AgentService:
             if paths:
                 self._triggers.paths.extend(paths)
             self._cond.notify_all()
+
+    def _start_exec_events(self) -> None:
+        if self.settings.process_events == "polling":
+            self.process_events_reason = "process_events = polling in the agent's config"
+            return
+        opened = open_exec_events(self._on_exec, self._exec_lost.set)
+        if isinstance(opened, ExecEvents):
+            self.exec_events = opened
+            opened.start()
+            self.process_events_reason = "kernel process connector"
+            log.info("new processes: kernel exec events (netlink process connector)")
+        else:
+            self.process_events_reason = opened.reason
+            log.warning(
+                "new processes: polling every %.1f s (%s)",
+                self.settings.process_poll_s,
+                opened.reason,
+            )
+
+    def _on_exec(self, pid: int) -> None:
+        """A process has just called execve (event thread): rescan at once if a rule is about
+        it, by name, command line or its binary's digest."""
+        fact = quick_fact(pid)
+        if fact is None:
+            return
+        if self.interest.matters(fact) or self.exec_digests.matches(pid, fact.exe):
+            log.debug("exec of interest: pid %d %s", pid, fact.exe or fact.name)
+            self.request_scan("process")
 
     def _on_fs_event(self, changes: list[FsChange]) -> None:
         fs = self.scanner.fs
@@ -252,19 +293,34 @@ class AgentService:
                 if self._stop.is_set():
                     return
                 # Let a burst of file events settle (bounded, so a busy folder cannot starve us).
-                if "fs-event" in self._triggers.reasons and "manual" not in self._triggers.reasons:
+                # A new process of interest does not wait (its finding is the latency goal).
+                reasons = self._triggers.reasons
+                if "fs-event" in reasons and not reasons & {"manual", "process"}:
                     waited = time.monotonic() - self._triggers.first_event_at
                     if waited < debounce:
                         self._cond.wait(debounce - waited)
                 triggers = self._triggers
                 self._triggers = _Triggers()
+            governor = self.governor
             if "manual" not in triggers.reasons:
+                if "process" in triggers.reasons and self.process_governor.delay() == 0:
+                    # A new process of interest first, judged against the file facts of the last
+                    # scan (milliseconds); anything else goes back in line, under its governor.
+                    rest = triggers.reasons - {"process"}
+                    if rest:
+                        with self._cond:
+                            if not self._triggers.reasons:
+                                self._triggers.first_event_at = triggers.first_event_at
+                            self._triggers.reasons |= rest
+                            self._triggers.paths.extend(triggers.paths)
+                    self._safe_scan({"process"}, [], self.process_governor)
+                    continue
                 delay = self.governor.delay()
                 if delay > 0 and self._stop.wait(delay):
                     return
             if "periodic" in triggers.reasons:
                 next_periodic = time.monotonic() + splay(self.scan_interval_s, self.rng)
-            self._safe_scan(triggers.reasons, triggers.paths)
+            self._safe_scan(triggers.reasons, triggers.paths, governor)
 
     def _poll_loop(self) -> None:
         """Poll the PID list (cheap: one directory read) and watch for a wake from sleep."""
@@ -279,6 +335,9 @@ class AgentService:
             new = pids - self._known_pids
             gone = self._known_pids - pids
             self._known_pids = pids
+            if self.exec_events is not None and not self._exec_lost.is_set():
+                new = set()  # each was looked at when it called execve
+            self._exec_lost.clear()
             # Inspect only the new PIDs, and rescan only for a process some rule is about, or
             # when a process that is evidence of an open finding has exited.
             if (
@@ -298,11 +357,13 @@ class AgentService:
 
     # -- the scan ------------------------------------------------------------------------
 
-    def _safe_scan(self, reasons: set[str], paths: list[str]) -> None:
+    def _safe_scan(
+        self, reasons: set[str], paths: list[str], governor: Governor | None = None
+    ) -> None:
         trigger = _main_trigger(reasons)
         started = self.clock()
         try:
-            self._scan(trigger, paths)
+            self._scan(trigger, paths, governor or self.governor)
         except Exception as exc:
             log.exception("scan (%s) failed", trigger)
             self._scan_failed(trigger, started, exc)
@@ -339,16 +400,20 @@ class AgentService:
             except Exception:
                 log.exception("scan failure listener failed")
 
-    def _scan(self, trigger: str, paths: list[str]) -> None:
+    def _scan(self, trigger: str, paths: list[str], governor: Governor) -> None:
         fs = self.scanner.fs
         if paths:
             fs.invalidate(paths)
-        # Only with every read folder watched may a scan trust what it listed before.
-        fs.trust_listings = self.watcher.healthy and trigger != "manual" and trigger != "startup"
+        # Only with every read folder watched may a scan trust what it listed before. A scan for
+        # a new process alone re-reads no file: it judges the processes against the file facts of
+        # the last scan (file events and periodic scans keep those fresh).
+        fs.trust_listings = (
+            self.watcher.healthy and trigger != "manual" and trigger != "startup"
+        ) or (trigger == "process" and not paths and not fs.has_changes)
         cpu0 = time.process_time()
         result = self.scanner.scan()
         cpu = time.process_time() - cpu0
-        self.governor.record(cpu)
+        governor.record(cpu)
         now = self.clock()
         delta = self._record(result, trigger, now)
         self._save_integrity_results()
@@ -475,6 +540,8 @@ class AgentService:
             "coverage": self._last_run.coverage.to_json() if self._last_run else None,
             "blind_spots": blind,
             **self.watcher.status(),
+            "process_events": "netlink" if self.exec_events is not None else "polling",
+            "process_events_reason": self.process_events_reason,
             "throttled_scans": self.governor.throttled,
             "scans_by_trigger": dict(self.scans_by_trigger),
             "scan_interval_s": self.scan_interval_s,
@@ -505,6 +572,7 @@ class AgentService:
         self.scanner.catalogue = catalogue
         self.scanner.last_facts = None  # the old facts were judged by other rules
         self.interest = ProcessInterest.build(catalogue, self.scanner.layout.platform)
+        self.exec_digests = DigestMatcher.from_catalogue(catalogue, self.scanner.layout.platform)
         if scan_interval_s:
             self.scan_interval_s = float(scan_interval_s)
         self.request_scan("policy")

@@ -1,5 +1,10 @@
 """Agent benchmarks on the live machine: plugin dropped → finding, process started → finding,
-and the idle cost (CPU share of one core, RSS) of a running agent over a period."""
+and the idle cost (CPU share of one core, RSS) of a running agent over a period.
+
+With `--exec` (Linux, root; docs/exec.md): exec → finding over `--starts` starts (median, p99),
+the agent's CPU and RSS while a loop starts 100 processes/s, and the latency the exec guard
+adds to allowed programs (block mode, on a tmpfs mounted for the purpose).
+"""
 
 from __future__ import annotations
 
@@ -44,11 +49,149 @@ def _wait(client: AgentClient, predicate: object, timeout: float = 10.0) -> floa
         since = client.wait_events(since, 0.5)["seq"]
 
 
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _spawn_wait(path: str) -> float:
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(path, [path], {})
+    os.waitpid(pid, 0)
+    return time.perf_counter() - t0
+
+
+def _exec_loop(rate: float, seconds: float) -> int:
+    """Start `rate` short processes per second for `seconds`; returns how many started."""
+    started = 0
+    if rate <= 0:
+        time.sleep(seconds)
+        return 0
+    t0 = time.monotonic()
+    while (elapsed := time.monotonic() - t0) < seconds:
+        if started < elapsed * rate:
+            pid = os.posix_spawn("/bin/true", ["/bin/true"], {})
+            os.waitpid(pid, 0)
+            started += 1
+        else:
+            time.sleep(0.002)
+    return started
+
+
+def bench_exec(starts: int, load_seconds: float) -> None:
+    work = Path(tempfile.mkdtemp(prefix="wxguard-bench-exec-"))
+    proc = _start(work / "home")
+    try:
+        with AgentClient(work / "home" / "agent.sock") as client:
+            client.scan_now()
+            status = client.status()
+            print(
+                f"process events: {status.get('process_events')} ({status.get('process_events_reason')})"
+            )
+            lat = []
+            for i in range(starts):
+                exe = work / f"WeChatMulti{i % 20}"
+                if not exe.exists():
+                    shutil.copy("/bin/sleep", exe)
+                t0 = time.perf_counter()
+                p = subprocess.Popen([str(exe), "60"])
+                _wait(
+                    client,
+                    lambda fs, pid=p.pid: any(
+                        ev.get("pid") == pid for f in fs for ev in f["evidence"]
+                    ),
+                )
+                lat.append(time.perf_counter() - t0)
+                if os.environ.get("WXGUARD_BENCH_DEBUG"):
+                    print(i, lat[-1])
+                p.kill()
+                p.wait()
+            print(
+                f"exec → finding ({starts} starts): median {statistics.median(lat) * 1000:.1f} ms, "
+                f"p99 {_pct(lat, 0.99) * 1000:.1f} ms, max {max(lat) * 1000:.1f} ms "
+                "(goal < 50 ms median, < 200 ms p99)"
+            )
+        agent = psutil.Process(proc.pid)
+        time.sleep(3)
+        for label, rate in (("idle", 0.0), ("100 execs/s", 100.0)):
+            cpu0 = agent.cpu_times()
+            t0 = time.monotonic()
+            n = _exec_loop(rate, load_seconds)
+            cpu1 = agent.cpu_times()
+            used = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+            share = used / (time.monotonic() - t0) * 100
+            print(
+                f"{label} ({n} execs in {load_seconds:.0f} s): agent CPU {share:.2f} % of one core, "
+                f"RSS {agent.memory_info().rss / 2**20:.1f} MB (goal < 5 % / < 0.5 % idle, < 60 MB)"
+            )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
+    _bench_guard(500)
+
+
+_GUARD = """
+import time
+from agent.exec_guard import DenyEntry, DenyList, ExecGuard
+guard = ExecGuard(DenyList({{"{denied}": DenyEntry("t", {{"zh": "t", "en": "t"}})}}), "block", ["{mount}"])
+guard.start()
+print("ready", flush=True)
+time.sleep(3600)
+"""
+
+
+def _bench_guard(rounds: int) -> None:
+    """Added exec latency for allowed programs with the guard in block mode."""
+    import hashlib
+
+    mount = Path(tempfile.mkdtemp(prefix="wxguard-bench-guard-"))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], check=True)
+    try:
+        allowed = mount / "allowed"
+        shutil.copy("/usr/bin/true", allowed)
+        denied = hashlib.sha256(b"a tool").hexdigest()
+        base = [_spawn_wait(str(allowed)) for _ in range(rounds)]
+        # The guard runs in a process of its own, as in the agent: a process that spawns (vfork)
+        # while holding the interpreter's lock could not answer for its own child.
+        guard = subprocess.Popen(
+            [sys.executable, "-c", _GUARD.format(denied=denied, mount=str(mount))],
+            stdout=subprocess.PIPE,
+        )
+        assert guard.stdout is not None and guard.stdout.readline().strip() == b"ready"
+        try:
+            cached = [_spawn_wait(str(allowed)) for _ in range(rounds)]
+            fresh = []
+            for i in range(min(rounds, 200)):  # a new file each time: fstat, hash, verdict
+                path = mount / f"new{i}"
+                shutil.copy("/usr/bin/true", path)
+                fresh.append(_spawn_wait(str(path)))
+        finally:
+            guard.terminate()
+            guard.wait(timeout=10)
+        for label, values in (("cached verdict", cached), ("new file (hashed)", fresh)):
+            added = [v - statistics.median(base) for v in values]
+            print(
+                f"exec guard, allowed program, {label}: added median {statistics.median(added) * 1000:.2f} ms, "
+                f"p99 {_pct(added, 0.99) * 1000:.2f} ms (spawn+wait without guard: median "
+                f"{statistics.median(base) * 1000:.2f} ms)"
+            )
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+        mount.rmdir()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--idle-seconds", type=float, default=600.0, help="idle measurement period")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--exec", action="store_true", help="exec events and the exec guard")
+    parser.add_argument("--starts", type=int, default=200)
+    parser.add_argument("--load-seconds", type=float, default=30.0)
     args = parser.parse_args()
+    if args.exec:
+        bench_exec(args.starts, args.load_seconds)
+        return
     work = Path(tempfile.mkdtemp(prefix="wxguard-bench-agent-"))
     project = Path.home() / f"wxguard-bench-{uuid.uuid4().hex[:8]}"
     site = project / ".venv" / "lib" / "python3.11" / "site-packages"
