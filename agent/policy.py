@@ -36,7 +36,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from agent.credentials import write_private_file
-from checks.catalogue import Catalogue, CatalogueError, parse_client, parse_rule
+from checks.catalogue import (
+    Catalogue,
+    CatalogueError,
+    parse_client,
+    parse_exception,
+    parse_rule,
+    parse_yara_source,
+)
 from protocol.policy import BUILTIN_TEXT_VERSION, policy_label, read_document
 from protocol.text import explain
 
@@ -128,14 +135,19 @@ class EffectivePolicy:
     # Both in the engine's own schemas (docs/rules.md): rules as in rules/*.toml, clients as in
     # clients/*.toml.
     approved_clients: tuple[dict[str, Any], ...] = ()
+    add_yara: tuple[dict[str, Any], ...] = ()
+    exceptions: tuple[dict[str, Any], ...] = ()
+    exec_blocking: str | None = None  # "off" | "audit" | "block"; None: not set by the policy
 
     def apply_to(self, catalogue: Catalogue) -> Catalogue:
-        """The built-in catalogue with this policy's rules, disabled rules and clients applied."""
+        """The built-in catalogue with this policy's rules, disabled rules, clients, YARA
+        sources and finding exceptions applied."""
         return catalogue.with_policy(
             add_rules=self.add_rules,
             disable=self.disable_rules,
             add_clients=self.approved_clients,
-        )
+            add_yara=self.add_yara,
+        ).with_exceptions(self.exceptions)
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -206,6 +218,9 @@ def parse_document(payload: bytes) -> EffectivePolicy:
         add_rules=tuple(doc.rules.add),
         disable_rules=tuple(doc.rules.disable),
         approved_clients=tuple(doc.approved_clients),
+        add_yara=tuple(doc.rules.yara),
+        exceptions=tuple(doc.exceptions),
+        exec_blocking=doc.exec_blocking,
     )
     # A policy the engine cannot load would fail later, mid-scan; refuse it now instead.
     try:
@@ -213,6 +228,10 @@ def parse_document(payload: bytes) -> EffectivePolicy:
             parse_rule(rule, "policy")
         for client in policy.approved_clients:
             parse_client(client, "policy")
+        for item in policy.exceptions:
+            parse_exception(item, "policy")
+        for source in policy.add_yara:
+            parse_yara_source(source, "policy")
     except CatalogueError as exc:
         raise _Malformed(f"rules or clients the engine cannot load: {exc}") from exc
     return policy

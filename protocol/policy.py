@@ -66,6 +66,8 @@ class PolicyText(Lenient):
 class RuleChanges(Lenient):
     add: Annotated[list[dict[str, Any]], Field(max_length=500, default_factory=list)]
     disable: Annotated[list[RuleId], Field(max_length=1000, default_factory=list)]
+    # YARA sources for `content` indicators, {"name", "source"} (docs/rules.md "Content rules").
+    yara: Annotated[list[dict[str, Any]], Field(max_length=50, default_factory=list)]
 
 
 class PolicyBody(Lenient):
@@ -76,6 +78,12 @@ class PolicyBody(Lenient):
     rules: RuleChanges = Field(default_factory=lambda: RuleChanges.model_validate({}))
     # Same schema as the engine's clients/*.toml (identity by place, signer, bundle id; never name).
     approved_clients: Annotated[list[dict[str, Any]], Field(max_length=200, default_factory=list)]
+    # IT's exceptions for one finding (rule + subject or key, bilingual reason, expiry):
+    # checks.catalogue.parse_exception.
+    exceptions: Annotated[list[dict[str, Any]], Field(max_length=1000, default_factory=list)]
+    # Linux exec blocking (docs/exec.md); agents that do not know it ignore it, and None
+    # leaves the agent's own setting in force.
+    exec_blocking: Literal["off", "audit", "block"] | None = None
     text: PolicyText | None = None
 
 

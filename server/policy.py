@@ -103,7 +103,7 @@ def _validate_items(
             problems.extend(f"{here}: {_first_line(err)}" for err in exc.errors())
             continue
         item_id = str(getattr(parsed, "id", ""))
-        if item_id in seen:
+        if item_id and item_id in seen:
             problems.append(f"{here}: duplicate id {item_id!r}")
         seen.add(item_id)
         if parser is not None:
@@ -121,6 +121,22 @@ def validate_rules(rules: list[dict[str, Any]]) -> list[str]:
 
 def validate_clients(clients: list[dict[str, Any]]) -> list[str]:
     return _validate_items(clients, _ClientShape, "parse_client", "approved_clients")
+
+
+class _ObjectShape(BaseModel):
+    """Any JSON object: the engine's parser says what it must hold."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def validate_exceptions(items: list[dict[str, Any]]) -> list[str]:
+    """Problems with IT's finding exceptions (each needs a rule, a subject or key, a reason in
+    both languages and an expiry: `checks.catalogue.parse_exception`)."""
+    return _validate_items(items, _ObjectShape, "parse_exception", "exceptions")
+
+
+def validate_yara(items: list[dict[str, Any]]) -> list[str]:
+    return _validate_items(items, _ObjectShape, "parse_yara_source", "rules.yara")
 
 
 def _first_line(err: Any) -> str:
@@ -142,7 +158,12 @@ def parse_policy_create(raw: bytes | str) -> PolicyCreate:
         raise PolicyError(
             "; ".join(_first_line(err) for err in exc.errors(include_url=False))
         ) from exc
-    problems = validate_rules(create.rules.add) + validate_clients(create.approved_clients)
+    problems = (
+        validate_rules(create.rules.add)
+        + validate_clients(create.approved_clients)
+        + validate_exceptions(create.exceptions)
+        + validate_yara(create.rules.yara)
+    )
     if problems:
         raise PolicyError("; ".join(problems))
     return create

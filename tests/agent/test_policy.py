@@ -233,6 +233,45 @@ def test_policy_rules_and_clients_reach_the_catalogue(
     assert corp and corp[0].packages == (("dpkg", "corp-wechat"),)
 
 
+def test_policy_yara_exceptions_and_exec_blocking_reach_the_agent(
+    keys: tuple[PolicySigner, Path], tmp_path: Path
+) -> None:
+    """The signed policy's YARA sources, finding exceptions and exec-blocking mode are what
+    the engine and the exec guard run with (an agent that knows them applies them)."""
+    signer, public = keys
+    yara = {
+        "name": "policy/extra.yar",
+        "source": 'rule Policy_Extra { strings: $a = "x" condition: $a }',
+    }
+    exception = {
+        "rule_id": "wechaty",
+        "subject": "npm:wechaty:home/dev/node_modules/wechaty",
+        "reason": {"zh": "开发测试机", "en": "developer test machine"},
+        "expires": "2030-01-01T00:00:00+00:00",
+        "granted_by": "it@example.com",
+    }
+    guard = guard_for(public, tmp_path)
+    guard.accept(
+        envelope(signer, 1, rules={"yara": [yara]}, exceptions=[exception], exec_blocking="audit"),
+        DEVICE,
+        NOW,
+    )
+    effective = guard.effective()
+    assert effective.exec_blocking == "audit"
+    catalogue = effective.apply_to(load_builtin())
+    assert "policy/extra.yar" in dict(catalogue.yara_sources())
+    assert [x.rule_id for x in catalogue.exceptions] == ["wechaty"]
+
+
+def test_a_policy_exception_without_expiry_is_refused(
+    keys: tuple[PolicySigner, Path], tmp_path: Path
+) -> None:
+    signer, public = keys
+    open_ended = {"rule_id": "wechaty", "subject": "x", "reason": {"zh": "无", "en": "none"}}
+    guard = guard_for(public, tmp_path)
+    assert refused(guard, envelope(signer, 1, exceptions=[open_ended])) is Reason.MALFORMED
+
+
 @pytest.mark.parametrize("damage", ["corrupt", "truncated", "deleted", "older"])
 def test_a_damaged_stored_policy_keeps_the_floor_and_the_mode(
     keys: tuple[PolicySigner, Path], tmp_path: Path, damage: str

@@ -135,6 +135,12 @@ def test_device_scope_and_expiry(harness: Harness) -> None:
         ({"enforcement": "block-everything"}, "enforcement"),
         ({"surprise": True}, "surprise"),
         ({"heartbeat_interval_s": 1}, "heartbeat_interval_s"),
+        (
+            {"exceptions": [{"rule_id": "wechaty", "key": "k", "reason": {"zh": "z", "en": "e"}}]},
+            "expires",
+        ),
+        ({"rules": {"yara": [{"name": "x.yar"}]}}, "rules.yara"),
+        ({"exec_blocking": "always"}, "exec_blocking"),
     ],
 )
 def test_invalid_policies_are_refused_before_signing(change: dict[str, Any], message: str) -> None:
