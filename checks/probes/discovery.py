@@ -184,10 +184,11 @@ def _home_of(ctx: ProbeContext, path: str) -> str | None:
 
 
 # What one folder's entries mean to the walk: (what, entry, folded name) with what one of
-# "folder", "file", "program", "executable", "globstar". Kept per folder with the listing it
-# was computed from (`FsView.derived`), so a warm walk of an unchanged folder costs a lookup,
-# not a look at each of its entries.
+# "folder", "file", "program", "executable", "globstar". The walk keeps these per folder
+# (`FsView.walk_derived`), not the folder's entries, so a warm walk of an unchanged folder
+# costs a lookup, and a home's plain files cost memory only while their folder is read.
 _Op = tuple[str, Entry, str]
+_NO_OPS: tuple[_Op, ...] = ()
 
 
 def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted) -> None:
@@ -195,17 +196,15 @@ def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted
     places = tuple(base.rstrip("/") + "/" + p for p in _PROGRAM_PLACES[ctx.layout.platform])
     base_cf = base.rstrip("/").casefold() + "/"
     place_cf = tuple(p.casefold() + "/" for p in places)
+    fold = fs.case_insensitive
+
+    def derive(folder: str, items: list[os.DirEntry[str]]) -> tuple[_Op, ...]:
+        folder_cf = folder.casefold() + "/"
+        in_place = folder_cf.startswith(base_cf) and folder_cf.startswith(place_cf)
+        return _ops(folder, items, in_place, wanted, fold)
+
     context = (base, wanted.signature)
-    derived = fs.derived
-    for folder, entries in fs.walk(base, "discovery"):
-        cached = derived.get(folder)
-        if cached is not None and cached[0] is entries and cached[1] == context:
-            ops: list[_Op] = cached[2]  # type: ignore[assignment]
-        else:
-            folder_cf = folder.casefold() + "/"
-            in_place = folder_cf.startswith(base_cf) and folder_cf.startswith(place_cf)
-            ops = _ops(entries, in_place, wanted, fs.case_insensitive)
-            derived[folder] = (entries, context, ops)
+    for folder, ops in fs.walk_derived(base, derive, context, "discovery"):
         for what, entry, key in ops:
             if what == "folder":
                 _folder_marker(marks, folder, entry, key, user)
@@ -219,15 +218,36 @@ def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted
                 _globstar_hit(fs, marks, wanted, base, folder, entry, key, user)
 
 
-def _ops(entries: list[Entry], in_place: bool, wanted: _Wanted, fold: bool) -> list[_Op]:
+# Names worth a closer look, case-folded: a marker by name, or by ending.
+_MARKER_NAMES = _DIR_MARKERS | _FILE_MARKERS
+_MARKER_ENDINGS = (".dist", ".exe")
+
+
+def _ops(
+    folder: str, items: list[os.DirEntry[str]], in_place: bool, wanted: _Wanted, fold: bool
+) -> tuple[_Op, ...]:
     # Runs once per file of every home on a cold walk: it asks as little as it can of each
-    # entry (one fold, one set lookup, one suffix test, one pattern match).
-    ops: list[_Op] = []
+    # entry (one fold, one set lookup, one suffix test, one pattern match) and makes an
+    # `Entry` only of the few that matter, in name order.
+    hits: list[tuple[str, os.DirEntry[str], str]] = []
     first = wanted.first
-    for entry in entries:
-        name = entry[0]
+    for item in items:
+        name = item.name
         low = name.casefold()
-        if entry[2]:  # a folder
+        if (
+            low in _MARKER_NAMES
+            or low.endswith(_MARKER_ENDINGS)
+            or (in_place and (low.endswith(PROGRAM_SUFFIXES) or "." not in name))
+            or (first is not None and first.match(low if fold else name))
+        ):
+            hits.append((name, item, low))
+    if not hits:
+        return _NO_OPS
+    hits.sort(key=lambda hit: hit[0])
+    ops: list[_Op] = []
+    for name, item, low in hits:
+        entry = FsView.entry_of(folder, item)
+        if entry.is_dir:
             if low in _DIR_MARKERS or low.endswith(".dist"):
                 ops.append(("folder", entry, low))
             if in_place and low.endswith(PROGRAM_SUFFIXES):
@@ -241,7 +261,7 @@ def _ops(entries: list[Entry], in_place: bool, wanted: _Wanted, fold: bool) -> l
                 ops.append(("program", entry, low))
         if first is not None and first.match(low if fold else name):
             ops.append(("globstar", entry, low if fold else name))
-    return ops
+    return tuple(ops)
 
 
 def _folder_marker(marks: Marks, folder: str, entry: Entry, low: str, user: str) -> None:
