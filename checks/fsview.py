@@ -886,13 +886,10 @@ class FsView:
         derive: Callable[[str, list[os.DirEntry[str]]], object],
         key: object,
     ) -> _Walked:
-        subdirs: list[str] = []
-        for item in items:
-            try:
-                if item.is_dir(follow_symlinks=False):
-                    subdirs.append(item.name)
-            except OSError:  # vanished meanwhile
-                continue
+        try:
+            subdirs = [item.name for item in items if item.is_dir(follow_symlinks=False)]
+        except OSError:  # an entry without a type in the listing vanished meanwhile
+            subdirs = [item.name for item in items if _real_dir(item)]
         if subdirs:
             prefix = folder if folder.endswith("/") else folder + "/"
             subdirs = sorted(
@@ -988,6 +985,14 @@ def _entry(item: os.DirEntry[str], path: str) -> Entry:
         # A file that vanished between listing and looking.
         return Entry(item.name, path, False, False, -1, 0, 0)
     return Entry(item.name, path, is_dir, is_link, -1, 0, ino)
+
+
+def _real_dir(item: os.DirEntry[str]) -> bool:
+    """Whether an entry is a folder (not a link to one); False if it cannot tell."""
+    try:
+        return item.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _has_magic(segment: str) -> bool:
