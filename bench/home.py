@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import pwd
-import resource
 import shutil
 import subprocess
 import time
@@ -46,12 +45,13 @@ def _fill(home: Path, files: int, uid: int, gid: int) -> int:
 
 def _rss_mib() -> tuple[float, float]:
     """(resident now, peak resident so far) of this process, in MiB (Linux)."""
-    now = 0.0
+    found = {"VmRSS:": 0.0, "VmHWM:": 0.0}
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
-                now = int(line.split()[1]) / 1024
-    return now, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            key = line.split(":", 1)[0] + ":"
+            if key in found:
+                found[key] = int(line.split()[1]) / 1024
+    return found["VmRSS:"], found["VmHWM:"]
 
 
 def _scan() -> None:
