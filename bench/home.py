@@ -43,12 +43,51 @@ def _fill(home: Path, files: int, uid: int, gid: int) -> int:
     return folders
 
 
+def _rss_mib() -> tuple[float, float]:
+    """(resident now, peak resident so far) of this process, in MiB (Linux)."""
+    found = {"VmRSS:": 0.0, "VmHWM:": 0.0}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            key = line.split(":", 1)[0] + ":"
+            if key in found:
+                found[key] = int(line.split()[1]) / 1024
+    return found["VmRSS:"], found["VmHWM:"]
+
+
+def _scan() -> None:
+    scanner = live_scanner()
+    rss0, _ = _rss_mib()
+    print(f"before scanning: RSS {rss0:.0f} MiB")
+    for label in ("cold", "warm", "warm"):
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = scanner.scan()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rss, peak = _rss_mib()
+        print(
+            f"{label:<12} {wall * 1000:9.1f} ms wall {cpu * 1000:9.1f} ms cpu, "
+            f"{result.stats.get('dirs_listed', 0):,} folders listed, "
+            f"{len(result.blind_spots)} blind spots, RSS {rss:.0f} MiB (peak {peak:.0f} MiB)"
+        )
+    scanner.fs.trust_listings = True
+    t0 = time.perf_counter()
+    scanner.scan()
+    rss, peak = _rss_mib()
+    print(
+        f"{'warm+events':<12} {(time.perf_counter() - t0) * 1000:9.1f} ms wall, "
+        f"RSS {rss:.0f} MiB (peak {peak:.0f} MiB), load {os.getloadavg()[0]:.1f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=200_000)
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench.home: run as root (it creates an account and scans as the agent)")
+    if args.files == 0:
+        _scan()
+        return
+    shutil.rmtree(f"/home/{USER}", ignore_errors=True)
     subprocess.run(["userdel", "-r", USER], capture_output=True, check=False)
     subprocess.run(["useradd", "-m", "-s", "/bin/bash", USER], check=True)
     try:
@@ -56,23 +95,12 @@ def main() -> None:
         home = Path(entry.pw_dir)
         folders = _fill(home, args.files, entry.pw_uid, entry.pw_gid)
         print(f"home {home}: {args.files:,} files in {folders:,} folders")
-        scanner = live_scanner()
-        for label in ("cold", "warm", "warm"):
-            t0, c0 = time.perf_counter(), time.process_time()
-            result = scanner.scan()
-            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            print(
-                f"{label:<12} {wall * 1000:9.1f} ms wall {cpu * 1000:9.1f} ms cpu, "
-                f"{result.stats.get('dirs_listed', 0):,} folders listed, "
-                f"{len(result.blind_spots)} blind spots"
-            )
-        scanner.fs.trust_listings = True
-        t0 = time.perf_counter()
-        scanner.scan()
-        print(f"{'warm+events':<12} {(time.perf_counter() - t0) * 1000:9.1f} ms wall")
+        _scan()
     finally:
-        subprocess.run(["userdel", "-r", USER], capture_output=True, check=False)
+        # The files first: `userdel -r` holds the passwd lock while it deletes a home, and
+        # every other `useradd` on the machine fails meanwhile.
         shutil.rmtree(f"/home/{USER}", ignore_errors=True)
+        subprocess.run(["userdel", "-r", USER], capture_output=True, check=False)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,9 @@ MAX_STREAM = 1024 * 1024 * 1024
 PARSE_CACHE_BUDGET = 16 * 1024 * 1024
 # A path may pass through at most this many (allowed) symbolic links.
 _MAX_LINK_HOPS = 8
+# A walk keeps the descriptors of the folders above the one it lists open (to open each
+# folder relative to its parent), at most this many; deeper folders are opened from `/`.
+_MAX_OPEN_ANCESTORS = 48
 
 # POSIX-only flags are 0 where they do not exist (Windows), so one code path serves both.
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -195,6 +198,23 @@ class _Listing:
 
 
 @dataclass(slots=True)
+class _Walked:
+    """What a walk keeps of a folder it went through: what tells it unchanged (mtime, inode),
+    how to go on below it (its subfolders' names, pruned ones left out), how many entries it
+    holds (the walk's budget) and what the walk's caller derived from its entries, under the
+    caller's `key`. Not the entries: a home's plain files are its bulk, and a walk looks at
+    each of them once, when its folder changes."""
+
+    mtime_ns: int
+    ino: int
+    dev: int
+    count: int
+    subdirs: tuple[str, ...]
+    key: object
+    value: object
+
+
+@dataclass(slots=True)
 class FsStats:
     dirs_listed: int = 0
     dirs_reused: int = 0
@@ -228,10 +248,8 @@ class FsView:
     _awaiting: dict[str, set[str]] = field(default_factory=dict)
     # Per listed folder, which entry names the scan cared about: (pattern, folders only).
     _filters: dict[str, set[tuple[str, bool]]] = field(default_factory=dict)
-    # What a caller derived from a folder's listing, kept with that listing: (the listing's
-    # entries, the caller's context, the value). Valid while `listdir` returns the very same
-    # list (an unchanged folder); see `checks.probes.discovery`.
-    derived: dict[str, tuple[list[Entry], object, object]] = field(default_factory=dict)
+    # Folders `walk_derived` went through (see `_Walked`).
+    _walked: dict[str, _Walked] = field(default_factory=dict)
     stats: FsStats = field(default_factory=FsStats)
     blind_spots: dict[tuple[str, str], BlindSpot] = field(default_factory=dict)
     policy: ReadPolicy = field(default_factory=ReadPolicy)
@@ -250,8 +268,8 @@ class FsView:
             self._dirty.add(os.path.dirname(path))
             self._listings.pop(path, None)
             self._listings.pop(os.path.dirname(path), None)
-            self.derived.pop(path, None)
-            self.derived.pop(os.path.dirname(path), None)
+            self._walked.pop(path, None)
+            self._walked.pop(os.path.dirname(path), None)
 
     def end_scan(self) -> None:
         self._dirty.clear()
@@ -263,7 +281,7 @@ class FsView:
 
     def observed_dirs(self) -> list[str]:
         """Folders the probes listed: what an event watcher must watch for `trust_listings`."""
-        return sorted(self._listings)
+        return sorted(self._listings.keys() | self._walked.keys())
 
     def stale(self, paths: Iterable[str]) -> list[str]:
         """Watched folders that changed since the scan read them: a watch set up after a read
@@ -272,7 +290,7 @@ class FsView:
         a path the scan looked for, and the next folder towards that path has appeared."""
         out: list[str] = []
         for path in paths:
-            cached = self._listings.get(path)
+            cached: _Listing | _Walked | None = self._listings.get(path) or self._walked.get(path)
             try:
                 st = os.stat(path)
             except OSError:
@@ -306,8 +324,10 @@ class FsView:
         if modified_only:
             # Content changes matter only for files we read or hashed.
             return path in self._parsed_paths or path in self._hashes
-        if path in self._missing or path in self._listings:
+        if path in self._missing or path in self._listings or path in self._walked:
             return True
+        if os.path.dirname(path) in self._walked:
+            return True  # any entry of a walked folder may be a marker or lead to one
         prefix = path + os.sep
         if any(m.startswith(prefix) for m in self._missing):
             return True  # an ancestor of a path we looked for appeared or went away
@@ -323,7 +343,7 @@ class FsView:
     def watch_dirs(self) -> set[str]:
         """Every folder whose change could change a scan: the folders listed, and for each
         path probed but missing, its nearest existing ancestor (where it would appear)."""
-        dirs = set(self._listings)
+        dirs = set(self._listings) | set(self._walked)
         self._awaiting = {}
         for path in self._missing:
             parent = os.path.dirname(path)
@@ -733,6 +753,175 @@ class FsView:
                 if entry.is_dir and not entry.is_symlink and not pruned(entry.path):
                     stack.append(entry.path)
 
+    def walk_derived(
+        self,
+        base: str,
+        derive: Callable[[str, list[os.DirEntry[str]]], T],
+        key: object,
+        probe: str = "files",
+        max_entries: int = MAX_WALK_ENTRIES,
+    ) -> Iterator[tuple[str, T]]:
+        """(folder, `derive(folder, its entries)`) for `base` and every folder below it, at
+        any depth, parents before children, subfolders in name order: `walk` for a caller that
+        needs only a little of each folder (a home's markers, not its every file).
+
+        The walk keeps, per folder, its (mtime, inode), its subfolders' names and the derived
+        value, not the entries: a warm walk of an unchanged folder re-reads nothing and calls
+        `derive` again only for folders that changed (or were derived under another `key`).
+        `derive` receives the `os.DirEntry` items unsorted, while the folder is open (their
+        `is_dir()`, `inode()` … answer relative to it); `entry_of` makes an `Entry` of one.
+
+        Same bounds as `walk`: never through a symbolic link, into a folder already seen, or
+        into a `pruned` folder; after `max_entries` entries the rest is a blind spot. Under an
+        enforced read policy each folder is opened relative to its parent's descriptor with
+        `O_NOFOLLOW` (the parent having been opened so too), not again from `/`.
+        """
+        with collector_paused():
+            yield from self._walk_derived(base, derive, key, probe, max_entries)
+
+    def _walk_derived(
+        self,
+        base: str,
+        derive: Callable[[str, list[os.DirEntry[str]]], T],
+        key: object,
+        probe: str,
+        max_entries: int,
+    ) -> Iterator[tuple[str, T]]:
+        stack = [base]
+        seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: see `_walk`
+        # (folder, descriptor) of the open folders on the way down to the one being listed
+        ancestors: list[tuple[str, int]] = []
+        count = 0
+        try:
+            while stack:
+                folder = stack.pop()
+                node = self._walked_node(folder, derive, key, probe, ancestors)
+                if node is None:
+                    continue
+                ident = (node.dev, node.ino)
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                count += node.count
+                if count > max_entries:
+                    self.note(
+                        probe, base, f"more than {max_entries} entries; the rest not examined"
+                    )
+                    return
+                yield folder, node.value  # type: ignore[misc]
+                prefix = folder if folder.endswith("/") else folder + "/"
+                stack.extend(prefix + name for name in reversed(node.subdirs))
+        finally:
+            for _, fd in ancestors:
+                os.close(fd)
+
+    def _walked_node(
+        self,
+        folder: str,
+        derive: Callable[[str, list[os.DirEntry[str]]], object],
+        key: object,
+        probe: str,
+        ancestors: list[tuple[str, int]],
+    ) -> _Walked | None:
+        cached = self._walked.get(folder)
+        if cached is not None and cached.key == key:
+            if self.trust_listings and folder not in self._dirty:
+                self.stats.dirs_reused += 1
+                return cached
+            try:
+                st = os.stat(folder)
+            except (FileNotFoundError, NotADirectoryError):
+                self._walked.pop(folder, None)
+                self._missing.add(folder)
+                return None
+            except OSError as exc:
+                self.note(probe, folder, exc)
+                return None
+            if cached.mtime_ns == st.st_mtime_ns and cached.ino == st.st_ino:
+                self.stats.dirs_reused += 1
+                return cached
+        self._walked.pop(folder, None)
+        try:
+            node = self._list_walked(folder, derive, key, ancestors)
+        except (FileNotFoundError, NotADirectoryError):
+            self._missing.add(folder)
+            return None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:  # replaced by a link since its parent was listed
+                self.note(probe, folder, exc)
+            return None
+        except Refused as exc:
+            self.note(probe, folder, exc)
+            return None
+        self._missing.discard(folder)
+        if node is not None:
+            self.stats.dirs_listed += 1
+            self._walked[folder] = node
+        return node
+
+    def _list_walked(
+        self,
+        folder: str,
+        derive: Callable[[str, list[os.DirEntry[str]]], object],
+        key: object,
+        ancestors: list[tuple[str, int]],
+    ) -> _Walked | None:
+        """List a folder for `walk_derived`: opened (under the read policy) and `fstat`ed
+        before it is read, so that a change while it is read shows in its next mtime."""
+        if not self.policy.enforce:
+            st = os.stat(folder)
+            if not stat_mod.S_ISDIR(st.st_mode):
+                return None
+            with os.scandir(folder) as it:
+                items = list(it)
+            return self._walked_from(folder, st, items, derive, key)
+        # Close the descriptors of folders the walk has left (not above this one).
+        while ancestors and not folder.startswith(ancestors[-1][0] + "/"):
+            os.close(ancestors.pop()[1])
+        parent, _, name = folder.rpartition("/")
+        if ancestors and ancestors[-1][0] == parent:
+            fd = os.open(name, _DIR | _O_NONBLOCK | _O_NOFOLLOW, dir_fd=ancestors[-1][1])
+        else:
+            fd = _open_nofollow(folder, _DIR | _O_NONBLOCK, self.policy)
+        keep = False
+        try:
+            st = os.fstat(fd)
+            with os.scandir(fd) as it:
+                items = list(it)
+            node = self._walked_from(folder, st, items, derive, key)
+            keep = bool(node.subdirs) and len(ancestors) < _MAX_OPEN_ANCESTORS
+            if keep:
+                ancestors.append((folder.rstrip("/"), fd))
+            return node
+        finally:
+            if not keep:
+                os.close(fd)
+
+    def _walked_from(
+        self,
+        folder: str,
+        st: os.stat_result,
+        items: list[os.DirEntry[str]],
+        derive: Callable[[str, list[os.DirEntry[str]]], object],
+        key: object,
+    ) -> _Walked:
+        try:
+            subdirs = [item.name for item in items if item.is_dir(follow_symlinks=False)]
+        except OSError:  # an entry without a type in the listing vanished meanwhile
+            subdirs = [item.name for item in items if _real_dir(item)]
+        if subdirs:
+            prefix = folder if folder.endswith("/") else folder + "/"
+            subdirs = sorted(
+                n for n in subdirs if n.casefold() not in _PRUNE_LAST or not pruned(prefix + n)
+            )
+        value = derive(folder, items)
+        return _Walked(st.st_mtime_ns, st.st_ino, st.st_dev, len(items), tuple(subdirs), key, value)
+
+    @staticmethod
+    def entry_of(folder: str, item: os.DirEntry[str]) -> Entry:
+        """The `Entry` of one item `walk_derived` passed to its `derive`, in `folder`."""
+        return _entry(item, _join(folder, item.name))
+
     def _entry_at(self, path: str) -> Entry | None:
         try:
             lst = os.lstat(path)
@@ -815,6 +1004,14 @@ def _entry(item: os.DirEntry[str], path: str) -> Entry:
         # A file that vanished between listing and looking.
         return Entry(item.name, path, False, False, -1, 0, 0)
     return Entry(item.name, path, is_dir, is_link, -1, 0, ino)
+
+
+def _real_dir(item: os.DirEntry[str]) -> bool:
+    """Whether an entry is a folder (not a link to one); False if it cannot tell."""
+    try:
+        return item.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def _has_magic(segment: str) -> bool:

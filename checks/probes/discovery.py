@@ -106,12 +106,15 @@ class _Wanted:
     """The `**` templates to answer during the walk, indexed by their first name.
 
     `first` is one expression matching every first name (literal or glob), so that the walk
-    asks one cheap question per entry and the details only for the few that match."""
+    asks one cheap question per entry and the details only for the few that match. Before
+    that, `may_match` asks a folder's names at once whether any could match: a literal first
+    name among them, or a glob's longest literal part somewhere in them."""
 
     fold: bool
     literal: dict[str, list[tuple[str, str, list[str]]]] = field(default_factory=dict)
     magic: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
     first: re.Pattern[str] | None = None
+    parts: list[str] = field(default_factory=list)  # each glob's longest literal part
     signature: str = ""
 
     def add(self, template: str, base: str, rest: list[str]) -> None:
@@ -125,6 +128,14 @@ class _Wanted:
         alternatives += [fnmatch.translate(p) for p, _, _, _ in self.magic]
         self.first = re.compile("|".join(f"(?:{a})" for a in alternatives))
         self.signature = self.first.pattern
+        self.parts = [
+            max(re.split(r"[*?]", p.replace("[[]", "[")), key=len) for p, _, _, _ in self.magic
+        ]
+
+    def may_match(self, names: list[str], text: str) -> bool:
+        """Whether any of a folder's `names` (folded if the platform folds; `text` is them
+        joined by newlines) could be a first name: False means none is."""
+        return not self.literal.keys().isdisjoint(names) or any(p in text for p in self.parts)
 
     def targets(self, key: str) -> list[tuple[str, str, list[str]]]:
         out = list(self.literal.get(key, ()))
@@ -184,10 +195,11 @@ def _home_of(ctx: ProbeContext, path: str) -> str | None:
 
 
 # What one folder's entries mean to the walk: (what, entry, folded name) with what one of
-# "folder", "file", "program", "executable", "globstar". Kept per folder with the listing it
-# was computed from (`FsView.derived`), so a warm walk of an unchanged folder costs a lookup,
-# not a look at each of its entries.
+# "folder", "file", "program", "executable", "globstar". The walk keeps these per folder
+# (`FsView.walk_derived`), not the folder's entries, so a warm walk of an unchanged folder
+# costs a lookup, and a home's plain files cost memory only while their folder is read.
 _Op = tuple[str, Entry, str]
+_NO_OPS: tuple[_Op, ...] = ()
 
 
 def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted) -> None:
@@ -195,17 +207,15 @@ def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted
     places = tuple(base.rstrip("/") + "/" + p for p in _PROGRAM_PLACES[ctx.layout.platform])
     base_cf = base.rstrip("/").casefold() + "/"
     place_cf = tuple(p.casefold() + "/" for p in places)
+    fold = fs.case_insensitive
+
+    def derive(folder: str, items: list[os.DirEntry[str]]) -> tuple[_Op, ...]:
+        folder_cf = folder.casefold() + "/"
+        in_place = folder_cf.startswith(base_cf) and folder_cf.startswith(place_cf)
+        return _ops(folder, items, in_place, wanted, fold)
+
     context = (base, wanted.signature)
-    derived = fs.derived
-    for folder, entries in fs.walk(base, "discovery"):
-        cached = derived.get(folder)
-        if cached is not None and cached[0] is entries and cached[1] == context:
-            ops: list[_Op] = cached[2]  # type: ignore[assignment]
-        else:
-            folder_cf = folder.casefold() + "/"
-            in_place = folder_cf.startswith(base_cf) and folder_cf.startswith(place_cf)
-            ops = _ops(entries, in_place, wanted, fs.case_insensitive)
-            derived[folder] = (entries, context, ops)
+    for folder, ops in fs.walk_derived(base, derive, context, "discovery"):
         for what, entry, key in ops:
             if what == "folder":
                 _folder_marker(marks, folder, entry, key, user)
@@ -219,15 +229,39 @@ def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted
                 _globstar_hit(fs, marks, wanted, base, folder, entry, key, user)
 
 
-def _ops(entries: list[Entry], in_place: bool, wanted: _Wanted, fold: bool) -> list[_Op]:
-    # Runs once per file of every home on a cold walk: it asks as little as it can of each
-    # entry (one fold, one set lookup, one suffix test, one pattern match).
-    ops: list[_Op] = []
+# Endings that mark a place (case-folded), each followed by the newline that ends its name
+# in a folder's joined names.
+_MARKER_ENDINGS = (".dist\n", ".exe\n")
+_MARKER_NAMES = _DIR_MARKERS | _FILE_MARKERS
+
+
+def _ops(
+    folder: str, items: list[os.DirEntry[str]], in_place: bool, wanted: _Wanted, fold: bool
+) -> tuple[_Op, ...]:
+    # Runs for every folder of every home on a cold walk. Most folders hold nothing that
+    # matters, so a folder's names are first asked at once (a set test, substring searches
+    # in the names joined by newlines); only a folder that may hold something is looked at
+    # name by name, and only its hits make an `Entry`, in name order.
+    names = [item.name for item in items]
+    lows = [name.casefold() for name in names]
+    low_text = "\n".join(lows) + "\n"
+    if not (
+        in_place
+        or not _MARKER_NAMES.isdisjoint(lows)
+        or any(ending in low_text for ending in _MARKER_ENDINGS)
+        or (wanted.first is not None and _may_be_wanted(wanted, fold, names, lows, low_text))
+    ):
+        return _NO_OPS
     first = wanted.first
-    for entry in entries:
-        name = entry[0]
-        low = name.casefold()
-        if entry[2]:  # a folder
+    ops: list[_Op] = []
+    for name, low, item in sorted(zip(names, lows, items, strict=True), key=lambda t: t[0]):
+        is_marker = low in _MARKER_NAMES or low.endswith((".dist", ".exe"))
+        is_program = in_place and (low.endswith(PROGRAM_SUFFIXES) or "." not in name)
+        is_wanted = first is not None and first.match(low if fold else name) is not None
+        if not (is_marker or is_program or is_wanted):
+            continue
+        entry = FsView.entry_of(folder, item)
+        if entry.is_dir:
             if low in _DIR_MARKERS or low.endswith(".dist"):
                 ops.append(("folder", entry, low))
             if in_place and low.endswith(PROGRAM_SUFFIXES):
@@ -235,13 +269,21 @@ def _ops(entries: list[Entry], in_place: bool, wanted: _Wanted, fold: bool) -> l
         else:
             if low in _FILE_MARKERS or low.endswith(".exe"):
                 ops.append(("file", entry, low))
-            if in_place and (low.endswith(PROGRAM_SUFFIXES) or "." not in name):
+            if is_program:
                 if "." not in name:
                     ops.append(("executable", entry, low))
                 ops.append(("program", entry, low))
-        if first is not None and first.match(low if fold else name):
+        if is_wanted:
             ops.append(("globstar", entry, low if fold else name))
-    return ops
+    return tuple(ops) if ops else _NO_OPS
+
+
+def _may_be_wanted(
+    wanted: _Wanted, fold: bool, names: list[str], lows: list[str], low_text: str
+) -> bool:
+    if fold:
+        return wanted.may_match(lows, low_text)
+    return wanted.may_match(names, "\n".join(names))
 
 
 def _folder_marker(marks: Marks, folder: str, entry: Entry, low: str, user: str) -> None:
