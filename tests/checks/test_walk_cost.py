@@ -30,11 +30,13 @@ def _home(root: Path, folders: int, files_each: int) -> Path:
     and a virtual environment with a tool at the bottom of one of them."""
     home = root / "home" / "ann"
     for i in range(folders):
-        folder = home / "Documents" / f"d{i // 20}" / f"e{i % 20}"
+        # Not Downloads/Desktop/Documents: the content probe lists those (bounded to 20,000
+        # entries a place) to choose candidate programs.
+        folder = home / "projects" / f"d{i // 20}" / f"e{i % 20}"
         folder.mkdir(parents=True, exist_ok=True)
         for j in range(files_each):
             (folder / f"report{j:04}.txt").write_bytes(b"x")
-    venv = home / "Documents" / "d0" / "e0" / "envx"
+    venv = home / "projects" / "d0" / "e0" / "envx"
     (venv / "lib/python3.11/site-packages/itchat-1.2.32.dist-info").mkdir(parents=True)
     (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
     (venv / "lib/python3.11/site-packages/itchat-1.2.32.dist-info/METADATA").write_text(
