@@ -42,7 +42,7 @@ class Settings:
     exec_guard_mounts: str = "/home:/tmp:/var/tmp:/opt:/usr/local:/dev/shm:/media:/mnt"
     exec_guard_deadline_s: float = 0.25
     watch_debounce_s: float = 0.2
-    max_watches: int = 8192  # folders watched at most; beyond, periodic rescans read them
+    max_watches: int = 65536  # folders watched at most; beyond, periodic rescans read them
     cpu_budget_percent: float = 5.0
     enforcement_grace_s: float = 60.0
     report_refresh_s: int = 300

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 log = logging.getLogger("wxguard.agent.watchers")
 
 # Folders watched at most, whatever an employee creates (a setting: `max_watches`).
-DEFAULT_MAX_WATCHES = 8192
+DEFAULT_MAX_WATCHES = 65536
 
 # Churning files that the probes list but whose changes never matter (browser caches
 # would otherwise wake the agent constantly).

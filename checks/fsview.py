@@ -290,18 +290,22 @@ class FsView:
         a path the scan looked for, and the next folder towards that path has appeared."""
         out: list[str] = []
         for path in paths:
-            cached: _Listing | _Walked | None = self._listings.get(path) or self._walked.get(path)
+            # A folder may be both listed (a probe) and walked (discovery), at different
+            # moments of the scan: it is stale if either read is out of date.
+            cached: list[_Listing | _Walked] = [
+                c for c in (self._listings.get(path), self._walked.get(path)) if c is not None
+            ]
             try:
                 st = os.stat(path)
             except OSError:
-                if cached is not None:
+                if cached:
                     out.append(path)
                 continue
-            if cached is None:
+            if not cached:
                 if path in self._missing or self._awaited_appeared(path):
                     out.append(path)  # appeared since we looked for it
                 continue
-            if (cached.mtime_ns, cached.ino) != (st.st_mtime_ns, st.st_ino):
+            if any((c.mtime_ns, c.ino) != (st.st_mtime_ns, st.st_ino) for c in cached):
                 out.append(path)
         return out
 

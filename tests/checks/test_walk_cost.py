@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -165,3 +166,17 @@ def test_folder_swapped_for_a_link_during_the_walk_is_not_followed(tmp_path: Pat
     assert str(home / "a") in walked
     assert str(home / "a" / "b") not in walked
     assert all("pyvenv.cfg" not in names for names in walked.values())
+
+
+def test_a_folder_walked_then_listed_is_stale_if_it_changed_in_between(tmp_path: Path) -> None:
+    """Discovery walks a home and a probe lists it later in the same scan: an entry made
+    between the two must still make the folder stale for the watch set up after the scan
+    (else a project created during the first scan is never rescanned)."""
+    fs = FsView()
+    base = tmp_path / "home"
+    base.mkdir()
+    list(fs.walk_derived(str(base), lambda folder, entries: len(entries), "count"))
+    time.sleep(0.01)  # a distinct mtime on file systems with coarse timestamps
+    (base / "project").mkdir()
+    fs.listdir(str(base))
+    assert fs.stale([str(base)]) == [str(base)]
