@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import psutil
+
 from agent import __version__
 from agent.api import PROTOCOL_VERSION, AgentError, TypedCalls
 from agent.credentials import CredentialsError
@@ -274,14 +276,49 @@ def too_many_connections(own: bool) -> AgentError:
     )
 
 
+_SESSION_CACHE_S = 10.0
+_session_cache: tuple[float, set[UserId]] = (-_SESSION_CACHE_S, set())
+
+
+def logged_in_users() -> set[UserId]:
+    """Accounts with a login session (utmp, via psutil), as uids; re-read every 10 s.
+
+    POSIX only: on Windows the pipe's peers are SIDs and this returns no one (administrators
+    keep their reserved slots)."""
+    global _session_cache
+    now = time.monotonic()
+    if now - _session_cache[0] < _SESSION_CACHE_S:
+        return _session_cache[1]
+    found: set[UserId] = set()
+    if sys.platform != "win32":
+        import pwd
+
+        try:
+            names = {u.name for u in psutil.users()}
+        except OSError:
+            names = set()
+        for name in names:
+            try:
+                found.add(pwd.getpwnam(name).pw_uid)
+            except KeyError:
+                continue
+    _session_cache = (now, found)
+    return found
+
+
 class Admission:
     """Counts open connections and large requests per account, so no account starves another.
 
     Thread-safe. `enter` admits a connection or raises the `too-many-connections` AgentError
     the client is sent; `leave` must follow every successful `enter`."""
 
-    def __init__(self, limits: IpcLimits) -> None:
+    def __init__(
+        self, limits: IpcLimits, session_users: Callable[[], set[UserId]] | None = None
+    ) -> None:
         self.limits = limits
+        # Accounts with a login session now (the employee at the machine): like root, they do
+        # not queue behind other accounts for the large-request slots.
+        self._session_users = session_users or logged_in_users
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._open: Counter[UserId] = Counter()
@@ -289,7 +326,8 @@ class Admission:
         self._admin = 0
         self._large: Counter[UserId] = Counter()
         self._large_total = 0
-        self._large_admin = 0  # large requests of administrators (one per admin account)
+        # large requests of administrators and session users (one per such account)
+        self._large_reserved = 0
         self._last_warning: dict[UserId, float] = {}
 
     def enter(self, peer: Peer) -> None:
@@ -325,12 +363,15 @@ class Admission:
         """Hold one of the few slots for a request over `small_message` bytes (one per account),
         waiting at most `timeout` s; AgentError `busy` if none comes free."""
 
-        # Administrators do not count against the shared slots: two other accounts holding
-        # both (a large line trickled in until the deadline, again and again) must not keep
-        # root from sending a report with attachments.
+        # Administrators and the logged-in employee do not count against the shared slots:
+        # two other accounts holding both (a large line trickled in until the deadline, again
+        # and again) must not keep them from sending a report with attachments. Memory stays
+        # bounded: one large request per such account, and they are few.
+        reserved = peer.admin or peer.uid in self._session_users()
+
         def free() -> bool:
-            shared = self._large_total - self._large_admin
-            return self._large[peer.uid] < 1 and (peer.admin or shared < self.limits.large_requests)
+            shared = self._large_total - self._large_reserved
+            return self._large[peer.uid] < 1 and (reserved or shared < self.limits.large_requests)
 
         with self._changed:
             if not self._changed.wait_for(free, max(timeout, 0.0)):
@@ -342,7 +383,7 @@ class Admission:
                 )
             self._large[peer.uid] += 1
             self._large_total += 1
-            self._large_admin += peer.admin
+            self._large_reserved += reserved
         try:
             yield
         finally:
@@ -351,7 +392,7 @@ class Admission:
                 if self._large[peer.uid] <= 0:
                     del self._large[peer.uid]
                 self._large_total -= 1
-                self._large_admin -= peer.admin
+                self._large_reserved -= reserved
                 self._changed.notify_all()
 
     def _refuse(self, peer: Peer, own: bool) -> AgentError:

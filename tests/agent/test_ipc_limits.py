@@ -223,6 +223,25 @@ def test_administrators_and_each_account_keep_their_own_slots() -> None:
     admission.enter(Peer(1003, 1, admin=False))
 
 
+def test_the_logged_in_employee_does_not_queue_behind_other_accounts_large_requests() -> None:
+    """Two other accounts hold both shared large-request slots (a large line trickled in,
+    again and again): the employee with a login session, like root, is served at once; an
+    account without a session waits and is told the agent is busy."""
+    employee, others = 1500, (1601, 1602)
+    admission = Admission(IpcLimits(large_requests=2), session_users=lambda: {employee})
+    with contextlib.ExitStack() as held:
+        for uid in others:
+            held.enter_context(admission.large_request(Peer(uid, 1, admin=False), 0))
+        with admission.large_request(Peer(employee, 1, admin=False), 0):
+            pass
+        with (
+            pytest.raises(AgentError) as busy,
+            admission.large_request(Peer(1603, 1, admin=False), 0.05),
+        ):
+            pass
+        assert busy.value.code == "busy"
+
+
 def test_a_client_that_sends_nothing_or_half_a_line_is_dropped(
     agent_with_short_idle_timeout: AgentUnderTest,
 ) -> None:
