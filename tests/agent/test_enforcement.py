@@ -58,7 +58,7 @@ def test_unapproved_client_is_warned_then_terminated(service: AgentService, tmp_
         assert _wait_exit(proc, 20), "the unapproved client was not terminated"
         took = time.monotonic() - started
         assert took >= 1.5  # the employee had the grace period
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # generous: a loaded CI machine; bench.agent times it
         while not any(w["state"] == "terminated" for w in _events(service, "enforcement")):
             assert time.monotonic() < deadline, _events(service, "enforcement")
             time.sleep(0.1)
@@ -81,7 +81,7 @@ def test_monitor_mode_terminates_nothing(service: AgentService, tmp_path: Path) 
     shutil.copy("/bin/sleep", exe)
     proc = subprocess.Popen([str(exe), "120"])
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # generous: a loaded CI machine; bench.agent times it
         while not any(
             proc.pid == ev.get("pid") for f in service.findings() for ev in f["evidence"]
         ):
@@ -114,7 +114,7 @@ def test_official_client_with_injected_plugin_is_never_terminated(
         [str(folder / "wechat"), "120"], env=dict(os.environ, LD_PRELOAD=str(library))
     )
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # generous: a loaded CI machine; bench.agent times it
         while not any(f["rule_id"] == "injected-module" for f in service.findings()):
             assert time.monotonic() < deadline, service.findings()
             time.sleep(0.1)
