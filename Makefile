@@ -1,5 +1,5 @@
 # The targets CI and developers run. `make test` is what .ci/run calls.
-.PHONY: setup run test lint types unit bench check clean
+.PHONY: setup run test lint types unit unit-fast bench check clean
 
 setup:
 	scripts/setup.sh
@@ -11,7 +11,7 @@ test: setup
 	scripts/test.sh
 
 lint: setup
-	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/lint-imports --no-cache
 
 types: setup
 	.venv/bin/mypy
@@ -20,6 +20,11 @@ types: setup
 
 unit: setup
 	.venv/bin/pytest -q
+
+# The quick loop: everything but the real PostgreSQL, browser, root, virtual-display and live
+# process tests (kinds sorted in tests/conftest.py). `make test` runs them all.
+unit-fast: setup
+	.venv/bin/pytest -q -m "not (postgres or browser or root or display or live)"
 
 bench: setup
 	.venv/bin/python -m bench.scan

@@ -1,7 +1,7 @@
 """The one typed API between the agent and its front ends (tray, CLI).
 
-`AgentAPI` is satisfied in-process by `LocalAgent` (tests, the CLI's own process) and over the
-local socket by `agent.client.AgentClient`. Every method returns plain serialisable data.
+`AgentAPI` is satisfied over the local socket (named pipe on Windows) by
+`agent.client.AgentClient`. Every method returns plain serialisable data.
 Errors a person sees are `AgentError`s carrying a code and a message in both languages.
 """
 

@@ -3,31 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import locale
-import os
 import sys
 from collections.abc import Sequence
 
+from agent.language import chosen_lang
 from checks.api import image_scanner, scan_live
 from checks.catalogue import CatalogueError, anchor_files, load_builtin
 from checks.layout import LayoutError
-from checks.model import Lang, Platform, ScanResult
+from checks.model import Platform, ScanResult
 from checks.text import json_for_terminal, lines, one_line
 from checks.trust import AnchorError
 
 EXIT_COMPLIANT = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
-
-
-def default_lang() -> Lang:
-    """The locale's language: Chinese for zh_*, English otherwise."""
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
-        value = os.environ.get(var, "")
-        if value:
-            return Lang.ZH if value.lower().startswith("zh") else Lang.EN
-    loc = locale.getlocale()[0] or ""
-    return Lang.ZH if loc.lower().startswith("zh") else Lang.EN
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -181,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    lang = Lang(args.lang) if args.lang else default_lang()
+    lang = chosen_lang(args.lang)
     try:
         if args.root:
             if not args.platform:

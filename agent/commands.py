@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.api import AgentError
 from agent.client import AgentClient
+from agent.language import chosen_lang
 from checks.model import Lang
 from checks.text import json_for_terminal, one_line
 from protocol.device_state import State, state_of_status
@@ -24,9 +25,7 @@ EXIT_ERROR = 2
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from agent.cli import default_lang
-
-    lang = Lang(args.lang) if getattr(args, "lang", None) else default_lang()
+    lang = chosen_lang(getattr(args, "lang", None))
     try:
         with AgentClient() as client:
             if args.command == "status":

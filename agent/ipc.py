@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
 import threading
 import time
@@ -26,11 +25,11 @@ from typing import Any, Protocol
 import psutil
 
 from agent import __version__
-from agent.api import PROTOCOL_VERSION, AgentError, TypedCalls
+from agent.api import PROTOCOL_VERSION, AgentError
 from agent.credentials import CredentialsError
 from agent.exchange import Caller, Exchange
 from agent.outbox import OutboxError, OutboxFull
-from agent.principals import UserId, current_user, current_user_is_administrator
+from agent.principals import UserId
 from agent.service import AgentService
 from protocol.ipc import AcknowledgeArgs, PasswordStatusArgs, ReportSubmission
 from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
@@ -143,7 +142,7 @@ def _any(model: type[Strict]) -> dict[str, type | tuple[type, ...]]:
 
 
 class Dispatcher:
-    """Maps operations to the service. Used by the socket server and by `LocalAgent` alike."""
+    """Maps operations to the service. Used by every endpoint (Unix socket, named pipe)."""
 
     def __init__(self, service: AgentService) -> None:
         self.service = service
@@ -613,21 +612,3 @@ def listen(
         from agent.ipc_unix import IpcServer
 
         return IpcServer(path, dispatcher, world_connectable, limits or IpcLimits())
-
-
-class LocalAgent(TypedCalls):
-    """The typed API in-process: the same dispatcher the endpoint uses, as the current user."""
-
-    def __init__(
-        self, service: AgentService, uid: UserId | None = None, exchange: Exchange | None = None
-    ) -> None:
-        self._dispatcher = Dispatcher(service)
-        if exchange is not None:
-            self._dispatcher.attach_exchange(exchange)
-        me = current_user()
-        who = me if uid is None else uid
-        admin = current_user_is_administrator() if who == me else who == 0
-        self._peer = Peer(who, os.getpid(), admin)
-
-    def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
-        return self._dispatcher.call(op, args or {}, self._peer)

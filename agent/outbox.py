@@ -370,15 +370,6 @@ class Outbox:
                 (state.value, _ts(next_attempt_at), error[:2000], item_id, State.DELIVERED),
             )
 
-    def retry_rejected(self, now: datetime) -> int:
-        """Give refused items another go (after an upgrade or a fix on the server)."""
-        with self._tx() as db:
-            cursor = db.execute(
-                "UPDATE outbox SET state = ?, next_attempt_at = ? WHERE state = ?",
-                (State.PENDING.value, _ts(now), State.REJECTED.value),
-            )
-            return cursor.rowcount
-
     def purge_delivered(self, before: datetime) -> int:
         """Forget delivered items older than `before` (their answers were shown long ago)."""
         with self._tx() as db:

@@ -15,6 +15,7 @@ from typing import Any
 from agent import password_age as pa
 from agent.api import ACCOUNT_TYPES, AgentError
 from agent.client import AgentClient
+from agent.language import chosen_lang
 from checks.model import Lang
 
 EXIT_OK = 0
@@ -23,9 +24,7 @@ EXIT_ERROR = 2
 
 
 def run_password(args: argparse.Namespace) -> int:
-    from agent.cli import default_lang
-
-    lang = Lang(args.lang) if getattr(args, "lang", None) else default_lang()
+    lang = chosen_lang(getattr(args, "lang", None))
     now = datetime.now().astimezone()
     policy, client = _policy()
     try:

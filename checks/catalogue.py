@@ -643,18 +643,3 @@ def anchor_files(paths: Iterable[str | Path]) -> list[str]:
         load_pem(text, str(path))
         pems.append(text)
     return pems
-
-
-def load_dirs(rule_dirs: Iterable[Path], client_dirs: Iterable[Path] = ()) -> Catalogue:
-    """Rules from `*.toml` in the folders, with YARA sources from `*.yar` there and in
-    their `yara/` subfolders."""
-    rules = [(str(p), p.read_text("utf-8")) for d in rule_dirs for p in sorted(d.glob("*.toml"))]
-    clients = [
-        (str(p), p.read_text("utf-8")) for d in client_dirs for p in sorted(d.glob("*.toml"))
-    ]
-    yara = [
-        (str(p), p.read_text("utf-8"))
-        for d in rule_dirs
-        for p in sorted([*d.glob("*.yar"), *d.glob("yara/*.yar")])
-    ]
-    return load_texts(rules, clients, yara)

@@ -259,9 +259,6 @@ class Layout:
         else:
             raise ValueError(f"unknown path variable {{{var}}} for {self.platform}")
 
-    def known_variables(self) -> set[str]:
-        return set(_USER_VARS[self.platform]) | set(_SYSTEM_VARS[self.platform])
-
     def relative(self, path: str) -> str:
         """A path as shown in reports: relative to the root, with `/` separators."""
         try:

@@ -6,6 +6,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 mkdir -p artifacts
 echo "== ruff check";  ruff check .
 echo "== ruff format"; ruff format --check .
+echo "== imports";     lint-imports --no-cache
 echo "== mypy";        mypy
 # What ships to Windows and macOS workstations is type-checked for those platforms too: the
 # named pipe and the DACL code are never run on this Linux machine.

@@ -136,21 +136,6 @@ def _safe(getter: Callable[[], T], default: T) -> T:
         return default
 
 
-@dataclass(slots=True)
-class RecordedProcessSource:
-    """Processes replayed from a recording (tests, or facts collected elsewhere)."""
-
-    processes: list[ProcessFact]
-    mapped: dict[int, list[str]] = field(default_factory=dict)
-
-    def snapshot(self) -> tuple[list[ProcessFact], list[BlindSpot]]:
-        return list(self.processes), []
-
-    def modules(self, proc: ProcessFact) -> tuple[list[ModuleFact], list[BlindSpot]]:
-        paths = self.mapped.get(proc.pid, [])
-        return [ModuleFact(proc.pid, proc.name, proc.exe, p) for p in paths], []
-
-
 def program_names(proc: ProcessFact) -> set[str]:
     """Every name a process goes by: its name, its executable's and argv[0]'s base names."""
     names = {proc.name}

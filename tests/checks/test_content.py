@@ -283,7 +283,7 @@ def test_wechatferry_sdk_is_found_in_a_renamed_library(tmp_path: Path) -> None:
 def test_a_running_programs_executable_is_content_matched(tmp_path: Path) -> None:
     """A program kept outside every walked place is matched once it runs."""
     from checks.model import ProcessFact
-    from checks.probes.processes import RecordedProcessSource
+    from tests.support.doubles import RecordedProcessSource
 
     root = build(tmp_path / "img", L, File("{home}/.x/y/z/svc", _cc(tmp_path, "s", INJECTOR)))
     exe = str(root / "home/alice/.x/y/z/svc")

@@ -8,7 +8,7 @@ from checks.catalogue import load_builtin
 from checks.engine import Scanner
 from checks.layout import Layout
 from checks.model import ProcessFact, ScanResult
-from checks.probes.processes import RecordedProcessSource
+from tests.support.doubles import RecordedProcessSource
 
 
 def linux_image(root: Path) -> Path:

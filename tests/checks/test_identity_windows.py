@@ -209,7 +209,7 @@ def test_client_outside_its_usual_folders_is_approved_by_its_signer(tmp_path: Pa
     signature approves the folder and the running process; a self-issued one does not."""
     from checks.api import image_scanner
     from checks.model import ProcessFact
-    from checks.probes.processes import RecordedProcessSource
+    from tests.support.doubles import RecordedProcessSource
 
     root = tmp_path / "img"
     (root / "Users" / "alice").mkdir(parents=True)

@@ -18,9 +18,9 @@ from checks.catalogue import Catalogue, Matcher, Rule, load_builtin
 from checks.engine import Scanner
 from checks.layout import Layout
 from checks.model import Platform, ProcessFact, ScanResult
-from checks.probes.processes import RecordedProcessSource
 from tests.checks.images import OFFLINE_TYPES, artefact, build, concrete
 from tests.checks.rule_fixtures import FIXTURES, fixture_for
+from tests.support.doubles import RecordedProcessSource
 
 CATALOGUE = load_builtin()
 CATCH_ALL_TYPES = {"integrity", "unrecognised"}

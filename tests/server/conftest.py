@@ -28,12 +28,12 @@ from bench.pgcluster import ClusterError, conninfo, private_cluster
 from server import crud
 from server.app import create_app
 from server.cli import main as cli_main
-from server.clock import ManualClock
 from server.config import SESSION_KEY_FILE, Settings, load_settings
 from server.db import make_engine, make_sessionmaker, session_scope
 from server.migrate import upgrade
 from server.models import Base
 from server.signing import generate_key_pair
+from tests.support.doubles import ManualClock
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ADMIN_PASSWORD = "correct horse battery staple"
