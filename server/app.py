@@ -20,9 +20,10 @@ from server.errors import install_handlers
 from server.limits import BodySizeLimit
 from server.migrate import is_current
 from server.models import Attachment
+from server.policy_index import PolicyIndex
 from server.ratelimit import RateLimiter
 from server.signing import PolicySigner, SigningError
-from server.state import AppState, Limiters, PolicyIndex
+from server.state import AppState, Limiters
 from server.web.routes import install as install_web
 from server.web.routes import router as web_router
 

@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from server import crud
+from server.policy_index import PolicyEntry, PolicyIndex
 from server.schemas import HeartbeatRequest
-from server.state import PolicyEntry, PolicyIndex
 
 # (device id or None when refused, its news counter, the policy that applies to it)
 Outcome = tuple[str | None, int, PolicyEntry | None]
