@@ -127,6 +127,9 @@ class Layout:
     # Whether the users may be found again while scanning (`refresh_users`): true for the
     # machine the agent runs on; a layout built with a fixed list of users keeps it.
     refreshable: bool = False
+    # Homes the user database names that do not exist yet (`useradd` writes /etc/passwd
+    # before it creates the home): watched where they will appear.
+    pending_homes: list[str] = field(default_factory=list)
 
     @classmethod
     def live_machine(cls) -> Layout:
@@ -201,7 +204,8 @@ class Layout:
                     continue
                 found[entry.path] = UserHome(entry.name, Path(entry.path), self._owner(entry.path))
         if self.live and self.platform is not Platform.WINDOWS:
-            found.update(_homes_from_passwd(found))
+            extra, self.pending_homes = _homes_from_passwd(found)
+            found.update(extra)
         return list(found.values())
 
     def refresh_users(self) -> bool:
@@ -221,6 +225,17 @@ class Layout:
         parents = {str(self.root / name)}
         parents.update(str(u.path.parent) for u in self.users if u.name != "root")
         return sorted(parents)
+
+    def user_database_files(self) -> list[str]:
+        """Files whose change means an account came or went, on a live machine: `/etc/passwd`
+        on Linux (shadow-utils and systemd-sysusers replace it by renaming a new copy over
+        it, an event in `/etc`). A new account's home anywhere (`useradd -d /srv/people/x`)
+        is found at that event, not at the next periodic scan. macOS keeps accounts in
+        opendirectoryd (its homes appear under /Users, watched); Windows in the registry
+        (its profiles' folders are watched once known)."""
+        if not self.live or self.platform is not Platform.LINUX:
+            return []
+        return [str(self.root / "etc" / "passwd")]
 
     def _owner(self, path: str | os.PathLike[str]) -> int | None:
         """Who owns a home folder, on a live POSIX machine (an image's owners mean nothing)."""
@@ -291,11 +306,15 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-def _homes_from_passwd(already: dict[str, UserHome]) -> dict[str, UserHome]:
-    """Homes of real login users that live outside /home (live Linux/macOS only)."""
+def _homes_from_passwd(
+    already: dict[str, UserHome],
+) -> tuple[dict[str, UserHome], list[str]]:
+    """Homes of real login users that live outside /home (live Linux/macOS only), and the
+    homes named there that do not exist (yet)."""
     extra: dict[str, UserHome] = {}
+    pending: list[str] = []
     if sys.platform == "win32":
-        return extra  # profiles come from the Users folder there
+        return extra, pending  # profiles come from the registry there
     import pwd
 
     for entry in pwd.getpwall():
@@ -312,4 +331,6 @@ def _homes_from_passwd(already: dict[str, UserHome]) -> dict[str, UserHome]:
             except OSError:
                 continue
             extra[home] = UserHome(entry.pw_name, Path(home), uid)
-    return extra
+        elif not os.path.lexists(home):
+            pending.append(home)
+    return extra, sorted(pending)
