@@ -9,6 +9,7 @@ every user's plugins, not only the scanning user's.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -206,7 +207,42 @@ class Layout:
         if self.live and self.platform is not Platform.WINDOWS:
             extra, self.pending_homes = _homes_from_passwd(found)
             found.update(extra)
+        if self.platform is Platform.WINDOWS:
+            known = {p.lower() for p in found}
+            for home in self._profiles():
+                if str(home).lower() not in known and _is_dir(home):
+                    known.add(str(home).lower())
+                    found[str(home)] = UserHome(home.name, home, None)
         return list(found.values())
+
+    def _profiles(self) -> list[Path]:
+        """Windows profile folders from the registry's ProfileList (`ProfileImagePath` per
+        person's SID): live through winreg, in an image from its SOFTWARE hive (regipy). A
+        profile may sit anywhere (`D:\\Profiles\\alice`, a renamed `ProfilesDirectory`); in
+        an image only those on its system drive (`C:`) can be reached. A hive that cannot be
+        read adds nothing here: the apps probe reads it too and reports it as a blind spot."""
+        from checks.probes import winreg_source
+
+        if self.live:
+            return [Path(path) for _, path in winreg_source.profile_list()]
+        hive = self.root / "Windows" / "System32" / "config" / "SOFTWARE"
+        try:
+            if hive.stat().st_size > winreg_source.HIVE_LIMIT:
+                return []
+            with hive.open("rb") as fh:
+                profiles = winreg_source.read_profile_list(fh, 0)
+        except Exception:  # missing, unreadable or not a hive (regipy raises its own errors)
+            return []
+        out: list[Path] = []
+        for _, path in profiles:
+            text = re.sub(r"(?i)%systemdrive%", "C:", path)
+            match = re.fullmatch(r"(?i)c:[\\/]+(.+)", text)
+            if match is None or "%" in text:
+                continue  # another volume, or a variable an image cannot expand
+            parts = [p for p in re.split(r"[\\/]+", match.group(1)) if p not in ("", ".")]
+            if parts and ".." not in parts:
+                out.append(self.root.joinpath(*parts))
+        return out
 
     def refresh_users(self) -> bool:
         """Find the users again (a home created since the last look, a user removed): one
