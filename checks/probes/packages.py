@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from checks.fsview import METADATA_LIMIT
 from checks.model import PackageFact, Platform, ProcessFact
 from checks.parsers import load_json
+from checks.probes import nuitka
 from checks.probes.base import ProbeContext
 
 # Machine-wide places no discovery walk covers, per platform (homes are walked: every user
@@ -277,9 +278,13 @@ _TOC_LIMIT = 4 * 1024 * 1024
 
 
 def _onefile(ctx: ProbeContext, path: str, user: str) -> None:
-    """A PyInstaller one-file archive: the packages its table of contents names. The tail is
-    read, and the TOC if bounded; again only when the file changed."""
-    for name in ctx.fs.examined(path, pyinstaller_packages, "packages") or []:
+    """A PyInstaller one-file archive or a Nuitka one-file program: the packages its table
+    of contents (its payload) names. The tail is read, and the TOC if bounded (for Nuitka,
+    the head and the payload's names); again only when the file changed."""
+    names = ctx.fs.examined(path, pyinstaller_packages, "packages") or []
+    if not names:
+        names = ctx.fs.examined(path, nuitka_onefile_packages, "packages") or []
+    for name in names:
         ctx.facts.packages.append(PackageFact("pypi", name, "", path, user))
 
 
@@ -300,7 +305,7 @@ def pyinstaller_packages(fh: BinaryIO, st: os.stat_result) -> list[str]:
         return []
     fh.seek(archive_start + toc_offset)
     toc = fh.read(toc_len)
-    names: set[str] = set()
+    paths: list[str] = []
     pos = 0
     while pos + 18 <= len(toc):
         (entry_len,) = struct.unpack_from("!I", toc, pos)
@@ -308,13 +313,28 @@ def pyinstaller_packages(fh: BinaryIO, st: os.stat_result) -> list[str]:
             break
         raw = toc[pos + 18 : pos + entry_len].rstrip(b"\0")
         pos += entry_len
-        name = raw.decode("utf-8", "replace").replace("\\", "/")
+        paths.append(raw.decode("utf-8", "replace"))
+    return _bundled_packages(paths)
+
+
+def nuitka_onefile_packages(fh: BinaryIO, st: os.stat_result) -> list[str]:
+    """The (PEP 503) package names a Nuitka one-file program's payload names (its packages'
+    extension modules and data files, `pkg/…`); [] when it carries no payload."""
+    return _bundled_packages(nuitka.payload_names(fh, st) or [])
+
+
+def _bundled_packages(paths: Iterable[str]) -> list[str]:
+    """Package names from the paths a frozen program bundles: `pkg/…` binaries and data,
+    `pkg-1.0.dist-info/…`."""
+    names: set[str] = set()
+    for path in paths:
+        name = path.replace("\\", "/")
         if "/" in name:
             top = name.split("/", 1)[0]
             match = _DIST_RE.match(top)
             if match:
                 names.add(match["name"])
-            elif not top.startswith((".", "_")) and "." not in top:
+            elif top and not top.startswith((".", "_")) and "." not in top:
                 names.add(top)
     return sorted(normalise_pypi(n) for n in names)
 
