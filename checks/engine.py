@@ -85,8 +85,7 @@ class Scanner:
         self.fs.case_insensitive = self.layout.case_insensitive
         self.fs.policy = read_policy(self.layout)
         if self.layout.refreshable:
-            for parent in self.layout.homes_parents():
-                self.fs.listdir(parent, "users", ("*", True))  # watched from the start
+            self._watch_users()  # watched from the start
 
     def scan(self) -> ScanResult:
         started = self.clock()
@@ -230,9 +229,19 @@ class Scanner:
         changed = self.layout.refresh_users()
         if changed:
             self.fs.policy = read_policy(self.layout)
+        self._watch_users()
+        return changed
+
+    def _watch_users(self) -> None:
+        """List, through the view, where a new account shows: the homes' parent folders, the
+        folder of the user database (its own name alone matters there), and each home the
+        database names that does not exist yet (watched at its nearest existing ancestor)."""
         for parent in self.layout.homes_parents():
             self.fs.listdir(parent, "users", ("*", True))
-        return changed
+        for path in self.layout.user_database_files():
+            self.fs.listdir(os.path.dirname(path), "users", (os.path.basename(path), False))
+        for home in self.layout.pending_homes:
+            self.fs.listdir(home, "users", ("*", True))
 
     def _guard(self, probe: str, run: Callable[[], None], facts: Facts) -> None:
         """A probe that fails becomes a visible blind spot; the rest of the scan goes on."""

@@ -9,6 +9,7 @@ every user's plugins, not only the scanning user's.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -127,6 +128,9 @@ class Layout:
     # Whether the users may be found again while scanning (`refresh_users`): true for the
     # machine the agent runs on; a layout built with a fixed list of users keeps it.
     refreshable: bool = False
+    # Homes the user database names that do not exist yet (`useradd` writes /etc/passwd
+    # before it creates the home): watched where they will appear.
+    pending_homes: list[str] = field(default_factory=list)
 
     @classmethod
     def live_machine(cls) -> Layout:
@@ -201,8 +205,44 @@ class Layout:
                     continue
                 found[entry.path] = UserHome(entry.name, Path(entry.path), self._owner(entry.path))
         if self.live and self.platform is not Platform.WINDOWS:
-            found.update(_homes_from_passwd(found))
+            extra, self.pending_homes = _homes_from_passwd(found)
+            found.update(extra)
+        if self.platform is Platform.WINDOWS:
+            known = {p.lower() for p in found}
+            for home in self._profiles():
+                if str(home).lower() not in known and _is_dir(home):
+                    known.add(str(home).lower())
+                    found[str(home)] = UserHome(home.name, home, None)
         return list(found.values())
+
+    def _profiles(self) -> list[Path]:
+        """Windows profile folders from the registry's ProfileList (`ProfileImagePath` per
+        person's SID): live through winreg, in an image from its SOFTWARE hive (regipy). A
+        profile may sit anywhere (`D:\\Profiles\\alice`, a renamed `ProfilesDirectory`); in
+        an image only those on its system drive (`C:`) can be reached. A hive that cannot be
+        read adds nothing here: the apps probe reads it too and reports it as a blind spot."""
+        from checks.probes import winreg_source
+
+        if self.live:
+            return [Path(path) for _, path in winreg_source.profile_list()]
+        hive = self.root / "Windows" / "System32" / "config" / "SOFTWARE"
+        try:
+            if hive.stat().st_size > winreg_source.HIVE_LIMIT:
+                return []
+            with hive.open("rb") as fh:
+                profiles = winreg_source.read_profile_list(fh, 0)
+        except Exception:  # missing, unreadable or not a hive (regipy raises its own errors)
+            return []
+        out: list[Path] = []
+        for _, path in profiles:
+            text = re.sub(r"(?i)%systemdrive%", "C:", path)
+            match = re.fullmatch(r"(?i)c:[\\/]+(.+)", text)
+            if match is None or "%" in text:
+                continue  # another volume, or a variable an image cannot expand
+            parts = [p for p in re.split(r"[\\/]+", match.group(1)) if p not in ("", ".")]
+            if parts and ".." not in parts:
+                out.append(self.root.joinpath(*parts))
+        return out
 
     def refresh_users(self) -> bool:
         """Find the users again (a home created since the last look, a user removed): one
@@ -221,6 +261,17 @@ class Layout:
         parents = {str(self.root / name)}
         parents.update(str(u.path.parent) for u in self.users if u.name != "root")
         return sorted(parents)
+
+    def user_database_files(self) -> list[str]:
+        """Files whose change means an account came or went, on a live machine: `/etc/passwd`
+        on Linux (shadow-utils and systemd-sysusers replace it by renaming a new copy over
+        it, an event in `/etc`). A new account's home anywhere (`useradd -d /srv/people/x`)
+        is found at that event, not at the next periodic scan. macOS keeps accounts in
+        opendirectoryd (its homes appear under /Users, watched); Windows in the registry
+        (its profiles' folders are watched once known)."""
+        if not self.live or self.platform is not Platform.LINUX:
+            return []
+        return [str(self.root / "etc" / "passwd")]
 
     def _owner(self, path: str | os.PathLike[str]) -> int | None:
         """Who owns a home folder, on a live POSIX machine (an image's owners mean nothing)."""
@@ -288,11 +339,15 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
-def _homes_from_passwd(already: dict[str, UserHome]) -> dict[str, UserHome]:
-    """Homes of real login users that live outside /home (live Linux/macOS only)."""
+def _homes_from_passwd(
+    already: dict[str, UserHome],
+) -> tuple[dict[str, UserHome], list[str]]:
+    """Homes of real login users that live outside /home (live Linux/macOS only), and the
+    homes named there that do not exist (yet)."""
     extra: dict[str, UserHome] = {}
+    pending: list[str] = []
     if sys.platform == "win32":
-        return extra  # profiles come from the Users folder there
+        return extra, pending  # profiles come from the registry there
     import pwd
 
     for entry in pwd.getpwall():
@@ -309,4 +364,6 @@ def _homes_from_passwd(already: dict[str, UserHome]) -> dict[str, UserHome]:
             except OSError:
                 continue
             extra[home] = UserHome(entry.pw_name, Path(home), uid)
-    return extra
+        elif not os.path.lexists(home):
+            pending.append(home)
+    return extra, sorted(pending)

@@ -104,6 +104,7 @@ class ProcessFact:
     user: str
     ppid: int
     create_time: float
+    cwd: str = ""  # its working folder ("" when the OS would not tell us)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from server.policy_index import PolicyIndex
 from server.ratelimit import RateLimiter
 from server.signing import PolicySigner, SigningError
 from server.state import AppState, Limiters
+from server.web.identities import router as identities_router
 from server.web.routes import install as install_web
 from server.web.routes import router as web_router
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     install_web(app)
     app.include_router(device_router)
     app.include_router(web_router)
+    app.include_router(identities_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def limit_for(scope: Scope) -> int:

@@ -18,8 +18,11 @@ ad-hoc (WeChatTweak re-signs with `codesign --force --deep --sign -`), a Team ID
 the client's, code pages patched in place (WeChatTweak 2025), and the special slots that
 seal `Info.plist` (-1) and `CodeResources` (-3).
 
-Not checked: nested code's own signatures (frameworks, helper apps), the CMS signature and
-its certificate chain, and whether `cdhash` entries match the nested code. Hashing is cached
+Nested helper apps, app extensions and XPC services (`Frameworks/WeChat Helper.app`, those
+in a nested framework's `Helpers/`) are programs of their own: each gets both checks, its own
+seal and its own signature, which must carry the client's Team ID through a verified chain
+(`nested_helpers`). Not checked: nested frameworks' and dylibs' own signatures, and whether
+`cdhash` entries match the nested code. Hashing is cached
 on (path, size, mtime, inode), so a warm rescan of an unchanged bundle re-hashes nothing.
 """
 
@@ -192,10 +195,61 @@ def approved_bundles(clients: ClientIndex, fs: FsView) -> list[Bundle]:
 def collect(facts: Facts, clients: ClientIndex, fs: FsView) -> None:
     for bundle in approved_bundles(clients, fs):
         # One bundle that cannot be examined is a blind spot for it; the others are checked.
-        with fs.item("integrity", bundle.path):
-            check_seal(facts, bundle, fs)
-        with fs.item("integrity", bundle.path):
-            check_signature(facts, bundle, fs, clients.trust)
+        for each in [bundle, *nested_helpers(bundle, fs)]:
+            with fs.item("integrity", each.path):
+                check_seal(facts, each, fs)
+            with fs.item("integrity", each.path):
+                check_signature(facts, each, fs, clients.trust)
+
+
+# Nested code that is a program of its own (a helper app, an app extension, an XPC service):
+# the outer seal names it by cdhash only, so it is judged by its own seal and signature. In
+# a nested framework they sit in these folders of each version.
+_HELPER_SUFFIXES = (".app", ".appex", ".xpc")
+_FRAMEWORK_HELPERS = ("Helpers", "XPCServices", "Resources", "PlugIns")
+MAX_HELPER_DEPTH = 3
+MAX_HELPERS = 64
+
+
+def nested_helpers(bundle: Bundle, fs: FsView, depth: int = 0) -> list[Bundle]:
+    """The helper apps, extensions and XPC services nested in `bundle` (the code its seal
+    lists as nested, and those inside its nested frameworks), at any depth up to
+    MAX_HELPER_DEPTH, each with its own main executable. They belong to the same client
+    and must carry its Team ID (`check_signature`), like the bundle around them."""
+    if depth >= MAX_HELPER_DEPTH:
+        return []
+    seal = fs.parsed(
+        f"{bundle.path}/Contents/_CodeSignature/CodeResources",
+        parse_seal,
+        "integrity",
+        MAX_SEAL_SIZE,
+    )
+    if seal is None:
+        return []
+    paths: list[str] = []
+    for rel in seal.nested:
+        path = f"{bundle.path}/Contents/{rel}"
+        low = rel.casefold()
+        if low.endswith(_HELPER_SUFFIXES):
+            paths.append(path)
+        elif low.endswith(".framework"):
+            for folder in _FRAMEWORK_HELPERS:
+                for suffix in _HELPER_SUFFIXES:
+                    pattern = f"Versions/*/{folder}/*{suffix}"
+                    paths.extend(e.path for e in fs.glob(path, pattern, "integrity") if e.is_dir)
+    out: list[Bundle] = []
+    for path in sorted(set(paths))[:MAX_HELPERS]:
+        if not fs.is_dir(path):
+            continue  # missing: the outer seal says so
+        info = fs.parsed(f"{path}/Contents/Info.plist", _plist, "integrity")
+        exe = info.get("CFBundleExecutable") if info is not None else None
+        if not isinstance(exe, str) or not exe or "/" in exe or exe in (".", ".."):
+            fs.note("integrity", f"{path}/Contents/Info.plist", "no usable CFBundleExecutable")
+            continue
+        helper = Bundle(bundle.client, path, exe)
+        out.append(helper)
+        out.extend(nested_helpers(helper, fs, depth + 1))
+    return out
 
 
 # --- the seal ----------------------------------------------------------------------------

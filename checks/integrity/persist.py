@@ -69,6 +69,8 @@ CODECS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], object]]] = {
     "pe-image": (_encode_image, _decode_image),
     "pe-signer": (_encode_signer, _decode_signer),
     "digest:sha1": (lambda v: v.hex(), bytes.fromhex),
+    # a vendor-signed program's version strings (renamed copies of the main program)
+    "pe-version": (dict, lambda v: {str(k): str(x) for k, x in dict(v).items()}),
 }
 
 

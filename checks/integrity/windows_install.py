@@ -8,8 +8,10 @@ chain verifies to a trust anchor, `checks.trust`) and what they are (their bytes
 - `windows-backup-copy`: a copy of a core file saved by a patcher before it wrote
   (RevokeMsgPatcher's `WeChatWin.dll.h.bak`, WeChatMO's `WeChatWin.bak`).
 - `windows-renamed-exe`: a copy of the main program under another name (`WeChat2.exe`,
-  multi-open): the same bytes as a main executable of the install. A vendor program with
-  its own name (`WechatAppLauncher.exe`) is not a copy.
+  multi-open): the same bytes as a main executable of the install, or signed by the vendor
+  (verified chain) with a main executable's name as its OriginalFilename (another version
+  of the main program, copied in). A vendor program with its own name
+  (`WechatAppLauncher.exe`) is not a copy.
 - `windows-unknown-binary`: a PE file (found by its headers, whatever its extension) in the
   install folder or its versioned folders that is not signed by the vendor or Microsoft
   through a verified chain and is not one of the form's official unsigned files
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from checks.catalogue import ApprovedClient
 from checks.fsview import Entry, FsView
 from checks.identity import ClientIndex
-from checks.integrity import pe
+from checks.integrity import pe, pe_version
 from checks.integrity.common import MAX_FACTS_PER_INSTALL, install_roots
 from checks.integrity.filecache import computed
 from checks.model import Facts, TamperFact
@@ -159,6 +161,23 @@ class _Judge:
                 return digest
         return ""
 
+    def main_by_identity(self, entry: Entry) -> str:
+        """What makes `entry` the main program under another name, though its bytes differ
+        (another version, or re-stamped): signed by the vendor through a verified chain
+        *and* its version resource's OriginalFilename is a main executable's name. Either
+        alone proves nothing (every vendor helper is vendor-signed; anyone can write the
+        version strings). "" when it is not."""
+        sig = self._signed(entry.path)
+        if sig is None or not sig.trusted or pe.normalise_signer(sig.who) not in self.vendor:
+            return ""
+        strings = computed(
+            self.fs, entry.path, "pe-version", pe_version.version_strings, reads_whole=False
+        )
+        original = (strings or {}).get("OriginalFilename", "")
+        if original.casefold() not in self.main_names:
+            return ""
+        return f"{sig.found()}; OriginalFilename {original!r}"
+
     def inspect(self, entry: Entry, check_signer: bool) -> TamperFact | None:
         name = entry.name.casefold()
         client = self.client
@@ -173,7 +192,10 @@ class _Judge:
             return None
         if name.endswith(".exe") and name not in self.known:
             digest = self.copy_of_main(entry)
-            if digest:
+            found = f"the same bytes (sha256 {digest[:16]}…) as {entry.name}" if digest else ""
+            if not found:
+                found = self.main_by_identity(entry)
+            if found:
                 return TamperFact(
                     "windows-renamed-exe",
                     client.id,
@@ -183,7 +205,7 @@ class _Judge:
                     + why(
                         "主程序只以其官方文件名存在",
                         f"the main program only as {' / '.join(client.main_executables)}",
-                        f"the same bytes (sha256 {digest[:16]}…) as {entry.name}",
+                        found,
                     ),
                 )
         hijack = name in _HIJACK_NAMES

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from checks.fsview import METADATA_LIMIT
 from checks.model import PackageFact, Platform, ProcessFact
 from checks.parsers import load_json
+from checks.probes import nuitka
 from checks.probes.base import ProbeContext
 
 # Machine-wide places no discovery walk covers, per platform (homes are walked: every user
@@ -129,7 +130,68 @@ def collect_process_envs(ctx: ProbeContext, processes: Iterable[ProcessFact]) ->
         for exe in sorted(p for p in programs if "/" in p):
             with ctx.fs.item("packages", exe):
                 _process_env(ctx, exe, proc.user, seen)
+        kind = _runtime({p.rsplit("/", 1)[-1].casefold() for p in programs if p} | {proc.name})
+        if kind and proc.cwd:
+            with ctx.fs.item("packages", proc.cwd):
+                _process_folders(ctx, proc, kind, seen)
     return len(ctx.facts.packages) - before
+
+
+_NODE_NAMES = ("node", "node.exe", "nodejs")
+# How far up from a working folder or script Node's resolution is followed (it goes to the
+# root; a project's own `node_modules` is within a few levels of where it is run).
+_MAX_UP = 6
+
+
+def _runtime(names: set[str]) -> str:
+    if any(n.startswith(("python", "pypy")) for n in names):
+        return "python"
+    if any(n in _NODE_NAMES for n in names):
+        return "node"
+    return ""
+
+
+def _process_folders(ctx: ProbeContext, proc: ProcessFact, kind: str, seen: set[str]) -> None:
+    """Packages a Python or Node process finds from where it runs, outside every home and
+    prefix: `node bot.js` from a project folder loads `./node_modules` (and those of the
+    folders above the script, as Node resolves `require`); `python bot.py` beside the
+    project's virtual environment (`.venv/`, `env/`, any folder marked by `pyvenv.cfg`)."""
+    cwd = proc.cwd.replace("\\", "/").rstrip("/")
+    if not cwd or _system_folder(cwd + "/"):
+        return
+    folders = [cwd]
+    script = next((a for a in proc.cmdline[1:] if a and not a.startswith("-")), "")
+    if script:
+        script = script.replace("\\", "/")
+        path = script if script.startswith("/") or script[1:3] == ":/" else f"{cwd}/{script}"
+        folders.append(os.path.dirname(os.path.normpath(path)).replace("\\", "/"))
+    for start in dict.fromkeys(folders):
+        if kind == "node":
+            folder = start
+            for _ in range(_MAX_UP):
+                nm = folder + "/node_modules"
+                if nm not in seen and ctx.fs.is_dir(nm):
+                    seen.add(nm)
+                    _node_modules(ctx, nm, proc.user)
+                parent = folder.rsplit("/", 1)[0]
+                if not parent or parent == folder or _system_folder(parent + "/"):
+                    break
+                folder = parent
+        else:
+            for entry in ctx.fs.listdir(start, "packages", ("*", True)):
+                marked = entry.is_dir and not entry.is_symlink
+                if marked and ctx.fs.exists(entry.path + "/pyvenv.cfg"):
+                    for site in _prefix_sites(ctx, entry.path):
+                        _site(ctx, site, proc.user, seen)
+
+
+def _system_folder(folder: str) -> bool:
+    """A folder of the operating system's own (a daemon's `/` or `C:/Windows/System32`)."""
+    low = folder.casefold()
+    return low in ("/", "c:/") or low.startswith(_SYSTEM_PREFIXES)
+
+
+_SYSTEM_PREFIXES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/proc/", "/sys/", "c:/windows/")
 
 
 def _process_env(ctx: ProbeContext, exe: str, user: str, seen: set[str]) -> None:
@@ -277,9 +339,13 @@ _TOC_LIMIT = 4 * 1024 * 1024
 
 
 def _onefile(ctx: ProbeContext, path: str, user: str) -> None:
-    """A PyInstaller one-file archive: the packages its table of contents names. The tail is
-    read, and the TOC if bounded; again only when the file changed."""
-    for name in ctx.fs.examined(path, pyinstaller_packages, "packages") or []:
+    """A PyInstaller one-file archive or a Nuitka one-file program: the packages its table
+    of contents (its payload) names. The tail is read, and the TOC if bounded (for Nuitka,
+    the head and the payload's names); again only when the file changed."""
+    names = ctx.fs.examined(path, pyinstaller_packages, "packages") or []
+    if not names:
+        names = ctx.fs.examined(path, nuitka_onefile_packages, "packages") or []
+    for name in names:
         ctx.facts.packages.append(PackageFact("pypi", name, "", path, user))
 
 
@@ -300,7 +366,7 @@ def pyinstaller_packages(fh: BinaryIO, st: os.stat_result) -> list[str]:
         return []
     fh.seek(archive_start + toc_offset)
     toc = fh.read(toc_len)
-    names: set[str] = set()
+    paths: list[str] = []
     pos = 0
     while pos + 18 <= len(toc):
         (entry_len,) = struct.unpack_from("!I", toc, pos)
@@ -308,13 +374,28 @@ def pyinstaller_packages(fh: BinaryIO, st: os.stat_result) -> list[str]:
             break
         raw = toc[pos + 18 : pos + entry_len].rstrip(b"\0")
         pos += entry_len
-        name = raw.decode("utf-8", "replace").replace("\\", "/")
+        paths.append(raw.decode("utf-8", "replace"))
+    return _bundled_packages(paths)
+
+
+def nuitka_onefile_packages(fh: BinaryIO, st: os.stat_result) -> list[str]:
+    """The (PEP 503) package names a Nuitka one-file program's payload names (its packages'
+    extension modules and data files, `pkg/…`); [] when it carries no payload."""
+    return _bundled_packages(nuitka.payload_names(fh, st) or [])
+
+
+def _bundled_packages(paths: Iterable[str]) -> list[str]:
+    """Package names from the paths a frozen program bundles: `pkg/…` binaries and data,
+    `pkg-1.0.dist-info/…`."""
+    names: set[str] = set()
+    for path in paths:
+        name = path.replace("\\", "/")
         if "/" in name:
             top = name.split("/", 1)[0]
             match = _DIST_RE.match(top)
             if match:
                 names.add(match["name"])
-            elif not top.startswith((".", "_")) and "." not in top:
+            elif top and not top.startswith((".", "_")) and "." not in top:
                 names.add(top)
     return sorted(normalise_pypi(n) for n in names)
 

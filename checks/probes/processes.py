@@ -122,9 +122,10 @@ def _inspect(proc: psutil.Process, created: float) -> tuple[ProcessFact | None, 
             cmdline = tuple(_safe(proc.cmdline, empty))
             user = _safe(proc.username, "")
             ppid = _safe(proc.ppid, 0)
+            cwd = _safe(proc.cwd, "")
     except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None, 0
-    return ProcessFact(proc.pid, name, exe, cmdline, user, ppid, created), exe_denied
+    return ProcessFact(proc.pid, name, exe, cmdline, user, ppid, created, cwd), exe_denied
 
 
 def _safe(getter: Callable[[], T], default: T) -> T:

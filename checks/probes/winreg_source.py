@@ -19,6 +19,15 @@ from checks.model import AppFact, AutostartFact, BlindSpot
 _UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
 _UNINSTALL_WOW = r"SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall"
 _RUN = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
+# Every profile Windows has made: one subkey per SID, `ProfileImagePath` its folder (which may
+# be on any drive, under any folder: `C:\Users` is only the default of `ProfilesDirectory`).
+# https://learn.microsoft.com/en-us/troubleshoot/windows-server/user-profiles-and-logon/
+#   renaming-user-account-not-change-profile-path
+_PROFILE_LIST = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
+# SIDs of people: local and domain accounts (S-1-5-21-…), Microsoft Entra ID (S-1-12-1-…);
+# not SYSTEM, LOCAL SERVICE, NETWORK SERVICE (S-1-5-18/19/20), whose profiles are services'.
+_PEOPLE_SIDS = ("S-1-5-21-", "S-1-12-1-")
+MAX_PROFILES = 10_000
 HIVE_LIMIT = 512 * 1024 * 1024
 MAX_HIVE_ITEMS = 20_000  # uninstall entries / Run values read from one hive
 
@@ -87,6 +96,59 @@ def run_keys() -> tuple[list[AutostartFact], list[BlindSpot]]:
             for name, value in _values(reg, key).items():
                 out.append(AutostartFact("run-key", name, str(value), f"{hive_name}\\{_RUN}"))
     return out, []
+
+
+def profile_list() -> list[tuple[str, str]]:
+    """(SID, profile folder) of every person's profile on this live Windows machine, with
+    environment variables expanded (`%SystemDrive%\\Users\\alice`); [] elsewhere."""
+    reg = _winreg()
+    if reg is None:
+        return []
+    out: list[tuple[str, str]] = []
+    try:
+        key = reg.OpenKey(reg.HKEY_LOCAL_MACHINE, _PROFILE_LIST)
+    except OSError:
+        return out
+    with key:
+        index = 0
+        while len(out) < MAX_PROFILES:
+            try:
+                sid = reg.EnumKey(key, index)
+            except OSError:
+                break
+            index += 1
+            if not sid.startswith(_PEOPLE_SIDS):
+                continue
+            try:
+                with reg.OpenKey(key, sid) as sub:
+                    path = str(_values(reg, sub).get("ProfileImagePath", ""))
+            except OSError:
+                continue
+            if path:
+                out.append((sid, os.path.expandvars(path)))
+    return out
+
+
+def read_profile_list(fh: BinaryIO, _size: int) -> tuple[tuple[str, str], ...]:
+    """(SID, ProfileImagePath as written, variables unexpanded) of every person's profile
+    in an offline SOFTWARE hive (regipy raises for a file that is not a hive)."""
+    from regipy.registry import RegistryHive
+
+    hive: Any = RegistryHive(os.dup(fh.fileno()))  # type: ignore[no-untyped-call]
+    key = _key(hive, "\\" + _PROFILE_LIST.split("\\", 1)[1])
+    if key is None:
+        return ()
+    out: list[tuple[str, str]] = []
+    for sub in key.iter_subkeys():
+        if len(out) >= MAX_PROFILES:
+            break
+        sid = str(sub.name)
+        if not sid.startswith(_PEOPLE_SIDS):
+            continue
+        for value in sub.iter_values():
+            if str(value.name).lower() == "profileimagepath" and value.value:
+                out.append((sid, str(value.value)))
+    return tuple(out)
 
 
 def _values(reg: Any, key: Any) -> dict[str, Any]:

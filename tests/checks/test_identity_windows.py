@@ -292,3 +292,32 @@ def test_saved_signer_results_keep_the_chain_across_a_restart(tmp_path: Path) ->
     result = scan_image(str(root), "windows", PKI.catalogue())
     assert findings(result) == {} and result.stats["files_hashed"] == 0
     RESULTS.clear()
+
+
+def test_renamed_copy_of_another_version_is_known_by_signer_and_original_file_name(
+    tmp_path: Path,
+) -> None:
+    """A main program of another version copied in as `WeChat_2.exe` has other bytes: it is
+    still the main program by who signed it (verified chain) and the name it was built as
+    (OriginalFilename). A vendor helper with its own OriginalFilename is not; nor is a file
+    that only claims the name, signed by a self-issued "Tencent"."""
+    from bench.pefiles import versioned_pe
+
+    root = field_case_3(tmp_path / "img")
+
+    def tencent(original: str, body: bytes, leaf: object = TENCENT_LEAF) -> bytes:
+        strings = {"CompanyName": "Tencent", "OriginalFilename": original, "ProductName": "WeChat"}
+        cert, key = leaf  # type: ignore[misc]
+        return signed_pe(cert, key, extra=(PKI.ca,), image=versioned_pe(strings, body))
+
+    write(root, f"{INSTALL}/WeChat_2.exe", tencent("WeChat.exe", b"3.9.10" * 100))
+    write(root, f"{INSTALL}/WeChatUpdate.exe", tencent("WeChatUpdate.exe", b"upd" * 100))
+    write(root, f"{INSTALL}/WeChat3.exe", tencent("WeChat.exe", b"x" * 64, self_issued(TENCENT)))
+    found = findings(scan_image(str(root), "windows", PKI.catalogue()))
+    renamed = found.get("windows-renamed-client-exe", [])
+    assert [d.split(":")[0] for d in renamed] == [f"{INSTALL}/WeChat_2.exe"], found
+    assert "OriginalFilename 'WeChat.exe'" in renamed[0] and "chain verified" in renamed[0]
+    assert "期望 expected" in renamed[0]
+    # The forged one is a finding of its own (a signer nobody vouches for), not a copy.
+    assert [d.split(":")[0] for d in found["windows-unknown-binary"]] == [f"{INSTALL}/WeChat3.exe"]
+    assert set(found) == {"windows-renamed-client-exe", "windows-unknown-binary"}

@@ -654,3 +654,55 @@ def test_unreadable_cms_is_a_blind_spot(tmp_path: Path) -> None:
     root = build_bundle(tmp_path / "img")  # the placeholder CMS blob
     result = scan_image(str(root), "macos", APPLE_LIKE)
     assert any("CMS signature cannot be read" in b.reason for b in result.blind_spots)
+
+
+# --- nested helpers ---------------------------------------------------------------------
+
+HELPER = "Frameworks/WeChat Helper.app"
+HELPER_EXE = f"{APP}/Contents/{HELPER}/Contents/MacOS/WeChat"
+
+
+def build_with_helper(tmp_path: Path, helper_sig: Sig) -> Path:
+    """WeChat.app (intact, Tencent-signed) whose seal lists a nested helper app by cdhash,
+    the helper itself a bundle with its own seal and signature (`helper_sig`)."""
+    built = build_bundle(tmp_path / "helper", helper_sig)
+    nested = {
+        HELPER: {
+            "cdhash": b"\3" * 20,
+            "requirement": 'identifier "com.tencent.xinWeChat.helper" and anchor apple generic',
+        }
+    }
+    root = build_bundle(tmp_path / "img", Sig(signer=TENCENT_ID), extra_files2=nested)
+    (root / APP / "Contents" / HELPER).parent.mkdir(parents=True, exist_ok=True)
+    (built / APP).rename(root / APP / "Contents" / HELPER)
+    return root
+
+
+def test_nested_helper_signed_by_the_vendor_is_clean(tmp_path: Path) -> None:
+    root = build_with_helper(tmp_path, Sig(signer=TENCENT_ID))
+    result = scan_image(str(root), "macos", APPLE_LIKE)
+    assert result.findings == [], [f.to_json() for f in result.findings]
+
+
+@pytest.mark.parametrize(
+    ("case", "helper_sig", "expected"),
+    [
+        ("ad hoc", Sig(team="", adhoc=True, cms=False), "ad-hoc signature"),
+        ("another team", Sig(team="ABCDE12345"), "Team ID ABCDE12345 is not the vendor's"),
+        (
+            "a Team ID its certificate does not vouch for",
+            Sig(signer=self_issued("Tencent Technology (Shenzhen) Company Limited")),
+            "does not chain to Apple's roots",
+        ),
+    ],
+)
+def test_nested_helper_is_judged_by_its_own_signature(
+    tmp_path: Path, case: str, helper_sig: Sig, expected: str
+) -> None:
+    """The outer bundle is intact and Tencent-signed; the helper inside was swapped for one
+    re-signed by someone else (Frida-injected WeChat copies do this to helpers)."""
+    root = build_with_helper(tmp_path, helper_sig)
+    result = scan_image(str(root), "macos", APPLE_LIKE)
+    sig = findings(result, "macos-code-signature")
+    assert list(sig) == [HELPER_EXE], (case, sig)
+    assert expected in sig[HELPER_EXE], (case, sig[HELPER_EXE])

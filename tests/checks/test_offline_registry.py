@@ -71,3 +71,35 @@ def test_a_broken_hive_is_a_blind_spot_that_names_it(tmp_path: Path) -> None:
     hive.write_bytes(b"regf" + b"\0" * 100)
     result = image_scanner(str(root), "windows").scan()
     assert any(b.what.endswith("config/SOFTWARE") for b in result.blind_spots), result.blind_spots
+
+
+PROFILES = r"Microsoft\Windows NT\CurrentVersion\ProfileList"
+
+
+@needs_hivex
+def test_profiles_outside_users_come_from_the_profile_list(tmp_path: Path) -> None:
+    """A profile the registry places at C:\\Profiles\\bob (a moved ProfilesDirectory) is a
+    home like C:\\Users\\alice: its files are scanned. Service profiles and other volumes
+    are not homes of this image."""
+    root = tmp_path / "img"
+    (root / "Users" / "alice").mkdir(parents=True)
+    bot = root / "Profiles" / "bob" / "Documents" / "wx"
+    bot.mkdir(parents=True)
+    (bot / "itchat.pkl").write_bytes(b"session")
+    (root / "Windows" / "System32" / "config" / "systemprofile").mkdir(parents=True)
+    write_hive(
+        root / "Windows" / "System32" / "config" / "SOFTWARE",
+        {
+            rf"{PROFILES}\S-1-5-18": {
+                "ProfileImagePath": r"%systemroot%\system32\config\systemprofile"
+            },
+            rf"{PROFILES}\S-1-5-21-1-2-3-1001": {"ProfileImagePath": r"C:\Profiles\bob"},
+            rf"{PROFILES}\S-1-5-21-1-2-3-1002": {"ProfileImagePath": r"%SystemDrive%\Users\alice"},
+            rf"{PROFILES}\S-1-5-21-1-2-3-1003": {"ProfileImagePath": r"E:\Profiles\carol"},
+        },
+    )
+    scanner = image_scanner(str(root), "windows")
+    assert sorted(u.name for u in scanner.layout.users) == ["alice", "bob"]
+    result = scanner.scan()
+    found = [e.path for f in result.findings if f.rule_id == "itchat" for e in f.evidence]
+    assert "Profiles/bob/Documents/wx/itchat.pkl" in found, found

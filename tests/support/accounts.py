@@ -27,12 +27,23 @@ def _run(argv: list[str], check: bool) -> subprocess.CompletedProcess[str]:
 
 
 def add_user(
-    name: str, *, home: bool = False, shell: str = "/usr/sbin/nologin", system: bool = False
+    name: str,
+    *,
+    home: bool = False,
+    shell: str = "/usr/sbin/nologin",
+    system: bool = False,
+    home_dir: str | None = None,
+    skel: str | None = None,
 ) -> pwd.struct_passwd:
-    """A new account `name`; with `home`, its home is created under /home."""
+    """A new account `name`; with `home`, its home is created (under /home, or at
+    `home_dir`, filled from the skeleton folder `skel` if given)."""
     argv = ["useradd", "--shell", shell, "--create-home" if home else "--no-create-home"]
     if system:
         argv.append("--system")
+    if home_dir is not None:
+        argv += ["--home-dir", home_dir]
+    if skel is not None:
+        argv += ["--skel", skel]
     _run([*argv, name], check=True)
     return pwd.getpwnam(name)
 

@@ -125,3 +125,52 @@ def test_tool_in_a_running_pythons_environment_is_found(
     assert _found(result, "wechatferry", str(prefix).lstrip("/")), [
         (f.rule_id, [e.path for e in f.evidence]) for f in result.findings
     ]
+
+
+def _project(tmp_path: Path) -> Path:
+    """A project folder outside every home and every place the walk covers."""
+    project = tmp_path / f"proj-{uuid.uuid4().hex[:6]}" / "bot"
+    project.mkdir(parents=True)
+    return project
+
+
+def _running(argv: list[str], cwd: Path) -> ScanResult:
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        assert proc.poll() is None, f"{argv} exited"
+        return live_scanner().scan()
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_bot_run_from_a_project_folder_finds_its_node_modules(
+    downloads: registry.Downloads, tmp_path: Path
+) -> None:
+    project = _project(tmp_path)
+    registry.install_npm(downloads.tarballs["wechaty"], project / "node_modules", "wechaty")
+    (project / "bot.js").write_text("setInterval(() => {}, 1000);\n")
+    node = shutil.which("node")
+    assert node is not None
+    idle = live_scanner().scan()
+    assert not _found(idle, "wechaty", str(project).lstrip("/"))  # nobody walks there
+    result = _running([node, "bot.js"], project)
+    assert _found(result, "wechaty", f"{str(project).lstrip('/')}/node_modules/wechaty"), [
+        (f.rule_id, [e.path for e in f.evidence]) for f in result.findings
+    ]
+
+
+def test_python_bot_beside_its_unactivated_venv_finds_the_venvs_packages(
+    downloads: registry.Downloads, tmp_path: Path
+) -> None:
+    """`python3 bot.py` (the system's Python, the venv not activated, PYTHONPATH set by a
+    script) run from the project folder: the project's venv is the one it uses."""
+    project = _project(tmp_path)
+    _pip_venv(project / "env311", downloads.wheels["wcferry"])
+    (project / "bot.py").write_text("import time\ntime.sleep(60)\n")
+    result = _running([PYTHON, "bot.py"], project)
+    assert _found(result, "wechatferry", f"{str(project).lstrip('/')}/env311/lib/"), [
+        (f.rule_id, [e.path for e in f.evidence]) for f in result.findings
+    ]

@@ -1,0 +1,87 @@
+"""The identities page over the real app: approved identities (built-in and from the policy)
+and exceptions are listed; IT grants one device an exception with a reason and an expiry,
+which that device alone receives in its signed policy, audited and shown on the page."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from fastapi.testclient import TestClient
+
+from checks.catalogue import load_builtin
+from tests.server.conftest import Harness
+from tests.server.test_dashboard import audit_actions, csrf_of
+from tests.server.test_policy import POLICY, publish
+
+
+def _device_policy(harness: Harness, token: str) -> dict[str, object]:
+    client = TestClient(harness.app, client=("10.9.0.1", 5000))
+    signed = client.get("/api/v1/policy", headers={"Authorization": f"Bearer {token}"})
+    assert signed.status_code == 200, signed.text
+    return json.loads(base64.b64decode(signed.json()["payload"]))
+
+
+def test_identities_page_requires_login(harness: Harness) -> None:
+    response = harness.client.get("/identities", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def test_it_grants_one_device_an_exception_with_a_reason_and_an_expiry(harness: Harness) -> None:
+    harness.add_admin()
+    harness.login()
+    laptop = harness.enroll("dev-laptop")
+    other = harness.enroll("other-pc")
+    publish(harness)  # for every device: approves a pinned macOS identity
+    page = harness.client.get("/identities", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert "wechat-mac-pinned" in page.text and "Team ID: 5A4RE8SF68" in page.text
+    assert any(c.id in page.text for c in load_builtin().clients)  # built-in identities too
+    csrf = csrf_of(page.text)
+
+    form = {
+        "csrf_token": csrf,
+        "device_id": laptop.device_id,
+        "rule_id": "itchat",
+        "subject": "home/dev/tests/fixtures/itchat.pkl",
+        "reason_zh": "测试夹具，不是真实会话",
+        "reason_en": "a test fixture, not a real session",
+        "days": "14",
+    }
+    missing = harness.client.post("/identities/exceptions", data={**form, "subject": ""})
+    assert missing.status_code == 422 and "Fill in the subject or the finding key" in missing.text
+    unknown = harness.client.post("/identities/exceptions", data={**form, "device_id": "nope"})
+    assert unknown.status_code == 422 and "No device nope" in unknown.text
+
+    granted = harness.client.post(
+        "/identities/exceptions", data=form, headers={"Accept-Language": "en"}
+    )
+    assert granted.status_code == 200, granted.text
+    assert f"published to device {laptop.device_id}" in granted.text
+    assert "a test fixture, not a real session" in granted.text and "admin:alice" in granted.text
+    actions = audit_actions(harness)
+    assert actions[-2:] == ["policy.publish", "exception.grant"]
+
+    # The device receives it, with the policy it had (the approved identity kept); the
+    # agent's own parser accepts it and it covers that finding only until it expires.
+    mine = _device_policy(harness, laptop.token)
+    assert mine["devices"] == [laptop.device_id]
+    assert [c["id"] for c in mine["approved_clients"]] == ["wechat-mac-pinned"]  # type: ignore[index]
+    catalogue = load_builtin().with_exceptions(mine["exceptions"])  # type: ignore[arg-type]
+    (grant,) = catalogue.exceptions
+    now = harness.clock.now().timestamp()
+    assert grant.covers("itchat", form["subject"], "", now)
+    assert not grant.covers("itchat", form["subject"], "", now + 15 * 86400)
+    assert grant.granted_by == "admin:alice"
+    # Another device keeps the policy for everyone, with no exception.
+    assert not _device_policy(harness, other.token).get("exceptions")
+
+    zh = harness.client.get("/identities", headers={"Accept-Language": "zh-CN"})
+    assert "测试夹具，不是真实会话" in zh.text and "批准的客户端身份与例外" in zh.text
+
+
+def test_the_policy_page_example_still_publishes(harness: Harness) -> None:
+    """The grant builds on the device's policy as published: POLICY round-trips."""
+    harness.add_admin()
+    harness.login()
+    assert publish(harness, dict(POLICY)) == 1
