@@ -7,14 +7,20 @@ Errors a person sees are `AgentError`s carrying a code and a message in both lan
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
+from protocol.ipc import parse_answer, parse_event
 from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 from protocol.messages import AccountType, ReportCategory
 
 __all__ = ["MAX_ATTACHMENTS", "MAX_ATTACHMENT_BYTES"]
 
 PROTOCOL_VERSION = 1
+
+log = logging.getLogger("wxguard.agent.api")
 
 
 class AgentError(Exception):
@@ -104,28 +110,65 @@ class AgentAPI(Protocol):
     def acknowledge_policy(self, text_version: str) -> dict[str, Any]: ...
 
 
+def unreadable_answer(op: str, exc: ValidationError) -> AgentError:
+    """An answer whose known fields do not fit their model (an agent of another version with
+    a changed field, or a bug): said plainly instead of failing later on a missing value."""
+    where = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+        for e in exc.errors(include_url=False)[:3]
+    )
+    return AgentError(
+        "bad-answer",
+        f"无法读取 wxguard 代理对 {op} 的回答（{where}）。代理和托盘的版本可能不一致，请联系 IT。",
+        f"The wxguard agent's answer to {op} cannot be read ({where}). The agent and this "
+        "program may be of different versions; contact IT.",
+    )
+
+
 class TypedCalls:
     """The typed methods of `AgentAPI`, written once over one untyped `call(op, args)`; the
-    socket client and the in-process adapter differ only in how they carry the call."""
+    socket client and the in-process adapter differ only in how they carry the call.
+
+    Every answer is read through its model (`protocol.ipc.parse_answer`): fields this side
+    does not know are dropped (a newer agent does not break an older tray), a known field of
+    the wrong type is the AgentError `bad-answer`."""
 
     def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
         raise NotImplementedError
 
+    def answer(self, op: str, args: dict[str, Any] | None = None) -> Any:
+        """`call(op, args)`, its answer read through the operation's model."""
+        result = self.call(op, args)
+        try:
+            return parse_answer(op, result)
+        except ValidationError as exc:
+            raise unreadable_answer(op, exc) from None
+
     def hello(self) -> dict[str, Any]:
-        return dict(self.call("hello"))
+        return dict(self.answer("hello"))
 
     def status(self) -> dict[str, Any]:
-        return dict(self.call("status"))
+        return dict(self.answer("status"))
 
     def findings(self) -> list[dict[str, Any]]:
-        return list(self.call("findings"))
+        return list(self.answer("findings"))
 
     def scan_now(self) -> dict[str, Any] | None:
-        result = self.call("scan_now")
+        result = self.answer("scan_now")
         return dict(result) if result is not None else None
 
     def wait_events(self, since: int, timeout: float) -> dict[str, Any]:
-        return dict(self.call("events", {"since": since, "timeout": timeout}))
+        reply = dict(self.answer("events", {"since": since, "timeout": timeout}))
+        events = []
+        for event in reply.get("events") or []:
+            try:
+                event["data"] = parse_event(str(event.get("kind", "")), event.get("data") or {})
+            except ValidationError as exc:  # one unreadable event must not stop the feed
+                log.warning("dropped an unreadable %s event: %s", event.get("kind"), exc)
+                continue
+            events.append(event)
+        reply["events"] = events
+        return reply
 
     def submit_report(
         self,
@@ -146,19 +189,19 @@ class TypedCalls:
             "contact": contact,
             "attachments": attachments,
         }
-        return dict(self.call("submit_report", args))
+        return dict(self.answer("submit_report", args))
 
     def my_reports(self) -> list[dict[str, Any]]:
-        return list(self.call("my_reports"))
+        return list(self.answer("my_reports"))
 
     def refresh(self) -> dict[str, Any]:
-        return dict(self.call("refresh"))
+        return dict(self.answer("refresh"))
 
     def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(self.call("report_password_status", {"accounts": accounts}))
+        return dict(self.answer("report_password_status", {"accounts": accounts}))
 
     def policy(self) -> dict[str, Any]:
-        return dict(self.call("policy"))
+        return dict(self.answer("policy"))
 
     def acknowledge_policy(self, text_version: str) -> dict[str, Any]:
-        return dict(self.call("acknowledge_policy", {"text_version": text_version}))
+        return dict(self.answer("acknowledge_policy", {"text_version": text_version}))

@@ -144,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return _check(args)
     if args.command == "agent":
+        from agent.lean import skip_unused_imports
+
+        skip_unused_imports()  # before the agent's libraries are imported
         from agent.api import AgentError
         from agent.config import ConfigError
         from agent.daemon import run

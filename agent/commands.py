@@ -74,7 +74,7 @@ def _enroll(client: AgentClient, args: argparse.Namespace) -> int:
         request["policy_key_pem"] = _read_text(args.policy_key, "policy key")
     elif args.no_policy_key:
         request["no_policy_key"] = True
-    result = client.call("enroll", request)
+    result = client.answer("enroll", request)
     if args.format == "json":
         sys.stdout.write(json_for_terminal(json.dumps(result, ensure_ascii=False, indent=2)) + "\n")
     elif result.get("enrolled"):

@@ -31,7 +31,7 @@ from agent.exchange import Caller, Exchange
 from agent.outbox import OutboxError, OutboxFull
 from agent.principals import UserId
 from agent.service import AgentService
-from protocol.ipc import AcknowledgeArgs, PasswordStatusArgs, ReportSubmission
+from protocol.ipc import AcknowledgeArgs, PasswordStatusArgs, ReportSubmission, build_answer
 from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 from protocol.text import Strict
 
@@ -222,7 +222,8 @@ class Dispatcher:
         if handler is None:
             raise _bad("unknown-op", f"未知操作：{op!r}。", f"unknown operation {op!r}.")
         try:
-            return handler(args if args is not None else {}, peer)
+            # Every answer through its model (protocol.ipc.ANSWERS): a wrong shape fails here.
+            return build_answer(op, handler(args if args is not None else {}, peer))
         except OutboxFull as exc:
             raise AgentError("disk-full", exc.zh, exc.en) from exc
         except (OutboxError, CredentialsError) as exc:

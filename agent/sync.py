@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from agent import machine
 from agent import outbox as ob
 from agent.backoff import Backoff, full_jitter
 from agent.config import Settings
@@ -70,20 +71,14 @@ class DeviceInfo:
     machine_id: str = ""  # a hash of the machine's stable id (`machine_id()`), "" if unknown
 
 
-def machine_id(
-    paths: Sequence[Path] = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id")),
-) -> str:
-    """A hash of this machine's stable id, sent at enrollment so the server links a machine that
-    IT enrolls again to its earlier record; "" when there is none to read (the server then
-    creates a new record, as before)."""
-    for path in paths:
-        try:
-            raw = path.read_text("ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            continue
-        if raw:
-            return hashlib.sha256(b"wxguard-machine\0" + raw.encode()).hexdigest()
-    return ""
+def machine_id(paths: Sequence[Path] | None = None) -> str:
+    """A hash of this machine's stable id (`agent.machine`: Linux machine-id, macOS
+    IOPlatformUUID, Windows MachineGuid); "" when there is none to read. `paths`: the Linux
+    files to try instead of the system's (tests)."""
+    if paths is not None:
+        raw = machine.linux_id(paths)
+        return machine.hashed(raw) if raw else ""
+    return machine.machine_id()
 
 
 def enrollment_fingerprint(url: str, secret: str) -> str:

@@ -181,14 +181,64 @@ def _bench_guard(rounds: int) -> None:
         mount.rmdir()
 
 
+# What the agent process loads before it has looked at anything, in the order it loads it:
+# (label, Python statements run after the previous steps). RSS is cumulative.
+_FLOOR_STEPS: tuple[tuple[str, str], ...] = (
+    ("interpreter", "pass"),
+    ("agent.lean applied", "from agent.lean import skip_unused_imports; skip_unused_imports()"),
+    ("pydantic + protocol models", "import protocol.messages, protocol.policy, protocol.ipc"),
+    ("cryptography", "import cryptography.hazmat.primitives.asymmetric.ed25519, cryptography.x509"),
+    ("httpx", "import httpx"),
+    ("keyring", "import keyring"),
+    ("checks engine", "import checks.engine, checks.api"),
+    ("agent daemon modules", "import agent.cli, agent.daemon"),
+    ("HTTP client (enrolled)", "httpx.Client().close()"),
+    ("yara-x", "import yara_x"),
+    (
+        "built-in catalogue (YARA compiled)",
+        "from checks.catalogue import load_builtin; load_builtin()",
+    ),
+)
+
+
+def bench_import_floor() -> None:
+    """The agent's RSS before its first scan, step by step (`--imports`): what the code and
+    libraries cost, apart from what a machine's files add. One fresh interpreter."""
+    code = [
+        "def _rss():",
+        "    for line in open('/proc/self/status'):",
+        "        if line.startswith('VmRSS'):",
+        "            return int(line.split()[1]) / 1024",
+    ]
+    for label, stmt in _FLOOR_STEPS:
+        code.append(stmt)
+        code.append(f"print({label!r}, _rss(), flush=True)")
+    out = subprocess.run(
+        [sys.executable, "-c", "\n".join(code)], capture_output=True, text=True, check=True
+    ).stdout
+    last = 0.0
+    for line in out.splitlines():
+        label, _, value = line.rpartition(" ")
+        rss = float(value)
+        print(f"{label.strip(chr(39)):40s} {rss:6.1f} MB  (+{rss - last:5.1f})")
+        last = rss
+    print(f"agent floor before any scan: {last:.1f} MB (idle goal < 60 MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--imports", action="store_true", help="RSS of the agent's imports, step by step"
+    )
     parser.add_argument("--idle-seconds", type=float, default=600.0, help="idle measurement period")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--exec", action="store_true", help="exec events and the exec guard")
     parser.add_argument("--starts", type=int, default=200)
     parser.add_argument("--load-seconds", type=float, default=30.0)
     args = parser.parse_args()
+    if args.imports:
+        bench_import_floor()
+        return
     if args.exec:
         bench_exec(args.starts, args.load_seconds)
         return

@@ -58,6 +58,17 @@ def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MiB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KiB"
 
 
+def _limit_bytes(n: int) -> str:
+    """A size limit as people write it: 10 MiB, not 10.0 MiB."""
+    mib = 1024 * 1024
+    return f"{n // mib} MiB" if n % mib == 0 else _mib(n)
+
+
+def _count_text(n: int) -> str:
+    """A limit as the form shows it: 10000 -> "10,000"."""
+    return f"{n:,}"
+
+
 class ReportDialog(QDialog):
     """Form → confirmation (exactly what will be sent) → queued → delivered with a case number."""
 
@@ -112,12 +123,17 @@ class ReportDialog(QDialog):
         self.occurred.setDateTime(now)
         self.occurred.setMaximumDateTime(now)
         self.summary = QLineEdit()
-        self.summary.setPlaceholderText(self.tr("One line, up to 200 characters"))
+        # The limits are the protocol's (protocol/limits.py), never copied here.
+        self.summary.setPlaceholderText(
+            self.tr("One line, up to %1 characters").replace("%1", _count_text(MAX_SUMMARY))
+        )
         self.summary_count = QLabel()
         self.summary.textChanged.connect(self._count)
         self.description = QPlainTextEdit()
         self.description.setPlaceholderText(
-            self.tr("What you saw, when, and what you already did (up to 10,000 characters)")
+            self.tr("What you saw, when, and what you already did (up to %1 characters)").replace(
+                "%1", _count_text(MAX_DESCRIPTION)
+            )
         )
         self.description.textChanged.connect(self._count)
         self.description_count = QLabel()
@@ -276,9 +292,10 @@ class ReportDialog(QDialog):
             return False
         if att.size > MAX_ATTACHMENT_BYTES:
             self._fail(
-                self.tr("%1 is %2; each attachment must be at most 10 MiB.")
+                self.tr("%1 is %2; each attachment must be at most %3.")
                 .replace("%1", att.filename)
                 .replace("%2", _mib(att.size))
+                .replace("%3", _limit_bytes(MAX_ATTACHMENT_BYTES))
             )
             return False
         self.attachments.append(att)
@@ -304,15 +321,15 @@ class ReportDialog(QDialog):
             problems.append(self.tr("Write a one-line summary."))
         elif len(summary) > MAX_SUMMARY:
             problems.append(
-                self.tr("The summary has %1 characters; the limit is 200.").replace(
-                    "%1", str(len(summary))
-                )
+                self.tr("The summary has %1 characters; the limit is %2.")
+                .replace("%1", str(len(summary)))
+                .replace("%2", _count_text(MAX_SUMMARY))
             )
         if len(self.description.toPlainText()) > MAX_DESCRIPTION:
             problems.append(
-                self.tr("The description has %1 characters; the limit is 10,000.").replace(
-                    "%1", str(len(self.description.toPlainText()))
-                )
+                self.tr("The description has %1 characters; the limit is %2.")
+                .replace("%1", str(len(self.description.toPlainText())))
+                .replace("%2", _count_text(MAX_DESCRIPTION))
             )
         occurred = self.occurred.dateTime().toPython()
         now = self.clock().replace(tzinfo=None)

@@ -48,11 +48,75 @@ DEVICE_MODELS: tuple[type[BaseModel], ...] = (
 IPC_MODELS: tuple[type[BaseModel], ...] = (
     ipc.ReportSubmission,
     ipc.AttachmentUpload,
-    ipc.ReportQueued,
     ipc.PasswordStatusArgs,
     ipc.PasswordEntry,
     ipc.AcknowledgeArgs,
+    # answers
+    ipc.HelloAnswer,
+    ipc.StatusAnswer,
+    ipc.ScanSummaryView,
+    ipc.CoverageView,
+    ipc.ReasonView,
+    ipc.BlindSpotView,
+    ipc.OutboxRejection,
+    ipc.ErrorView,
+    ipc.EnforcementStatus,
+    ipc.PendingTermination,
+    ipc.FindingView,
+    ipc.EvidenceView,
+    ipc.Bilingual,
+    ipc.EventsAnswer,
+    ipc.EventView,
+    ipc.ReportQueued,
+    ipc.MyReport,
+    ipc.ReplyView,
+    ipc.RefreshAnswer,
+    ipc.PasswordAccepted,
+    ipc.PolicyView,
+    ipc.PasswordPolicyView,
+    ipc.Acknowledged,
+    ipc.EnrollAnswer,
+    # event data
+    ipc.FindingNewEvent,
+    ipc.FindingResolvedEvent,
+    ipc.StatusEvent,
+    ipc.PolicyEvent,
+    ipc.ReportEvent,
+    ipc.EnforcementEvent,
+    ipc.ExecBlockEvent,
 )
+
+
+def _type_name(kind: Any) -> str:
+    """`list[FindingView]` -> "list of **FindingView**", `X | None` -> "**X** or null"."""
+    text = str(kind).replace("protocol.ipc.", "")
+    if text.startswith("list["):
+        return f"list of **{text[5:-1]}**"
+    if text.endswith(" | None"):
+        return f"**{text[: -len(' | None')]}** or null"
+    return f"**{getattr(kind, '__name__', text)}**"
+
+
+def ipc_title() -> str:
+    """The head of docs/ipc.md's generated section: which model answers which operation, and
+    which model is the `data` of which event kind."""
+    answers = "\n".join(f"| `{op}` | {_type_name(kind)} |" for op, kind in ipc.ANSWERS.items())
+    events = "\n".join(
+        f"| `{kind}` | **{model.__name__}** |" for kind, model in ipc.EVENT_DATA.items()
+    )
+    return (
+        "The IPC requests, answers and events, from `protocol/ipc.py`. The agent builds every "
+        "answer and event through its model (`build_answer`, `build_event`: a field the model "
+        "does not name is an error); the tray and the CLI read them with `parse_answer` / "
+        "`parse_event`, which drop fields they do not know (**StatusAnswer**, **FindingView** "
+        "and **EvidenceView** keep them)"
+        "\n\n| op | answer |\n|---|---|\n"
+        + answers
+        + "\n\n| event kind | data |\n|---|---|\n"
+        + events
+        + "\n\nEvery model"
+    )
+
 
 _LIMITS = (
     ("minLength", "≥ {} chars"),
@@ -148,10 +212,7 @@ def render(text: str, models: tuple[type[BaseModel], ...], title: str) -> str:
 
 DOCS = {
     "protocol.md": (DEVICE_MODELS, "Every message of the device protocol, from `protocol/`"),
-    "ipc.md": (
-        IPC_MODELS,
-        "The IPC requests that carry what a person typed, from `protocol/ipc.py`",
-    ),
+    "ipc.md": (IPC_MODELS, ipc_title()),
 }
 
 

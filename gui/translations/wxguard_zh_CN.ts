@@ -400,12 +400,12 @@
         <translation>请选择发生了什么…</translation>
     </message>
     <message>
-        <source>One line, up to 200 characters</source>
-        <translation>一行，最多 200 个字符</translation>
+        <source>One line, up to %1 characters</source>
+        <translation>一行，最多 %1 个字符</translation>
     </message>
     <message>
-        <source>What you saw, when, and what you already did (up to 10,000 characters)</source>
-        <translation>您看到了什么、何时发生、已经采取了哪些措施（最多 10,000 个字符）</translation>
+        <source>What you saw, when, and what you already did (up to %1 characters)</source>
+        <translation>您看到了什么、何时发生、已经采取了哪些措施（最多 %1 个字符）</translation>
     </message>
     <message>
         <source>Account name or WeChat ID (optional)</source>
@@ -496,8 +496,8 @@
         <translation>每份报告最多附加 %1 个文件。</translation>
     </message>
     <message>
-        <source>%1 is %2; each attachment must be at most 10 MiB.</source>
-        <translation>%1 大小为 %2；每个附件不能超过 10 MiB。</translation>
+        <source>%1 is %2; each attachment must be at most %3.</source>
+        <translation>%1 大小为 %2；每个附件不能超过 %3。</translation>
     </message>
     <message>
         <source>Choose what kind of incident this is.</source>
@@ -508,12 +508,12 @@
         <translation>请填写一行摘要。</translation>
     </message>
     <message>
-        <source>The summary has %1 characters; the limit is 200.</source>
-        <translation>摘要有 %1 个字符，上限为 200。</translation>
+        <source>The summary has %1 characters; the limit is %2.</source>
+        <translation>摘要有 %1 个字符，上限为 %2。</translation>
     </message>
     <message>
-        <source>The description has %1 characters; the limit is 10,000.</source>
-        <translation>事件经过有 %1 个字符，上限为 10,000。</translation>
+        <source>The description has %1 characters; the limit is %2.</source>
+        <translation>事件经过有 %1 个字符，上限为 %2。</translation>
     </message>
     <message>
         <source>The time it happened cannot be in the future.</source>

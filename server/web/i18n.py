@@ -179,7 +179,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "server's Ed25519 key.",
     ),
     "policy.invalid.title": ("策略无效，未发布", "Policy not published: it is invalid"),
-    "policy.published": ("已发布版本 {version}。", "Published version {version}."),
+    "policy.published": ("已发布 {version}。", "Published {version}."),
     "policy.payload": ("已签名内容", "Signed content"),
     "audit.title": ("审计日志", "Audit trail"),
     "audit.at": ("时间", "Time"),

@@ -491,14 +491,20 @@ def _policy_page(
     published: int | None,
 ) -> Response:
     current = crud.current_policy(session, now)
+    history = crud.policies(session)
+    # Each policy by its one label (protocol.policy.policy_label), as the tray and CLI show it.
+    labels = {p.version: crud.label_of(p) for p in history}
     return render(
         request,
         state,
         "policy.html",
         {
             "current": current,
+            "current_label": crud.label_of(current),
+            "labels": labels,
+            "published_label": labels.get(published or 0, f"v{published}"),
             "current_text": current.payload.decode() if current else "",
-            "history": crud.policies(session),
+            "history": history,
             "key_id": state.signer.key_id,
             "policy_error": error,
             "draft": draft,

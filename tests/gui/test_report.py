@@ -166,3 +166,26 @@ def test_refresh_asks_the_agent_to_ask_the_server(qtbot, make_tray, agent) -> No
     button = next(b for b in w.findChildren(QPushButton) if b.text() == "Refresh")
     button.click()
     qtbot.waitUntil(lambda: len(agent.called("refresh")) == 1, timeout=3000)
+
+
+def test_the_form_states_the_protocols_limits(qtbot, make_tray, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The hints and refusals name the limits of protocol/limits.py, not copies of them: a
+    changed limit changes what the employee reads."""
+    import gui.report_dialog as rd
+    from protocol import limits
+
+    tray = make_tray()
+    d = tray.open_report()
+    assert d.summary.placeholderText() == f"One line, up to {limits.MAX_SUMMARY:,} characters"
+    assert f"up to {limits.MAX_DESCRIPTION:,} characters" in d.description.placeholderText()
+    monkeypatch.setattr(rd, "MAX_SUMMARY", 150)
+    monkeypatch.setattr(rd, "MAX_DESCRIPTION", 5000)
+    d.close()
+    d = tray.open_report()
+    assert d.summary.placeholderText() == "One line, up to 150 characters"
+    assert "up to 5,000 characters" in d.description.placeholderText()
+    fill(qtbot, d, summary="x" * 151)
+    d.description.setPlainText("y" * 5001)
+    assert not d.review()
+    assert "151 characters; the limit is 150" in d.error.text()
+    assert "5001 characters; the limit is 5,000" in d.error.text()

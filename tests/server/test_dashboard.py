@@ -271,7 +271,7 @@ def test_publishing_a_policy_from_the_dashboard_validates_first(harness: Harness
     )
     assert bad.status_code == 422 and "enforcement" in bad.text
     good = harness.client.post("/policy", data={"document": json.dumps(POLICY), "csrf_token": csrf})
-    assert good.status_code == 200 and "Published version 1" in good.text
+    assert good.status_code == 200 and "Published v1 · 2026-03" in good.text
     assert "policy.publish" in audit_actions(harness)
 
 

@@ -19,7 +19,7 @@ def test_the_current_policy_is_found_and_shown_on_the_dashboard(harness: Harness
     harness.login()
     csrf = csrf_of(harness.client.get("/policy").text)
     page = harness.client.post("/policy", data={"document": json.dumps(POLICY), "csrf_token": csrf})
-    assert "Published version 1" in page.text
+    assert "Published v1 · 2026-03" in page.text
     assert "No policy has been published yet." not in page.text
     again = harness.client.get("/policy").text
     assert "No policy has been published yet." not in again

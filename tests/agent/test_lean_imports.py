@@ -1,0 +1,72 @@
+"""The running agent does not import what it does not use (agent/lean.py): a real, enrolled
+`wxguard agent run` process, its imports recorded by Python itself (-X importtime). Its idle
+RSS is printed as a figure, not asserted (`python -m bench.agent` measures it over time)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from agent.client import AgentClient
+from agent.lean import NOT_AT_IDLE, UNUSED
+from tests.support.real_agent import AgentUnderTest
+from tests.support.real_server import RealServer
+
+
+class _ImportTimedAgent(AgentUnderTest):
+    def env(self) -> dict[str, str]:
+        return super().env() | {"PYTHONPROFILEIMPORTTIME": "1"}
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RealServer]:
+    srv = RealServer(tmp_path / "server")
+    srv.start()
+    yield srv
+    srv.stop()
+    srv.engine.dispose()
+
+
+def _imported(log: str) -> set[str]:
+    """Top-level names of the modules Python reported importing (`import time: … | name`).
+    An import that agent.lean made fail is reported too (a few µs, no submodules): not counted."""
+    names = set()
+    for line in log.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name and name != "imported package" and name not in UNUSED:
+                names.add(name.split(".", 1)[0])
+    return names
+
+
+def test_an_idle_enrolled_agent_has_not_imported_what_it_does_not_use(
+    server: RealServer, tmp_path: Path
+) -> None:
+    agent = _ImportTimedAgent(tmp_path / "agent")
+    agent.start()
+    try:
+        agent.enroll(server)
+        with AgentClient(agent.socket, timeout=60) as client:
+            deadline = time.monotonic() + 180
+            while True:
+                status = client.status()
+                if status.get("server_reachable") and status.get("last_scan"):
+                    break
+                assert time.monotonic() < deadline, status
+                time.sleep(0.5)
+            client.my_reports()
+            client.policy()
+        assert agent.proc is not None
+        rss = psutil.Process(agent.proc.pid).memory_info().rss / 2**20
+        print(f"\nagent RSS after start-up, enrollment and the first scan: {rss:.1f} MB")
+    finally:
+        agent.stop()
+    log = (agent.home / "stderr.log").read_text("utf-8", "replace")
+    imported = _imported(log)
+    assert "httpx" in imported and "pydantic" in imported  # the log does record imports
+    assert "httpcore" in imported  # the HTTP client ran (enrolled, heartbeats)
+    assert sorted(imported & set(NOT_AT_IDLE)) == []
