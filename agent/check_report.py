@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from checks.model import Lang, ScanResult, Severity
 from checks.text import one_line
+from protocol.finding_text import fix_lines
 
 _SEVERITY = {
     Severity.CRITICAL: ("严重", "CRITICAL"),
@@ -47,7 +48,9 @@ def render_text(result: ScanResult, lang: Lang) -> str:
             if len(finding.evidence) > 5:
                 more = len(finding.evidence) - 5
                 lines.append(f"      - …另有 {more} 条证据" if zh else f"      - …and {more} more")
-            lines.append(("      处理：" if zh else "      Fix: ") + finding.remediation.get(lang))
+            intro, *steps = fix_lines(finding.to_json(lang), str(lang)) or [""]
+            lines.append(("      处理：" if zh else "      How to fix it: ") + intro)
+            lines.extend(f"        {step}" for step in steps)
     if result.blind_spots:
         lines.append("")
         lines.append(

@@ -505,10 +505,16 @@ def wire_finding(record: FindingRecord, status: str) -> dict[str, Any]:
         "first_seen": iso(datetime.fromtimestamp(record.first_seen, UTC)),
         "last_seen": iso(datetime.fromtimestamp(max(record.last_seen, record.first_seen), UTC)),
     }
-    for key in ("title_i18n", "remediation_i18n"):
+    for key in ("title_i18n", "remediation_i18n", "remediation_intro_i18n"):
         text = _wire_i18n(body.get(key))
         if text is not None:
             out[key] = text
+    steps = body.get("remediation_steps")
+    if isinstance(steps, Mapping) and (steps.get("zh") or steps.get("en")):
+        out["remediation_steps"] = {
+            lang: [_cut(s, 4000) for s in steps.get(lang, [])[:30] if isinstance(s, str)]
+            for lang in ("zh", "en")
+        }
     return out
 
 

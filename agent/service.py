@@ -47,6 +47,7 @@ from protocol.device_state import (
     device_state,
     worst_severity,
 )
+from protocol.finding_text import fix_lines
 
 log = logging.getLogger("wxguard.agent")
 
@@ -492,6 +493,8 @@ class AgentService:
                 record.body.get("title", ""),
                 _evidence_line(record),
             )
+            # The log is one record per line: the steps stay numbered inside it.
+            log.info("how to fix %s: %s", record.rule_id, "  ".join(fix_lines(record.body, "en")))
         for record in delta.resolved:
             log.info("resolved %s (%s)", record.rule_id, record.key)
         return delta

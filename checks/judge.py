@@ -356,6 +356,7 @@ def _assemble(rule: Rule, hits: list[_Hit]) -> list[Finding]:
             category=rule.category,
             severity=rule.severity,
             remediation=rule.remediation,
+            steps=rule.steps,
             evidence=tuple(evidence),
             subject=subject,
             references=rule.references,

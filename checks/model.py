@@ -62,6 +62,36 @@ class Text:
         return self.zh if str(lang) == Lang.ZH else self.en
 
 
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """The steps that fix a finding, in both languages: each a whole sentence a person
+    follows, shown as a numbered list (the two languages may differ in count)."""
+
+    zh: tuple[str, ...] = ()
+    en: tuple[str, ...] = ()
+
+    def get(self, lang: Lang | str) -> tuple[str, ...]:
+        return self.zh if str(lang) == Lang.ZH else self.en
+
+    def __bool__(self) -> bool:
+        return bool(self.zh or self.en)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"zh": list(self.zh), "en": list(self.en)}
+
+
+def remediation_text(intro: Text, steps: Steps) -> Text:
+    """The flat text of a remediation (older servers, logs, one-field readers): the intro,
+    then one numbered line per step ("1. Quit WeChat.")."""
+
+    def flat(lang: Lang) -> str:
+        lines = [intro.get(lang)] if intro.get(lang) else []
+        lines.extend(f"{i}. {step}" for i, step in enumerate(steps.get(lang), 1))
+        return "\n".join(lines)
+
+    return Text(zh=flat(Lang.ZH), en=flat(Lang.EN))
+
+
 def safe_text(text: str) -> str:
     """`text` as valid UTF-8 text, with undecodable bytes shown escaped (`\\xff`).
 
@@ -342,6 +372,8 @@ class Finding:
     evidence: tuple[Evidence, ...]
     subject: str  # what the finding is about (a path, a package, a program name): part of the key
     references: tuple[str, ...] = ()
+    # `remediation` says what was found and why it matters; `steps` how to fix it.
+    steps: Steps = Steps()
 
     def __post_init__(self) -> None:
         _clean(self, ("rule_id", "subject"))
@@ -353,6 +385,7 @@ class Finding:
         return digest[:24]
 
     def to_json(self, lang: Lang | str = Lang.EN) -> dict[str, Any]:
+        flat = remediation_text(self.remediation, self.steps)
         return {
             "key": self.key,
             "rule_id": self.rule_id,
@@ -362,8 +395,11 @@ class Finding:
             "severity": str(self.severity),
             "subject": self.subject,
             "evidence": [e.to_json() for e in self.evidence],
-            "remediation": self.remediation.get(lang),
-            "remediation_i18n": asdict(self.remediation),
+            "remediation": flat.get(lang),
+            "remediation_i18n": asdict(flat),
+            # Structured (issue 16): readers that know them show the intro and a numbered list.
+            "remediation_intro_i18n": asdict(self.remediation),
+            "remediation_steps": self.steps.to_json(),
             "references": list(self.references),
         }
 

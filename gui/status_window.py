@@ -3,7 +3,6 @@ them, the last scan, Check now, the server connection, the policy version, manag
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -23,16 +22,7 @@ from PySide6.QtWidgets import (
 
 from gui import icons, labels
 from gui.i18n import Languages
-
-
-def remediation_steps(text: str) -> list[str]:
-    """Split the agent's remediation text into the steps it already contains (lines, or
-    numbered / sentence-separated parts) so they can be shown as a list."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if len(lines) > 1:
-        return [re.sub(r"^(\d+[.)、]|[-*•])\s*", "", ln) for ln in lines]
-    parts = [p.strip() for p in re.split(r"(?<=[.。;；])\s*", text) if p.strip()]
-    return parts or [text]
+from protocol.finding_text import fix_of
 
 
 class StatusWindow(QWidget):
@@ -222,7 +212,7 @@ class StatusWindow(QWidget):
         if not isinstance(f, dict):
             return
         title = self.lang.pick(f.get("title_i18n"), str(f.get("title", "")))
-        remedy = self.lang.pick(f.get("remediation_i18n"), str(f.get("remediation", "")))
+        intro, steps = fix_of(f, self.lang.short)
         html = [f"<h3>{_esc(title)}</h3>"]
         found = self.tr("What was found")
         html.append(f"<p><b>{_esc(found)}</b></p><ul>")
@@ -235,9 +225,13 @@ class StatusWindow(QWidget):
             html.append(f"<li>{_esc(' — '.join(p for p in parts if p))}</li>")
         html.append("</ul>")
         fix = self.tr("How to fix it")
-        html.append(f"<p><b>{_esc(fix)}</b></p><ol>")
-        html.extend(f"<li>{_esc(step)}</li>" for step in remediation_steps(remedy))
-        html.append("</ol>")
+        html.append(f"<p><b>{_esc(fix)}</b></p>")
+        if intro:
+            html.append(f"<p>{_esc(intro)}</p>")
+        if steps:
+            html.append("<ol>")
+            html.extend(f"<li>{_esc(step)}</li>" for step in steps)
+            html.append("</ol>")
         html.append(
             "<p>"
             + _esc(

@@ -198,6 +198,13 @@ class I18nText(Strict):
     en: Annotated[str, _max(L.MAX_TEXT)]
 
 
+class I18nSteps(Strict):
+    """Numbered remediation steps per language (issue 16), each one whole sentence."""
+
+    zh: Annotated[list[Annotated[str, _max(L.MAX_TEXT)]], Field(max_length=L.MAX_STEPS)] = []
+    en: Annotated[list[Annotated[str, _max(L.MAX_TEXT)]], Field(max_length=L.MAX_STEPS)] = []
+
+
 class EvidenceIn(Strict):
     kind: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     matched: Annotated[str, _max(L.MAX_MATCHED)]
@@ -219,6 +226,10 @@ class FindingIn(Strict):
     evidence: Annotated[list[EvidenceIn], Field(max_length=L.MAX_EVIDENCE)] = []
     remediation: Annotated[str, _max(L.MAX_TEXT)] = ""
     remediation_i18n: I18nText | None = None
+    # Structured remediation (optional, additive): what was found and why, then the steps.
+    # `remediation` / `remediation_i18n` keep the flat text for servers that know only those.
+    remediation_intro_i18n: I18nText | None = None
+    remediation_steps: I18nSteps | None = None
     references: Annotated[list[Str1000], Field(max_length=L.MAX_REFERENCES)] = []
     first_seen: AwareDatetime
     last_seen: AwareDatetime

@@ -101,6 +101,8 @@ def test_agent_finds_dropped_plugin_and_new_process_then_resolves(
         assert json.loads(status.stdout)["mode"] == "user"
         log = (agent.home / "logs" / "agent.log").read_text()
         assert "finding wechatferry" in log and "resolved wechatferry" in log
+        # The fix in the log: numbered steps, not a text cut at every "." (issue 16).
+        assert "1. Uninstall wcferry (pip uninstall wcferry).  2. Delete its files." in log
     finally:
         agent.proc.terminate()
         assert agent.proc.wait(timeout=15) == 0

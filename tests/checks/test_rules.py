@@ -178,8 +178,8 @@ def test_every_rule_is_bilingual_with_sources_and_concrete_remediation() -> None
     for rule in _indicator_rules():
         assert re.search(r"[\u4e00-\u9fff]", rule.title.zh), rule.id
         assert re.search(r"[\u4e00-\u9fff]", rule.remediation.zh), rule.id
-        assert "information-security" in rule.remediation.en, rule.id
-        assert "信息安全部门" in rule.remediation.zh, rule.id
+        assert "information-security" in " ".join(rule.steps.en), rule.id
+        assert "信息安全部门" in "".join(rule.steps.zh), rule.id
         assert rule.references, rule.id
         assert all(ref.startswith("https://") for ref in rule.references), rule.id
 
@@ -238,3 +238,42 @@ def test_approved_clients_are_identified_by_place_not_name_alone() -> None:
     assert platforms == set(Platform)
     names = " ".join(c.name.en for c in CATALOGUE.clients)
     assert "WeChat" in names and "WeCom" in names
+
+
+# --- remediation steps (issue 16) ---------------------------------------------------------
+
+VERBS = {
+    "Quit", "Uninstall", "Delete", "Run", "Remove", "Stop", "Use", "Click", "Log", "Change",
+    "Restart", "Reinstall", "Report", "Install",
+}  # fmt: skip
+CONDITIONAL_VERBS = {"uninstall", "delete", "contact", "ask"}
+
+
+def _is_en_instruction(step: str) -> bool:
+    first = step.split()[0]
+    if first in VERBS:
+        return True
+    if first in ("If", "Unless") and ", " in step:
+        return step.split(", ", 1)[1].split()[0] in CONDITIONAL_VERBS
+    return False
+
+
+@pytest.mark.parametrize("rule", CATALOGUE.rules, ids=lambda r: r.id)
+def test_every_rule_has_whole_sentence_steps_in_both_languages(rule: Rule) -> None:
+    """Each step is a sentence a person can follow on its own: never a fragment such as
+    "json and its data folder;" or "2. 1." left by cutting a text at every '.' and ';'."""
+    assert rule.steps.zh and rule.steps.en, rule.id
+    assert not re.search(r"(^|\s)1[.、]\s", rule.remediation.en + rule.remediation.zh), (
+        "the intro still holds numbered steps"
+    )
+    for step in rule.steps.en:
+        assert re.match(r"^[A-Z]", step), step  # a capital letter, never "json and …"
+        assert step.endswith("."), step
+        assert not step.endswith((";.", "..")), step
+        assert _is_en_instruction(step), f"{rule.id}: no instruction verb: {step}"
+        assert len(step) >= 8, step
+    for step in rule.steps.zh:
+        assert re.match(r"^[\u4e00-\u9fff]", step), step  # starts with a Chinese character
+        assert step.endswith("。"), step
+        assert "；" not in step.rstrip("。")[-1:], step
+        assert not re.match(r"^\d", step), step
