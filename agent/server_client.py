@@ -478,6 +478,13 @@ def _wire_evidence(item: Mapping[str, Any]) -> dict[str, Any]:
     pid = item.get("pid")
     if isinstance(pid, int) and not isinstance(pid, bool) and 0 <= pid <= 2**32:
         out["pid"] = pid
+    if item.get("location"):
+        out["location"] = _cut(item["location"], 4096)
+    if item.get("in_image") is True:
+        out["in_image"] = True
+    matched = _wire_i18n(item.get("matched_i18n"))
+    if matched is not None:
+        out["matched_i18n"] = {"zh": _cut(matched["zh"], 1000), "en": _cut(matched["en"], 1000)}
     return out
 
 

@@ -47,7 +47,7 @@ from protocol.device_state import (
     device_state,
     worst_severity,
 )
-from protocol.finding_text import fix_lines
+from protocol.finding_text import evidence_lines, fix_lines
 
 log = logging.getLogger("wxguard.agent")
 
@@ -592,14 +592,11 @@ def _finding_view(record: FindingRecord) -> dict[str, Any]:
 
 
 def _evidence_line(record: FindingRecord) -> str:
-    evidence = record.body.get("evidence") or []
-    if not evidence:
+    lines = evidence_lines(record.body, "en")
+    if not lines:
         return ""
-    first = evidence[0]
-    where = first.get("path", "")
-    pid = f" pid {first['pid']}" if first.get("pid") is not None else ""
-    more = f" (+{len(evidence) - 1} more)" if len(evidence) > 1 else ""
-    return f"{first.get('matched', '')} {where}{pid}{more}"
+    more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
+    return lines[0] + more
 
 
 def _main_trigger(reasons: set[str]) -> str:

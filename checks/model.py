@@ -92,6 +92,17 @@ def remediation_text(intro: Text, steps: Steps) -> Text:
     return Text(zh=flat(Lang.ZH), en=flat(Lang.EN))
 
 
+def absolute_path(root: str, path: str) -> str:
+    """`path` (relative to the scanned `root`, `/` separators) as an absolute path on the
+    scanned machine; an absolute `path` (a process's executable) is returned as it is."""
+    if path.startswith(("/", "\\")) or (len(path) > 2 and path[1] == ":" and path[0].isalpha()):
+        return path
+    windows = "\\" in root or (len(root) >= 2 and root[1] == ":")
+    if windows:
+        return root.rstrip("\\/") + "\\" + path.replace("/", "\\")
+    return root.rstrip("/") + "/" + path
+
+
 def safe_text(text: str) -> str:
     """`text` as valid UTF-8 text, with undecodable bytes shown escaped (`\\xff`).
 
@@ -334,19 +345,30 @@ class Evidence:
     """One observation behind a finding. `path` is relative to the scanned root."""
 
     kind: str  # "file", "process", "module", "package", "app", "autostart", "extension", "hash"
-    matched: str  # what the rule matched, in words a person can check
+    matched: str  # what the rule matched, in words a person can check (English)
     path: str = ""
     pid: int | None = None
     package: str = ""
     detail: str = ""
+    matched_zh: str = ""  # `matched` in Chinese (issue 16); empty: show `matched`
 
     def __post_init__(self) -> None:
-        _clean(self, ("kind", "matched", "path", "package", "detail"))
+        _clean(self, ("kind", "matched", "path", "package", "detail", "matched_zh"))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, root: str | None = None, live: bool = True) -> dict[str, Any]:
+        """`root`/`live`: the scan's root and whether it looked at this running machine.
+
+        With a root, `location` is where a person finds the thing: the absolute path on a live
+        machine, the path inside the image (`in_image: true`) for an offline one."""
         out: dict[str, Any] = {"kind": self.kind, "matched": self.matched}
+        if self.matched_zh:
+            out["matched_i18n"] = {"zh": self.matched_zh, "en": self.matched}
         if self.path:
             out["path"] = self.path
+            if root is not None:
+                out["location"] = absolute_path(root, self.path) if live else self.path
+                if not live:
+                    out["in_image"] = True
         if self.pid is not None:
             out["pid"] = self.pid
         if self.package:
@@ -384,7 +406,10 @@ class Finding:
         digest = hashlib.sha256(f"{self.rule_id}\0{self.subject}".encode()).hexdigest()
         return digest[:24]
 
-    def to_json(self, lang: Lang | str = Lang.EN) -> dict[str, Any]:
+    def to_json(
+        self, lang: Lang | str = Lang.EN, root: str | None = None, live: bool = True
+    ) -> dict[str, Any]:
+        """`root`/`live`: the scan's, so that each evidence says where a person finds it."""
         flat = remediation_text(self.remediation, self.steps)
         return {
             "key": self.key,
@@ -394,7 +419,7 @@ class Finding:
             "category": str(self.category),
             "severity": str(self.severity),
             "subject": self.subject,
-            "evidence": [e.to_json() for e in self.evidence],
+            "evidence": [e.to_json(root, live) for e in self.evidence],
             "remediation": flat.get(lang),
             "remediation_i18n": asdict(flat),
             # Structured (issue 16): readers that know them show the intro and a numbered list.
@@ -444,12 +469,12 @@ class ScanResult:
                 "notes": len(self.notes),
                 "excepted": len(self.excepted),
             },
-            "findings": [f.to_json(lang) for f in self.findings],
+            "findings": [f.to_json(lang, self.root, self.live) for f in self.findings],
             "blind_spots": [asdict(b) for b in self.blind_spots],
             "notes": [n.to_json(lang) for n in self.notes],
             "excepted": [
                 {
-                    **f.to_json(lang),
+                    **f.to_json(lang, self.root, self.live),
                     "exception": {"reason": r.get(lang), "reason_i18n": asdict(r), "expires": e},
                 }
                 for f, r, e in self.excepted

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from gui import icons, labels
 from gui.i18n import Languages
-from protocol.finding_text import fix_of
+from protocol.finding_text import evidence_lines, fix_of
 
 
 class StatusWindow(QWidget):
@@ -216,13 +216,7 @@ class StatusWindow(QWidget):
         html = [f"<h3>{_esc(title)}</h3>"]
         found = self.tr("What was found")
         html.append(f"<p><b>{_esc(found)}</b></p><ul>")
-        for ev in f.get("evidence") or []:
-            parts = [str(ev.get("matched", ""))]
-            if ev.get("path"):
-                parts.append(self.tr("at %1").replace("%1", str(ev["path"])))
-            if ev.get("pid") is not None:
-                parts.append(self.tr("process %1").replace("%1", str(ev["pid"])))
-            html.append(f"<li>{_esc(' — '.join(p for p in parts if p))}</li>")
+        html.extend(f"<li>{_esc(line)}</li>" for line in evidence_lines(f, self.lang.short))
         html.append("</ul>")
         fix = self.tr("How to fix it")
         html.append(f"<p><b>{_esc(fix)}</b></p>")

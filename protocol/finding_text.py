@@ -48,3 +48,28 @@ def fix_lines(finding: Mapping[str, Any], lang: str) -> list[str]:
     """The fix as lines for a terminal or a log: the intro, then "1. …", "2. …"."""
     intro, steps = fix_of(finding, lang)
     return ([intro] if intro else []) + numbered(steps)
+
+
+def evidence_line(evidence: Mapping[str, Any], lang: str) -> str:
+    """One observation as a person reads it: what was matched (in `lang`), where to find it
+    (the absolute path on this machine, or the path inside an offline image, labelled so) and
+    the process number. Never a rule's path template."""
+    zh = lang == "zh"
+    what = pick(evidence.get("matched_i18n"), lang, str(evidence.get("matched") or ""))
+    parts = [what] if what else []
+    where = str(evidence.get("location") or evidence.get("path") or "")
+    if where:
+        if evidence.get("in_image"):
+            parts.append(("镜像内路径：" if zh else "path in the image: ") + where)
+        else:
+            parts.append(("位置：" if zh else "at ") + where)
+    pid = evidence.get("pid")
+    if isinstance(pid, int) and not isinstance(pid, bool):
+        parts.append(f"进程号 {pid}" if zh else f"process {pid}")
+    return " — ".join(parts)
+
+
+def evidence_lines(finding: Mapping[str, Any], lang: str) -> list[str]:
+    """`evidence_line` of each of the finding's observations."""
+    items = finding.get("evidence") or []
+    return [evidence_line(e, lang) for e in items if isinstance(e, Mapping)]

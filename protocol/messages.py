@@ -212,6 +212,11 @@ class EvidenceIn(Strict):
     pid: Annotated[int, Field(ge=0, le=2**32)] | None = None
     package: Annotated[str, _max(L.MAX_PACKAGE)] = ""
     detail: Annotated[str, _max(L.MAX_DETAIL)] = ""
+    # Optional (issue 16): `matched` in both languages, and where a person finds the thing:
+    # the absolute path on the machine, or the path inside an offline image (`in_image`).
+    matched_i18n: I18nText | None = None
+    location: Annotated[str, _max(L.MAX_PATH)] = ""
+    in_image: bool = False
 
 
 class FindingIn(Strict):

@@ -184,3 +184,12 @@ def test_text_output_numbers_the_steps(dirty_windows: Path) -> None:
     zh = run("--root", str(dirty_windows), "--platform", "windows", "--lang", "zh").stdout
     assert re.search(r"\n +1\. 运行 pip uninstall pywxdump（或删除 wxdump\.exe）。\n", zh)
     assert re.search(r"\n +3\. 向信息安全部门报告", zh)
+
+
+def test_text_evidence_has_no_templates_and_names_the_image_path(dirty_windows: Path) -> None:
+    en = run("--root", str(dirty_windows), "--platform", "windows").stdout
+    assert "{" not in en and "}" not in en
+    assert "path in the image: Users/alice/" in en
+    zh = run("--root", str(dirty_windows), "--platform", "windows", "--lang", "zh").stdout
+    assert "镜像内路径：Users/alice/" in zh and "{" not in zh
+    assert "pypi 软件包 pywxdump" in zh

@@ -19,6 +19,7 @@ from checks.engine import Scanner
 from checks.layout import Layout
 from checks.model import Platform, ProcessFact, ScanResult
 from checks.probes.processes import RecordedProcessSource
+from protocol.finding_text import evidence_lines
 from tests.checks.images import OFFLINE_TYPES, artefact, build, concrete
 from tests.checks.rule_fixtures import FIXTURES, fixture_for
 
@@ -62,6 +63,15 @@ def test_rule_fires_on_its_fixture(tmp_path: Path, rule_id: str, platform: Platf
     assert findings, f"{rule_id} did not fire on {platform}; got {sorted(_ids(result))}"
     for finding in findings:
         assert finding.evidence
+        # What a person reads (tray, CLI, log): no rule templates such as {home}, the path
+        # inside the image labelled as such, and the words in the reader's language.
+        body = finding.to_json("en", result.root, result.live)
+        for lang, label in (("en", "path in the image: "), ("zh", "镜像内路径：")):
+            for line in evidence_lines(body, lang):
+                assert "{" not in line and "}" not in line, line
+                assert label in line or not any(e.path for e in finding.evidence), line
+            if lang == "zh":
+                assert all(re.search(r"[\u4e00-\u9fff]", ln) for ln in evidence_lines(body, lang))
         for ev in finding.evidence:
             if ev.path:
                 assert not os.path.isabs(ev.path), ev.path

@@ -14,11 +14,13 @@ from tests.checks.rule_fixtures import fixture_for
 from tests.gui.fake_agent import status
 
 
-def _real_finding(tmp_path: Path, rule_id: str, lang: Lang) -> dict:  # type: ignore[type-arg]
+def _real_finding(tmp_path: Path, rule_id: str, lang: Lang, live: bool = False) -> dict:  # type: ignore[type-arg]
+    """The finding the real engine makes on an image holding the tool; `live`: as the agent
+    stores it for this running machine (root "/")."""
     root = build(tmp_path / "img", Platform.LINUX, *fixture_for(rule_id, Platform.LINUX))
     result = scan_image(str(root), Platform.LINUX, load_builtin())
     (finding,) = [f for f in result.findings if f.rule_id == rule_id]
-    body = finding.to_json(lang)
+    body = finding.to_json(lang, "/", True) if live else finding.to_json(lang, result.root, False)
     body.update(first_seen=1795000000.0, last_seen=1795000100.0)
     return body
 
@@ -51,3 +53,28 @@ def test_status_window_steps_in_chinese(qtbot, make_tray, agent, settings, tmp_p
     assert "1. 退出并卸载它" in text
     assert "2. 删除 ~/.ew.json 和它的数据文件夹。" in text
     assert "Delete" not in text
+
+
+def test_live_evidence_shows_the_absolute_path_without_templates(
+    qtbot, make_tray, agent, tmp_path
+) -> None:
+    agent.set("status", status(compliant=False))
+    agent.set("findings", [_real_finding(tmp_path, "electronic-wechat", Lang.EN, live=True)])
+    w = make_tray().open_status()
+    qtbot.waitUntil(lambda: "What was found" in w.detail.toPlainText(), timeout=3000)
+    text = w.detail.toPlainText()
+    assert "file .ew.json — at /home/alice/.ew.json" in text
+    assert "{" not in text and "}" not in text
+
+
+def test_offline_evidence_is_labelled_as_the_image_path_in_chinese(
+    qtbot, make_tray, agent, settings, tmp_path
+) -> None:
+    settings.setValue("language", "zh_CN")
+    agent.set("status", status(compliant=False))
+    agent.set("findings", [_real_finding(tmp_path, "electronic-wechat", Lang.ZH)])
+    w = make_tray().open_status()
+    qtbot.waitUntil(lambda: "镜像内路径" in w.detail.toPlainText(), timeout=3000)
+    text = w.detail.toPlainText()
+    assert "文件 .ew.json — 镜像内路径：home/alice/.ew.json" in text
+    assert "{" not in text and " at " not in text
