@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,6 @@ from checks.probes.processes import inspect_pid
 from protocol.device_state import (
     Coverage,
     DeviceInputs,
-    DeviceState,
     ScanOutcome,
     device_state,
     worst_severity,
@@ -516,14 +515,23 @@ class AgentService:
 
     # -- the API served to the tray and the CLI -------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(
+        self, policy_unacknowledged: bool = False, policy_text_version: str = ""
+    ) -> dict[str, Any]:
+        """The agent's status; `policy_unacknowledged`: the asking person has not confirmed the
+        current policy text (`policy_text_version`), an open action of theirs."""
         findings = self.store.open_findings()
         by_sev: dict[str, int] = {}
         for record in findings:
             by_sev[record.severity] = by_sev.get(record.severity, 0) + 1
         with self._cond:
             last = self._last.to_json() if self._last else None
-            state = self._device_state(findings, self._last_run)
+            inputs = replace(
+                self._device_inputs(findings, self._last_run),
+                policy_unacknowledged=policy_unacknowledged,
+                policy_text_version=policy_text_version,
+            )
+            state = device_state(inputs)
             blind = [
                 {"probe": b.probe, "what": b.what, "reason": b.reason} for b in self._last_blind
             ]
@@ -544,6 +552,9 @@ class AgentService:
             "compliant": state.compliant,
             "state": str(state.state),
             "reasons": [r.to_json() for r in state.reasons],
+            # What the state was decided from: the tray and the CLI add what only the
+            # employee's session knows (password ages, keyring) with state_for_person.
+            "state_inputs": inputs.to_json(),
             "coverage": self._last_run.coverage.to_json() if self._last_run else None,
             "blind_spots": blind,
             **self.watcher.status(),
@@ -556,19 +567,19 @@ class AgentService:
             "event_seq": self.events.last_seq,
         }
 
-    def _device_state(self, findings: list[FindingRecord], last: ScanSummary | None) -> DeviceState:
+    def _device_inputs(
+        self, findings: list[FindingRecord], last: ScanSummary | None
+    ) -> DeviceInputs:
         # A scan thread stuck for three intervals (a hang) must not leave the last verdict up.
-        return device_state(
-            DeviceInputs(
-                last_scan=last.outcome if last else ScanOutcome.NONE,
-                scanned_at=last.started_at if last else None,
-                coverage=last.coverage if last else Coverage(),
-                open_findings=len(findings),
-                worst_severity=worst_severity([r.severity for r in findings]),
-                now=self.clock(),
-                max_scan_age_s=max(3 * self.scan_interval_s, 3600.0),
-                scan_error=last.error if last else "",
-            )
+        return DeviceInputs(
+            last_scan=last.outcome if last else ScanOutcome.NONE,
+            scanned_at=last.started_at if last else None,
+            coverage=last.coverage if last else Coverage(),
+            open_findings=len(findings),
+            worst_severity=worst_severity([r.severity for r in findings]),
+            now=self.clock(),
+            max_scan_age_s=max(3 * self.scan_interval_s, 3600.0),
+            scan_error=last.error if last else "",
         )
 
     def findings(self) -> list[dict[str, Any]]:

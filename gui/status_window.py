@@ -92,6 +92,7 @@ class StatusWindow(QWidget):
         layout.addWidget(info)
         layout.addWidget(split, 1)
         self._findings: list[dict[str, Any]] = []
+        self._actions: list[tuple[str, str]] = []
 
     def set_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
@@ -106,8 +107,11 @@ class StatusWindow(QWidget):
         passwords: list[tuple[str, str]],
         agent_error: str = "",
         doubts: list[str] | None = None,
+        actions: list[tuple[str, str]] | None = None,
     ) -> None:
-        """`doubts`: why the check cannot vouch for this computer (failed, partial, none yet)."""
+        """`doubts`: why the check cannot vouch for this computer (failed, partial, none yet);
+        `actions`: every open action with its next step (findings, password, policy …)."""
+        self._actions = list(actions or [])
         self.state_icon.setPixmap(icons.pixmap(state, 48))
         self.state_label.setText(labels.tray_state(state))
         if state == "agent-down":
@@ -120,6 +124,10 @@ class StatusWindow(QWidget):
             self.summary.setText(self.tr("%n finding(s) need your attention.", "", len(findings)))
         elif doubts:
             self.summary.setText("\n".join(doubts))
+        elif self._actions:
+            self.summary.setText(
+                self.tr("%n thing(s) need your attention.", "", len(self._actions))
+            )
         elif status:
             self.summary.setText(self.tr("No unapproved WeChat software was found."))
         else:
@@ -199,13 +207,28 @@ class StatusWindow(QWidget):
                 child.setData(0, Qt.ItemDataRole.UserRole, f)
                 top.addChild(child)
             top.setExpanded(True)
-        if not findings:
+        if not findings and self._actions:
+            self._show_actions()
+        elif not findings:
             self.detail.setPlainText(self.tr("Nothing to fix."))
         else:
             first = self.tree.topLevelItem(0)
             selected = first.child(0) if first is not None else None
             if selected is not None:
                 self.tree.setCurrentItem(selected)
+
+    def _show_actions(self) -> None:
+        """No finding, but something to do: each open action with its next step, never
+        "Nothing to fix" under "Action needed"."""
+        heading = self.tr("What to do")
+        html = [f"<h3>{_esc(heading)}</h3><ol>"]
+        for text, step in self._actions:
+            html.append(f"<li><b>{_esc(text)}</b>")
+            if step:
+                html.append("<br>" + _esc(self.tr("Next step: %1").replace("%1", step)))
+            html.append("</li>")
+        html.append("</ol>")
+        self.detail.setHtml("".join(html))
 
     def _show_detail(self, item: QTreeWidgetItem | None, _previous: Any = None) -> None:
         f = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
