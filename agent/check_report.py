@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from checks.model import Lang, ScanResult, Severity
 from checks.text import one_line
+from protocol.finding_text import evidence_lines, fix_lines
 
 _SEVERITY = {
     Severity.CRITICAL: ("严重", "CRITICAL"),
@@ -40,14 +41,15 @@ def render_text(result: ScanResult, lang: Lang) -> str:
         lines.append(f"[{label}] ({len(group)})")
         for finding in group:
             lines.append(f"  • {finding.title.get(lang)}  [{finding.rule_id}]")
-            for ev in finding.evidence[:5]:
-                where_ev = ev.path or ""
-                pid = f" pid {ev.pid}" if ev.pid is not None else ""
-                lines.append(f"      - {ev.matched}: {where_ev}{pid}")
-            if len(finding.evidence) > 5:
-                more = len(finding.evidence) - 5
+            body = finding.to_json(lang, result.root, result.live)
+            shown = evidence_lines(body, str(lang))
+            lines.extend(f"      - {line}" for line in shown[:5])
+            if len(shown) > 5:
+                more = len(shown) - 5
                 lines.append(f"      - …另有 {more} 条证据" if zh else f"      - …and {more} more")
-            lines.append(("      处理：" if zh else "      Fix: ") + finding.remediation.get(lang))
+            intro, *steps = fix_lines(body, str(lang)) or [""]
+            lines.append(("      处理：" if zh else "      How to fix it: ") + intro)
+            lines.extend(f"        {step}" for step in steps)
     if result.blind_spots:
         lines.append("")
         lines.append(

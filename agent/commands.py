@@ -8,16 +8,19 @@ import json
 import os
 import stat
 import sys
-import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agent.api import AgentError
+from agent import password_age as pa
+from agent.api import ACCOUNT_TYPES, AgentError
+from agent.cli_text import fields, local_time, pick, table, word, yes_no
 from agent.client import AgentClient
 from agent.language import chosen_lang
 from checks.model import Lang
 from checks.text import json_for_terminal, one_line
-from protocol.device_state import State, state_of_status
+from protocol.device_state import DeviceState, state_for_person, state_of_status
+from protocol.finding_text import evidence_lines, fix_lines
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -30,8 +33,12 @@ def run_command(args: argparse.Namespace) -> int:
         with AgentClient() as client:
             if args.command == "status":
                 status = client.status()
-                _emit(args, status, lambda: _status_text(status, lang))
-                return EXIT_OK if state_of_status(status).compliant else EXIT_FINDINGS
+                person = _person_state(client, status)
+                if getattr(args, "format", "text") == "json":
+                    status["person_state"] = person.to_json()
+                findings = client.findings()
+                _emit(args, status, lambda: _status_text(status, lang, findings, person))
+                return EXIT_OK if person.compliant else EXIT_FINDINGS
             if args.command == "enroll":
                 return _enroll(client, args)
             if args.command == "report":
@@ -165,6 +172,12 @@ def _report(client: AgentClient, args: argparse.Namespace, lang: Lang) -> int:
         attachments.append(
             {"name": Path(name).name, "content_b64": base64.b64encode(data).decode("ascii")}
         )
+    if not (args.description or "").strip():
+        raise AgentError(
+            "invalid",
+            "请用 --description 写明发生了什么（不能为空）。",
+            "Say what happened with --description (it cannot be empty).",
+        )
     summary = args.summary or args.description.strip().splitlines()[0][:200]
     receipt = client.submit_report(
         args.category, summary, args.description, args.when, args.account, args.contact, attachments
@@ -182,19 +195,50 @@ def _report(client: AgentClient, args: argparse.Namespace, lang: Lang) -> int:
 
 
 def _reports_text(items: list[dict[str, Any]], lang: Lang) -> str:
+    """`wxguard reports`: one row per report under column headers (case number, state,
+    category, when filed, summary), translated, in local time; replies indented below."""
+    zh = lang is Lang.ZH
     if not items:
-        return "没有报告。" if lang is Lang.ZH else "No reports."
-    lines = []
-    for item in items:
-        lines.append(
-            f"{item.get('case') or '-'}  {item['state']:<10} {item['category']:<20} {_when(item['created_at'])}  {item.get('summary', '')}"
+        return "没有报告。" if zh else "No reports."
+    headers = (
+        ("编号", "状态", "类别", "提交时间", "摘要")
+        if zh
+        else ("Case", "State", "Category", "Filed", "Summary")
+    )
+    rows = [
+        (
+            str(item.get("case") or ("待分配" if zh else "pending")),
+            word("report_state", item.get("state"), zh),
+            word("category", item.get("category"), zh),
+            local_time(item.get("created_at")),
+            one_line(item.get("summary", "")),
         )
+        for item in items
+    ]
+    lines: list[str] = []
+    table_lines = table(headers, rows)
+    lines.append(table_lines[0])
+    for item, row_line in zip(items, table_lines[1:], strict=True):
+        lines.append(row_line)
         for reply in item.get("replies", []):
             # A reply may have several lines: each is its own indented terminal line.
             first, *more = str(reply.get("body", "")).splitlines() or [""]
-            lines.append(f"    ↳ {reply.get('at', '')}: {first}")
+            lines.append(f"    ↳ {_reply_time(reply.get('at'))}: {first}")
             lines.extend(f"      {line}" for line in more)
     return _join(lines)
+
+
+def _reply_time(at: Any) -> str:
+    """A reply's time (ISO 8601 from the server) as local time to the minute."""
+    if isinstance(at, int | float):
+        return local_time(at)
+    try:
+        parsed = datetime.fromisoformat(str(at))
+    except ValueError:
+        return str(at or "-")
+    if parsed.tzinfo is None:
+        return str(at)  # a date without a zone: shown as sent
+    return local_time(parsed.timestamp())
 
 
 def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
@@ -204,45 +248,85 @@ def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
         sys.stdout.write(text() + "\n")
 
 
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
-
-
-_STATE_WORDS = {
-    State.COMPLIANT: ("合规", "compliant"),
-    State.NON_COMPLIANT: ("不合规", "non-compliant"),
-    State.BLIND: ("检查不完整（不能确认合规）", "blind: the check was partial or failed"),
-    State.UNKNOWN: ("未知（尚无最近的检查）", "unknown: no recent check"),
-}
-
-
-def _status_text(s: dict[str, Any], lang: Lang) -> str:
+def _status_text(
+    s: dict[str, Any],
+    lang: Lang,
+    findings: list[dict[str, Any]] | None = None,
+    state: DeviceState | None = None,
+) -> str:
+    """`wxguard status` for a person: the state, every open action with its next step, the
+    open findings with their numbered steps, then the details, aligned and translated."""
     zh = lang is Lang.ZH
+    short = "zh" if zh else "en"
     last = s.get("last_scan") or {}
-    state = state_of_status(s)
-    words = _STATE_WORDS[state.state]
+    state = state or state_of_status(s)
     lines = [
         ("wxguard 代理 " if zh else "wxguard agent ")
-        + f"{s.get('agent_version')} ({s.get('mode')})",
-        ("状态：" if zh else "state: ") + (words[0] if zh else words[1]),
-        *(f"  - {reason.text('zh' if zh else 'en')}" for reason in state.reasons),
-        ("上次扫描：" if zh else "last scan: ")
-        + f"{_when(last.get('started_at'))} ({last.get('trigger', '-')}"
-        + (f", {last['outcome']}" if last.get("outcome") else "")
-        + ")",
-        ("监视文件夹：" if zh else "watching folders: ") + str(s.get("watching")),
+        + f"{s.get('agent_version', '-')}（{word('mode', s.get('mode'), zh)}）"
+        if zh
+        else f"wxguard agent {s.get('agent_version', '-')} ({word('mode', s.get('mode'), zh)})",
+        ("状态：" if zh else "State: ") + word("state", state.state, zh),
     ]
+    actions = [r for r in state.reasons if r.step(short)]
+    if actions:
+        lines.append("")
+        lines.append(f"需要处理（{len(actions)}）：" if zh else f"Open actions ({len(actions)}):")
+        for i, reason in enumerate(actions, 1):
+            lines.append(f"  {i}. {reason.text(short)}")
+            lines.append(("     下一步：" if zh else "     Next step: ") + reason.step(short))
+    others = [r for r in state.reasons if not r.step(short) and r.code != "all-clear"]
+    for reason in others:
+        lines.append(f"  - {reason.text(short)}")
+    if findings:
+        lines.append("")
+        lines.append(f"发现（{len(findings)}）：" if zh else f"Findings ({len(findings)}):")
+        for f in findings:
+            title = pick(f.get("title_i18n"), zh) or str(f.get("title", ""))
+            lines.append(f"  [{word('severity', f.get('severity'), zh)}] {title}")
+            lines.extend(f"      - {ev}" for ev in evidence_lines(f, short)[:5])
+            intro, *steps = fix_lines(f, short) or [""]
+            lines.append(("      处理：" if zh else "      How to fix it: ") + intro)
+            lines.extend(f"        {step}" for step in steps)
+    outcome = f"，{word('outcome', last['outcome'], zh)}" if zh and last.get("outcome") else ""
+    outcome_en = f", {word('outcome', last['outcome'], zh)}" if last.get("outcome") else ""
+    scan = (
+        (
+            f"{local_time(last.get('started_at'))}（{word('trigger', last.get('trigger'), zh)}{outcome}）"
+            if zh
+            else f"{local_time(last.get('started_at'))} ({word('trigger', last.get('trigger'), zh)}{outcome_en})"
+        )
+        if last
+        else ("尚无" if zh else "none yet")
+    )
+    watching = str(s.get("watching", "-"))
     if s.get("watching_capped"):
-        lines[-1] += (
+        watching += (
             f"（已达上限，{s.get('unwatched_folders')} 个文件夹改由定期扫描检查）"
             if zh
             else f" (capped: {s.get('unwatched_folders')} folders left to periodic rescans)"
         )
-    for key in ("enrolled", "server_reachable", "policy_mode", "outbox_depth"):
-        if key in s:
-            lines.append(f"{key}: {s[key]}")
+    pairs = [
+        ("上次检查" if zh else "Last check", scan),
+        ("监视的文件夹" if zh else "Folders watched", watching),
+    ]
+    if "enrolled" in s:
+        pairs.append(
+            ("已登记到服务器" if zh else "Enrolled with the server", yes_no(s["enrolled"], zh))
+        )
+    if "server_reachable" in s:
+        pairs.append(
+            ("服务器可达" if zh else "Server reachable", yes_no(s["server_reachable"], zh))
+        )
+    if "policy_mode" in s:
+        pairs.append(
+            ("策略模式" if zh else "Policy mode", word("policy_mode", s["policy_mode"], zh))
+        )
+    if "outbox_depth" in s:
+        pairs.append(("待发送" if zh else "Waiting to be sent", _queued(s["outbox_depth"], zh)))
     if "policy_label" in s:
-        lines.append(("策略：" if zh else "policy: ") + str(s["policy_label"]))
+        pairs.append(("策略" if zh else "Policy", str(s["policy_label"])))
+    lines.append("")
+    lines.extend(fields(pairs))
     if s.get("policy_key_present") is False and s.get("enrolled"):
         lines.append(
             "警告：没有服务器的策略公钥，任何策略都无法验证，IT 的策略不会生效。请 IT 用 --policy-key 重新登记。"
@@ -265,14 +349,56 @@ def _status_text(s: dict[str, Any], lang: Lang) -> str:
         )
     if s.get("policy_store_problem"):
         lines.append(
-            ("存储的策略不可用：" if zh else "stored policy unusable: ")
+            ("存储的策略不可用：" if zh else "Stored policy unusable: ")
             + str(s["policy_store_problem"])
         )
     for spot in s.get("blind_spots", [])[:5]:
         lines.append(
-            ("未能检查：" if zh else "not examined: ") + f"{spot['what']}: {spot['reason']}"
+            ("未能检查：" if zh else "Not examined: ") + f"{spot['what']}: {spot['reason']}"
         )
     return _join(lines)
+
+
+_KINDS = {
+    "report": ("报告", "report(s)"),
+    "findings": ("发现批次", "finding batch(es)"),
+    "password-status": ("密码状态", "password state(s)"),
+    "policy-ack": ("制度确认", "policy confirmation(s)"),
+}
+
+
+def _queued(depth: Any, zh: bool) -> str:
+    """The outbox depth ({"report": 1, …} or a number) in words: "1 report(s), 2 …"."""
+    if isinstance(depth, dict):
+        parts = [
+            (f"{n} 条{_KINDS.get(k, (k, k))[0]}" if zh else f"{n} {_KINDS.get(k, (k, k))[1]}")
+            for k, n in depth.items()
+            if n
+        ]
+        return ("，" if zh else ", ").join(parts) or ("无" if zh else "nothing")
+    return str(depth)
+
+
+def _person_state(client: AgentClient, status: dict[str, Any]) -> DeviceState:
+    """The agent's state with what only this session knows: the password ages in the user's
+    keyring, and whether that keyring can be used at all."""
+    if getattr(os, "geteuid", lambda: -1)() == 0:
+        return state_of_status(status)  # root is no employee: no WeChat password of its own
+    try:
+        policy = pa.PasswordPolicy.from_json(client.policy().get("password"))
+    except AgentError:
+        policy = pa.PasswordPolicy.from_json(None)
+    now = datetime.now().astimezone()
+    try:
+        store = pa.PasswordAgeStore()
+        statuses = [pa.assess(a, store.load(a), policy, now) for a in ACCOUNT_TYPES]
+    except pa.KeyringUnavailable:
+        return state_for_person(status, 0, 0, keyring_available=False)
+    except AgentError:
+        return state_of_status(status)
+    overdue = sum(1 for x in statuses if x.state == "overdue" and not x.no_expiry)
+    unrecorded = sum(1 for x in statuses if x.state == "unknown")
+    return state_for_person(status, overdue, unrecorded, keyring_available=True)
 
 
 def _join(lines: list[str]) -> str:

@@ -153,6 +153,7 @@ class Dispatcher:
             "scan_now": self._scan_now,
             "events": self._events,
         }
+        self._policy_of: Callable[[Peer], dict[str, Any]] | None = None
 
     def register(self, op: str, handler: Callable[[dict[str, Any], Peer], Any]) -> None:
         self._ops[op] = handler
@@ -204,6 +205,7 @@ class Dispatcher:
             a = _args(args, _any(AcknowledgeArgs))
             return exchange.acknowledge_policy(caller(peer), a.get("text_version"))
 
+        self._policy_of = lambda peer: exchange.policy(caller(peer))
         self._ops.update(
             submit_report=submit,
             my_reports=reports,
@@ -241,7 +243,21 @@ class Dispatcher:
 
     def _status(self, args: Any, peer: Peer) -> dict[str, Any]:
         _args(args, {})
-        return self.service.status()
+        if self._policy_of is None or peer.uid == 0:  # root is no employee: nothing to confirm
+            return self.service.status()
+        # The asker's own open action: the current policy text they have not confirmed.
+        try:
+            policy = self._policy_of(peer)
+        except AgentError:
+            return self.service.status()
+        version = str(policy.get("text_version") or "")
+        acknowledged = bool(policy.get("acknowledged"))
+        status = self.service.status(
+            policy_unacknowledged=not acknowledged, policy_text_version=version
+        )
+        status["policy_acknowledged"] = acknowledged
+        status["policy_text_version"] = version
+        return status
 
     def _findings(self, args: Any, peer: Peer) -> list[dict[str, Any]]:
         _args(args, {})

@@ -478,6 +478,13 @@ def _wire_evidence(item: Mapping[str, Any]) -> dict[str, Any]:
     pid = item.get("pid")
     if isinstance(pid, int) and not isinstance(pid, bool) and 0 <= pid <= 2**32:
         out["pid"] = pid
+    if item.get("location"):
+        out["location"] = _cut(item["location"], 4096)
+    if item.get("in_image") is True:
+        out["in_image"] = True
+    matched = _wire_i18n(item.get("matched_i18n"))
+    if matched is not None:
+        out["matched_i18n"] = {"zh": _cut(matched["zh"], 1000), "en": _cut(matched["en"], 1000)}
     return out
 
 
@@ -505,10 +512,16 @@ def wire_finding(record: FindingRecord, status: str) -> dict[str, Any]:
         "first_seen": iso(datetime.fromtimestamp(record.first_seen, UTC)),
         "last_seen": iso(datetime.fromtimestamp(max(record.last_seen, record.first_seen), UTC)),
     }
-    for key in ("title_i18n", "remediation_i18n"):
+    for key in ("title_i18n", "remediation_i18n", "remediation_intro_i18n"):
         text = _wire_i18n(body.get(key))
         if text is not None:
             out[key] = text
+    steps = body.get("remediation_steps")
+    if isinstance(steps, Mapping) and (steps.get("zh") or steps.get("en")):
+        out["remediation_steps"] = {
+            lang: [_cut(s, 4000) for s in steps.get(lang, [])[:30] if isinstance(s, str)]
+            for lang in ("zh", "en")
+        }
     return out
 
 

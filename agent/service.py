@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,11 @@ from checks.probes.processes import inspect_pid
 from protocol.device_state import (
     Coverage,
     DeviceInputs,
-    DeviceState,
     ScanOutcome,
     device_state,
     worst_severity,
 )
+from protocol.finding_text import evidence_lines, fix_lines
 
 log = logging.getLogger("wxguard.agent")
 
@@ -492,6 +492,8 @@ class AgentService:
                 record.body.get("title", ""),
                 _evidence_line(record),
             )
+            # The log is one record per line: the steps stay numbered inside it.
+            log.info("how to fix %s: %s", record.rule_id, "  ".join(fix_lines(record.body, "en")))
         for record in delta.resolved:
             log.info("resolved %s (%s)", record.rule_id, record.key)
         return delta
@@ -513,14 +515,23 @@ class AgentService:
 
     # -- the API served to the tray and the CLI -------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(
+        self, policy_unacknowledged: bool = False, policy_text_version: str = ""
+    ) -> dict[str, Any]:
+        """The agent's status; `policy_unacknowledged`: the asking person has not confirmed the
+        current policy text (`policy_text_version`), an open action of theirs."""
         findings = self.store.open_findings()
         by_sev: dict[str, int] = {}
         for record in findings:
             by_sev[record.severity] = by_sev.get(record.severity, 0) + 1
         with self._cond:
             last = self._last.to_json() if self._last else None
-            state = self._device_state(findings, self._last_run)
+            inputs = replace(
+                self._device_inputs(findings, self._last_run),
+                policy_unacknowledged=policy_unacknowledged,
+                policy_text_version=policy_text_version,
+            )
+            state = device_state(inputs)
             blind = [
                 {"probe": b.probe, "what": b.what, "reason": b.reason} for b in self._last_blind
             ]
@@ -541,6 +552,9 @@ class AgentService:
             "compliant": state.compliant,
             "state": str(state.state),
             "reasons": [r.to_json() for r in state.reasons],
+            # What the state was decided from: the tray and the CLI add what only the
+            # employee's session knows (password ages, keyring) with state_for_person.
+            "state_inputs": inputs.to_json(),
             "coverage": self._last_run.coverage.to_json() if self._last_run else None,
             "blind_spots": blind,
             **self.watcher.status(),
@@ -553,19 +567,19 @@ class AgentService:
             "event_seq": self.events.last_seq,
         }
 
-    def _device_state(self, findings: list[FindingRecord], last: ScanSummary | None) -> DeviceState:
+    def _device_inputs(
+        self, findings: list[FindingRecord], last: ScanSummary | None
+    ) -> DeviceInputs:
         # A scan thread stuck for three intervals (a hang) must not leave the last verdict up.
-        return device_state(
-            DeviceInputs(
-                last_scan=last.outcome if last else ScanOutcome.NONE,
-                scanned_at=last.started_at if last else None,
-                coverage=last.coverage if last else Coverage(),
-                open_findings=len(findings),
-                worst_severity=worst_severity([r.severity for r in findings]),
-                now=self.clock(),
-                max_scan_age_s=max(3 * self.scan_interval_s, 3600.0),
-                scan_error=last.error if last else "",
-            )
+        return DeviceInputs(
+            last_scan=last.outcome if last else ScanOutcome.NONE,
+            scanned_at=last.started_at if last else None,
+            coverage=last.coverage if last else Coverage(),
+            open_findings=len(findings),
+            worst_severity=worst_severity([r.severity for r in findings]),
+            now=self.clock(),
+            max_scan_age_s=max(3 * self.scan_interval_s, 3600.0),
+            scan_error=last.error if last else "",
         )
 
     def findings(self) -> list[dict[str, Any]]:
@@ -589,14 +603,11 @@ def _finding_view(record: FindingRecord) -> dict[str, Any]:
 
 
 def _evidence_line(record: FindingRecord) -> str:
-    evidence = record.body.get("evidence") or []
-    if not evidence:
+    lines = evidence_lines(record.body, "en")
+    if not lines:
         return ""
-    first = evidence[0]
-    where = first.get("path", "")
-    pid = f" pid {first['pid']}" if first.get("pid") is not None else ""
-    more = f" (+{len(evidence) - 1} more)" if len(evidence) > 1 else ""
-    return f"{first.get('matched', '')} {where}{pid}{more}"
+    more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
+    return lines[0] + more
 
 
 def _main_trigger(reasons: set[str]) -> str:

@@ -190,7 +190,9 @@ class Store:
             open_keys = {row[0] for row in open_rows}
             evidence = {row[0]: json.loads(row[1]).get("evidence") or [] for row in open_rows}
             for key, finding in current.items():
-                body = json.dumps(finding.to_json(), ensure_ascii=False)
+                body = json.dumps(
+                    finding.to_json(root=result.root, live=result.live), ensure_ascii=False
+                )
                 if key in open_keys:
                     db.execute(
                         "UPDATE findings SET last_seen = ?, body = ? WHERE key = ?",

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from checks.model import Category, Platform, Severity, Text
+from checks.model import Category, Platform, Severity, Steps, Text
 from checks.trust import AnchorError, load_pem
 
 MATCH_TYPES = {
@@ -82,7 +82,7 @@ class Matcher:
 class Rule:
     id: str
     title: Text
-    remediation: Text
+    remediation: Text  # what was found and why it matters (the intro before the steps)
     category: Category
     severity: Severity
     platforms: tuple[Platform, ...]
@@ -90,6 +90,7 @@ class Rule:
     references: tuple[str, ...] = ()
     group_by: str = "rule"  # "rule": one finding per rule; "subject": one per matched thing
     source: str = ""
+    steps: Steps = field(default_factory=Steps)  # how to fix it, one sentence per step
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +255,24 @@ def _text(data: Any, source: str, where: str) -> Text:
     return Text(zh=zh.strip(), en=en.strip())
 
 
+def _steps(data: Any, source: str, where: str) -> Steps:
+    """`steps = { zh = [...], en = [...] }`: each step one whole sentence (optional: a rule
+    from an older policy has its steps inside `remediation`)."""
+    if data is None:
+        return Steps()
+    if not isinstance(data, Mapping) or set(data) != {"zh", "en"}:
+        raise _err(source, where, "needs exactly the keys zh and en")
+    out: dict[str, tuple[str, ...]] = {}
+    for lang in ("zh", "en"):
+        items = data[lang]
+        if not isinstance(items, list) or not items:
+            raise _err(source, where, f"{lang} must be a non-empty list of sentences")
+        if not all(isinstance(i, str) and i.strip() for i in items):
+            raise _err(source, where, f"{lang} steps must be non-empty strings")
+        out[lang] = tuple(i.strip() for i in items)
+    return Steps(zh=out["zh"], en=out["en"])
+
+
 def _strs(data: Mapping[str, Any], key: str, source: str, where: str) -> tuple[str, ...]:
     value = data.get(key, [])
     if isinstance(value, str):
@@ -364,6 +383,7 @@ _RULE_KEYS = {
     "id",
     "title",
     "remediation",
+    "steps",
     "category",
     "severity",
     "platforms",
@@ -410,6 +430,7 @@ def parse_rule(data: Mapping[str, Any], source: str) -> Rule:
         references=_strs(data, "references", source, where),
         group_by=str(group_by),
         source=source,
+        steps=_steps(data.get("steps"), source, f"{where} steps"),
     )
 
 

@@ -95,9 +95,16 @@ class Judge:
             for f in facts.files:
                 if f.template == m.path:
                     self.explained_paths.add(f.path)
-                    kind = "folder" if f.is_dir else "file"
+                    kind, kind_zh = ("folder", "文件夹") if f.is_dir else ("file", "文件")
+                    name = _template_name(m.path)
                     yield _Hit(
-                        Evidence("file", f"{kind} at {m.path}", path=rel(f.path), detail=note),
+                        Evidence(
+                            "file",
+                            f"{kind} {name}",
+                            path=rel(f.path),
+                            detail=note,
+                            matched_zh=f"{kind_zh} {name}",
+                        ),
                         rel(f.path),
                     )
         elif m.type == "process":
@@ -109,14 +116,17 @@ class Judge:
                 if pattern is not None and not pattern.search(" ".join(p.cmdline)):
                     continue
                 self.explained_pids.add(p.pid)
-                what = m.name or f"command line /{m.cmdline}/"
                 yield _Hit(
                     Evidence(
                         "process",
-                        f"process {what}",
+                        f"process {m.name or p.name} (by its command line)"
+                        if m.cmdline and not m.name
+                        else f"process {m.name}",
                         path=p.exe,
                         pid=p.pid,
                         detail=note or " ".join(p.cmdline)[:300],
+                        matched_zh=f"进程 {m.name or p.name}"
+                        + ("（按命令行）" if m.cmdline and not m.name else ""),
                     ),
                     f"process:{p.exe or p.name}",
                 )
@@ -132,6 +142,7 @@ class Judge:
                             path=mod.path,
                             pid=mod.pid,
                             detail=note,
+                            matched_zh=f"进程 {mod.process_name} 中的模块 {m.name}",
                         ),
                         f"module:{mod.path}",
                     )
@@ -148,6 +159,7 @@ class Judge:
                                 path=rel(pkg.path),
                                 package=pkg.name,
                                 detail=note,
+                                matched_zh=f"{m.ecosystem} 软件包 {pkg.name} {pkg.version}".strip(),
                             ),
                             f"{m.ecosystem}:{pkg.name}:{rel(pkg.path)}",
                         )
@@ -162,6 +174,7 @@ class Judge:
                                 path=rel(app.path),
                                 package=app.app_id,
                                 detail=note,
+                                matched_zh=f"{m.ecosystem} 软件包 {app.app_id} {app.version}".strip(),
                             ),
                             f"{m.ecosystem}:{app.app_id}",
                         )
@@ -177,6 +190,7 @@ class Judge:
                             f"{app.source} app {app.app_id or app.name}",
                             path=rel(app.path),
                             detail=note,
+                            matched_zh=f"{app.source} 应用 {app.app_id or app.name}",
                         ),
                         f"app:{rel(app.path)}",
                     )
@@ -184,7 +198,13 @@ class Judge:
             for path, digest in facts.hashes.items():
                 if digest == m.sha256:
                     yield _Hit(
-                        Evidence("hash", f"sha256 {digest[:16]}…", path=rel(path), detail=note),
+                        Evidence(
+                            "hash",
+                            f"file with SHA-256 {digest[:16]}…",
+                            path=rel(path),
+                            detail=note,
+                            matched_zh=f"SHA-256 为 {digest[:16]}… 的文件",
+                        ),
                         f"hash:{rel(path)}",
                     )
         elif m.type == "extension":
@@ -198,6 +218,7 @@ class Judge:
                             f"{ext.browser} extension {ext.name or ext.ext_id}",
                             path=rel(ext.path),
                             detail=note,
+                            matched_zh=f"{ext.browser} 浏览器扩展 {ext.name or ext.ext_id}",
                         ),
                         f"extension:{ext.browser}:{ext.ext_id}:{ext.user}",
                     )
@@ -212,6 +233,7 @@ class Judge:
                             f"{item.source} entry {item.name}",
                             path=rel(item.path),
                             detail=item.command[:300],
+                            matched_zh=f"{item.source} 自启动项 {item.name}",
                         ),
                         f"autostart:{rel(item.path)}",
                     )
@@ -226,6 +248,7 @@ class Judge:
                             path=shown,
                             pid=t.pid,
                             detail=t.detail,
+                            matched_zh=f"完整性检查 {t.check}（{t.client_id}）",
                         ),
                         f"{t.check}:{shown}",
                     )
@@ -239,6 +262,7 @@ class Judge:
                         Evidence(
                             "content",
                             f"content rule {c.rule} ({c.kind})",
+                            matched_zh=f"内容规则 {c.rule}（{c.kind}）",
                             path=rel(c.path),
                             detail=(f"{note}; " if note else "") + f"matched: {c.detail}"[:300],
                         ),
@@ -252,6 +276,7 @@ class Judge:
                     Evidence(
                         "package",
                         f"{meta.ecosystem} package {meta.name} {meta.version}: metadata".strip(),
+                        matched_zh=f"{meta.ecosystem} 软件包 {meta.name} {meta.version}：元数据",
                         path=rel(meta.path),
                         package=meta.name,
                         detail="; ".join(meta.reasons)[:300],
@@ -265,6 +290,7 @@ class Judge:
                         Evidence(
                             "config",
                             f"{cfg.kind} server {cfg.entry!r}",
+                            matched_zh=f"{cfg.kind} 服务器 {cfg.entry!r}",
                             path=rel(cfg.path),
                             detail=cfg.detail[:300],
                         ),
@@ -285,6 +311,7 @@ class Judge:
                     Evidence(
                         "process",
                         f"WeChat-like process {p.name} matches no approved client",
+                        matched_zh=f"名称像微信的进程 {p.name} 不符合任何认可的客户端",
                         path=p.exe,
                         pid=p.pid,
                         detail=" ".join(p.cmdline)[:300],
@@ -302,6 +329,7 @@ class Judge:
                     Evidence(
                         "file",
                         f"WeChat-like program {item.name} matches no approved client",
+                        matched_zh=f"名称像微信的程序 {item.name} 不符合任何认可的客户端",
                         path=rel(item.path),
                         detail=item.detail,
                     ),
@@ -321,6 +349,7 @@ class Judge:
                     Evidence(
                         "app",
                         f"WeChat-like {app.source} app {app.app_id or app.name} matches no approved client",
+                        matched_zh=f"名称像微信的 {app.source} 应用 {app.app_id or app.name} 不符合任何认可的客户端",
                         path=rel(app.path),
                         detail=f"期望 expected: {self.clients.expected_for(app)}; "
                         f"实际 found: {app.exe or app.app_id}",
@@ -340,6 +369,13 @@ def _pep503(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _template_name(template: str) -> str:
+    """The name a path template ends in ("{home}/.ew.json" → ".ew.json"): what a person can
+    look for, without the template's placeholders."""
+    parts = [p for p in re.split(r"[/\\]", template) if p and p != "**" and "{" not in p]
+    return parts[-1] if parts else template.strip("{}")
+
+
 def _assemble(rule: Rule, hits: list[_Hit]) -> list[Finding]:
     if not hits:
         return []
@@ -356,6 +392,7 @@ def _assemble(rule: Rule, hits: list[_Hit]) -> list[Finding]:
             category=rule.category,
             severity=rule.severity,
             remediation=rule.remediation,
+            steps=rule.steps,
             evidence=tuple(evidence),
             subject=subject,
             references=rule.references,

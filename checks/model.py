@@ -62,6 +62,47 @@ class Text:
         return self.zh if str(lang) == Lang.ZH else self.en
 
 
+@dataclass(frozen=True, slots=True)
+class Steps:
+    """The steps that fix a finding, in both languages: each a whole sentence a person
+    follows, shown as a numbered list (the two languages may differ in count)."""
+
+    zh: tuple[str, ...] = ()
+    en: tuple[str, ...] = ()
+
+    def get(self, lang: Lang | str) -> tuple[str, ...]:
+        return self.zh if str(lang) == Lang.ZH else self.en
+
+    def __bool__(self) -> bool:
+        return bool(self.zh or self.en)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"zh": list(self.zh), "en": list(self.en)}
+
+
+def remediation_text(intro: Text, steps: Steps) -> Text:
+    """The flat text of a remediation (older servers, logs, one-field readers): the intro,
+    then one numbered line per step ("1. Quit WeChat.")."""
+
+    def flat(lang: Lang) -> str:
+        lines = [intro.get(lang)] if intro.get(lang) else []
+        lines.extend(f"{i}. {step}" for i, step in enumerate(steps.get(lang), 1))
+        return "\n".join(lines)
+
+    return Text(zh=flat(Lang.ZH), en=flat(Lang.EN))
+
+
+def absolute_path(root: str, path: str) -> str:
+    """`path` (relative to the scanned `root`, `/` separators) as an absolute path on the
+    scanned machine; an absolute `path` (a process's executable) is returned as it is."""
+    if path.startswith(("/", "\\")) or (len(path) > 2 and path[1] == ":" and path[0].isalpha()):
+        return path
+    windows = "\\" in root or (len(root) >= 2 and root[1] == ":")
+    if windows:
+        return root.rstrip("\\/") + "\\" + path.replace("/", "\\")
+    return root.rstrip("/") + "/" + path
+
+
 def safe_text(text: str) -> str:
     """`text` as valid UTF-8 text, with undecodable bytes shown escaped (`\\xff`).
 
@@ -305,19 +346,30 @@ class Evidence:
     """One observation behind a finding. `path` is relative to the scanned root."""
 
     kind: str  # "file", "process", "module", "package", "app", "autostart", "extension", "hash"
-    matched: str  # what the rule matched, in words a person can check
+    matched: str  # what the rule matched, in words a person can check (English)
     path: str = ""
     pid: int | None = None
     package: str = ""
     detail: str = ""
+    matched_zh: str = ""  # `matched` in Chinese (issue 16); empty: show `matched`
 
     def __post_init__(self) -> None:
-        _clean(self, ("kind", "matched", "path", "package", "detail"))
+        _clean(self, ("kind", "matched", "path", "package", "detail", "matched_zh"))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, root: str | None = None, live: bool = True) -> dict[str, Any]:
+        """`root`/`live`: the scan's root and whether it looked at this running machine.
+
+        With a root, `location` is where a person finds the thing: the absolute path on a live
+        machine, the path inside the image (`in_image: true`) for an offline one."""
         out: dict[str, Any] = {"kind": self.kind, "matched": self.matched}
+        if self.matched_zh:
+            out["matched_i18n"] = {"zh": self.matched_zh, "en": self.matched}
         if self.path:
             out["path"] = self.path
+            if root is not None:
+                out["location"] = absolute_path(root, self.path) if live else self.path
+                if not live:
+                    out["in_image"] = True
         if self.pid is not None:
             out["pid"] = self.pid
         if self.package:
@@ -343,6 +395,8 @@ class Finding:
     evidence: tuple[Evidence, ...]
     subject: str  # what the finding is about (a path, a package, a program name): part of the key
     references: tuple[str, ...] = ()
+    # `remediation` says what was found and why it matters; `steps` how to fix it.
+    steps: Steps = Steps()
 
     def __post_init__(self) -> None:
         _clean(self, ("rule_id", "subject"))
@@ -353,7 +407,11 @@ class Finding:
         digest = hashlib.sha256(f"{self.rule_id}\0{self.subject}".encode()).hexdigest()
         return digest[:24]
 
-    def to_json(self, lang: Lang | str = Lang.EN) -> dict[str, Any]:
+    def to_json(
+        self, lang: Lang | str = Lang.EN, root: str | None = None, live: bool = True
+    ) -> dict[str, Any]:
+        """`root`/`live`: the scan's, so that each evidence says where a person finds it."""
+        flat = remediation_text(self.remediation, self.steps)
         return {
             "key": self.key,
             "rule_id": self.rule_id,
@@ -362,9 +420,12 @@ class Finding:
             "category": str(self.category),
             "severity": str(self.severity),
             "subject": self.subject,
-            "evidence": [e.to_json() for e in self.evidence],
-            "remediation": self.remediation.get(lang),
-            "remediation_i18n": asdict(self.remediation),
+            "evidence": [e.to_json(root, live) for e in self.evidence],
+            "remediation": flat.get(lang),
+            "remediation_i18n": asdict(flat),
+            # Structured (issue 16): readers that know them show the intro and a numbered list.
+            "remediation_intro_i18n": asdict(self.remediation),
+            "remediation_steps": self.steps.to_json(),
             "references": list(self.references),
         }
 
@@ -409,12 +470,12 @@ class ScanResult:
                 "notes": len(self.notes),
                 "excepted": len(self.excepted),
             },
-            "findings": [f.to_json(lang) for f in self.findings],
+            "findings": [f.to_json(lang, self.root, self.live) for f in self.findings],
             "blind_spots": [asdict(b) for b in self.blind_spots],
             "notes": [n.to_json(lang) for n in self.notes],
             "excepted": [
                 {
-                    **f.to_json(lang),
+                    **f.to_json(lang, self.root, self.live),
                     "exception": {"reason": r.get(lang), "reason_i18n": asdict(r), "expires": e},
                 }
                 for f, r, e in self.excepted

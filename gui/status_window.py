@@ -3,7 +3,6 @@ them, the last scan, Check now, the server connection, the policy version, manag
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -23,16 +22,7 @@ from PySide6.QtWidgets import (
 
 from gui import icons, labels
 from gui.i18n import Languages
-
-
-def remediation_steps(text: str) -> list[str]:
-    """Split the agent's remediation text into the steps it already contains (lines, or
-    numbered / sentence-separated parts) so they can be shown as a list."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    if len(lines) > 1:
-        return [re.sub(r"^(\d+[.)、]|[-*•])\s*", "", ln) for ln in lines]
-    parts = [p.strip() for p in re.split(r"(?<=[.。;；])\s*", text) if p.strip()]
-    return parts or [text]
+from protocol.finding_text import evidence_lines, fix_of
 
 
 class StatusWindow(QWidget):
@@ -102,6 +92,7 @@ class StatusWindow(QWidget):
         layout.addWidget(info)
         layout.addWidget(split, 1)
         self._findings: list[dict[str, Any]] = []
+        self._actions: list[tuple[str, str]] = []
 
     def set_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
@@ -116,8 +107,11 @@ class StatusWindow(QWidget):
         passwords: list[tuple[str, str]],
         agent_error: str = "",
         doubts: list[str] | None = None,
+        actions: list[tuple[str, str]] | None = None,
     ) -> None:
-        """`doubts`: why the check cannot vouch for this computer (failed, partial, none yet)."""
+        """`doubts`: why the check cannot vouch for this computer (failed, partial, none yet);
+        `actions`: every open action with its next step (findings, password, policy …)."""
+        self._actions = list(actions or [])
         self.state_icon.setPixmap(icons.pixmap(state, 48))
         self.state_label.setText(labels.tray_state(state))
         if state == "agent-down":
@@ -130,6 +124,10 @@ class StatusWindow(QWidget):
             self.summary.setText(self.tr("%n finding(s) need your attention.", "", len(findings)))
         elif doubts:
             self.summary.setText("\n".join(doubts))
+        elif self._actions:
+            self.summary.setText(
+                self.tr("%n thing(s) need your attention.", "", len(self._actions))
+            )
         elif status:
             self.summary.setText(self.tr("No unapproved WeChat software was found."))
         else:
@@ -209,7 +207,9 @@ class StatusWindow(QWidget):
                 child.setData(0, Qt.ItemDataRole.UserRole, f)
                 top.addChild(child)
             top.setExpanded(True)
-        if not findings:
+        if not findings and self._actions:
+            self._show_actions()
+        elif not findings:
             self.detail.setPlainText(self.tr("Nothing to fix."))
         else:
             first = self.tree.topLevelItem(0)
@@ -217,27 +217,38 @@ class StatusWindow(QWidget):
             if selected is not None:
                 self.tree.setCurrentItem(selected)
 
+    def _show_actions(self) -> None:
+        """No finding, but something to do: each open action with its next step, never
+        "Nothing to fix" under "Action needed"."""
+        heading = self.tr("What to do")
+        html = [f"<h3>{_esc(heading)}</h3><ol>"]
+        for text, step in self._actions:
+            html.append(f"<li><b>{_esc(text)}</b>")
+            if step:
+                html.append("<br>" + _esc(self.tr("Next step: %1").replace("%1", step)))
+            html.append("</li>")
+        html.append("</ol>")
+        self.detail.setHtml("".join(html))
+
     def _show_detail(self, item: QTreeWidgetItem | None, _previous: Any = None) -> None:
         f = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
         if not isinstance(f, dict):
             return
         title = self.lang.pick(f.get("title_i18n"), str(f.get("title", "")))
-        remedy = self.lang.pick(f.get("remediation_i18n"), str(f.get("remediation", "")))
+        intro, steps = fix_of(f, self.lang.short)
         html = [f"<h3>{_esc(title)}</h3>"]
         found = self.tr("What was found")
         html.append(f"<p><b>{_esc(found)}</b></p><ul>")
-        for ev in f.get("evidence") or []:
-            parts = [str(ev.get("matched", ""))]
-            if ev.get("path"):
-                parts.append(self.tr("at %1").replace("%1", str(ev["path"])))
-            if ev.get("pid") is not None:
-                parts.append(self.tr("process %1").replace("%1", str(ev["pid"])))
-            html.append(f"<li>{_esc(' — '.join(p for p in parts if p))}</li>")
+        html.extend(f"<li>{_esc(line)}</li>" for line in evidence_lines(f, self.lang.short))
         html.append("</ul>")
         fix = self.tr("How to fix it")
-        html.append(f"<p><b>{_esc(fix)}</b></p><ol>")
-        html.extend(f"<li>{_esc(step)}</li>" for step in remediation_steps(remedy))
-        html.append("</ol>")
+        html.append(f"<p><b>{_esc(fix)}</b></p>")
+        if intro:
+            html.append(f"<p>{_esc(intro)}</p>")
+        if steps:
+            html.append("<ol>")
+            html.extend(f"<li>{_esc(step)}</li>" for step in steps)
+            html.append("</ol>")
         html.append(
             "<p>"
             + _esc(

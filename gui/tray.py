@@ -514,25 +514,86 @@ class Tray(QObject):
 
     def action_items(self) -> list[str]:
         """What the employee should do, one line each, as shown in the tooltip."""
-        items = []
+        return [text for text, _step in self.open_actions()]
+
+    def open_actions(self) -> list[tuple[str, str]]:
+        """Every open action (findings, doubts, password, policy, keyring, IT) with its next
+        step, as the status window lists them."""
+        items: list[tuple[str, str]] = []
         n = len(self.findings) or int(self.status.get("open_findings") or 0)
         if n:
-            items.append(self.tr("%n finding(s) to fix", "", n))
-        items += self.doubts()
+            items.append(
+                (
+                    self.tr("%n finding(s) to fix", "", n),
+                    self.tr("Follow the numbered steps under each finding below."),
+                )
+            )
+        items += self._doubt_actions()
         if self.status.get("revoked"):
-            items.append(self.tr("This computer was revoked by IT: contact IT"))
+            items.append((self.tr("This computer was revoked by IT: contact IT"), ""))
         if self.status.get("enrolled") and self.status.get("policy_key_present") is False:
-            items.append(self.tr("No policy key: IT's policies cannot be verified; contact IT"))
+            items.append(
+                (self.tr("No policy key: IT's policies cannot be verified; contact IT"), "")
+            )
+        if self.keyring_missing():
+            items.append(
+                (
+                    self.tr(
+                        "The system keyring is missing or locked, so the age of your WeChat "
+                        "passwords cannot be checked"
+                    ),
+                    self.tr(
+                        "Unlock your login keyring (GNOME Keyring or KWallet); if there is "
+                        "none, install gnome-keyring, log out and in again, or contact IT."
+                    ),
+                )
+            )
         for account, status in self.passwords.statuses.items():
             if status.state in ("overdue", "unknown") or status.modified:
                 items.append(
-                    self.tr("%1: %2")
-                    .replace("%1", labels.account(account))
-                    .replace("%2", status_words(status, None))
+                    (
+                        self.tr("%1: %2")
+                        .replace("%1", labels.account(account))
+                        .replace("%2", status_words(status, None)),
+                        self.tr(
+                            "Change it in WeChat, then record the change: "
+                            "menu \u201cRecord a WeChat password change\u2026\u201d."
+                        )
+                        if status.state == "overdue"
+                        else self.tr(
+                            "Record when you last changed it: menu \u201cRecord a WeChat password change\u2026\u201d."
+                        ),
+                    )
                 )
         if self.policy and not policy_acknowledged(self.policy):
-            items.append(self.tr("Read and confirm the new WeChat policy"))
+            items.append(
+                (
+                    self.tr("Read and confirm the new WeChat policy"),
+                    self.tr("Open \u201cWeChat policy\u201d in the menu and confirm it."),
+                )
+            )
         return items
+
+    def keyring_missing(self) -> bool:
+        """The keyring that holds the password-age record cannot be used."""
+        error = self.passwords.error
+        return error is not None and error.code == "keyring-unavailable"
+
+    def _doubt_actions(self) -> list[tuple[str, str]]:
+        if not self.status:
+            return []
+        state = state_of_status(self.status)
+        if state.state not in (State.BLIND, State.UNKNOWN):
+            return []
+        out = [
+            (
+                self.lang.pick({"zh": r.zh, "en": r.en}),
+                self.lang.pick({"zh": r.step_zh, "en": r.step_en}),
+            )
+            for r in state.reasons
+            if r.zh or r.en
+        ]
+        return out or [(labels.device_state(str(state.state)), "")]
 
     def doubts(self) -> list[str]:
         """Why the agent cannot say the computer is compliant (a failed or partial check, no
@@ -584,5 +645,6 @@ class Tray(QObject):
                 ],
                 self.lang.error(self.agent_error) if self.agent_error else "",
                 doubts=self.doubts(),
+                actions=self.open_actions() if state != "agent-down" else [],
             )
             w.set_busy(self.bridge.is_busy("scan_now"))

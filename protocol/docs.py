@@ -28,6 +28,7 @@ DEVICE_MODELS: tuple[type[BaseModel], ...] = (
     messages.FindingIn,
     messages.EvidenceIn,
     messages.I18nText,
+    messages.I18nSteps,
     messages.CoverageIn,
     messages.FindingsResult,
     messages.ReportCreate,

@@ -28,6 +28,7 @@ MAX_EVIDENCE = 50
 MAX_REFERENCES = 20
 MAX_TITLE = 500
 MAX_TEXT = 4000  # remediation, each language of a bilingual text
+MAX_STEPS = 30  # remediation steps per language
 MAX_PATH = 4096
 MAX_MATCHED = 1000
 MAX_DETAIL = 2000

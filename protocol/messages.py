@@ -198,6 +198,13 @@ class I18nText(Strict):
     en: Annotated[str, _max(L.MAX_TEXT)]
 
 
+class I18nSteps(Strict):
+    """Numbered remediation steps per language (issue 16), each one whole sentence."""
+
+    zh: Annotated[list[Annotated[str, _max(L.MAX_TEXT)]], Field(max_length=L.MAX_STEPS)] = []
+    en: Annotated[list[Annotated[str, _max(L.MAX_TEXT)]], Field(max_length=L.MAX_STEPS)] = []
+
+
 class EvidenceIn(Strict):
     kind: Annotated[str, StringConstraints(min_length=1, max_length=32)]
     matched: Annotated[str, _max(L.MAX_MATCHED)]
@@ -205,6 +212,11 @@ class EvidenceIn(Strict):
     pid: Annotated[int, Field(ge=0, le=2**32)] | None = None
     package: Annotated[str, _max(L.MAX_PACKAGE)] = ""
     detail: Annotated[str, _max(L.MAX_DETAIL)] = ""
+    # Optional (issue 16): `matched` in both languages, and where a person finds the thing:
+    # the absolute path on the machine, or the path inside an offline image (`in_image`).
+    matched_i18n: I18nText | None = None
+    location: Annotated[str, _max(L.MAX_PATH)] = ""
+    in_image: bool = False
 
 
 class FindingIn(Strict):
@@ -219,6 +231,10 @@ class FindingIn(Strict):
     evidence: Annotated[list[EvidenceIn], Field(max_length=L.MAX_EVIDENCE)] = []
     remediation: Annotated[str, _max(L.MAX_TEXT)] = ""
     remediation_i18n: I18nText | None = None
+    # Structured remediation (optional, additive): what was found and why, then the steps.
+    # `remediation` / `remediation_i18n` keep the flat text for servers that know only those.
+    remediation_intro_i18n: I18nText | None = None
+    remediation_steps: I18nSteps | None = None
     references: Annotated[list[Str1000], Field(max_length=L.MAX_REFERENCES)] = []
     first_seen: AwareDatetime
     last_seen: AwareDatetime

@@ -627,6 +627,12 @@
             <numerusform>有 %n 项检查发现需要您处理。</numerusform>
         </translation>
     </message>
+    <message numerus="yes">
+        <source>%n thing(s) need your attention.</source>
+        <translation>
+            <numerusform>有 %n 项需要您处理。</numerusform>
+        </translation>
+    </message>
     <message>
         <source>No unapproved WeChat software was found.</source>
         <translation>未发现未经许可的微信软件。</translation>
@@ -676,16 +682,16 @@
         <translation>无需处理。</translation>
     </message>
     <message>
+        <source>What to do</source>
+        <translation>需要您处理的事项</translation>
+    </message>
+    <message>
+        <source>Next step: %1</source>
+        <translation>下一步：%1</translation>
+    </message>
+    <message>
         <source>What was found</source>
         <translation>发现的内容</translation>
-    </message>
-    <message>
-        <source>at %1</source>
-        <translation>位于 %1</translation>
-    </message>
-    <message>
-        <source>process %1</source>
-        <translation>进程 %1</translation>
     </message>
     <message>
         <source>How to fix it</source>
@@ -791,6 +797,10 @@
         </translation>
     </message>
     <message>
+        <source>Follow the numbered steps under each finding below.</source>
+        <translation>按下方每项发现列出的编号步骤处理。</translation>
+    </message>
+    <message>
         <source>This computer was revoked by IT: contact IT</source>
         <translation>本机已被 IT 吊销：请联系 IT</translation>
     </message>
@@ -799,8 +809,28 @@
         <translation>没有策略公钥：无法验证 IT 的策略；请联系 IT</translation>
     </message>
     <message>
+        <source>The system keyring is missing or locked, so the age of your WeChat passwords cannot be checked</source>
+        <translation>系统钥匙串未安装或已锁定，无法检查微信密码的更改时间</translation>
+    </message>
+    <message>
+        <source>Unlock your login keyring (GNOME Keyring or KWallet); if there is none, install gnome-keyring, log out and in again, or contact IT.</source>
+        <translation>请解锁登录钥匙串（GNOME 钥匙串或 KWallet）；如果没有，请安装 gnome-keyring 后注销并重新登录，或联系 IT。</translation>
+    </message>
+    <message>
+        <source>Change it in WeChat, then record the change: menu “Record a WeChat password change…”.</source>
+        <translation>请在微信中更改密码，然后记录更改：菜单“记录微信密码更改”。</translation>
+    </message>
+    <message>
+        <source>Record when you last changed it: menu “Record a WeChat password change…”.</source>
+        <translation>请记录上次更改密码的日期：菜单“记录微信密码更改”。</translation>
+    </message>
+    <message>
         <source>Read and confirm the new WeChat policy</source>
         <translation>阅读并确认新的微信管理制度</translation>
+    </message>
+    <message>
+        <source>Open “WeChat policy” in the menu and confirm it.</source>
+        <translation>在菜单中打开“微信管理制度”并确认。</translation>
     </message>
     <message>
         <source>Retrying in the background.</source>

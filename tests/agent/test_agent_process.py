@@ -68,6 +68,10 @@ def test_agent_finds_dropped_plugin_and_new_process_then_resolves(
             dist.mkdir()
             took = _wait_for(client, lambda fs: any(f["rule_id"] == "wechatferry" for f in fs), 30)
             print(f"dropped plugin → finding in {took * 1000:.0f} ms")
+            # Live evidence says where the thing really is: the absolute path (issue 16).
+            (found,) = [f for f in client.findings() if f["rule_id"] == "wechatferry"]
+            assert found["evidence"][0]["location"] == str(dist)
+            assert "in_image" not in found["evidence"][0]
             shutil.rmtree(dist)
             _wait_for(client, lambda fs: not any(f["rule_id"] == "wechatferry" for f in fs), 30)
 
@@ -101,6 +105,8 @@ def test_agent_finds_dropped_plugin_and_new_process_then_resolves(
         assert json.loads(status.stdout)["mode"] == "user"
         log = (agent.home / "logs" / "agent.log").read_text()
         assert "finding wechatferry" in log and "resolved wechatferry" in log
+        # The fix in the log: numbered steps, not a text cut at every "." (issue 16).
+        assert "1. Uninstall wcferry (pip uninstall wcferry).  2. Delete its files." in log
     finally:
         agent.proc.terminate()
         assert agent.proc.wait(timeout=15) == 0

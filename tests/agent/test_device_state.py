@@ -75,7 +75,11 @@ def test_status_is_unknown_before_the_first_scan_and_blind_after_a_failed_one(
     code, status, text = _status(home)
     assert status["state"] == "unknown" and status["compliant"] is False, status
     assert [r["code"] for r in status["reasons"]] == ["never-scanned"]
-    assert code == 1 and "state: unknown" in text, text
+    assert code == 1 and "State: unknown: no recent check" in text, text
+    # Never "compliant" before a scan; the open action is listed with its next step.
+    assert "compliant" not in text.lower().replace("non-compliant", ""), text
+    assert "Open actions (1):\n  1. No check has finished yet." in text, text
+    assert "Next step: Wait for the first check, or check now: wxguard scan-now" in text
 
     # Another process holds the state file's write lock: recording the startup scan fails
     # (after SQLite's 5 s busy wait). Before issue 10 that scan was logged and forgotten, and
@@ -93,10 +97,11 @@ def test_status_is_unknown_before_the_first_scan_and_blind_after_a_failed_one(
     assert status["last_scan"]["outcome"] == "failed", status
     assert "database is locked" in status["last_scan"]["error"]
     assert [r["code"] for r in status["reasons"]] == ["scan-failed"]
-    assert code == 1 and "state: blind" in text and "The last check failed" in text, text
+    assert code == 1 and "State: not confirmed" in text and "The last check failed" in text, text
 
     # With the file writable again, the next scan is good and whole: compliant.
     assert service.scan_now(timeout=60) is not None
     code, status, text = _status(home)
     assert status["state"] == "compliant" and status["compliant"] is True, status
-    assert code == 0 and "state: compliant" in text, text
+    assert code == 0 and "State: compliant" in text, text
+    assert "Open actions" not in text and "True" not in text and "None" not in text, text

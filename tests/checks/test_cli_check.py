@@ -87,6 +87,8 @@ def test_findings_as_json_exit_1(dirty_windows: Path) -> None:
             "evidence",
             "remediation",
             "remediation_i18n",
+            "remediation_intro_i18n",
+            "remediation_steps",
             "references",
         }
         assert re.fullmatch(r"[0-9a-f]{24}", finding["key"])
@@ -170,3 +172,24 @@ def test_hostile_names_reach_the_terminal_escaped(tmp_path: Path) -> None:
     assert any("\\x1b]0;owned\\x07\\x1b[2J\\x1b[H\\n✓ Compliant" in line for line in evidence)
     assert any("proj\\xff\\xfe/" in line for line in evidence)
     assert not any(line.startswith("✓ Compliant") for line in out.splitlines())
+
+
+def test_text_output_numbers_the_steps(dirty_windows: Path) -> None:
+    """Each step of the fix on its own numbered line, in the chosen language (issue 16)."""
+    en = run("--root", str(dirty_windows), "--platform", "windows").stdout
+    assert "How to fix it: PyWxDump reads the database key" in en
+    assert re.search(r"\n +1\. Run pip uninstall pywxdump \(or delete wxdump\.exe\)\.\n", en)
+    assert re.search(r"\n +2\. Delete the wxdump_work folder completely", en)
+    assert re.search(r"\n +3\. Report it to the information-security department", en)
+    zh = run("--root", str(dirty_windows), "--platform", "windows", "--lang", "zh").stdout
+    assert re.search(r"\n +1\. 运行 pip uninstall pywxdump（或删除 wxdump\.exe）。\n", zh)
+    assert re.search(r"\n +3\. 向信息安全部门报告", zh)
+
+
+def test_text_evidence_has_no_templates_and_names_the_image_path(dirty_windows: Path) -> None:
+    en = run("--root", str(dirty_windows), "--platform", "windows").stdout
+    assert "{" not in en and "}" not in en
+    assert "path in the image: Users/alice/" in en
+    zh = run("--root", str(dirty_windows), "--platform", "windows", "--lang", "zh").stdout
+    assert "镜像内路径：Users/alice/" in zh and "{" not in zh
+    assert "pypi 软件包 pywxdump" in zh

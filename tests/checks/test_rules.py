@@ -18,6 +18,7 @@ from checks.catalogue import Catalogue, Matcher, Rule, load_builtin
 from checks.engine import Scanner
 from checks.layout import Layout
 from checks.model import Platform, ProcessFact, ScanResult
+from protocol.finding_text import evidence_lines
 from tests.checks.images import OFFLINE_TYPES, artefact, build, concrete
 from tests.checks.rule_fixtures import FIXTURES, fixture_for
 from tests.support.doubles import RecordedProcessSource
@@ -62,6 +63,15 @@ def test_rule_fires_on_its_fixture(tmp_path: Path, rule_id: str, platform: Platf
     assert findings, f"{rule_id} did not fire on {platform}; got {sorted(_ids(result))}"
     for finding in findings:
         assert finding.evidence
+        # What a person reads (tray, CLI, log): no rule templates such as {home}, the path
+        # inside the image labelled as such, and the words in the reader's language.
+        body = finding.to_json("en", result.root, result.live)
+        for lang, label in (("en", "path in the image: "), ("zh", "镜像内路径：")):
+            for line in evidence_lines(body, lang):
+                assert "{" not in line and "}" not in line, line
+                assert label in line or not any(e.path for e in finding.evidence), line
+            if lang == "zh":
+                assert all(re.search(r"[\u4e00-\u9fff]", ln) for ln in evidence_lines(body, lang))
         for ev in finding.evidence:
             if ev.path:
                 assert not os.path.isabs(ev.path), ev.path
@@ -178,8 +188,8 @@ def test_every_rule_is_bilingual_with_sources_and_concrete_remediation() -> None
     for rule in _indicator_rules():
         assert re.search(r"[\u4e00-\u9fff]", rule.title.zh), rule.id
         assert re.search(r"[\u4e00-\u9fff]", rule.remediation.zh), rule.id
-        assert "information-security" in rule.remediation.en, rule.id
-        assert "信息安全部门" in rule.remediation.zh, rule.id
+        assert "information-security" in " ".join(rule.steps.en), rule.id
+        assert "信息安全部门" in "".join(rule.steps.zh), rule.id
         assert rule.references, rule.id
         assert all(ref.startswith("https://") for ref in rule.references), rule.id
 
@@ -238,3 +248,42 @@ def test_approved_clients_are_identified_by_place_not_name_alone() -> None:
     assert platforms == set(Platform)
     names = " ".join(c.name.en for c in CATALOGUE.clients)
     assert "WeChat" in names and "WeCom" in names
+
+
+# --- remediation steps (issue 16) ---------------------------------------------------------
+
+VERBS = {
+    "Quit", "Uninstall", "Delete", "Run", "Remove", "Stop", "Use", "Click", "Log", "Change",
+    "Restart", "Reinstall", "Report", "Install",
+}  # fmt: skip
+CONDITIONAL_VERBS = {"uninstall", "delete", "contact", "ask"}
+
+
+def _is_en_instruction(step: str) -> bool:
+    first = step.split()[0]
+    if first in VERBS:
+        return True
+    if first in ("If", "Unless") and ", " in step:
+        return step.split(", ", 1)[1].split()[0] in CONDITIONAL_VERBS
+    return False
+
+
+@pytest.mark.parametrize("rule", CATALOGUE.rules, ids=lambda r: r.id)
+def test_every_rule_has_whole_sentence_steps_in_both_languages(rule: Rule) -> None:
+    """Each step is a sentence a person can follow on its own: never a fragment such as
+    "json and its data folder;" or "2. 1." left by cutting a text at every '.' and ';'."""
+    assert rule.steps.zh and rule.steps.en, rule.id
+    assert not re.search(r"(^|\s)1[.、]\s", rule.remediation.en + rule.remediation.zh), (
+        "the intro still holds numbered steps"
+    )
+    for step in rule.steps.en:
+        assert re.match(r"^[A-Z]", step), step  # a capital letter, never "json and …"
+        assert step.endswith("."), step
+        assert not step.endswith((";.", "..")), step
+        assert _is_en_instruction(step), f"{rule.id}: no instruction verb: {step}"
+        assert len(step) >= 8, step
+    for step in rule.steps.zh:
+        assert re.match(r"^[\u4e00-\u9fff]", step), step  # starts with a Chinese character
+        assert step.endswith("。"), step
+        assert "；" not in step.rstrip("。")[-1:], step
+        assert not re.match(r"^\d", step), step

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from protocol.device_state import (
@@ -66,3 +68,32 @@ def test_state_of_an_older_agents_status_is_computed_from_its_fields() -> None:
     assert state_of_status({"compliant": True, "last_scan": None}).state is State.UNKNOWN
     sent = device_state(DeviceInputs(ScanOutcome.FAILED, 1.0)).to_json()
     assert state_of_status(sent).state is State.BLIND
+
+
+# --- issue 16: password age, keyring, policy acknowledgement -----------------------------
+
+
+def test_keyring_policy_and_password_inputs_decide_with_next_steps() -> None:
+    from protocol.device_state import state_for_person
+
+    good = DeviceInputs(last_scan=ScanOutcome.OK, scanned_at=1.0)
+    assert device_state(good).compliant
+    no_keyring = device_state(replace(good, keyring_available=False))
+    assert no_keyring.state is State.BLIND
+    assert no_keyring.reasons[0].code == "keyring-unavailable"
+    assert "gnome-keyring" in no_keyring.reasons[0].step_en
+    unacked = device_state(replace(good, policy_unacknowledged=True, policy_text_version="v2"))
+    assert unacked.state is State.NON_COMPLIANT
+    assert unacked.to_json()["reasons"][0]["next_step"]["zh"].startswith("阅读并确认制度")
+    # The agent's inputs travel in its status; the employee's session adds its own facts.
+    status = {"state_inputs": good.to_json()}
+    assert DeviceInputs.from_json(good.to_json()) == good
+    overdue = state_for_person(status, 1, 0, True)
+    assert overdue.state is State.NON_COMPLIANT and overdue.reasons[0].code == "password-overdue"
+    unrecorded = state_for_person(status, 0, 2, True)
+    assert unrecorded.state is State.BLIND and unrecorded.reasons[0].code == "password-unrecorded"
+    assert state_for_person(status, 0, 0, True).compliant
+    # Never compliant before a scan, whatever the passwords say.
+    assert state_for_person({"state_inputs": DeviceInputs().to_json()}, 0, 0, True).state is (
+        State.UNKNOWN
+    )
