@@ -127,14 +127,38 @@ def login_failures(session: Session, account: str, ip: str, since: datetime) -> 
     return LoginFailures(int(from_ip or 0), int(total or 0), oldest)
 
 
-def audit_events(session: Session, limit: int = 200) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))
+def audit_events(
+    session: Session, limit: int = 200, action: str = "", actor: str = ""
+) -> list[AuditEvent]:
+    """The newest events first; `action` and `actor` (exact values) narrow them when given."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    return list(session.scalars(query))
+
+
+def audit_actions(session: Session) -> list[str]:
+    """Every action the trail holds, for the filter's choices."""
+    return [str(a) for a in session.scalars(select(AuditEvent.action).distinct())]
 
 
 # --- admins ------------------------------------------------------------------------------
 
 
-def create_admin(session: Session, username: str, password: str, now: datetime) -> Admin:
+ROLES = ("administrator", "analyst", "viewer")  # server.web.auth.Role
+
+
+class LastAdministrator(Exception):
+    """The change would leave no enabled administrator, and nobody could manage accounts."""
+
+
+def create_admin(
+    session: Session, username: str, password: str, now: datetime, role: str = "administrator"
+) -> Admin:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
     if session.scalar(select(Admin).where(Admin.username == username)) is not None:
         raise ConflictError(f"admin {username!r} already exists")
     admin = Admin(
@@ -142,6 +166,8 @@ def create_admin(session: Session, username: str, password: str, now: datetime) 
         password_hash=hash_password(password),
         created_at=now,
         disabled=False,
+        role=role,
+        session_generation=0,
     )
     session.add(admin)
     session.flush()
@@ -159,6 +185,73 @@ def authenticate_admin(session: Session, username: str, password: str) -> Admin 
 
 def admins(session: Session) -> list[Admin]:
     return list(session.scalars(select(Admin).order_by(Admin.username)))
+
+
+def admin_by_name(session: Session, username: str) -> Admin:
+    admin = session.scalar(select(Admin).where(Admin.username == username))
+    if admin is None:
+        raise NotFound(username)
+    return admin
+
+
+def end_sessions(admin: Admin) -> None:
+    """Every session issued to this account so far is refused from now on, in every process."""
+    admin.session_generation = (admin.session_generation or 0) + 1
+
+
+def _other_enabled_administrators(session: Session, admin: Admin) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Admin.role == "administrator", Admin.disabled.is_(False), Admin.id != admin.id
+            )
+        )
+        or 0
+    )
+
+
+def set_admin_password(
+    session: Session, admin: Admin, password: str, now: datetime, actor: str, ip: str = ""
+) -> None:
+    """A new password (own change or reset by an administrator); ends the account's sessions."""
+    admin.password_hash = hash_password(password)
+    end_sessions(admin)
+    own = actor == f"admin:{admin.username}"
+    audit(session, now, actor, "admin.password" if own else "admin.reset", admin.username, ip)
+
+
+def set_admin_role(
+    session: Session, admin: Admin, role: str, now: datetime, actor: str, ip: str = ""
+) -> bool:
+    """Change the role (ends the account's sessions); False if it already had it. Refuses to
+    demote the last enabled administrator (LastAdministrator)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    if admin.role == role:
+        return False
+    last = admin.role == "administrator" and not admin.disabled
+    if last and _other_enabled_administrators(session, admin) == 0:
+        raise LastAdministrator(admin.username)
+    audit(session, now, actor, "admin.role", admin.username, ip, {"from": admin.role, "to": role})
+    admin.role = role
+    end_sessions(admin)
+    return True
+
+
+def set_admin_disabled(
+    session: Session, admin: Admin, disabled: bool, now: datetime, actor: str, ip: str = ""
+) -> bool:
+    """Disable (ends its sessions) or enable an account; False if nothing changed. Refuses to
+    disable the last enabled administrator (LastAdministrator)."""
+    if admin.disabled == disabled:
+        return False
+    last = disabled and admin.role == "administrator"
+    if last and _other_enabled_administrators(session, admin) == 0:
+        raise LastAdministrator(admin.username)
+    admin.disabled = disabled
+    end_sessions(admin)
+    audit(session, now, actor, "admin.disable" if disabled else "admin.enable", admin.username, ip)
+    return True
 
 
 # --- enrollment --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from markupsafe import Markup
 from checks.text import reveal
 from server.security import SessionData
 from server.state import AppState
-from server.web.auth import codec
+from server.web.auth import ROLE_CAPABILITIES, Role, codec
 from server.web.i18n import LANG_COOKIE, choose_lang, translator
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -70,7 +70,14 @@ def render(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     lang = request_lang(request)
+    known = getattr(request.state, "wx_role", None)
+    role = known if isinstance(known, Role) else Role.VIEWER
+    # Unknown account (an error page before the login was checked): every link, each page
+    # still checks for itself.
+    caps = {c.value for c in ROLE_CAPABILITIES[role]} if known is not None else set()
     ctx = {
+        "caps": caps,
+        "role": role.value,
         "lang": lang,
         "t": translator(lang),
         "fmt_time": fmt_time,

@@ -8,30 +8,43 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from server import attachments as att
 from server import crud
 from server.api.deps import ClientIpDep, NowDep, SessionDep, StateDep
-from server.models import MessageKind, Report, ReportCategory, ReportStatus, case_number
+from server.models import Admin, MessageKind, Report, ReportCategory, ReportStatus, case_number
 from server.policy import PolicyError, parse_policy_create
 from server.ratelimit import RateLimited
 from server.security import new_session
+from server.web import accounts, secrets_page
 from server.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    AdminDep,
+    Cap,
     CsrfDep,
     CsrfFailed,
+    Forbidden,
     SessionDataDep,
+    can,
     new_login_csrf,
+    require,
     set_session_cookie,
 )
 from server.web.i18n import LANG_COOKIE, LANGS
 from server.web.render import render
 
 router = APIRouter(include_in_schema=False)
+
+# Every page below takes exactly one of these (tests/server/test_roles.py checks each route).
+FleetReader = Annotated[Admin, Depends(require(Cap.FLEET_READ))]
+ReportCounter = Annotated[Admin, Depends(require(Cap.REPORTS_COUNT))]
+ReportReader = Annotated[Admin, Depends(require(Cap.REPORTS_READ))]
+ReportActor = Annotated[Admin, Depends(require(Cap.REPORTS_ACT))]
+AttachmentReader = Annotated[Admin, Depends(require(Cap.ATTACHMENTS_READ))]
+Administrator = Annotated[Admin, Depends(require(Cap.ADMIN_ACT))]
+AuditReader = Annotated[Admin, Depends(require(Cap.AUDIT_READ_OWN))]
 
 Text = Annotated[str, Form(max_length=10_000)]
 
@@ -148,14 +161,29 @@ def login(
     crud.audit(session, now, f"admin:{admin.username}", "admin.login", ip=ip)
     response = _redirect("/fleet")
     set_session_cookie(
-        response, state, new_session(admin.id, admin.username, now, state.settings.session_hours)
+        response,
+        state,
+        new_session(
+            admin.id,
+            admin.username,
+            now,
+            state.settings.session_hours,
+            admin.session_generation,
+        ),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-def logout(_csrf: CsrfDep) -> Response:
+def logout(
+    data: SessionDataDep, session: SessionDep, now: NowDep, ip: ClientIpDep, _csrf: CsrfDep
+) -> Response:
+    # Logging out ends every session of the account (a copied cookie too), in every process.
+    admin = session.get(Admin, data.admin_id)
+    if admin is not None and admin.session_generation == data.generation:
+        crud.end_sessions(admin)
+        crud.audit(session, now, f"admin:{admin.username}", "admin.logout", ip=ip)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -180,7 +208,7 @@ def fleet(
     session: SessionDep,
     now: NowDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     rows = crud.fleet(session, now, _offline_after(state, session, now))
     return render(
@@ -203,7 +231,7 @@ def device(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     try:
         dev = crud.get_device(session, device_id)
@@ -219,7 +247,9 @@ def device(
             "findings": crud.device_findings(session, device_id),
             "passwords": crud.device_password_status(session, device_id),
             "acks": crud.device_acks(session, device_id),
-            "reports": crud.device_reports(session, device_id),
+            "reports": crud.device_reports(session, device_id)
+            if can(_admin, Cap.REPORTS_READ)
+            else None,
         },
         session=data,
     )
@@ -234,7 +264,7 @@ def revoke(
     now: NowDep,
     ip: ClientIpDep,
     data: SessionDataDep,
-    admin: AdminDep,
+    admin: Administrator,
     _csrf: CsrfDep,
 ) -> Response:
     try:
@@ -254,7 +284,7 @@ def findings(
     session: SessionDep,
     now: NowDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     interval = _offline_after(state, session, now)
     return render(
@@ -277,7 +307,7 @@ def findings_for_rule(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     return render(
         request,
@@ -297,16 +327,18 @@ def reports(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: ReportCounter,
     status: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     chosen = status if status in {s.value for s in ReportStatus} else None
+    readable = can(_admin, Cap.REPORTS_READ)  # a viewer sees how many, never what
     return render(
         request,
         state,
         "reports.html",
         {
-            "reports": crud.reports(session, crud.ReportFilter(status=chosen)),
+            "reports": crud.reports(session, crud.ReportFilter(status=chosen)) if readable else [],
+            "counts_only": not readable,
             "counts": crud.report_counts(session),
             "status": chosen or "",
             "statuses": [s.value for s in ReportStatus],
@@ -324,7 +356,7 @@ def report(
     now: NowDep,
     ip: ClientIpDep,
     data: SessionDataDep,
-    admin: AdminDep,
+    admin: ReportReader,
 ) -> Response:
     try:
         item = crud.get_report(session, report_id)
@@ -369,7 +401,7 @@ def update_report(
     now: NowDep,
     ip: ClientIpDep,
     data: SessionDataDep,
-    admin: AdminDep,
+    admin: ReportActor,
     _csrf: CsrfDep,
     action: Annotated[str, Form(max_length=16)] = "",
     status: Annotated[str, Form(max_length=16)] = "",
@@ -414,7 +446,7 @@ def attachment(
     now: NowDep,
     ip: ClientIpDep,
     data: SessionDataDep,
-    admin: AdminDep,
+    admin: AttachmentReader,
 ) -> Response:
     try:
         item = crud.get_attachment(session, report_id, attachment_id)
@@ -452,7 +484,7 @@ def compliance(
     session: SessionDep,
     now: NowDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     current = crud.current_policy(session, now)
     return render(
@@ -475,7 +507,7 @@ def policy(
     session: SessionDep,
     now: NowDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: Administrator,
 ) -> Response:
     return _policy_page(request, state, session, now, data, None, "", None)
 
@@ -517,7 +549,7 @@ def publish_policy(
     now: NowDep,
     ip: ClientIpDep,
     data: SessionDataDep,
-    admin: AdminDep,
+    admin: Administrator,
     _csrf: CsrfDep,
     document: Annotated[str, Form(max_length=500_000)] = "",
 ) -> Response:
@@ -538,10 +570,26 @@ def audit(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    admin: AuditReader,
+    action: Annotated[str, Query(max_length=64)] = "",
+    actor: Annotated[str, Query(max_length=128)] = "",
 ) -> Response:
+    own_only = not can(admin, Cap.AUDIT_READ)  # a security analyst reads their own actions
+    if own_only:
+        actor = f"admin:{admin.username}"
     return render(
-        request, state, "audit.html", {"events": crud.audit_events(session)}, session=data
+        request,
+        state,
+        "audit.html",
+        {
+            "events": crud.audit_events(session, action=action, actor=actor),
+            "actions": sorted(crud.audit_actions(session)),
+            "actors": [f"admin:{a.username}" for a in crud.admins(session)] + ["cli"],
+            "action": action,
+            "actor": actor,
+            "own_only": own_only,
+        },
+        session=data,
     )
 
 
@@ -559,9 +607,25 @@ def _not_found(request: Request, state: StateDep, data: SessionDataDep) -> Respo
 def install(app: FastAPI) -> None:
     """Dashboard-specific error pages (the API answers JSON; people get a page)."""
 
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        state = request.app.state.wx
+        return render(
+            request,
+            state,
+            "forbidden.html",
+            {"role": exc.role.value, "cap": exc.cap.value},
+            session=exc.session,
+            status=403,
+        )
+
     @app.exception_handler(CsrfFailed)
     async def _csrf_failed(request: Request, _exc: CsrfFailed) -> Response:
         state = request.app.state.wx
         return render(
             request, state, "error.html", {"error": ("csrf.title", "csrf", {})}, status=403
         )
+
+
+router.include_router(accounts.router)
+router.include_router(secrets_page.router)
