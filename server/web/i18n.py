@@ -263,6 +263,66 @@ MESSAGES.update(
         "secret.revoked": ("已吊销", "revoked"),
         "secret.used-up": ("已用完", "used up"),
         "secret.expired": ("已过期", "expired"),
+        "pform.general": ("常规", "General"),
+        "pform.enforcement": ("执行模式", "Enforcement"),
+        "pform.enforcement.monitor": ("仅监测（只报告）", "monitor (report only)"),
+        "pform.enforcement.enforce": ("执行（阻止并报告）", "enforce (block and report)"),
+        "pform.scan_interval": ("扫描间隔", "Scan interval"),
+        "pform.heartbeat_interval": ("心跳间隔", "Heartbeat interval"),
+        "pform.valid_days": ("有效天数", "Valid for (days)"),
+        "pform.unit_s": ("秒", "seconds"),
+        "pform.unit_d": ("天", "days"),
+        "pform.seconds": ("{n} 秒", "{n} s"),
+        "pform.days": ("{n} 天", "{n} days"),
+        "pform.password": ("微信密码", "WeChat password"),
+        "pform.max_age": ("密码最长使用期限", "Maximum password age"),
+        "pform.reminders": (
+            "到期前提醒（天，递减，逗号分隔）",
+            "Reminders before expiry (days, decreasing, comma-separated)",
+        ),
+        "pform.max_deferrals": ("最多推迟次数", "Maximum deferrals"),
+        "pform.daily": ("最后一次提醒后每天提醒", "Remind daily after the last reminder"),
+        "pform.disabled_rules": ("停用的规则", "Disabled rules"),
+        "pform.added_rules": ("策略新增的规则", "Rules added by the policy"),
+        "pform.approved": ("批准的客户端身份", "Approved client identities"),
+        "pform.approved_help": (
+            "JSON 数组，每项与 clients/*.toml 格式相同（按位置、签名者、bundle id 识别，不按名称）。",
+            "A JSON list, each item as in clients/*.toml (identified by place, signer, bundle "
+            "id; never by name).",
+        ),
+        "pform.exceptions": ("例外", "Exceptions"),
+        "pform.text": ("策略正文", "Policy text"),
+        "pform.text_version": ("正文版本（如 2026-03）", "Text version (e.g. 2026-03)"),
+        "pform.text_zh": ("中文正文", "Chinese text"),
+        "pform.text_en": ("英文正文", "English text"),
+        "pform.none": ("无", "none"),
+        "pform.help": (
+            "表单从当前策略开始填写；未显示的部分（新增规则、YARA、例外、执行拦截）保持不变。"
+            "发布前会显示与当前版本的差异，确认后才签名。",
+            "The form starts from the current policy; what it does not show (added rules, YARA, "
+            "exceptions, exec blocking) is kept as it is. You see the differences from the "
+            "current version before anything is signed.",
+        ),
+        "pform.json": ("专家模式：编辑完整 JSON", "Expert: edit the whole JSON"),
+        "pform.review": ("查看差异", "Review changes"),
+        "pform.confirm_title": ("确认发布策略", "Confirm the new policy"),
+        "pform.confirm_help": (
+            "以下是与当前策略（{label}）相比的变化。确认后会签名并发送给所有设备。",
+            "These are the changes from the current policy ({label}). Publishing signs it and "
+            "sends it to every device.",
+        ),
+        "pform.moved": (
+            "您编辑期间已发布了新版本（{label}）。差异已按新版本重新计算，请再次检查。",
+            "Another version ({label}) was published while you were editing. The differences "
+            "are now against it: check them again.",
+        ),
+        "pform.no_change": ("与当前策略没有差异。", "No difference from the current policy."),
+        "pform.publish_now": ("签名并发布", "Sign and publish"),
+        "pform.back": ("返回修改", "Back to editing"),
+        "pform.nothing_stored": (
+            "没有保存或发布任何内容；您输入的内容仍在下方。",
+            "Nothing was stored or published; what you typed is still below.",
+        ),
         "accounts.title": ("账户与角色", "Accounts and roles"),
         "accounts.username": ("用户名", "Username"),
         "accounts.role": ("角色", "Role"),

@@ -15,10 +15,9 @@ from server import attachments as att
 from server import crud
 from server.api.deps import ClientIpDep, NowDep, SessionDep, StateDep
 from server.models import Admin, MessageKind, Report, ReportCategory, ReportStatus, case_number
-from server.policy import PolicyError, parse_policy_create
 from server.ratelimit import RateLimited
 from server.security import new_session
-from server.web import accounts, secrets_page
+from server.web import accounts, policy_page, secrets_page
 from server.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -500,70 +499,6 @@ def compliance(
     )
 
 
-@router.get("/policy")
-def policy(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    _admin: Administrator,
-) -> Response:
-    return _policy_page(request, state, session, now, data, None, "", None)
-
-
-def _policy_page(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    error: str | None,
-    draft: str,
-    published: int | None,
-) -> Response:
-    current = crud.current_policy(session, now)
-    return render(
-        request,
-        state,
-        "policy.html",
-        {
-            "current": current,
-            "current_text": current.payload.decode() if current else "",
-            "history": crud.policies(session),
-            "key_id": state.signer.key_id,
-            "policy_error": error,
-            "draft": draft,
-            "published": published,
-        },
-        session=data,
-        status=422 if error else 200,
-    )
-
-
-@router.post("/policy")
-def publish_policy(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    ip: ClientIpDep,
-    data: SessionDataDep,
-    admin: Administrator,
-    _csrf: CsrfDep,
-    document: Annotated[str, Form(max_length=500_000)] = "",
-) -> Response:
-    try:
-        create = parse_policy_create(document)
-        published = crud.publish_policy(
-            session, state.signer, create, now, f"admin:{admin.username}", ip
-        )
-    except (PolicyError, crud.ConflictError) as exc:
-        return _policy_page(request, state, session, now, data, str(exc), document, None)
-    state.policies.invalidate()
-    return _policy_page(request, state, session, now, data, None, "", published.version)
-
-
 @router.get("/audit")
 def audit(
     request: Request,
@@ -629,3 +564,4 @@ def install(app: FastAPI) -> None:
 
 router.include_router(accounts.router)
 router.include_router(secrets_page.router)
+router.include_router(policy_page.router)

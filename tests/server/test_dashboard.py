@@ -270,7 +270,20 @@ def test_publishing_a_policy_from_the_dashboard_validates_first(harness: Harness
         "/policy", data={"document": '{"enforcement": "nuke"}', "csrf_token": csrf}
     )
     assert bad.status_code == 422 and "enforcement" in bad.text
-    good = harness.client.post("/policy", data={"document": json.dumps(POLICY), "csrf_token": csrf})
+    review = harness.client.post(
+        "/policy", data={"document": json.dumps(POLICY), "csrf_token": csrf}
+    )
+    assert review.status_code == 200 and "Sign and publish" in review.text
+    assert "policy.publish" not in audit_actions(harness)  # nothing signed before confirming
+    good = harness.client.post(
+        "/policy",
+        data={
+            "document": json.dumps(POLICY),
+            "csrf_token": csrf,
+            "confirm": "1",
+            "base_version": "0",
+        },
+    )
     assert good.status_code == 200 and "Published version 1" in good.text
     assert "policy.publish" in audit_actions(harness)
 
