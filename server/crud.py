@@ -703,6 +703,64 @@ def add_message(
     audit(session, now, f"admin:{author.username}", f"report.{kind.value}", report.case)
 
 
+def acted_recently(session: Session, actor: str, target: str, since: datetime) -> bool:
+    """Whether `actor` has an audit event on `target` since `since` (a page view right after
+    the person's own action on it is not a new view)."""
+    found = session.scalar(
+        select(AuditEvent.id)
+        .where(AuditEvent.actor == actor, AuditEvent.target == target, AuditEvent.at >= since)
+        .limit(1)
+    )
+    return found is not None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of a report's history: a message (note/reply) or a status / assignee change."""
+
+    at: datetime
+    kind: str  # "note", "reply", "status", "assign"
+    actor: str  # the account's username, "" for the server command line
+    body: str = ""
+    before: str = ""  # status changes: from
+    after: str = ""  # status changes: to; assignments: the new assignee's username or ""
+
+
+def report_history(session: Session, report: Report) -> list[HistoryEntry]:
+    """Messages, status changes and assignments of a report, oldest first."""
+    entries = [
+        HistoryEntry(m.created_at, m.kind, m.author.username if m.author else "", m.body)
+        for m in report.messages
+    ]
+    names = {a.id: a.username for a in admins(session)}
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.target == report.case,
+            AuditEvent.action.in_(("report.status", "report.assign")),
+        )
+        .order_by(AuditEvent.id)
+    )
+    for event in events:
+        who = event.actor.removeprefix("admin:")
+        detail = event.detail or {}
+        if event.action == "report.status":
+            entries.append(
+                HistoryEntry(
+                    event.at,
+                    "status",
+                    who,
+                    before=str(detail.get("from", "")),
+                    after=str(detail.get("to", "")),
+                )
+            )
+        else:
+            assignee = detail.get("assignee")
+            name = names.get(assignee, "") if isinstance(assignee, int) else ""
+            entries.append(HistoryEntry(event.at, "assign", who, after=name))
+    return sorted(entries, key=lambda e: e.at)
+
+
 def tell_device(session: Session, device_id: str) -> None:
     """Something new waits for this device: its next heartbeat answer says so (`news`)."""
     session.execute(update(Device).where(Device.id == device_id).values(news=Device.news + 1))
@@ -960,6 +1018,20 @@ def get_device(session: Session, device_id: str) -> Device:
     return device
 
 
+def namesakes(session: Session, device: Device, limit: int = 50) -> list[Device]:
+    """Other devices with the same host name (told apart by machine fingerprint, OS, users)."""
+    if not device.hostname:
+        return []
+    return list(
+        session.scalars(
+            select(Device)
+            .where(Device.hostname == device.hostname, Device.id != device.id)
+            .order_by(Device.enrolled_at)
+            .limit(limit)
+        )
+    )
+
+
 def device_findings(session: Session, device_id: str) -> list[Finding]:
     return list(
         session.scalars(
@@ -1017,6 +1089,15 @@ def findings_by_rule(session: Session) -> list[RuleSummary]:
         )
         for r in rows
     ]
+
+
+def rule_titles(session: Session) -> dict[str, dict[str, Any]]:
+    """rule id -> the newest finding's title in each language ({"zh": …, "en": …})."""
+    newest = select(func.max(Finding.id)).group_by(Finding.rule_id)
+    rows = session.execute(
+        select(Finding.rule_id, Finding.title_i18n).where(Finding.id.in_(newest))
+    )
+    return {str(rule_id): dict(titles or {}) for rule_id, titles in rows}
 
 
 def findings_for_rule(session: Session, rule_id: str) -> list[tuple[Finding, Device]]:

@@ -150,6 +150,7 @@ def require(cap: Cap) -> Callable[[Request, Admin, SessionData], Admin]:
 
     def check(request: Request, admin: AccountDep, data: SessionDataDep) -> Admin:
         request.state.wx_role = role_of(admin)  # the page's navigation shows what it may open
+        request.state.wx_time_zone = admin.time_zone  # times on the page are in this zone
         if not can(admin, cap):
             raise Forbidden(cap, role_of(admin), data)
         return admin

@@ -32,6 +32,7 @@ from server.web.auth import (
     set_session_cookie,
 )
 from server.web.i18n import LANG_COOKIE, LANGS
+from server.web.osname import os_display
 from server.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -46,6 +47,11 @@ Administrator = Annotated[Admin, Depends(require(Cap.ADMIN_ACT))]
 AuditReader = Annotated[Admin, Depends(require(Cap.AUDIT_READ_OWN))]
 
 Text = Annotated[str, Form(max_length=10_000)]
+# Attachment types shown as images on the report page (sniffed from the bytes at upload).
+PREVIEWABLE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+# A report page shown again within this time after the reader's own event on the case is not
+# audited as a new view.
+VIEW_AUDIT_WINDOW = timedelta(minutes=15)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -249,7 +255,33 @@ def device(
             "reports": crud.device_reports(session, device_id)
             if can(_admin, Cap.REPORTS_READ)
             else None,
+            "namesakes": crud.namesakes(session, dev),
+            "os_display": os_display,
+            "may_revoke": can(_admin, Cap.ADMIN_ACT),
         },
+        session=data,
+    )
+
+
+@router.get("/devices/{device_id}/revoke")
+def revoke_confirm(
+    request: Request,
+    device_id: Annotated[str, Path(max_length=36)],
+    state: StateDep,
+    session: SessionDep,
+    data: SessionDataDep,
+    _admin: Administrator,
+) -> Response:
+    """The confirmation step: what revoking does, and to which machine exactly."""
+    try:
+        dev = crud.get_device(session, device_id)
+    except crud.NotFound:
+        return _not_found(request, state, data)
+    return render(
+        request,
+        state,
+        "revoke_confirm.html",
+        {"device": dev, "os_display": os_display},
         session=data,
     )
 
@@ -265,7 +297,10 @@ def revoke(
     data: SessionDataDep,
     admin: Administrator,
     _csrf: CsrfDep,
+    confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    if confirm != "yes":  # one stray click never revokes: the confirmation page first
+        return _redirect(f"/devices/{quote(device_id)}/revoke")
     try:
         crud.revoke_device(session, device_id, now, f"admin:{admin.username}", ip)
     except crud.NotFound:
@@ -292,6 +327,7 @@ def findings(
         "findings.html",
         {
             "rules": crud.findings_by_rule(session),
+            "titles": crud.rule_titles(session),
             "timeline": crud.findings_timeline(session, now),
             "devices": [r for r in crud.fleet(session, now, interval) if r.open_findings],
         },
@@ -361,9 +397,12 @@ def report(
         item = crud.get_report(session, report_id)
     except crud.NotFound:
         return _not_found(request, state, data)
-    # Reading a report is itself recorded: reports can hold personal data.
-    crud.audit(session, now, f"admin:{admin.username}", "report.view", item.case, ip)
-    return _report_page(request, state, session, data, item, None)
+    # Reading a report is itself recorded: reports can hold personal data. The page shown
+    # again right after the reader's own action on it (or a reload) is not a new reading.
+    actor = f"admin:{admin.username}"
+    if not crud.acted_recently(session, actor, item.case, now - VIEW_AUDIT_WINDOW):
+        crud.audit(session, now, actor, "report.view", item.case, ip)
+    return _report_page(request, state, session, data, admin, item, None)
 
 
 def _report_page(
@@ -371,6 +410,7 @@ def _report_page(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
+    admin: Admin,
     item: Report,
     error: tuple[str, str, dict[str, object]] | None,
 ) -> Response:
@@ -380,6 +420,9 @@ def _report_page(
         "report.html",
         {
             "report": item,
+            "history": crud.report_history(session, item),
+            "previewable": PREVIEWABLE,
+            "may_act": can(admin, Cap.REPORTS_ACT),
             "device": crud.get_device(session, item.device_id),
             "admins": crud.admins(session),
             "statuses": [s.value for s in ReportStatus],
@@ -424,6 +467,7 @@ def update_report(
                     state,
                     session,
                     data,
+                    admin,
                     item,
                     ("report.set_status", "report.empty_text", {}),
                 )
@@ -470,6 +514,47 @@ def attachment(
         filename=item.filename,
         content_disposition_type="attachment",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/reports/{report_id}/attachments/{attachment_id}/preview")
+def attachment_preview(
+    request: Request,
+    report_id: Annotated[int, Path(ge=1, le=2_000_000_000)],
+    attachment_id: Annotated[int, Path(ge=1, le=2_000_000_000)],
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    ip: ClientIpDep,
+    data: SessionDataDep,
+    admin: AttachmentReader,
+) -> Response:
+    """An image attachment shown inline on the report page. Only the raster types the upload
+    sniffed from the bytes (never SVG, which can hold script), with that content type, nosniff
+    and a CSP that allows nothing to run even if the file is opened on its own."""
+    try:
+        item = crud.get_attachment(session, report_id, attachment_id)
+        path = att.path_of(state.settings.attachments_dir, item.stored_name)
+    except (crud.NotFound, att.AttachmentRejected):
+        return _not_found(request, state, data)
+    if item.content_type not in PREVIEWABLE or not path.is_file():
+        return _not_found(request, state, data)
+    actor = f"admin:{admin.username}"
+    target = case_number(report_id)
+    if not crud.acted_recently(session, actor, target, now - VIEW_AUDIT_WINDOW):
+        crud.audit(
+            session, now, actor, "report.attachment", target, ip, {"attachment": attachment_id}
+        )
+    return FileResponse(
+        path,
+        media_type=item.content_type,
+        filename=item.filename,
+        content_disposition_type="inline",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
     )
 
 

@@ -239,7 +239,7 @@ def test_revoking_a_device_cuts_it_off(harness: Harness) -> None:
     page = harness.client.get(f"/devices/{device.device_id}").text
     r = harness.client.post(
         f"/devices/{device.device_id}/revoke",
-        data={"csrf_token": csrf_of(page)},
+        data={"csrf_token": csrf_of(page), "confirm": "yes"},
         follow_redirects=False,
     )
     assert r.status_code == 303
