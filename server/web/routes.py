@@ -424,7 +424,10 @@ def _report_page(
             "previewable": PREVIEWABLE,
             "may_act": can(admin, Cap.REPORTS_ACT),
             "device": crud.get_device(session, item.device_id),
-            "admins": crud.admins(session),
+            # Only accounts that may act on reports can be given one.
+            "admins": [
+                a for a in crud.admins(session) if not a.disabled and can(a, Cap.REPORTS_ACT)
+            ],
             "statuses": [s.value for s in ReportStatus],
             "categories": [c.value for c in ReportCategory],
             "error": error,

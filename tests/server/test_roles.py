@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -18,7 +19,15 @@ from server import crud
 from server.db import session_scope
 from server.models import Admin
 from server.web.auth import ROLE_CAPABILITIES, Cap, permission_table
-from tests.server.conftest import ADMIN_PASSWORD, Harness, build_harness, run_cli
+from tests.server.conftest import (
+    ADMIN_PASSWORD,
+    Harness,
+    LiveServer,
+    build_harness,
+    cli,
+    free_port,
+    run_cli,
+)
 from tests.server.test_reports import PNG, REPORT
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "dashboard.md"
@@ -308,3 +317,61 @@ def test_the_login_hint_names_a_command_that_resets_an_existing_account(
     run_cli("admin", "disable", "vic", "--data", data, *db)
     last = run_cli("admin", "disable", "alice", "--data", data, *db, check=False)
     assert last.returncode == 2 and "last enabled administrator" in last.stderr
+
+
+def _http_login(base: str, username: str, password: str) -> str:
+    """Log in over real HTTP; the session cookie's value. (The server's cookies are Secure, so
+    they are carried by hand over plain http to 127.0.0.1.)"""
+    with httpx.Client(base_url=base, timeout=10) as client:
+        page = client.get("/login")
+        token = page.cookies["wxguard_login_csrf"]
+        response = client.post(
+            "/login",
+            data={"username": username, "password": password, "login_csrf": token},
+            headers={"Cookie": f"wxguard_login_csrf={token}"},
+        )
+        assert response.status_code == 303, response.text
+        return str(response.cookies["wxguard_session"])
+
+
+def _get(base: str, path: str, session: str) -> httpx.Response:
+    return httpx.get(base + path, headers={"Cookie": f"wxguard_session={session}"}, timeout=10)
+
+
+def test_logout_in_one_server_process_ends_the_session_in_another(
+    tmp_path: Path, fresh_db: list[str]
+) -> None:
+    data = tmp_path / "srv"
+    cli(
+        "init",
+        "--data",
+        str(data),
+        *fresh_db,
+        "--admin",
+        "alice",
+        "--password-stdin",
+        stdin=ADMIN_PASSWORD + "\n",
+    )
+    first, second = LiveServer(data, free_port()), LiveServer(data, free_port())
+    try:
+        session = _http_login(first.url, "alice", ADMIN_PASSWORD)
+        assert _get(second.url, "/fleet", session).status_code == 200  # the other process
+        token = csrf_of(_get(first.url, "/fleet", session).text)
+        out = httpx.post(
+            first.url + "/logout",
+            data={"csrf_token": token},
+            headers={"Cookie": f"wxguard_session={session}"},
+            timeout=10,
+        )
+        assert out.status_code == 303
+        refused = _get(second.url, "/fleet", session)
+        assert refused.status_code == 303 and refused.headers["location"] == "/login"
+        # a password reset from the CLI ends a new session in both processes too
+        session = _http_login(second.url, "alice", ADMIN_PASSWORD)
+        assert _get(first.url, "/fleet", session).status_code == 200
+        cli("admin", "passwd", "alice", "--data", str(data), *fresh_db)
+        assert _get(first.url, "/fleet", session).status_code == 303
+        assert _get(second.url, "/fleet", session).status_code == 303
+    finally:
+        first.stop()
+        second.stop()
