@@ -445,7 +445,8 @@ def record_heartbeats(
             .values(
                 last_seen_at=bindparam("b_now", type_=UTCDateTime()),
                 agent_version=bindparam("b_agent"),
-                os=bindparam("b_os"),
+                # An agent that does not say its OS leaves the one it gave before.
+                os=func.coalesce(func.nullif(bindparam("b_os", type_=String()), ""), Device.os),
                 users_seen=bindparam("b_users", type_=JSON()),
                 # Omitted fields leave the stored value alone.
                 hostname=func.coalesce(bindparam("b_host", type_=String()), Device.hostname),

@@ -215,3 +215,43 @@ def test_a_chinese_page_has_no_raw_ids_and_shows_local_time(
     local = [datetime.strptime(t, "%Y-%m-%d %H:%M").replace(tzinfo=None) for t in times]
     expected = (now + timedelta(hours=8)).replace(tzinfo=None)
     assert any(abs((t - expected).total_seconds()) < 180 for t in local), (times, expected)
+
+
+def test_a_long_path_wraps_instead_of_widening_the_device_page(
+    browser: webdriver.Chrome,
+    live: tuple[LiveServer, dict[str, str], str],  # noqa: F811  (the imported fixture)
+) -> None:
+    server, headers, _case = live
+    now = datetime.now(UTC).isoformat()
+    deep = "/home/li.na/" + "/".join(f"very-long-folder-name-{i:03d}" for i in range(30))
+    finding = {
+        "key": "deep",
+        "status": "new",
+        "rule_id": "itchat",
+        "title": "itchat",
+        "category": "bot-framework",
+        "severity": "high",
+        "subject": deep,
+        "evidence": [{"kind": "file", "matched": "itchat", "path": deep + "/x" * 20}],
+        "first_seen": now,
+        "last_seen": now,
+    }
+    sent = httpx.post(
+        server.url + "/api/v1/findings",
+        json={"scanned_at": now, "findings": [finding]},
+        headers=headers,
+        timeout=10,
+    )
+    assert sent.status_code == 200, sent.text
+    base = base_of(server)
+    browser.set_window_size(1280, 900)
+    log_in(browser, base, "alice", ADMIN_PASSWORD)
+    browser.find_element(By.LINK_TEXT, "finance-pc-07").click()
+    WebDriverWait(browser, 10).until(ec.url_contains("/devices/"))
+    assert "very-long-folder-name-029" in browser.find_element(By.TAG_NAME, "body").text
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    inner = browser.execute_script("return window.innerWidth")
+    assert width <= inner, (width, inner)
+    shots = os.environ.get("WXGUARD_SCREENSHOTS")
+    if shots:
+        browser.save_screenshot(str(Path(shots) / "device-long-path.png"))

@@ -262,3 +262,15 @@ def test_times_follow_the_account_setting_then_the_browser(harness: Harness) -> 
         "/account/time-zone", data={"csrf_token": csrf_of(account), "time_zone": "Asia/Shanghai"}
     )
     assert "2026-03-02 17:00 UTC+08:00" in harness.client.get(url).text
+
+
+def test_a_heartbeat_without_an_os_keeps_the_one_given_at_enrollment(harness: Harness) -> None:
+    harness.add_admin()
+    created = harness.client.post(
+        "/api/v1/enroll",
+        json={"secret": harness.secret(), "hostname": "pc", "os": "macOS-14.4.1-arm64-arm-64bit"},
+    ).json()
+    headers = {"Authorization": f"Bearer {created['device_token']}"}
+    harness.client.post("/api/v1/heartbeat", json={"agent_version": "1"}, headers=headers)
+    harness.login()
+    assert "macOS 14.4.1 (arm64)" in harness.client.get(f"/devices/{created['device_id']}").text
