@@ -291,17 +291,103 @@ def cmd_admin_add(args: argparse.Namespace, clock: Clock) -> int:
     def work(_settings: Settings, session: Any) -> None:
         now = clock.now()
         try:
-            crud.create_admin(session, args.username, password, now)
+            crud.create_admin(session, args.username, password, now, args.role)
         except crud.ConflictError:
             raise CliError(
-                f"管理员 {args.username} 已存在。", f"Administrator {args.username} already exists."
+                f"账户 {args.username} 已存在。要重置其密码请用 "
+                f"`wxguard-server admin passwd {args.username}`。",
+                f"The account {args.username} already exists. To reset its password use "
+                f"`wxguard-server admin passwd {args.username}`.",
             ) from None
-        crud.audit(session, now, "cli", "admin.create", args.username)
+        crud.audit(session, now, "cli", "admin.create", args.username, detail={"role": args.role})
 
     _with_session(args, work)
-    print(f"administrator: {args.username}")
+    print(f"account:  {args.username}")
+    print(f"role:     {args.role}")
     if generated:
         print(f"password (shown once): {password}")
+    return 0
+
+
+def _account(session: Any, username: str) -> Any:
+    try:
+        return crud.admin_by_name(session, username)
+    except crud.NotFound:
+        raise CliError(
+            f"没有账户 {username}：用 `wxguard-server admin list` 查看账户。",
+            f"No account {username}: see `wxguard-server admin list`.",
+        ) from None
+
+
+_LAST_ADMIN = CliError(
+    "这是最后一个启用的管理员账户，不能停用或降级（否则无人能管理账户）。",
+    "This is the last enabled administrator; it cannot be disabled or demoted (nobody could "
+    "manage accounts).",
+)
+
+
+def cmd_admin_passwd(args: argparse.Namespace, clock: Clock) -> int:
+    password = _read_password(args.password_stdin)
+    generated = password is None
+    password = password or secrets.token_urlsafe(15)
+
+    def work(_settings: Settings, session: Any) -> None:
+        admin = _account(session, args.username)
+        crud.set_admin_password(session, admin, password, clock.now(), "cli")
+
+    _with_session(args, work)
+    print(f"account {args.username}: password reset; its sessions have ended")
+    if generated:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+def cmd_admin_role(args: argparse.Namespace, clock: Clock) -> int:
+    def work(_settings: Settings, session: Any) -> bool:
+        admin = _account(session, args.username)
+        try:
+            return crud.set_admin_role(session, admin, args.role, clock.now(), "cli")
+        except crud.LastAdministrator:
+            raise _LAST_ADMIN from None
+
+    changed = _with_session(args, work)
+    print(
+        f"account {args.username}: role {args.role}; its sessions have ended"
+        if changed
+        else f"account {args.username}: already {args.role}"
+    )
+    return 0
+
+
+def cmd_admin_disable(args: argparse.Namespace, clock: Clock) -> int:
+    disable = args.action == "disable"
+
+    def work(_settings: Settings, session: Any) -> bool:
+        admin = _account(session, args.username)
+        try:
+            return crud.set_admin_disabled(session, admin, disable, clock.now(), "cli")
+        except crud.LastAdministrator:
+            raise _LAST_ADMIN from None
+
+    changed = _with_session(args, work)
+    word = "disabled; its sessions have ended" if disable else "enabled"
+    print(f"account {args.username}: {word}" if changed else f"account {args.username}: no change")
+    return 0
+
+
+def cmd_admin_list(args: argparse.Namespace, clock: Clock) -> int:
+    def work(_settings: Settings, session: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "username": a.username,
+                "role": a.role,
+                "state": "disabled" if a.disabled else "enabled",
+                "last_login_at": _iso(a.last_login_at),
+            }
+            for a in crud.admins(session)
+        ]
+
+    _print_rows(_with_session(args, work), args.format)
     return 0
 
 
@@ -468,13 +554,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(func=cmd_policy_publish)
 
-    admin = sub.add_parser("admin", help="dashboard administrators").add_subparsers(
+    admin = sub.add_parser("admin", help="dashboard accounts").add_subparsers(
         dest="action", required=True
     )
-    p = with_data(admin.add_parser("add", help="add an administrator"))
+    roles = list(crud.ROLES)
+    p = with_data(admin.add_parser("add", help="add a dashboard account"))
     p.add_argument("username")
+    p.add_argument("--role", choices=roles, default="administrator")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(func=cmd_admin_add)
+    p = with_data(
+        admin.add_parser("passwd", help="reset an account's password (ends its sessions)")
+    )
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(func=cmd_admin_passwd)
+    p = with_data(admin.add_parser("role", help="change an account's role (ends its sessions)"))
+    p.add_argument("username")
+    p.add_argument("role", choices=roles)
+    p.set_defaults(func=cmd_admin_role)
+    for verb, text in (("disable", "refuse an account's logins and sessions"), ("enable", "")):
+        p = with_data(admin.add_parser(verb, help=text or "let a disabled account log in again"))
+        p.add_argument("username")
+        p.set_defaults(func=cmd_admin_disable)
+    p = with_data(admin.add_parser("list", help="dashboard accounts, roles and state"))
+    p.add_argument("--format", choices=["json", "text"], default="text")
+    p.set_defaults(func=cmd_admin_list)
 
     for name in ("findings", "reports", "devices"):
         p = with_data(sub.add_parser(name, help=f"list {name} (for scripts: --format json)"))

@@ -127,14 +127,38 @@ def login_failures(session: Session, account: str, ip: str, since: datetime) -> 
     return LoginFailures(int(from_ip or 0), int(total or 0), oldest)
 
 
-def audit_events(session: Session, limit: int = 200) -> list[AuditEvent]:
-    return list(session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)))
+def audit_events(
+    session: Session, limit: int = 200, action: str = "", actor: str = ""
+) -> list[AuditEvent]:
+    """The newest events first; `action` and `actor` (exact values) narrow them when given."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor:
+        query = query.where(AuditEvent.actor == actor)
+    return list(session.scalars(query))
+
+
+def audit_actions(session: Session) -> list[str]:
+    """Every action the trail holds, for the filter's choices."""
+    return [str(a) for a in session.scalars(select(AuditEvent.action).distinct())]
 
 
 # --- admins ------------------------------------------------------------------------------
 
 
-def create_admin(session: Session, username: str, password: str, now: datetime) -> Admin:
+ROLES = ("administrator", "analyst", "viewer")  # server.web.auth.Role
+
+
+class LastAdministrator(Exception):
+    """The change would leave no enabled administrator, and nobody could manage accounts."""
+
+
+def create_admin(
+    session: Session, username: str, password: str, now: datetime, role: str = "administrator"
+) -> Admin:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
     if session.scalar(select(Admin).where(Admin.username == username)) is not None:
         raise ConflictError(f"admin {username!r} already exists")
     admin = Admin(
@@ -142,6 +166,8 @@ def create_admin(session: Session, username: str, password: str, now: datetime) 
         password_hash=hash_password(password),
         created_at=now,
         disabled=False,
+        role=role,
+        session_generation=0,
     )
     session.add(admin)
     session.flush()
@@ -159,6 +185,73 @@ def authenticate_admin(session: Session, username: str, password: str) -> Admin 
 
 def admins(session: Session) -> list[Admin]:
     return list(session.scalars(select(Admin).order_by(Admin.username)))
+
+
+def admin_by_name(session: Session, username: str) -> Admin:
+    admin = session.scalar(select(Admin).where(Admin.username == username))
+    if admin is None:
+        raise NotFound(username)
+    return admin
+
+
+def end_sessions(admin: Admin) -> None:
+    """Every session issued to this account so far is refused from now on, in every process."""
+    admin.session_generation = (admin.session_generation or 0) + 1
+
+
+def _other_enabled_administrators(session: Session, admin: Admin) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Admin.role == "administrator", Admin.disabled.is_(False), Admin.id != admin.id
+            )
+        )
+        or 0
+    )
+
+
+def set_admin_password(
+    session: Session, admin: Admin, password: str, now: datetime, actor: str, ip: str = ""
+) -> None:
+    """A new password (own change or reset by an administrator); ends the account's sessions."""
+    admin.password_hash = hash_password(password)
+    end_sessions(admin)
+    own = actor == f"admin:{admin.username}"
+    audit(session, now, actor, "admin.password" if own else "admin.reset", admin.username, ip)
+
+
+def set_admin_role(
+    session: Session, admin: Admin, role: str, now: datetime, actor: str, ip: str = ""
+) -> bool:
+    """Change the role (ends the account's sessions); False if it already had it. Refuses to
+    demote the last enabled administrator (LastAdministrator)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    if admin.role == role:
+        return False
+    last = admin.role == "administrator" and not admin.disabled
+    if last and _other_enabled_administrators(session, admin) == 0:
+        raise LastAdministrator(admin.username)
+    audit(session, now, actor, "admin.role", admin.username, ip, {"from": admin.role, "to": role})
+    admin.role = role
+    end_sessions(admin)
+    return True
+
+
+def set_admin_disabled(
+    session: Session, admin: Admin, disabled: bool, now: datetime, actor: str, ip: str = ""
+) -> bool:
+    """Disable (ends its sessions) or enable an account; False if nothing changed. Refuses to
+    disable the last enabled administrator (LastAdministrator)."""
+    if admin.disabled == disabled:
+        return False
+    last = disabled and admin.role == "administrator"
+    if last and _other_enabled_administrators(session, admin) == 0:
+        raise LastAdministrator(admin.username)
+    admin.disabled = disabled
+    end_sessions(admin)
+    audit(session, now, actor, "admin.disable" if disabled else "admin.enable", admin.username, ip)
+    return True
 
 
 # --- enrollment --------------------------------------------------------------------------
@@ -352,7 +445,8 @@ def record_heartbeats(
             .values(
                 last_seen_at=bindparam("b_now", type_=UTCDateTime()),
                 agent_version=bindparam("b_agent"),
-                os=bindparam("b_os"),
+                # An agent that does not say its OS leaves the one it gave before.
+                os=func.coalesce(func.nullif(bindparam("b_os", type_=String()), ""), Device.os),
                 users_seen=bindparam("b_users", type_=JSON()),
                 # Omitted fields leave the stored value alone.
                 hostname=func.coalesce(bindparam("b_host", type_=String()), Device.hostname),
@@ -608,6 +702,64 @@ def add_message(
     if kind is MessageKind.REPLY:  # internal notes are never the device's news
         tell_device(session, report.device_id)
     audit(session, now, f"admin:{author.username}", f"report.{kind.value}", report.case)
+
+
+def acted_recently(session: Session, actor: str, target: str, since: datetime) -> bool:
+    """Whether `actor` has an audit event on `target` since `since` (a page view right after
+    the person's own action on it is not a new view)."""
+    found = session.scalar(
+        select(AuditEvent.id)
+        .where(AuditEvent.actor == actor, AuditEvent.target == target, AuditEvent.at >= since)
+        .limit(1)
+    )
+    return found is not None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of a report's history: a message (note/reply) or a status / assignee change."""
+
+    at: datetime
+    kind: str  # "note", "reply", "status", "assign"
+    actor: str  # the account's username, "" for the server command line
+    body: str = ""
+    before: str = ""  # status changes: from
+    after: str = ""  # status changes: to; assignments: the new assignee's username or ""
+
+
+def report_history(session: Session, report: Report) -> list[HistoryEntry]:
+    """Messages, status changes and assignments of a report, oldest first."""
+    entries = [
+        HistoryEntry(m.created_at, m.kind, m.author.username if m.author else "", m.body)
+        for m in report.messages
+    ]
+    names = {a.id: a.username for a in admins(session)}
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.target == report.case,
+            AuditEvent.action.in_(("report.status", "report.assign")),
+        )
+        .order_by(AuditEvent.id)
+    )
+    for event in events:
+        who = event.actor.removeprefix("admin:")
+        detail = event.detail or {}
+        if event.action == "report.status":
+            entries.append(
+                HistoryEntry(
+                    event.at,
+                    "status",
+                    who,
+                    before=str(detail.get("from", "")),
+                    after=str(detail.get("to", "")),
+                )
+            )
+        else:
+            assignee = detail.get("assignee")
+            name = names.get(assignee, "") if isinstance(assignee, int) else ""
+            entries.append(HistoryEntry(event.at, "assign", who, after=name))
+    return sorted(entries, key=lambda e: e.at)
 
 
 def tell_device(session: Session, device_id: str) -> None:
@@ -867,6 +1019,20 @@ def get_device(session: Session, device_id: str) -> Device:
     return device
 
 
+def namesakes(session: Session, device: Device, limit: int = 50) -> list[Device]:
+    """Other devices with the same host name (told apart by machine fingerprint, OS, users)."""
+    if not device.hostname:
+        return []
+    return list(
+        session.scalars(
+            select(Device)
+            .where(Device.hostname == device.hostname, Device.id != device.id)
+            .order_by(Device.enrolled_at)
+            .limit(limit)
+        )
+    )
+
+
 def device_findings(session: Session, device_id: str) -> list[Finding]:
     return list(
         session.scalars(
@@ -924,6 +1090,15 @@ def findings_by_rule(session: Session) -> list[RuleSummary]:
         )
         for r in rows
     ]
+
+
+def rule_titles(session: Session) -> dict[str, dict[str, Any]]:
+    """rule id -> the newest finding's title in each language ({"zh": …, "en": …})."""
+    newest = select(func.max(Finding.id)).group_by(Finding.rule_id)
+    rows = session.execute(
+        select(Finding.rule_id, Finding.title_i18n).where(Finding.id.in_(newest))
+    )
+    return {str(rule_id): dict(titles or {}) for rule_id, titles in rows}
 
 
 def findings_for_rule(session: Session, rule_id: str) -> list[tuple[Finding, Device]]:

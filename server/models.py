@@ -80,6 +80,14 @@ class Admin(Base):
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # server.web.auth.Role: what the account may read and do on the dashboard.
+    role: Mapped[str] = mapped_column(String(32), default="administrator")
+    # Sessions carry the generation they were issued under; growing it (logout, password or role
+    # change, disable) ends them in every server process.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # An IANA zone ("Asia/Shanghai") the dashboard shows times in; None: the browser's or the
+    # language's default.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class EnrollmentSecret(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from collections.abc import Callable
@@ -114,6 +115,32 @@ def _validate_items(
     return problems
 
 
+@functools.cache
+def builtin_rule_ids() -> frozenset[str]:
+    """The ids of the rules the agent ships (`checks.catalogue.load_builtin`); empty when the
+    engine is not installed next to the server (then any well-formed id is accepted)."""
+    try:
+        module = importlib.import_module("checks.catalogue")
+        return frozenset(rule.id for rule in module.load_builtin().rules)
+    except ImportError:
+        return frozenset()
+
+
+def validate_disabled(disable: list[str], added: list[dict[str, Any]]) -> list[str]:
+    """Problems with `rules.disable`: every id must be a shipped rule or one this policy adds
+    (a typo would otherwise disable nothing, silently). Each problem in both languages."""
+    known = builtin_rule_ids()
+    if not known:
+        return []
+    known = known | {str(item.get("id")) for item in added if isinstance(item, dict)}
+    return [
+        f"rules.disable: 未知的规则 ID “{rule_id}” / unknown rule id {rule_id!r} "
+        "(not a shipped rule and not added by this policy)"
+        for rule_id in disable
+        if rule_id not in known
+    ]
+
+
 def validate_rules(rules: list[dict[str, Any]]) -> list[str]:
     """Problems with the rules a policy adds, one line each; empty when all are valid."""
     return _validate_items(rules, _RuleShape, "parse_rule", "rules.add")
@@ -159,7 +186,8 @@ def parse_policy_create(raw: bytes | str) -> PolicyCreate:
             "; ".join(_first_line(err) for err in exc.errors(include_url=False))
         ) from exc
     problems = (
-        validate_rules(create.rules.add)
+        validate_disabled(create.rules.disable, create.rules.add)
+        + validate_rules(create.rules.add)
         + validate_clients(create.approved_clients)
         + validate_exceptions(create.exceptions)
         + validate_yara(create.rules.yara)

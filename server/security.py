@@ -57,6 +57,9 @@ class SessionData:
     username: str
     nonce: str
     expires: int  # unix seconds
+    # The account's session generation when this session was issued (models.Admin): a session
+    # of an older generation is refused, so logout and password changes end it everywhere.
+    generation: int = 0
 
 
 class SessionCodec:
@@ -68,7 +71,8 @@ class SessionCodec:
 
     def encode(self, data: SessionData) -> str:
         body = json.dumps(
-            [data.admin_id, data.username, data.nonce, data.expires], separators=(",", ":")
+            [data.admin_id, data.username, data.nonce, data.expires, data.generation],
+            separators=(",", ":"),
         ).encode()
         payload = base64.urlsafe_b64encode(body).decode().rstrip("=")
         return payload + "." + self._mac(payload)
@@ -79,14 +83,14 @@ class SessionCodec:
             return None
         try:
             raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-            admin_id, username, nonce, expires = json.loads(raw)
-        except ValueError:
+            admin_id, username, nonce, expires, generation = json.loads(raw)
+        except (ValueError, TypeError):
             return None
-        if not isinstance(admin_id, int) or not isinstance(expires, int):
+        if not all(isinstance(v, int) for v in (admin_id, expires, generation)):
             return None
         if expires < now.timestamp():
             return None
-        return SessionData(admin_id, str(username), str(nonce), expires)
+        return SessionData(admin_id, str(username), str(nonce), expires, generation)
 
     def csrf_token(self, session: SessionData) -> str:
         return hmac.new(self._csrf_key, session.nonce.encode(), hashlib.sha256).hexdigest()
@@ -104,7 +108,13 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
-def new_session(admin_id: int, username: str, now: datetime, hours: int) -> SessionData:
+def new_session(
+    admin_id: int, username: str, now: datetime, hours: int, generation: int = 0
+) -> SessionData:
     return SessionData(
-        admin_id, username, secrets.token_urlsafe(16), int(now.timestamp()) + hours * 3600
+        admin_id,
+        username,
+        secrets.token_urlsafe(16),
+        int(now.timestamp()) + hours * 3600,
+        generation,
     )

@@ -26,10 +26,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.submit": ("登录", "Log in"),
     "login.failed.title": ("登录失败", "Login failed"),
     "login.failed": (
-        "用户名或密码不正确。请检查后重试；"
-        "忘记密码请联系其他管理员用 `wxguard-server admin add` 重置。",
-        "Wrong username or password. Check them and try again; if you forgot your password, ask "
-        "another administrator to reset it with `wxguard-server admin add`.",
+        "用户名或密码不正确。请检查后重试；忘记密码请联系管理员在“账户”页面重置，"
+        "或在服务器上运行 `wxguard-server admin passwd 用户名 --data 数据目录`。",
+        "Wrong username or password. Check them and try again; if you forgot your password, "
+        "ask an administrator to reset it on the Accounts page, or run "
+        "`wxguard-server admin passwd USERNAME --data DATA_DIR` on the server.",
     ),
     "login.limited.title": ("尝试次数过多", "Too many attempts"),
     "login.limited": (
@@ -197,6 +198,275 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sev.low": ("低", "low"),
     "sev.info": ("信息", "info"),
 }
+
+
+# Accounts, roles, policy form, enrollment secrets, audit labels, categories (issue 16).
+MESSAGES.update(
+    {
+        "nav.accounts": ("账户", "Accounts"),
+        "nav.secrets": ("注册密钥", "Enrollment secrets"),
+        "nav.account": ("我的账户", "My account"),
+        "role.administrator": ("管理员", "administrator"),
+        "role.analyst": ("安全分析员", "security analyst"),
+        "role.viewer": ("只读查看者", "viewer"),
+        "cap.fleet.read": (
+            "查看设备、发现和合规",
+            "read the fleet, devices, findings and compliance",
+        ),
+        "cap.fleet.act": ("处理设备", "act on devices"),
+        "cap.reports.count": ("查看报告数量", "see report counts"),
+        "cap.reports.read": ("阅读事件报告", "read incident reports"),
+        "cap.reports.act": ("处理事件报告", "act on incident reports"),
+        "cap.attachments.read": ("下载报告附件", "open report attachments"),
+        "cap.admin.act": (
+            "管理策略、注册密钥、设备吊销和账户",
+            "manage policy, enrollment secrets, device revocation and accounts",
+        ),
+        "cap.audit.read": ("查看完整审计日志", "read the whole audit trail"),
+        "cap.audit.read_own": ("查看审计日志", "read the audit trail"),
+        "cap.account.own": ("管理自己的账户", "manage your own account"),
+        "forbidden.title": ("无权访问", "Not allowed"),
+        "forbidden": (
+            "您的角色是“{role}”，不能{cap}。如需此权限，请联系管理员在“账户”页面调整您的角色。",
+            "Your role is “{role}”, which may not {cap}. If you need it, ask an administrator "
+            "to change your role on the Accounts page.",
+        ),
+        "reports.counts_only": (
+            "您的角色只能看到各状态的报告数量，不能阅读报告内容。",
+            "Your role sees how many reports there are in each status, not what they say.",
+        ),
+        "secrets.title": ("注册密钥", "Enrollment secrets"),
+        "secrets.help": (
+            "代理用注册密钥加入本服务器。密钥只在创建时显示一次；已注册的设备不受吊销影响。",
+            "Agents join this server with an enrollment secret. A secret is shown once, when it "
+            "is created; revoking it does not affect devices already enrolled with it.",
+        ),
+        "secrets.created": (
+            "新的注册密钥（只显示这一次，请复制到代理的托管配置中）：",
+            "The new enrollment secret (shown this once: copy it into the agent's managed "
+            "configuration):",
+        ),
+        "secrets.create": ("创建注册密钥", "Create a secret"),
+        "secrets.label": ("备注", "Label"),
+        "secrets.uses_allowed": ("可用次数（设备数）", "Uses (devices)"),
+        "secrets.days": ("有效天数（0 表示永不过期）", "Valid for days (0: never expires)"),
+        "secrets.list": ("已有密钥", "Secrets"),
+        "secrets.none": ("还没有注册密钥。", "No enrollment secret yet."),
+        "secrets.number": ("编号", "No."),
+        "secrets.uses": ("已用", "Used"),
+        "secrets.left": ("剩余次数", "Uses left"),
+        "secrets.created_at": ("创建时间", "Created"),
+        "secrets.expires": ("过期时间", "Expires"),
+        "secrets.never": ("永不过期", "never"),
+        "secrets.revoke": ("吊销", "Revoke"),
+        "secret.active": ("可用", "active"),
+        "secret.revoked": ("已吊销", "revoked"),
+        "secret.used-up": ("已用完", "used up"),
+        "secret.expired": ("已过期", "expired"),
+        "pform.general": ("常规", "General"),
+        "pform.enforcement": ("执行模式", "Enforcement"),
+        "pform.enforcement.monitor": ("仅监测（只报告）", "monitor (report only)"),
+        "pform.enforcement.enforce": ("执行（阻止并报告）", "enforce (block and report)"),
+        "pform.scan_interval": ("扫描间隔", "Scan interval"),
+        "pform.heartbeat_interval": ("心跳间隔", "Heartbeat interval"),
+        "pform.valid_days": ("有效天数", "Valid for (days)"),
+        "pform.unit_s": ("秒", "seconds"),
+        "pform.unit_d": ("天", "days"),
+        "pform.seconds": ("{n} 秒", "{n} s"),
+        "pform.days": ("{n} 天", "{n} days"),
+        "pform.password": ("微信密码", "WeChat password"),
+        "pform.max_age": ("密码最长使用期限", "Maximum password age"),
+        "pform.reminders": (
+            "到期前提醒（天，递减，逗号分隔）",
+            "Reminders before expiry (days, decreasing, comma-separated)",
+        ),
+        "pform.max_deferrals": ("最多推迟次数", "Maximum deferrals"),
+        "pform.daily": ("最后一次提醒后每天提醒", "Remind daily after the last reminder"),
+        "pform.disabled_rules": ("停用的规则", "Disabled rules"),
+        "pform.added_rules": ("策略新增的规则", "Rules added by the policy"),
+        "pform.approved": ("批准的客户端身份", "Approved client identities"),
+        "pform.approved_help": (
+            "JSON 数组，每项与 clients/*.toml 格式相同（按位置、签名者、bundle id 识别，不按名称）。",
+            "A JSON list, each item as in clients/*.toml (identified by place, signer, bundle "
+            "id; never by name).",
+        ),
+        "pform.exceptions": ("例外", "Exceptions"),
+        "pform.text": ("策略正文", "Policy text"),
+        "pform.text_version": ("正文版本（如 2026-03）", "Text version (e.g. 2026-03)"),
+        "pform.text_zh": ("中文正文", "Chinese text"),
+        "pform.text_en": ("英文正文", "English text"),
+        "pform.none": ("无", "none"),
+        "pform.help": (
+            "表单从当前策略开始填写；未显示的部分（新增规则、YARA、例外、执行拦截）保持不变。"
+            "发布前会显示与当前版本的差异，确认后才签名。",
+            "The form starts from the current policy; what it does not show (added rules, YARA, "
+            "exceptions, exec blocking) is kept as it is. You see the differences from the "
+            "current version before anything is signed.",
+        ),
+        "pform.json": ("专家模式：编辑完整 JSON", "Expert: edit the whole JSON"),
+        "pform.review": ("查看差异", "Review changes"),
+        "pform.confirm_title": ("确认发布策略", "Confirm the new policy"),
+        "pform.confirm_help": (
+            "以下是与当前策略（{label}）相比的变化。确认后会签名并发送给所有设备。",
+            "These are the changes from the current policy ({label}). Publishing signs it and "
+            "sends it to every device.",
+        ),
+        "pform.moved": (
+            "您编辑期间已发布了新版本（{label}）。差异已按新版本重新计算，请再次检查。",
+            "Another version ({label}) was published while you were editing. The differences "
+            "are now against it: check them again.",
+        ),
+        "pform.no_change": ("与当前策略没有差异。", "No difference from the current policy."),
+        "pform.publish_now": ("签名并发布", "Sign and publish"),
+        "pform.back": ("返回修改", "Back to editing"),
+        "pform.nothing_stored": (
+            "没有保存或发布任何内容；您输入的内容仍在下方。",
+            "Nothing was stored or published; what you typed is still below.",
+        ),
+        "device.machine": ("机器指纹", "Machine fingerprint"),
+        "device.machine_help": (
+            "（由机器自身的唯一 ID 哈希得出；同名设备靠它区分）",
+            "(a hash of the machine's own id; it tells devices with the same name apart)",
+        ),
+        "device.no_machine": ("代理未报告", "not reported by the agent"),
+        "device.unknown": ("未报告", "not reported"),
+        "device.no_users": ("尚未报告用户", "no user reported yet"),
+        "device.no_passwords": (
+            "此设备尚未报告密码状态。",
+            "This device has not reported password status yet.",
+        ),
+        "device.no_acks": (
+            "此设备上还没有人确认过策略。",
+            "Nobody on this device has acknowledged a policy yet.",
+        ),
+        "device.namesakes": (
+            "还有 {n} 台设备使用同一主机名，用机器指纹、系统和用户区分：",
+            "{n} other device(s) have the same host name; tell them apart by fingerprint, OS "
+            "and users:",
+        ),
+        "revoke.title": ("确认吊销设备", "Revoke this device?"),
+        "revoke.confirm": ("确认吊销", "Yes, revoke it"),
+        "revoke.cancel": ("取消", "Cancel"),
+        "report.kind.status": ("状态变更", "Status changed"),
+        "report.kind.assign": ("指派", "Assignment"),
+        "report.status_change": ("{before} → {after}", "{before} → {after}"),
+        "report.assigned_to": ("指派给 {name}", "assigned to {name}"),
+        "report.unassigned_now": ("取消指派", "unassigned"),
+        "report.no_history": ("还没有处理记录。", "Nothing has happened on this report yet."),
+        "report.preview_of": ("附件预览：{name}", "Preview of {name}"),
+        "evidence.file": ("文件", "file"),
+        "evidence.process": ("进程", "process"),
+        "evidence.module": ("模块", "module"),
+        "evidence.package": ("软件包", "package"),
+        "evidence.app": ("应用", "app"),
+        "evidence.autostart": ("自启动项", "autostart"),
+        "evidence.extension": ("扩展", "extension"),
+        "evidence.hash": ("哈希", "hash"),
+        "accounts.title": ("账户与角色", "Accounts and roles"),
+        "accounts.username": ("用户名", "Username"),
+        "accounts.role": ("角色", "Role"),
+        "accounts.state": ("状态", "State"),
+        "accounts.last_login": ("最近登录", "Last login"),
+        "accounts.enabled": ("启用", "enabled"),
+        "accounts.disabled": ("已停用", "disabled"),
+        "accounts.disable": ("停用", "Disable"),
+        "accounts.enable": ("启用", "Enable"),
+        "accounts.set_role": ("更改角色", "Change role"),
+        "accounts.reset": ("重置密码", "Reset password"),
+        "accounts.add": ("添加账户", "Add an account"),
+        "accounts.new_password": (
+            "新密码（至少 12 个字符）",
+            "New password (at least 12 characters)",
+        ),
+        "accounts.password_shown": (
+            "账户 {username} 的新密码（只显示这一次，请通过安全渠道告知本人）：",
+            "New password of {username} (shown this once; give it to them over a safe channel):",
+        ),
+        "accounts.saved": ("已保存。", "Saved."),
+        "accounts.exists": ("账户 {username} 已存在。", "The account {username} already exists."),
+        "accounts.bad_name": (
+            "用户名须为 1–64 个字母、数字或 . _ - 。",
+            "A username is 1–64 letters, digits or . _ -.",
+        ),
+        "accounts.last_admin": (
+            "这是最后一个启用的管理员账户，不能停用或降级，否则无人能管理账户。",
+            "This is the last enabled administrator: disabling or demoting it would leave nobody "
+            "able to manage accounts.",
+        ),
+        "accounts.sessions_note": (
+            "重置密码、更改角色或停用账户会立即结束该账户的所有会话。",
+            "Resetting the password, changing the role or disabling an account ends all of its "
+            "sessions at once.",
+        ),
+        "account.title": ("我的账户", "My account"),
+        "account.change_password": ("修改密码", "Change password"),
+        "account.current_password": ("当前密码", "Current password"),
+        "account.new_password": (
+            "新密码（至少 12 个字符）",
+            "New password (at least 12 characters)",
+        ),
+        "account.repeat_password": ("再次输入新密码", "New password again"),
+        "account.password_changed": (
+            "密码已修改。您在其他地方的会话已结束。",
+            "Password changed. Your sessions elsewhere have ended.",
+        ),
+        "account.wrong_password": ("当前密码不正确。", "The current password is wrong."),
+        "account.short_password": (
+            "新密码太短（至少 12 个字符）。",
+            "The new password is too short (at least 12 characters).",
+        ),
+        "account.mismatch": ("两次输入的新密码不一致。", "The two new passwords differ."),
+        "account.time_zone": ("时区", "Time zone"),
+        "account.time_zone_help": (
+            "页面上的时间按此时区显示。留空则使用浏览器的时区（中文默认 Asia/Shanghai，UTC+8）。",
+            "Times are shown in this zone. Leave empty to use your browser's zone (Chinese "
+            "pages default to Asia/Shanghai, UTC+8).",
+        ),
+        "account.bad_zone": (
+            "未知的时区：请用 IANA 名称，例如 Asia/Shanghai 或 Europe/Berlin。",
+            "Unknown time zone: use an IANA name such as Asia/Shanghai or Europe/Berlin.",
+        ),
+        "time.zone_note": ("时间显示为 {zone}（{offset}）", "Times in {zone} ({offset})"),
+        "audit.filter": ("筛选", "Filter"),
+        "audit.any": ("全部", "any"),
+        "audit.own_only": ("仅显示您本人的操作。", "Only your own actions are shown."),
+        "audit.none": ("没有符合条件的记录。", "No events match."),
+        "action.admin.create": ("创建账户", "account created"),
+        "action.admin.login": ("登录", "logged in"),
+        "action.admin.login_failed": ("登录失败", "login failed"),
+        "action.admin.login_locked": ("登录被暂时拒绝", "login refused (locked)"),
+        "action.admin.logout": ("退出登录", "logged out"),
+        "action.admin.password": ("修改了自己的密码", "changed own password"),
+        "action.admin.reset": ("重置密码", "password reset"),
+        "action.admin.role": ("更改角色", "role changed"),
+        "action.admin.disable": ("停用账户", "account disabled"),
+        "action.admin.enable": ("启用账户", "account enabled"),
+        "action.admin.time_zone": ("更改时区", "time zone changed"),
+        "action.device.enroll": ("设备注册", "device enrolled"),
+        "action.device.reenroll": ("设备重新注册", "device enrolled again"),
+        "action.device.revoke": ("吊销设备", "device revoked"),
+        "action.policy.publish": ("发布策略", "policy published"),
+        "action.report.view": ("查看报告", "report viewed"),
+        "action.report.attachment": ("下载附件", "attachment opened"),
+        "action.report.status": ("更改报告状态", "report status changed"),
+        "action.report.assign": ("指派报告", "report assigned"),
+        "action.report.note": ("添加内部备注", "internal note added"),
+        "action.report.reply": ("回复报告人", "reply sent"),
+        "action.secret.create": ("创建注册密钥", "enrollment secret created"),
+        "action.secret.revoke": ("吊销注册密钥", "enrollment secret revoked"),
+        "actor.cli": ("服务器命令行", "server command line"),
+        "actor.device": ("设备 {id}", "device {id}"),
+        "fcat.unofficial-client": ("非官方客户端", "unofficial client"),
+        "fcat.plugin-injection": ("插件注入", "plugin injection"),
+        "fcat.binary-patcher": ("二进制补丁", "binary patcher"),
+        "fcat.multi-open": ("多开工具", "multi-open tool"),
+        "fcat.bot-framework": ("机器人框架", "bot framework"),
+        "fcat.db-dumper": ("数据库导出工具", "database dumper"),
+        "fcat.browser-extension": ("浏览器扩展", "browser extension"),
+        "fcat.tampering": ("篡改防护", "tampering"),
+        "fcat.unrecognised-client": ("无法识别的客户端", "unrecognised client"),
+    }
+)
 
 
 def translator(lang: str) -> Callable[..., str]:

@@ -8,32 +8,50 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from server import attachments as att
 from server import crud
 from server.api.deps import ClientIpDep, NowDep, SessionDep, StateDep
-from server.models import MessageKind, Report, ReportCategory, ReportStatus, case_number
-from server.policy import PolicyError, parse_policy_create
+from server.models import Admin, MessageKind, Report, ReportCategory, ReportStatus, case_number
 from server.ratelimit import RateLimited
 from server.security import new_session
+from server.web import accounts, policy_page, secrets_page
 from server.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    AdminDep,
+    Cap,
     CsrfDep,
     CsrfFailed,
+    Forbidden,
     SessionDataDep,
+    can,
     new_login_csrf,
+    require,
     set_session_cookie,
 )
 from server.web.i18n import LANG_COOKIE, LANGS
+from server.web.osname import os_display
 from server.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
+# Every page below takes exactly one of these (tests/server/test_roles.py checks each route).
+FleetReader = Annotated[Admin, Depends(require(Cap.FLEET_READ))]
+ReportCounter = Annotated[Admin, Depends(require(Cap.REPORTS_COUNT))]
+ReportReader = Annotated[Admin, Depends(require(Cap.REPORTS_READ))]
+ReportActor = Annotated[Admin, Depends(require(Cap.REPORTS_ACT))]
+AttachmentReader = Annotated[Admin, Depends(require(Cap.ATTACHMENTS_READ))]
+Administrator = Annotated[Admin, Depends(require(Cap.ADMIN_ACT))]
+AuditReader = Annotated[Admin, Depends(require(Cap.AUDIT_READ_OWN))]
+
 Text = Annotated[str, Form(max_length=10_000)]
+# Attachment types shown as images on the report page (sniffed from the bytes at upload).
+PREVIEWABLE = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+# A report page shown again within this time after the reader's own event on the case is not
+# audited as a new view.
+VIEW_AUDIT_WINDOW = timedelta(minutes=15)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -148,14 +166,29 @@ def login(
     crud.audit(session, now, f"admin:{admin.username}", "admin.login", ip=ip)
     response = _redirect("/fleet")
     set_session_cookie(
-        response, state, new_session(admin.id, admin.username, now, state.settings.session_hours)
+        response,
+        state,
+        new_session(
+            admin.id,
+            admin.username,
+            now,
+            state.settings.session_hours,
+            admin.session_generation,
+        ),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-def logout(_csrf: CsrfDep) -> Response:
+def logout(
+    data: SessionDataDep, session: SessionDep, now: NowDep, ip: ClientIpDep, _csrf: CsrfDep
+) -> Response:
+    # Logging out ends every session of the account (a copied cookie too), in every process.
+    admin = session.get(Admin, data.admin_id)
+    if admin is not None and admin.session_generation == data.generation:
+        crud.end_sessions(admin)
+        crud.audit(session, now, f"admin:{admin.username}", "admin.logout", ip=ip)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -180,7 +213,7 @@ def fleet(
     session: SessionDep,
     now: NowDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     rows = crud.fleet(session, now, _offline_after(state, session, now))
     return render(
@@ -203,7 +236,7 @@ def device(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     try:
         dev = crud.get_device(session, device_id)
@@ -219,8 +252,36 @@ def device(
             "findings": crud.device_findings(session, device_id),
             "passwords": crud.device_password_status(session, device_id),
             "acks": crud.device_acks(session, device_id),
-            "reports": crud.device_reports(session, device_id),
+            "reports": crud.device_reports(session, device_id)
+            if can(_admin, Cap.REPORTS_READ)
+            else None,
+            "namesakes": crud.namesakes(session, dev),
+            "os_display": os_display,
+            "may_revoke": can(_admin, Cap.ADMIN_ACT),
         },
+        session=data,
+    )
+
+
+@router.get("/devices/{device_id}/revoke")
+def revoke_confirm(
+    request: Request,
+    device_id: Annotated[str, Path(max_length=36)],
+    state: StateDep,
+    session: SessionDep,
+    data: SessionDataDep,
+    _admin: Administrator,
+) -> Response:
+    """The confirmation step: what revoking does, and to which machine exactly."""
+    try:
+        dev = crud.get_device(session, device_id)
+    except crud.NotFound:
+        return _not_found(request, state, data)
+    return render(
+        request,
+        state,
+        "revoke_confirm.html",
+        {"device": dev, "os_display": os_display},
         session=data,
     )
 
@@ -234,9 +295,12 @@ def revoke(
     now: NowDep,
     ip: ClientIpDep,
     data: SessionDataDep,
-    admin: AdminDep,
+    admin: Administrator,
     _csrf: CsrfDep,
+    confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    if confirm != "yes":  # one stray click never revokes: the confirmation page first
+        return _redirect(f"/devices/{quote(device_id)}/revoke")
     try:
         crud.revoke_device(session, device_id, now, f"admin:{admin.username}", ip)
     except crud.NotFound:
@@ -254,7 +318,7 @@ def findings(
     session: SessionDep,
     now: NowDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     interval = _offline_after(state, session, now)
     return render(
@@ -263,6 +327,7 @@ def findings(
         "findings.html",
         {
             "rules": crud.findings_by_rule(session),
+            "titles": crud.rule_titles(session),
             "timeline": crud.findings_timeline(session, now),
             "devices": [r for r in crud.fleet(session, now, interval) if r.open_findings],
         },
@@ -277,7 +342,7 @@ def findings_for_rule(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     return render(
         request,
@@ -297,16 +362,18 @@ def reports(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: ReportCounter,
     status: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     chosen = status if status in {s.value for s in ReportStatus} else None
+    readable = can(_admin, Cap.REPORTS_READ)  # a viewer sees how many, never what
     return render(
         request,
         state,
         "reports.html",
         {
-            "reports": crud.reports(session, crud.ReportFilter(status=chosen)),
+            "reports": crud.reports(session, crud.ReportFilter(status=chosen)) if readable else [],
+            "counts_only": not readable,
             "counts": crud.report_counts(session),
             "status": chosen or "",
             "statuses": [s.value for s in ReportStatus],
@@ -324,15 +391,18 @@ def report(
     now: NowDep,
     ip: ClientIpDep,
     data: SessionDataDep,
-    admin: AdminDep,
+    admin: ReportReader,
 ) -> Response:
     try:
         item = crud.get_report(session, report_id)
     except crud.NotFound:
         return _not_found(request, state, data)
-    # Reading a report is itself recorded: reports can hold personal data.
-    crud.audit(session, now, f"admin:{admin.username}", "report.view", item.case, ip)
-    return _report_page(request, state, session, data, item, None)
+    # Reading a report is itself recorded: reports can hold personal data. The page shown
+    # again right after the reader's own action on it (or a reload) is not a new reading.
+    actor = f"admin:{admin.username}"
+    if not crud.acted_recently(session, actor, item.case, now - VIEW_AUDIT_WINDOW):
+        crud.audit(session, now, actor, "report.view", item.case, ip)
+    return _report_page(request, state, session, data, admin, item, None)
 
 
 def _report_page(
@@ -340,6 +410,7 @@ def _report_page(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
+    admin: Admin,
     item: Report,
     error: tuple[str, str, dict[str, object]] | None,
 ) -> Response:
@@ -349,8 +420,14 @@ def _report_page(
         "report.html",
         {
             "report": item,
+            "history": crud.report_history(session, item),
+            "previewable": PREVIEWABLE,
+            "may_act": can(admin, Cap.REPORTS_ACT),
             "device": crud.get_device(session, item.device_id),
-            "admins": crud.admins(session),
+            # Only accounts that may act on reports can be given one.
+            "admins": [
+                a for a in crud.admins(session) if not a.disabled and can(a, Cap.REPORTS_ACT)
+            ],
             "statuses": [s.value for s in ReportStatus],
             "categories": [c.value for c in ReportCategory],
             "error": error,
@@ -369,7 +446,7 @@ def update_report(
     now: NowDep,
     ip: ClientIpDep,
     data: SessionDataDep,
-    admin: AdminDep,
+    admin: ReportActor,
     _csrf: CsrfDep,
     action: Annotated[str, Form(max_length=16)] = "",
     status: Annotated[str, Form(max_length=16)] = "",
@@ -393,6 +470,7 @@ def update_report(
                     state,
                     session,
                     data,
+                    admin,
                     item,
                     ("report.set_status", "report.empty_text", {}),
                 )
@@ -414,7 +492,7 @@ def attachment(
     now: NowDep,
     ip: ClientIpDep,
     data: SessionDataDep,
-    admin: AdminDep,
+    admin: AttachmentReader,
 ) -> Response:
     try:
         item = crud.get_attachment(session, report_id, attachment_id)
@@ -442,6 +520,47 @@ def attachment(
     )
 
 
+@router.get("/reports/{report_id}/attachments/{attachment_id}/preview")
+def attachment_preview(
+    request: Request,
+    report_id: Annotated[int, Path(ge=1, le=2_000_000_000)],
+    attachment_id: Annotated[int, Path(ge=1, le=2_000_000_000)],
+    state: StateDep,
+    session: SessionDep,
+    now: NowDep,
+    ip: ClientIpDep,
+    data: SessionDataDep,
+    admin: AttachmentReader,
+) -> Response:
+    """An image attachment shown inline on the report page. Only the raster types the upload
+    sniffed from the bytes (never SVG, which can hold script), with that content type, nosniff
+    and a CSP that allows nothing to run even if the file is opened on its own."""
+    try:
+        item = crud.get_attachment(session, report_id, attachment_id)
+        path = att.path_of(state.settings.attachments_dir, item.stored_name)
+    except (crud.NotFound, att.AttachmentRejected):
+        return _not_found(request, state, data)
+    if item.content_type not in PREVIEWABLE or not path.is_file():
+        return _not_found(request, state, data)
+    actor = f"admin:{admin.username}"
+    target = case_number(report_id)
+    if not crud.acted_recently(session, actor, target, now - VIEW_AUDIT_WINDOW):
+        crud.audit(
+            session, now, actor, "report.attachment", target, ip, {"attachment": attachment_id}
+        )
+    return FileResponse(
+        path,
+        media_type=item.content_type,
+        filename=item.filename,
+        content_disposition_type="inline",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
 # --- compliance, policy, audit -----------------------------------------------------------
 
 
@@ -452,7 +571,7 @@ def compliance(
     session: SessionDep,
     now: NowDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    _admin: FleetReader,
 ) -> Response:
     current = crud.current_policy(session, now)
     return render(
@@ -468,86 +587,32 @@ def compliance(
     )
 
 
-@router.get("/policy")
-def policy(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    _admin: AdminDep,
-) -> Response:
-    return _policy_page(request, state, session, now, data, None, "", None)
-
-
-def _policy_page(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    error: str | None,
-    draft: str,
-    published: int | None,
-) -> Response:
-    current = crud.current_policy(session, now)
-    history = crud.policies(session)
-    # Each policy by its one label (protocol.policy.policy_label), as the tray and CLI show it.
-    labels = {p.version: crud.label_of(p) for p in history}
-    return render(
-        request,
-        state,
-        "policy.html",
-        {
-            "current": current,
-            "current_label": crud.label_of(current),
-            "labels": labels,
-            "published_label": labels.get(published or 0, f"v{published}"),
-            "current_text": current.payload.decode() if current else "",
-            "history": history,
-            "key_id": state.signer.key_id,
-            "policy_error": error,
-            "draft": draft,
-            "published": published,
-        },
-        session=data,
-        status=422 if error else 200,
-    )
-
-
-@router.post("/policy")
-def publish_policy(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    ip: ClientIpDep,
-    data: SessionDataDep,
-    admin: AdminDep,
-    _csrf: CsrfDep,
-    document: Annotated[str, Form(max_length=500_000)] = "",
-) -> Response:
-    try:
-        create = parse_policy_create(document)
-        published = crud.publish_policy(
-            session, state.signer, create, now, f"admin:{admin.username}", ip
-        )
-    except (PolicyError, crud.ConflictError) as exc:
-        return _policy_page(request, state, session, now, data, str(exc), document, None)
-    state.policies.invalidate()
-    return _policy_page(request, state, session, now, data, None, "", published.version)
-
-
 @router.get("/audit")
 def audit(
     request: Request,
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
-    _admin: AdminDep,
+    admin: AuditReader,
+    action: Annotated[str, Query(max_length=64)] = "",
+    actor: Annotated[str, Query(max_length=128)] = "",
 ) -> Response:
+    own_only = not can(admin, Cap.AUDIT_READ)  # a security analyst reads their own actions
+    if own_only:
+        actor = f"admin:{admin.username}"
     return render(
-        request, state, "audit.html", {"events": crud.audit_events(session)}, session=data
+        request,
+        state,
+        "audit.html",
+        {
+            "events": crud.audit_events(session, action=action, actor=actor),
+            "actions": sorted(crud.audit_actions(session)),
+            "actors": [f"admin:{a.username}" for a in crud.admins(session)] + ["cli"],
+            "action": action,
+            "actor": actor,
+            "own_only": own_only,
+        },
+        session=data,
     )
 
 
@@ -565,9 +630,26 @@ def _not_found(request: Request, state: StateDep, data: SessionDataDep) -> Respo
 def install(app: FastAPI) -> None:
     """Dashboard-specific error pages (the API answers JSON; people get a page)."""
 
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        state = request.app.state.wx
+        return render(
+            request,
+            state,
+            "forbidden.html",
+            {"role": exc.role.value, "cap": exc.cap.value},
+            session=exc.session,
+            status=403,
+        )
+
     @app.exception_handler(CsrfFailed)
     async def _csrf_failed(request: Request, _exc: CsrfFailed) -> Response:
         state = request.app.state.wx
         return render(
             request, state, "error.html", {"error": ("csrf.title", "csrf", {})}, status=403
         )
+
+
+router.include_router(accounts.router)
+router.include_router(secrets_page.router)
+router.include_router(policy_page.router)

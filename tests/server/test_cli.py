@@ -62,7 +62,7 @@ def test_full_flow_through_a_real_server_process(data_dir: Path, tmp_path: Path)
     assert (
         refused.returncode == 2 and "策略无效" in refused.stderr and "enforcement" in refused.stderr
     )
-    assert "administrator: bob" in run_cli("admin", "add", "--data", str(data_dir), "bob").stdout
+    assert "account:  bob" in run_cli("admin", "add", "--data", str(data_dir), "bob").stdout
 
     server = LiveServer(data_dir, free_port())
     try:

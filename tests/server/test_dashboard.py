@@ -239,7 +239,7 @@ def test_revoking_a_device_cuts_it_off(harness: Harness) -> None:
     page = harness.client.get(f"/devices/{device.device_id}").text
     r = harness.client.post(
         f"/devices/{device.device_id}/revoke",
-        data={"csrf_token": csrf_of(page)},
+        data={"csrf_token": csrf_of(page), "confirm": "yes"},
         follow_redirects=False,
     )
     assert r.status_code == 303
@@ -270,7 +270,20 @@ def test_publishing_a_policy_from_the_dashboard_validates_first(harness: Harness
         "/policy", data={"document": '{"enforcement": "nuke"}', "csrf_token": csrf}
     )
     assert bad.status_code == 422 and "enforcement" in bad.text
-    good = harness.client.post("/policy", data={"document": json.dumps(POLICY), "csrf_token": csrf})
+    review = harness.client.post(
+        "/policy", data={"document": json.dumps(POLICY), "csrf_token": csrf}
+    )
+    assert review.status_code == 200 and "Sign and publish" in review.text
+    assert "policy.publish" not in audit_actions(harness)  # nothing signed before confirming
+    good = harness.client.post(
+        "/policy",
+        data={
+            "document": json.dumps(POLICY),
+            "csrf_token": csrf,
+            "confirm": "1",
+            "base_version": "0",
+        },
+    )
     assert good.status_code == 200 and "Published v1 · 2026-03" in good.text
     assert "policy.publish" in audit_actions(harness)
 

@@ -18,7 +18,15 @@ def test_the_current_policy_is_found_and_shown_on_the_dashboard(harness: Harness
     harness.add_admin()
     harness.login()
     csrf = csrf_of(harness.client.get("/policy").text)
-    page = harness.client.post("/policy", data={"document": json.dumps(POLICY), "csrf_token": csrf})
+    page = harness.client.post(
+        "/policy",
+        data={
+            "document": json.dumps(POLICY),
+            "csrf_token": csrf,
+            "confirm": "1",
+            "base_version": "0",
+        },
+    )
     assert "Published v1 · 2026-03" in page.text
     assert "No policy has been published yet." not in page.text
     again = harness.client.get("/policy").text

@@ -28,7 +28,7 @@ POLICY: dict[str, Any] = {
     "enforcement": "monitor",
     "heartbeat_interval_s": 600,
     "password": {"max_age_days": 90, "reminder_days": [14, 7, 3, 1], "max_deferrals": 3},
-    "rules": {"add": [RULE], "disable": ["linux.some-noisy-rule"]},
+    "rules": {"add": [RULE], "disable": ["itchat"]},
     "approved_clients": [
         {
             "id": "wechat-mac-pinned",
