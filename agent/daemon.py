@@ -90,7 +90,9 @@ class Runtime:
         self.builtin: Catalogue = load_builtin()
         self.service = AgentService(self.settings, paths, live_scanner(self.builtin))
         self.enforcer = Enforcer(self.service, self.settings.enforcement_grace_s, self._terminated)
-        self.exec_blocking = ExecBlocking(self.service, self._exec_blocked)
+        self.exec_blocking = ExecBlocking(
+            self.service, self._exec_blocked, fallback=lambda: self.enforcer.mode
+        )
         self.dispatcher = Dispatcher(self.service)
         self.dispatcher.register("enroll", self._enroll)
         self.exchange: Exchange | None = None
