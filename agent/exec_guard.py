@@ -232,6 +232,7 @@ class Decision:
     sha256: str
     rule_id: str
     mode: str  # "block": denied; "audit": allowed, would have been denied
+    uid: int = -1  # who started it, read while the exec waited (-1: unknown)
 
     @property
     def kind(self) -> str:
@@ -248,6 +249,7 @@ class Decision:
             "sha256": self.sha256,
             "rule_id": self.rule_id,
             "mode": self.mode,
+            "uid": self.uid,
             "title_i18n": dict(title),
             "message_i18n": {k: v.format(name=name, rule=self.rule_id) for k, v in texts.items()},
         }
@@ -410,7 +412,12 @@ class ExecGuard:
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            return {"mode": self.mode, "marked": list(self.marked), **self.counts}
+            return {
+                "mode": self.mode,
+                "marked": list(self.marked),
+                "deny_digests": len(self.deny.digests),
+                **self.counts,
+            }
 
     def set_rules(self, deny: DenyList, mode: str) -> None:
         """New rules or mode, on the marks already in place (cached digests stay valid)."""
@@ -535,6 +542,8 @@ class ExecGuard:
         entry = self.deny.digests.get(digest)
         denied = entry is not None and not self.deny.never_denied(path)
         response = FAN_DENY if denied and self.mode == "block" else FAN_ALLOW
+        # Who asked, while the process still waits (a refused one is gone a moment later).
+        uid = _owner(pid) if denied else -1
         with self._lock:
             if pending is not None:
                 if pending.answered:  # the deadline won: allowed already
@@ -547,7 +556,7 @@ class ExecGuard:
             if entry is None or not denied:
                 return
             self.counts["denied" if response == FAN_DENY else "would_block"] += 1
-        decision = Decision(time.time(), pid, path, digest, entry.rule_id, self.mode)
+        decision = Decision(time.time(), pid, path, digest, entry.rule_id, self.mode, uid)
         log.warning(
             "exec guard: %s %s (pid %d, sha256 %s, rule %s)",
             "denied" if self.mode == "block" else "would deny (audit)",
@@ -585,6 +594,13 @@ class ExecGuard:
         except OSError as exc:  # the waiter is gone (killed): nothing to answer
             if exc.errno not in (errno.ENOENT, errno.EINVAL):
                 log.warning("exec guard: answering failed: %s", exc)
+
+
+def _owner(pid: int) -> int:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return -1
 
 
 def _fd_path(fd: int) -> str:
@@ -824,6 +840,7 @@ class GuardProcess:
                 str(d["sha256"]),
                 str(d["rule_id"]),
                 str(d["mode"]),
+                int(d.get("uid", -1)),
             )
             self.on_decision(decision, message.get("title") or {})
         elif kind == "counts":
@@ -968,6 +985,12 @@ class ExecBlocking:
         if sys.platform != "linux":
             self.reason = "blocking at exec exists only on Linux; enforcement applies instead"
             return
+        if not mounts:  # a guard on nothing would look active and stop nothing
+            self.reason = (
+                "none of the paths in exec_guard_mounts exists; enforcement applies instead"
+            )
+            log.error("exec blocking (%s) unavailable: %s", mode, self.reason)
+            return
         self._launch(mode)
 
     def _launch(self, mode: str) -> None:
@@ -1084,8 +1107,9 @@ class ExecBlocking:
     def _record(self, decision: Decision, title: Mapping[str, str]) -> None:
         from agent.principals import process_owner
 
-        uid = process_owner(decision.pid)
+        uid = decision.uid if decision.uid >= 0 else process_owner(decision.pid)
         data = decision.to_json(title)
+        data["user"] = _user_name(uid)
         self.service.events.publish(decision.kind, data, uid=uid)
         self.records.record_termination(
             decision.at,
@@ -1098,6 +1122,17 @@ class ExecBlocking:
         owner = uid if isinstance(uid, int) else -1
         if self.on_report is not None and self.should_report(decision.sha256, owner):
             self.on_report(data)
+
+
+def _user_name(uid: object) -> str:
+    if not isinstance(uid, int) or sys.platform == "win32":
+        return ""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _mounts(spec: str) -> list[str]:

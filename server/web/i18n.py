@@ -145,6 +145,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "category.lost-device": ("设备丢失", "Lost device"),
     "category.unapproved-software": ("未经批准的软件", "Unapproved software"),
     "category.other": ("其他", "Other"),
+    "category.exec-blocked": ("程序被阻止运行", "Program blocked at start"),
+    "category.approval-request": ("软件使用审批申请", "Request to approve a program"),
     "compliance.title": ("密码期限与策略确认", "Password age and policy acknowledgement"),
     "compliance.password": ("微信密码", "WeChat password"),
     "compliance.ack": ("已确认的策略版本", "Policy version acknowledged"),
