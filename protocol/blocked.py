@@ -39,3 +39,8 @@ def parse(description: str) -> dict[str, str]:
                 break
             out[key] = value
     return out
+
+
+# The report categories (protocol.messages.ReportCategory) of a block and of a request.
+BLOCKED_CATEGORY = "exec-blocked"
+APPROVAL_CATEGORY = "approval-request"
