@@ -1,7 +1,8 @@
 """Blocking at exec end to end (Linux, root): the real agent daemon, enrolled with a real server
 whose signed policy adds a deny-listed tool's digest, guards a tmpfs mounted for the test
 (never `/`): the tool's exec fails with EPERM, the agent records it, status says which mode
-applies, and the block reaches IT as an `exec-blocked` report."""
+applies, the block reaches IT as an `exec-blocked` report and the employee's request for
+approval as an `approval-request` report."""
 
 from __future__ import annotations
 
@@ -86,6 +87,16 @@ def test_the_daemon_refuses_a_deny_listed_binary_records_it_and_tells_it(
             assert subprocess.run([str(other)], capture_output=True, timeout=30).returncode == 0
 
             eventually(lambda: client.status()["exec_blocking"].get("denied") == 1, 20, "the count")
+            # The employee asks IT to approve it, as the tray's Blocked programs window does.
+            client.submit_report(
+                "approval-request",
+                "Approval requested: chat-export (rule test-exec-dumper)",
+                blocked.describe({"name": "chat-export", "path": str(tool)}, "for a legal case"),
+                None,
+                "",
+                "",
+                [],
+            )
         # IT hears of it, as a report of its own kind.
         eventually(
             lambda: any(r.category == "exec-blocked" for r in server.rows(Report)),
@@ -98,6 +109,14 @@ def test_the_daemon_refuses_a_deny_listed_binary_records_it_and_tells_it(
         assert fields["program"] == "chat-export" and fields["path"] == str(tool)
         assert fields["rule"] == "test-exec-dumper" and fields["mode"] == "block"
         assert fields["user"] == "root"
+        eventually(
+            lambda: any(r.category == "approval-request" for r in server.rows(Report)),
+            60,
+            "the approval request on the server",
+            agent,
+        )
+        (request,) = [r for r in server.rows(Report) if r.category == "approval-request"]
+        assert blocked.parse(request.description)["reason"] == "for a legal case"
         log = (agent.home / "logs" / "agent.log").read_text()
         assert "exec guard: denied" in log and str(tool) in log
     finally:
