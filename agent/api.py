@@ -51,6 +51,8 @@ class AgentNotRunning(AgentError):
 # The wire's stable strings and limits are the protocol's (protocol/): one definition for the
 # tray, the CLI, the agent and the server.
 REPORT_CATEGORIES = tuple(str(c) for c in ReportCategory)
+# Filed by the agent (a blocked exec) and the blocked-program window, not the incident form.
+AGENT_FILED_CATEGORIES = (ReportCategory.EXEC_BLOCKED.value, ReportCategory.APPROVAL_REQUEST.value)
 ACCOUNT_TYPES = tuple(str(a) for a in AccountType)
 
 

@@ -40,6 +40,7 @@ from agent.sync import DeviceInfo, Sync, machine_id
 from checks.api import live_scanner
 from checks.catalogue import Catalogue, load_builtin
 from checks.text import OneLineFormatter
+from protocol import blocked
 
 log = logging.getLogger("wxguard.agent")
 
@@ -90,7 +91,9 @@ class Runtime:
         self.builtin: Catalogue = load_builtin()
         self.service = AgentService(self.settings, paths, live_scanner(self.builtin))
         self.enforcer = Enforcer(self.service, self.settings.enforcement_grace_s, self._terminated)
-        self.exec_blocking = ExecBlocking(self.service, self._exec_blocked)
+        self.exec_blocking = ExecBlocking(
+            self.service, self._exec_blocked, fallback=lambda: self.enforcer.mode
+        )
         self.dispatcher = Dispatcher(self.service)
         self.dispatcher.register("enroll", self._enroll)
         self.exchange: Exchange | None = None
@@ -110,14 +113,11 @@ class Runtime:
             return
         verb = "blocked" if record["mode"] == "block" else "would block (audit)"
         report = {
-            "category": "unapproved-software",
+            "category": "exec-blocked",
             "summary": f"wxguard {verb} {record['name']} (rule {record['rule_id']})"[:200],
-            "description": (
-                f"exec_blocking {record['mode']}: {record['path']} (sha256 {record['sha256']}, "
-                f"pid {record['pid']}) matched rule {record['rule_id']}."
-            ),
+            "description": blocked.describe(record),
             "affected_account": "",
-            "reporter": "wxguard-agent",
+            "reporter": f"wxguard-agent ({record.get('user') or '?'})"[:200],
         }
         try:
             exchange.sync.queue_report(report, exchange.clock())

@@ -25,16 +25,19 @@ from https://github.com/torvalds/linux/blob/master/include/uapi/linux/fanotify.h
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import ctypes.util
 import errno
 import hashlib
 import heapq
+import json
 import logging
 import os
 import queue
 import select
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -148,6 +151,9 @@ class DenyList:
     digests: dict[str, DenyEntry] = field(default_factory=dict)
     own_executables: frozenset[str] = frozenset()
     approved_root: Callable[[str], bool] = lambda path: False
+    # The approved clients' install trees, as the guard process receives them (it has no
+    # catalogue): a path equal to one or under one is never denied.
+    approved_roots: tuple[str, ...] = ()
 
     @classmethod
     def from_catalogue(
@@ -155,6 +161,7 @@ class DenyList:
         catalogue: Any,
         platform: Any,
         approved_root: Callable[[str], bool] = lambda path: False,
+        approved_roots: Iterable[str] = (),
     ) -> DenyList:
         """The sha256 indicators of deny-category rules for `platform` (checks.catalogue)."""
         from agent.enforcement import DENY_CATEGORIES
@@ -168,12 +175,37 @@ class DenyList:
                     digests[m.sha256.lower()] = DenyEntry(
                         rule.id, {"zh": rule.title.zh, "en": rule.title.en}
                     )
-        return cls(digests, _own_executables(), approved_root)
+        return cls(digests, _own_executables(), approved_root, tuple(approved_roots))
+
+    def to_json(self) -> dict[str, Any]:
+        """What the guard process needs (JSON): digests with their rules, the agent's own
+        executables and the approved install trees."""
+        return {
+            "digests": {
+                d: {"rule_id": e.rule_id, "title": dict(e.title)} for d, e in self.digests.items()
+            },
+            "own_executables": sorted(self.own_executables),
+            "approved_roots": list(self.approved_roots),
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> DenyList:
+        digests = {
+            str(d): DenyEntry(str(e["rule_id"]), {str(k): str(v) for k, v in e["title"].items()})
+            for d, e in dict(doc.get("digests") or {}).items()
+        }
+        return cls(
+            digests,
+            frozenset(str(p) for p in doc.get("own_executables") or ()),
+            approved_roots=tuple(str(r).rstrip("/") for r in doc.get("approved_roots") or ()),
+        )
 
     def never_denied(self, path: str) -> bool:
         if path.startswith(SAFE_PREFIXES) or path in self.own_executables:
             return True
         if os.path.basename(path) in SAFE_NAMES:
+            return True
+        if any(path == root or path.startswith(root + "/") for root in self.approved_roots):
             return True
         try:
             return self.approved_root(path)
@@ -200,6 +232,7 @@ class Decision:
     sha256: str
     rule_id: str
     mode: str  # "block": denied; "audit": allowed, would have been denied
+    uid: int = -1  # who started it, read while the exec waited (-1: unknown)
 
     @property
     def kind(self) -> str:
@@ -216,6 +249,7 @@ class Decision:
             "sha256": self.sha256,
             "rule_id": self.rule_id,
             "mode": self.mode,
+            "uid": self.uid,
             "title_i18n": dict(title),
             "message_i18n": {k: v.format(name=name, rule=self.rule_id) for k, v in texts.items()},
         }
@@ -338,7 +372,6 @@ class ExecGuard:
         self._threads: list[threading.Thread] = []
         self._own_pid = os.getpid()
         self._seq = 0
-        self._reported: dict[tuple[str, int], float] = {}
         self.counts = {"events": 0, "allowed": 0, "denied": 0, "would_block": 0, "deadline": 0}
         self.marked: list[str] = []
 
@@ -379,7 +412,19 @@ class ExecGuard:
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            return {"mode": self.mode, "marked": list(self.marked), **self.counts}
+            return {
+                "mode": self.mode,
+                "marked": list(self.marked),
+                "deny_digests": len(self.deny.digests),
+                **self.counts,
+            }
+
+    def set_rules(self, deny: DenyList, mode: str) -> None:
+        """New rules or mode, on the marks already in place (cached digests stay valid)."""
+        if mode not in ("audit", "block"):
+            raise ValueError(f"exec guard mode {mode!r}")
+        with self._lock:
+            self.deny, self.mode = deny, mode
 
     # -- the reader: cache hits and safe paths at once, the rest to the hasher ---------------
 
@@ -497,6 +542,8 @@ class ExecGuard:
         entry = self.deny.digests.get(digest)
         denied = entry is not None and not self.deny.never_denied(path)
         response = FAN_DENY if denied and self.mode == "block" else FAN_ALLOW
+        # Who asked, while the process still waits (a refused one is gone a moment later).
+        uid = _owner(pid) if denied else -1
         with self._lock:
             if pending is not None:
                 if pending.answered:  # the deadline won: allowed already
@@ -509,7 +556,7 @@ class ExecGuard:
             if entry is None or not denied:
                 return
             self.counts["denied" if response == FAN_DENY else "would_block"] += 1
-        decision = Decision(time.time(), pid, path, digest, entry.rule_id, self.mode)
+        decision = Decision(time.time(), pid, path, digest, entry.rule_id, self.mode, uid)
         log.warning(
             "exec guard: %s %s (pid %d, sha256 %s, rule %s)",
             "denied" if self.mode == "block" else "would deny (audit)",
@@ -523,16 +570,6 @@ class ExecGuard:
                 self.on_decision(decision, entry.title)
             except Exception:
                 log.exception("exec guard: decision listener failed")
-
-    def should_report(self, digest: str, uid: int) -> bool:
-        """Whether IT still needs to hear of this digest run by this user (rate-limited)."""
-        now = time.monotonic()
-        with self._lock:
-            last = self._reported.get((digest, uid))
-            if last is not None and now - last < _REPORT_EVERY_S:
-                return False
-            self._reported[(digest, uid)] = now
-            return True
 
     def _finish(self, fd: int, response: int) -> None:
         with self._lock:
@@ -559,6 +596,13 @@ class ExecGuard:
                 log.warning("exec guard: answering failed: %s", exc)
 
 
+def _owner(pid: int) -> int:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return -1
+
+
 def _fd_path(fd: int) -> str:
     try:
         return os.readlink(f"/proc/self/fd/{fd}")
@@ -566,36 +610,308 @@ def _fd_path(fd: int) -> str:
         return ""
 
 
+# -- the guard process ---------------------------------------------------------------------------
+#
+# The guard runs in a process of its own, started by the agent. In the agent's process a thread
+# that holds the interpreter's lock while it starts a program from a marked mount
+# (`os.posix_spawn`, and `subprocess` on some builds, suspend the caller in vfork until the
+# exec is decided) would leave the guard's threads unable to answer that very exec: the agent
+# would hang. The guard process never starts programs, so nothing it runs waits on itself.
+#
+# The conversation is JSON lines over two pipes. Agent → guard (stdin): a `config` message
+# first, then again whenever the rules or the mode change:
+#   {"op": "config", "mode": "block"|"audit", "mounts": [...], "deadline_s": 0.25,
+#    "deny": DenyList.to_json()}
+# Guard → agent (stdout):
+#   {"type": "ready", "pid": N, "marked": [...]}       marks in place, deciding
+#   {"type": "error", "errno": N, "message": "..."}    fanotify refused; the process exits
+#   {"type": "decision", "decision": {...}, "title": {...}}   a block or a would-block
+#   {"type": "counts", "counts": {...}}                at most once a second, when they change
+#   {"type": "log", "level": "WARNING", "message": "..."}     for the agent's log
+# The end of stdin (the agent stopped it, or died) ends the process; its fanotify descriptor
+# closes and the kernel allows every exec still waiting.
+
+_OUT_QUEUE = 1000
+_COUNTS_EVERY_S = 1.0
+
+
+class _PipeWriter:
+    """Messages to the agent, written by one thread so a slow reader never delays a verdict;
+    when the queue is full a message is dropped (and counted)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.dropped = 0
+        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=_OUT_QUEUE)
+        self._thread = threading.Thread(target=self._loop, name="wxguard-exec-out", daemon=True)
+        self._thread.start()
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self._queue.put_nowait(message)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while (message := self._queue.get()) is not None:
+            try:
+                self.out.write(json.dumps(message, ensure_ascii=False).encode() + b"\n")
+                self.out.flush()
+            except (OSError, ValueError):  # the agent is gone: stdin's end will stop us too
+                return
+
+
+class _PipeLogHandler(logging.Handler):
+    def __init__(self, writer: _PipeWriter) -> None:
+        super().__init__(logging.INFO)
+        self.writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        self.writer.send({"type": "log", "level": record.levelname, "message": message})
+
+
+def guard_main(stdin: Any = None, stdout: Any = None) -> int:
+    """The guard process: `python -m agent.exec_guard` (started by `GuardProcess`)."""
+    stdin = stdin if stdin is not None else sys.stdin.buffer
+    stdout = stdout if stdout is not None else sys.stdout.buffer
+    writer = _PipeWriter(stdout)
+    log.handlers[:] = [_PipeLogHandler(writer)]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    try:
+        first = json.loads(stdin.readline() or b"null")
+        if not isinstance(first, dict) or first.get("op") != "config":
+            writer.send({"type": "error", "errno": errno.EINVAL, "message": "no configuration"})
+            return 2
+
+        def decided(decision: Decision, title: Mapping[str, str]) -> None:
+            writer.send({"type": "decision", "decision": decision.to_json(title), "title": title})
+
+        guard = ExecGuard(
+            DenyList.from_json(first.get("deny") or {}),
+            str(first.get("mode")),
+            [str(m) for m in first.get("mounts") or ()],
+            decided,
+            deadline_s=float(first.get("deadline_s") or DEFAULT_DEADLINE_S),
+        )
+        try:
+            guard.start()
+        except OSError as exc:
+            writer.send(
+                {"type": "error", "errno": exc.errno or 0, "message": str(exc.strerror or exc)}
+            )
+            return 2
+        writer.send({"type": "ready", "pid": os.getpid(), "marked": list(guard.marked)})
+        stop = threading.Event()
+
+        def counts_loop() -> None:
+            last: dict[str, Any] = {}
+            while not stop.wait(_COUNTS_EVERY_S):
+                now = guard.status()
+                if now != last:
+                    writer.send({"type": "counts", "counts": now})
+                    last = now
+
+        counter = threading.Thread(target=counts_loop, name="wxguard-exec-counts", daemon=True)
+        counter.start()
+        try:
+            for line in iter(stdin.readline, b""):
+                try:
+                    message = json.loads(line)
+                    if message.get("op") == "config":
+                        guard.set_rules(
+                            DenyList.from_json(message.get("deny") or {}), str(message["mode"])
+                        )
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    log.error("exec guard: bad message from the agent ignored: %s", exc)
+        finally:
+            stop.set()
+            guard.stop()
+        return 0
+    finally:
+        writer.close()
+
+
+class GuardProcess:
+    """The agent's handle on one guard process: starts it, sends it rules and mode, and turns
+    its messages into calls (`on_decision(decision, title)`, `on_exit(returncode)` when it
+    ends without being asked to). Callbacks run on the handle's reader thread."""
+
+    def __init__(
+        self,
+        on_decision: Callable[[Decision, Mapping[str, str]], None],
+        on_exit: Callable[[int], None],
+        *,
+        argv: list[str] | None = None,
+    ) -> None:
+        self.on_decision = on_decision
+        self.on_exit = on_exit
+        self.argv = argv if argv is not None else _guard_argv()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.marked: list[str] = []
+        self.counts: dict[str, Any] = {}
+        self._ready = threading.Event()
+        self._error: tuple[int, str] | None = None
+        self._stopping = False
+        self._write_lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def start(self, config: dict[str, Any], timeout: float = 15.0) -> None:
+        """Start the process and wait until its marks are in place; raises FanotifyError when
+        fanotify refuses (the kernel too old, no CAP_SYS_ADMIN) or the process fails."""
+        self.proc = subprocess.Popen(
+            self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True
+        )
+        self._reader = threading.Thread(
+            target=self._read_loop, name="wxguard-exec-guard-reader", daemon=True
+        )
+        self._reader.start()
+        self.send(config)
+        if not self._ready.wait(timeout) or self._error is not None:
+            err, message = self._error or (errno.ETIMEDOUT, "the guard process did not start")
+            self.stop()
+            raise FanotifyError(err, message)
+
+    def send(self, config: dict[str, Any]) -> None:
+        proc = self.proc
+        if proc is None or proc.stdin is None:
+            return
+        with self._write_lock:
+            try:
+                proc.stdin.write(json.dumps(config).encode() + b"\n")
+                proc.stdin.flush()
+            except (OSError, ValueError) as exc:  # it died: the reader reports the exit
+                log.warning("exec guard: could not reach the guard process: %s", exc)
+
+    def stop(self) -> None:
+        """Close its stdin (it answers what waits, closes its group and exits); SIGKILL after
+        5 s. Either way the kernel releases every waiter."""
+        self._stopping = True
+        proc = self.proc
+        if proc is None:
+            return
+        with self._write_lock, contextlib.suppress(OSError, ValueError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(timeout=5)
+
+    def _read_loop(self) -> None:
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None
+        for line in iter(proc.stdout.readline, b""):
+            try:
+                self._message(json.loads(line))
+            except Exception:
+                log.exception("exec guard: a message from the guard process failed")
+        code = proc.wait()
+        proc.stdout.close()
+        if not self._ready.is_set():
+            self._error = self._error or (errno.ECHILD, f"the guard process exited ({code})")
+            self._ready.set()
+        elif not self._stopping:
+            self.on_exit(code)
+
+    def _message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "decision":
+            d = message["decision"]
+            decision = Decision(
+                float(d["at"]),
+                int(d["pid"]),
+                str(d["path"]),
+                str(d["sha256"]),
+                str(d["rule_id"]),
+                str(d["mode"]),
+                int(d.get("uid", -1)),
+            )
+            self.on_decision(decision, message.get("title") or {})
+        elif kind == "counts":
+            self.counts = dict(message.get("counts") or {})
+        elif kind == "log":
+            level = logging.getLevelName(str(message.get("level", "INFO")))
+            log.log(level if isinstance(level, int) else logging.INFO, "%s", message.get("message"))
+        elif kind == "ready":
+            self.marked = [str(m) for m in message.get("marked") or ()]
+            self._ready.set()
+        elif kind == "error":
+            self._error = (int(message.get("errno") or 0), str(message.get("message")))
+            self._ready.set()
+
+
+def _guard_argv() -> list[str]:
+    """This interpreter, isolated (no current folder or PYTHON* variables on its path: it
+    runs as root), importing this package from where the agent imported it."""
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = "import sys; sys.path.insert(0, sys.argv[1]); from agent.exec_guard import guard_main; sys.exit(guard_main())"
+    return [sys.executable, "-I", "-c", code, package_parent]
+
+
 # -- the agent's side: which mode applies, and what a decision leaves behind ---------------------
+
+RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 15.0, 60.0)
+_STABLE_S = 60.0  # a guard up this long has its restart back-off reset
 
 
 class ExecBlocking:
-    """Keeps the guard in the mode that applies (config and policy), rebuilt when the rules
-    change; publishes each decision to the employee and records it for IT.
+    """Keeps the guard process in the mode that applies (config and policy), sends it new
+    rules, restarts it when it dies (and says so in status); publishes each decision to the
+    employee and records it for IT.
 
     Wiring (agent.daemon): `policy_changed(policy)` from the exchange's policy listeners,
-    `status` as a status provider, `on_report` queues an incident report for IT.
+    `status` as a status provider, `on_report` queues an incident report for IT, `fallback()`
+    names what applies when blocking does not (the policy's enforcement mode).
     """
 
     def __init__(
         self,
         service: Any,  # agent.service.AgentService (not imported: it imports this module's users)
         on_report: Callable[[dict[str, Any]], None] | None = None,
+        fallback: Callable[[], str] | None = None,
+        *,
+        guard_argv: list[str] | None = None,
     ) -> None:
         from agent.store import LocalRecords
 
         self.service = service
         self.on_report = on_report
+        self.fallback = fallback or (lambda: "enforcement")
+        self.guard_argv = guard_argv
         self.records = LocalRecords(service.store)
         self.policy_value: object | None = None
         self.mode, self.source = resolve_mode(
             service.settings.exec_blocking, service.settings.is_managed("exec_blocking"), None
         )
-        self.guard: ExecGuard | None = None
+        self.guard: GuardProcess | None = None
         self.reason = ""
+        self.restarts = 0
+        self.last_exit = ""
+        self._mounts: list[str] = []
+        self._started_at = 0.0
+        self._failures = 0
+        self._timer: threading.Timer | None = None
+        self._stopped = False
         self._catalogue: object = None
-        self._lock = threading.Lock()
-        # Decisions are recorded off the guard's threads: a disk write must never slow an exec.
+        self._lock = threading.RLock()
+        self._reported: dict[tuple[str, int], float] = {}
+        # Decisions are recorded off the reader thread: a disk write never delays the next.
         self._decisions: queue.Queue[tuple[Decision, Mapping[str, str]] | None] = queue.Queue(
             maxsize=1000
         )
@@ -612,7 +928,10 @@ class ExecBlocking:
 
     def stop(self) -> None:
         with self._lock:
+            self._stopped = True
             guard, self.guard = self.guard, None
+            if self._timer is not None:
+                self._timer.cancel()
         if guard is not None:
             guard.stop()
         if self._recorder.is_alive():
@@ -628,19 +947,37 @@ class ExecBlocking:
         if self.service.scanner.catalogue is not self._catalogue and self.mode != "off":
             self._apply(force=True)
 
+    def _config(self, mode: str) -> dict[str, Any]:
+        return {
+            "op": "config",
+            "mode": mode,
+            "mounts": self._mounts,
+            "deadline_s": self.service.settings.exec_guard_deadline_s,
+            "deny": self._deny_list().to_json(),
+        }
+
     def _apply(self, force: bool = False) -> None:
         settings = self.service.settings
         mode, source = resolve_mode(
             settings.exec_blocking, settings.is_managed("exec_blocking"), self.policy_value
         )
+        mounts = _mounts(settings.exec_guard_mounts)
         with self._lock:
-            if mode == self.mode and not force and (self.guard is not None or mode == "off"):
+            if self._stopped:
+                return
+            running = self.guard
+            if mode == self.mode and not force and (running is not None or mode == "off"):
                 self.source = source
                 return
-            old, self.guard = self.guard, None
             self.mode, self.source = mode, source
-        if old is not None:
-            old.stop()
+            if running is not None and mode != "off" and mounts == self._mounts:
+                # Same marks: the running process takes the new rules and mode in place.
+                running.send(self._config(mode))
+                return
+            self.guard = None
+            self._mounts = mounts
+        if running is not None:
+            running.stop()
         if mode == "off":
             self.reason = ""
             log.info("exec blocking off (%s)", source)
@@ -648,22 +985,64 @@ class ExecBlocking:
         if sys.platform != "linux":
             self.reason = "blocking at exec exists only on Linux; enforcement applies instead"
             return
-        guard = ExecGuard(
-            self._deny_list(),
-            mode,
-            _mounts(settings.exec_guard_mounts),
-            self._decided,
-            deadline_s=settings.exec_guard_deadline_s,
-        )
+        if not mounts:  # a guard on nothing would look active and stop nothing
+            self.reason = (
+                "none of the paths in exec_guard_mounts exists; enforcement applies instead"
+            )
+            log.error("exec blocking (%s) unavailable: %s", mode, self.reason)
+            return
+        self._launch(mode)
+
+    def _launch(self, mode: str) -> None:
+        guard = GuardProcess(self._decided, self._guard_exited, argv=self.guard_argv)
         try:
-            guard.start()
+            guard.start(self._config(mode))
         except OSError as exc:
             self.reason = f"fanotify unavailable: {exc.strerror or exc}"
             log.error("exec blocking (%s) unavailable: %s", mode, self.reason)
             return
         with self._lock:
-            self.guard = guard
-            self.reason = ""
+            if self._stopped or self.mode != mode:
+                stale = True
+            else:
+                stale = False
+                self.guard = guard
+                self.reason = ""
+                self._started_at = time.monotonic()
+        if stale:
+            guard.stop()
+            return
+        log.info("exec guard process %d (%s) on %s", guard.pid, mode, ", ".join(guard.marked))
+
+    def _guard_exited(self, code: int) -> None:
+        """The guard process died (the kernel has already allowed whatever waited): say so
+        and start another after a back-off."""
+        how = f"signal {-code}" if code < 0 else f"exit status {code}"
+        with self._lock:
+            if self.guard is None or self._stopped:
+                return
+            pid = self.guard.pid
+            self.guard = None
+            self.restarts += 1
+            self.last_exit = (
+                f"guard process {pid} ended ({how}) at {time.strftime('%Y-%m-%d %H:%M:%S')}"
+            )
+            if time.monotonic() - self._started_at > _STABLE_S:
+                self._failures = 0
+            delay = RESTART_BACKOFF_S[min(self._failures, len(RESTART_BACKOFF_S) - 1)]
+            self._failures += 1
+            self.reason = f"{self.last_exit}; restarting in {delay:g} s"
+            self._timer = threading.Timer(delay, self._restart)
+            self._timer.daemon = True
+            self._timer.start()
+        log.error("exec guard: %s; restarting it in %g s", self.last_exit, delay)
+
+    def _restart(self) -> None:
+        with self._lock:
+            if self._stopped or self.guard is not None or self.mode == "off":
+                return
+            mode = self.mode
+        self._launch(mode)
 
     def _deny_list(self) -> DenyList:
         from checks.identity import ClientIndex
@@ -678,20 +1057,28 @@ class ExecBlocking:
             catalogue,
             scanner.layout.platform,
             lambda path: clients.install_root_of(path) is not None,
+            [root for roots in clients.roots.values() for root in roots],
         )
 
     def status(self) -> dict[str, Any]:
+        """`exec_blocking` in the agent's status: the mode asked for, where it came from,
+        which applies now (`block`, `audit`, or the policy's enforcement when blocking is off
+        or unavailable), the guard process and its counts."""
         with self._lock:
             guard = self.guard
-        out: dict[str, Any] = {
-            "mode": self.mode,
-            "source": self.source,
-            "active": guard is not None,
-        }
-        if self.reason:
-            out["reason"] = self.reason
+            out: dict[str, Any] = {
+                "mode": self.mode,
+                "source": self.source,
+                "active": guard is not None,
+                "applies": self.mode if guard is not None else self.fallback(),
+                "restarts": self.restarts,
+            }
+            if self.reason:
+                out["reason"] = self.reason
+            if self.last_exit:
+                out["last_exit"] = self.last_exit
         if guard is not None:
-            out.update(guard.status(), mode=self.mode)
+            out.update(guard.counts, mode=self.mode, marked=list(guard.marked), pid=guard.pid)
         return {"exec_blocking": out}
 
     def _decided(self, decision: Decision, title: Mapping[str, str]) -> None:
@@ -707,11 +1094,22 @@ class ExecBlocking:
             except Exception:
                 log.exception("exec guard: recording a decision failed")
 
+    def should_report(self, digest: str, uid: int) -> bool:
+        """Whether IT still needs to hear of this digest run by this user (rate-limited)."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._reported.get((digest, uid))
+            if last is not None and now - last < _REPORT_EVERY_S:
+                return False
+            self._reported[(digest, uid)] = now
+            return True
+
     def _record(self, decision: Decision, title: Mapping[str, str]) -> None:
         from agent.principals import process_owner
 
-        uid = process_owner(decision.pid)
+        uid = decision.uid if decision.uid >= 0 else process_owner(decision.pid)
         data = decision.to_json(title)
+        data["user"] = _user_name(uid)
         self.service.events.publish(decision.kind, data, uid=uid)
         self.records.record_termination(
             decision.at,
@@ -721,14 +1119,20 @@ class ExecBlocking:
             decision.rule_id,
             f"{decision.kind}:{decision.sha256}",
         )
-        guard = self.guard
         owner = uid if isinstance(uid, int) else -1
-        if (
-            self.on_report is not None
-            and guard is not None
-            and guard.should_report(decision.sha256, owner)
-        ):
+        if self.on_report is not None and self.should_report(decision.sha256, owner):
             self.on_report(data)
+
+
+def _user_name(uid: object) -> str:
+    if not isinstance(uid, int) or sys.platform == "win32":
+        return ""
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
 
 
 def _mounts(spec: str) -> list[str]:
@@ -746,3 +1150,7 @@ def _mounts(spec: str) -> list[str]:
             seen.add(dev)
             out.append(path)
     return out
+
+
+if __name__ == "__main__":
+    sys.exit(guard_main())

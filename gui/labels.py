@@ -22,6 +22,8 @@ def category(key: str) -> str:
             "Labels", "Unapproved software or plugin"
         ),
         "other": QCoreApplication.translate("Labels", "Something else"),
+        "exec-blocked": QCoreApplication.translate("Labels", "Program blocked at start"),
+        "approval-request": QCoreApplication.translate("Labels", "Request to approve a program"),
     }
     return words.get(key, key)
 

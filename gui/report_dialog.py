@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from agent.api import AGENT_FILED_CATEGORIES as AGENT_FILED
 from agent.api import REPORT_CATEGORIES, AgentError
 from gui import labels
 from gui.bridge import AgentBridge
@@ -115,6 +116,8 @@ class ReportDialog(QDialog):
         self.category = QComboBox()
         self.category.addItem(self.tr("Choose what happened…"), "")
         for key in REPORT_CATEGORIES:
+            if key in AGENT_FILED:  # filed by the agent or the blocked-program window
+                continue
             self.category.addItem(labels.category(key), key)
         self.occurred = QDateTimeEdit()
         self.occurred.setCalendarPopup(True)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 from agent import password_age as pa
 from agent.api import AgentAPI, AgentError
 from gui import icons, labels
+from gui.blocked import BlockedWindow, block_key
 from gui.bridge import AgentBridge, EventPump
 from gui.i18n import Languages, system_language
 from gui.password_dialog import PasswordDialog, status_words
@@ -41,6 +42,7 @@ MENU = (
     "password",
     "report",
     "my-reports",
+    "blocked",
     "policy",
     "collects",
     "settings",
@@ -91,6 +93,7 @@ class Tray(QObject):
         self.policy: dict[str, Any] = {}
         self.policy_error: AgentError | None = None
         self.reports: list[dict[str, Any]] = []
+        self.blocked: dict[str, dict[str, Any]] = {}  # block_key → the agent's event data
         self.notifications: list[tuple[str, str, str]] = []
         self._last_click: str = "status"
         self._asked_ack: set[str] = set()
@@ -155,6 +158,7 @@ class Tray(QObject):
             "password": self.tr("Record a WeChat password change…"),
             "report": self.tr("Report a security incident…"),
             "my-reports": self.tr("My reports"),
+            "blocked": self.tr("Blocked programs…"),
             "policy": self.tr("WeChat policy"),
             "collects": self.tr("What wxguard collects"),
             "settings": self.tr("Settings…"),
@@ -168,6 +172,7 @@ class Tray(QObject):
             "password": self.open_password,
             "report": self.open_report,
             "my-reports": self.open_my_reports,
+            "blocked": self.open_blocked,
             "policy": self.open_policy,
             "collects": self.open_collects,
             "settings": self.open_settings,
@@ -324,6 +329,8 @@ class Tray(QObject):
     def _on_events(self, _seq: int, events: list[dict[str, Any]]) -> None:
         kinds = {str(e.get("kind")) for e in events}
         for e in events:
+            if e.get("kind") in ("exec-blocked", "exec-would-block"):
+                self._program_blocked(dict(e.get("data") or {}))
             if e.get("kind") == "finding-new":
                 data = e.get("data") or {}
                 key = str(data.get("key", ""))
@@ -431,6 +438,42 @@ class Tray(QObject):
             w.show_data(reports)
         self.reports_changed.emit(reports)
 
+    def open_blocked(self) -> BlockedWindow:
+        def make() -> BlockedWindow:
+            return BlockedWindow(self.bridge, self.lang)
+
+        w = self._window("blocked", make)
+        assert isinstance(w, BlockedWindow)
+        w.show_data(list(self.blocked.values()))
+        self._present(w)
+        return w
+
+    def _program_blocked(self, data: dict[str, Any]) -> None:
+        """The agent stopped (or in audit mode would have stopped) a program this employee
+        started: say so, why, and how to get it approved."""
+        key = block_key(data)
+        self.blocked[key] = data
+        name = str(data.get("name", ""))
+        why = self.lang.pick(data.get("title_i18n"), str(data.get("rule_id", "")))
+        audit = data.get("mode") == "audit"
+        self.notify(
+            f"blocked:{key}:{data.get('at', '')}",
+            (self.tr("Would be blocked: %1") if audit else self.tr("blocked: %1")).replace(
+                "%1", name
+            ),
+            why
+            + "\n"
+            + self.tr(
+                "Not allowed by the company's WeChat policy. To get it approved: tray menu "
+                "→ Blocked programs → Request approval."
+            ),
+            click="blocked",
+        )
+        w = self.windows.get("blocked")
+        if isinstance(w, BlockedWindow):
+            w.show_data(list(self.blocked.values()))
+        self._render()
+
     def _notify_unseen_findings(self) -> None:
         unseen = [f for f in self.findings if f"finding:{f.get('key', '')}" not in self.seen]
         if not unseen:
@@ -494,6 +537,7 @@ class Tray(QObject):
             "password": self.open_password,
             "policy": self.open_policy,
             "my-reports": self.open_my_reports,
+            "blocked": self.open_blocked,
         }
         opener.get(self._last_click, self.open_status)()
 
@@ -628,6 +672,7 @@ class Tray(QObject):
         self.icon.setIcon(icons.icon(state))
         self.icon.setToolTip(self.tooltip())
         self.actions["check"].setEnabled(state != "agent-down")
+        self.actions["blocked"].setVisible(bool(self.blocked))
         w = self.windows.get("status")
         if isinstance(w, StatusWindow):
             w.show_data(

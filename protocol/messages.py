@@ -66,6 +66,11 @@ class ReportCategory(StrEnum):
     LOST_DEVICE = "lost-device"
     UNAPPROVED_SOFTWARE = "unapproved-software"
     OTHER = "other"
+    # Filed by the agent and the tray, not chosen in the incident form (docs/exec.md): a program
+    # blocked (or, in audit mode, that would have been) at exec, and an employee's request
+    # that IT approve one. A server older than these answers 422: upgrade the server first.
+    EXEC_BLOCKED = "exec-blocked"
+    APPROVAL_REQUEST = "approval-request"
 
 
 class ReportStatus(StrEnum):

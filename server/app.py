@@ -24,6 +24,7 @@ from server.policy_index import PolicyIndex
 from server.ratelimit import RateLimiter
 from server.signing import PolicySigner, SigningError
 from server.state import AppState, Limiters
+from server.web.exec_blocks import router as exec_blocks_router
 from server.web.identities import router as identities_router
 from server.web.routes import install as install_web
 from server.web.routes import router as web_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(device_router)
     app.include_router(web_router)
     app.include_router(identities_router)
+    app.include_router(exec_blocks_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def limit_for(scope: Scope) -> int:

@@ -37,6 +37,73 @@
     </message>
 </context>
 <context>
+    <name>BlockedWindow</name>
+    <message>
+        <source>Blocked programs</source>
+        <translation>被阻止的程序</translation>
+    </message>
+    <message>
+        <source>wxguard stopped these programs because the company&apos;s WeChat policy does not allow them. If you need one for your work, select it, say why, and press Request approval: IT will review it and answer in My reports.</source>
+        <translation>wxguard 阻止了这些程序，因为公司的微信使用规定不允许使用它们。如工作确需使用，请选中该程序，写明原因，然后点击“申请批准”：IT 审核后会在“我的报告”中答复。</translation>
+    </message>
+    <message>
+        <source>Program</source>
+        <translation>程序</translation>
+    </message>
+    <message>
+        <source>Why</source>
+        <translation>原因</translation>
+    </message>
+    <message>
+        <source>When</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Why you need this program for your work</source>
+        <translation>工作中为什么需要这个程序</translation>
+    </message>
+    <message>
+        <source>Request approval</source>
+        <translation>申请批准</translation>
+    </message>
+    <message>
+        <source>Your reason (sent to IT):</source>
+        <translation>您的理由（将发送给 IT）：</translation>
+    </message>
+    <message>
+        <source>Approval requested</source>
+        <translation>已申请批准</translation>
+    </message>
+    <message>
+        <source>Would be blocked (trial mode; it ran)</source>
+        <translation>将被阻止（试运行模式，本次已运行）</translation>
+    </message>
+    <message>
+        <source>Blocked</source>
+        <translation>已阻止</translation>
+    </message>
+    <message>
+        <source>Your reason is too long: at most %1 characters.</source>
+        <translation>理由太长：最多 %1 个字符。</translation>
+    </message>
+    <message>
+        <source>Sending…</source>
+        <translation>正在发送…</translation>
+    </message>
+    <message>
+        <source>Request sent. It is stored on this computer until the server has it; IT&apos;s answer will appear in My reports.</source>
+        <translation>申请已发送。在服务器收到之前，它会安全保存在本机；IT 的答复将显示在“我的报告”中。</translation>
+    </message>
+    <message>
+        <source>The request was not sent: %1</source>
+        <translation>申请未发送：%1</translation>
+    </message>
+</context>
+<context>
     <name>Collects</name>
     <message>
         <source>This computer&apos;s name, operating system and wxguard version</source>
@@ -111,6 +178,14 @@
     <message>
         <source>Something else</source>
         <translation>其他</translation>
+    </message>
+    <message>
+        <source>Program blocked at start</source>
+        <translation>程序被阻止运行</translation>
+    </message>
+    <message>
+        <source>Request to approve a program</source>
+        <translation>软件使用审批申请</translation>
     </message>
     <message>
         <source>Critical</source>
@@ -729,6 +804,10 @@
         <translation>我的报告</translation>
     </message>
     <message>
+        <source>Blocked programs…</source>
+        <translation>被阻止的程序…</translation>
+    </message>
+    <message>
         <source>WeChat policy</source>
         <translation>微信管理制度</translation>
     </message>
@@ -771,6 +850,18 @@
     <message>
         <source>Your incident report was updated</source>
         <translation>您的事件报告有更新</translation>
+    </message>
+    <message>
+        <source>Would be blocked: %1</source>
+        <translation>将被阻止：%1</translation>
+    </message>
+    <message>
+        <source>blocked: %1</source>
+        <translation>已阻止：%1</translation>
+    </message>
+    <message>
+        <source>Not allowed by the company&apos;s WeChat policy. To get it approved: tray menu → Blocked programs → Request approval.</source>
+        <translation>公司的微信使用规定不允许该程序。如需批准：托盘菜单 → 被阻止的程序 → 申请批准。</translation>
     </message>
     <message numerus="yes">
         <source>%n new finding(s)</source>

@@ -146,6 +146,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "category.lost-device": ("设备丢失", "Lost device"),
     "category.unapproved-software": ("未经批准的软件", "Unapproved software"),
     "category.other": ("其他", "Other"),
+    "category.exec-blocked": ("程序被阻止运行", "Program blocked at start"),
+    "category.approval-request": ("软件使用审批申请", "Request to approve a program"),
+    "nav.exec": ("程序拦截与审批", "Blocked programs"),
+    "nav.identities": ("客户端身份与例外", "Identities and exceptions"),
+    "exec.title": ("被阻止的程序与审批申请", "Blocked programs and approval requests"),
+    "exec.intro": (
+        "各设备在启动时阻止（或审计模式下将会阻止）的程序，以及员工从托盘提交的批准申请。"
+        "批准某个程序：在策略中为其添加例外或批准的客户端，然后在报告中答复员工。",
+        "Programs the devices stopped at start (or, in audit mode, would have), and the "
+        "requests employees sent from the tray to approve one. To approve a program, add an "
+        "exception or an approved client to the policy, then answer the employee in the report.",
+    ),
+    "exec.none": ("没有被阻止的程序，也没有审批申请。", "No blocked programs and no requests."),
+    "exec.kind": ("类型", "Kind"),
+    "exec.program": ("程序", "Program"),
+    "exec.rule": ("规则", "Rule"),
+    "exec.device": ("设备", "Device"),
+    "exec.user": ("用户", "User"),
+    "exec.reason": ("员工的理由", "Employee's reason"),
+    "exec.audit": ("审计模式，未阻止", "audit mode, not stopped"),
+    "exec.limited": ("仅显示最近 500 条。", "Only the latest 500 are shown."),
     "compliance.title": ("密码期限与策略确认", "Password age and policy acknowledgement"),
     "compliance.password": ("微信密码", "WeChat password"),
     "compliance.ack": ("已确认的策略版本", "Policy version acknowledged"),

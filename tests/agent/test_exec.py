@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from agent.config import Settings
@@ -270,3 +271,109 @@ def test_exec_event_produces_a_finding_without_polling(tmp_path: Path) -> None:
             proc.kill()
             proc.wait()
         service.stop()
+
+
+_AGENT_SPAWNS = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+    from agent.config import Settings
+    from agent.exec_guard import ExecBlocking
+    from agent.paths import AgentPaths, Mode
+    from agent.service import AgentService
+    from checks.api import live_scanner
+    from tests.agent.test_exec import _test_catalogue
+
+    mount, state = sys.argv[1], Path(sys.argv[2])
+    settings = Settings(exec_blocking="block", exec_guard_mounts=mount, process_poll_s=60)
+    service = AgentService(
+        settings, AgentPaths.resolve(Mode.SYSTEM, state), live_scanner(_test_catalogue())
+    )
+    blocking = ExecBlocking(service)
+    blocking.start()
+    assert service.status()["exec_blocking"]["active"], service.status()["exec_blocking"]
+    print("guard on", flush=True)
+    # The agent itself starts programs from the guarded mount, the way a vfork-based spawn
+    # does it: the calling thread waits in the kernel for the verdict on its own child.
+    for name in ("fresh-1", "fresh-2", "tool"):
+        path = os.path.join(mount, name)
+        try:
+            pid = os.posix_spawn(path, [path], {})
+            _, status = os.waitpid(pid, 0)
+            print(name, "ran", os.waitstatus_to_exitcode(status), flush=True)
+        except PermissionError as exc:
+            print(name, "refused", exc.errno, flush=True)
+    blocking.stop()
+    print("done", flush=True)
+    """
+)
+
+
+def test_agent_starting_programs_from_a_guarded_mount_does_not_hang(
+    tmpfs: Path, tmp_path: Path
+) -> None:
+    """The guard decides in its own process: the agent's own spawns (a thread holding the
+    interpreter's lock in vfork) are answered instead of waiting for ever on themselves."""
+    _place(OTHER_SOURCE, tmpfs / "fresh-1")
+    _place(OTHER_SOURCE, tmpfs / "fresh-2")
+    _place(TOOL_SOURCE, tmpfs / "tool")
+    agent = subprocess.Popen(
+        [sys.executable, "-c", _AGENT_SPAWNS, str(tmpfs), str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        out, err = agent.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        # The half-started child shares the agent's descriptors (vfork) until its exec is
+        # decided: it goes first, then the agent, and the kernel releases the rest.
+        for child in psutil.Process(agent.pid).children(recursive=True):
+            child.kill()
+        agent.kill()
+        agent.wait(timeout=30)
+        pytest.fail("the agent hung starting a program from the guarded mount")
+    lines = [line for line in out.decode().splitlines() if line]  # echo prints a blank line
+    assert agent.returncode == 0, err.decode()[-2000:]
+    assert lines == [
+        "guard on",
+        "fresh-1 ran 0",
+        "fresh-2 ran 0",
+        f"tool refused {errno.EPERM}",
+        "done",
+    ], err.decode()[-2000:]
+
+
+def test_a_killed_guard_process_is_restarted_and_status_says_so(
+    tmpfs: Path, tmp_path: Path
+) -> None:
+    paths = AgentPaths.resolve(Mode.SYSTEM, tmp_path / "state")
+    settings = Settings(exec_blocking="block", exec_guard_mounts=str(tmpfs), process_poll_s=60)
+    service = AgentService(settings, paths, live_scanner(_test_catalogue()))
+    blocking = ExecBlocking(service, fallback=lambda: "monitor")
+    blocking.start()
+    try:
+        status = service.status()["exec_blocking"]
+        assert status["active"] and status["applies"] == "block" and status["restarts"] == 0
+        first = status["pid"]
+        assert first != os.getpid()  # its own process
+        tool = _place(TOOL_SOURCE, tmpfs / "dumper")
+        with pytest.raises(PermissionError):
+            _run(tool)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while True:
+            status = service.status()["exec_blocking"]
+            if status["active"] and status["pid"] != first:
+                break
+            assert time.monotonic() < deadline, status
+            time.sleep(0.05)
+        assert status["restarts"] == 1
+        assert f"guard process {first} ended (signal 9)" in status["last_exit"]
+        with pytest.raises(PermissionError):
+            _run(tool)  # blocking again, by the new process
+        blocking.policy_changed({"exec_blocking": "off"})
+        status = service.status()["exec_blocking"]
+        assert status["active"] is False and status["applies"] == "monitor"
+    finally:
+        blocking.stop()
