@@ -29,6 +29,7 @@ DEVICE_MODELS: tuple[type[BaseModel], ...] = (
     messages.EvidenceIn,
     messages.I18nText,
     messages.CoverageIn,
+    messages.ApprovedIn,
     messages.FindingsResult,
     messages.ReportCreate,
     messages.ReportPublic,
