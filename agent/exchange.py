@@ -22,7 +22,7 @@ from agent import outbox as ob
 from agent.api import AgentError
 from agent.policy import EffectivePolicy
 from agent.principals import UserId, account_name
-from agent.server_client import findings_batch
+from agent.server_client import approvals_json, findings_batch
 from agent.service import AgentService, ScanSummary
 from agent.store import LocalRecords, ScanDelta
 from agent.sync import Sync
@@ -200,7 +200,8 @@ class Exchange:
             delta.resolved,
             scanned_at,
             complete=delta.coverage.complete,
-            coverage=delta.coverage.to_json() | {"outcome": str(ScanOutcome.OK)},
+            coverage=delta.coverage.to_json()
+            | {"outcome": str(ScanOutcome.OK), "approved": approvals_json(result)},
         )
         self.sync.queue_findings(batch, self.clock())
         self.kick()

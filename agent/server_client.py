@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from agent.backoff import parse_retry_after
 from agent.store import FindingRecord
+from checks.model import ScanResult
 from protocol.limits import MAX_BATCH_FINDINGS, PROTOCOL_HEADER, PROTOCOL_VERSION
 from protocol.messages import HeartbeatResponse
 from protocol.text import storable
@@ -523,6 +524,21 @@ def wire_finding(record: FindingRecord, status: str) -> dict[str, Any]:
             for lang in ("zh", "en")
         }
     return out
+
+
+def approvals_json(result: ScanResult) -> list[dict[str, Any]]:
+    """The scan's approved clients as the server's ApprovedIn list (coverage's `approved`),
+    trimmed to its limits."""
+    return [
+        {
+            "client_id": _cut(a.client_id, 128),
+            "name": {"zh": _cut(a.client_name.zh, 4000), "en": _cut(a.client_name.en, 4000)},
+            "kind": a.kind,
+            "path": _cut(a.path, 1000),
+            "how": _cut(a.how, 1000),
+        }
+        for a in result.approved[:64]
+    ]
 
 
 def findings_batch(

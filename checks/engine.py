@@ -16,7 +16,16 @@ from checks.identity import ClientIndex
 from checks.integrity import foreign_modules, macos_bundle, windows_install
 from checks.judge import Judge
 from checks.layout import Layout
-from checks.model import BlindSpot, Facts, Finding, Note, Platform, ScanResult, Text
+from checks.model import (
+    Approval,
+    BlindSpot,
+    Facts,
+    Finding,
+    Note,
+    Platform,
+    ScanResult,
+    Text,
+)
 from checks.probes import (
     apps,
     autostart,
@@ -52,6 +61,8 @@ def _copy_file_facts(source: Facts, target: Facts) -> None:
     target.configs = list(source.configs)
     target.blind_spots = [b for b in source.blind_spots if b.probe not in ("processes", "modules")]
 
+
+MAX_APPROVALS = 64  # as many as the protocol carries (protocol.messages.ApprovedIn)
 
 _SYSTEM_BIN = (
     "/usr/bin/",
@@ -185,6 +196,7 @@ class Scanner:
             for app in facts.apps
             if (why := clients.unverified(app)) is not None and clients.approved_app(app) is None
         ]
+        approved = self._approvals(facts, clients)
         self.fs.end_scan()
         fs_blind = list(self.fs.blind_spots.values())
         if reuse:
@@ -220,6 +232,7 @@ class Scanner:
             stats=stats,
             notes=notes,
             excepted=excepted,
+            approved=approved,
         )
 
     def _refresh_users(self) -> bool:
@@ -242,6 +255,29 @@ class Scanner:
             self.fs.listdir(os.path.dirname(path), "users", (os.path.basename(path), False))
         for home in self.layout.pending_homes:
             self.fs.listdir(home, "users", ("*", True))
+
+    def _approvals(self, facts: Facts, clients: ClientIndex) -> list[Approval]:
+        """Which identity approved each official client the scan found (apps, then running
+        family processes), at most MAX_APPROVALS, each once."""
+        out: dict[tuple[str, str], Approval] = {}
+        for app in facts.apps:
+            client = clients.approved_app(app)
+            if client is not None:
+                where = self.layout.relative(app.path) if app.path else app.app_id
+                how = f"{app.source} {app.app_id}" + (f" ({app.identity})" if app.identity else "")
+                out.setdefault(
+                    (client.id, where), Approval(client.id, client.name, "app", where, how)
+                )
+        for proc in facts.processes:
+            if clients.is_family_process(proc):
+                client = clients.approved_process(proc)
+                if client is not None and proc.exe:
+                    where = self.layout.relative(proc.exe)
+                    how = f"process {proc.name} from the client's install or signed by its vendor"
+                    out.setdefault(
+                        (client.id, where), Approval(client.id, client.name, "process", where, how)
+                    )
+        return list(out.values())[:MAX_APPROVALS]
 
     def _guard(self, probe: str, run: Callable[[], None], facts: Facts) -> None:
         """A probe that fails becomes a visible blind spot; the rest of the scan goes on."""

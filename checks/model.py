@@ -386,6 +386,18 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """An official client found on the machine and the identity that approved it: shown on
+    the device's page, so IT sees why a WeChat-like program is not a finding."""
+
+    client_id: str
+    client_name: Text
+    kind: str  # "app" or "process"
+    path: str  # as reports show it (relative to the root)
+    how: str  # what identified it: "bundle com.tencent.xinWeChat", "dpkg com.tencent.wechat"
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     rule_id: str
     title: Text
@@ -443,6 +455,7 @@ class ScanResult:
     notes: list[Note] = field(default_factory=list)  # never part of `compliant`
     # Findings IT excepted (policy exceptions), with the reason and expiry: shown, not counted.
     excepted: list[tuple[Finding, Text, float]] = field(default_factory=list)
+    approved: list[Approval] = field(default_factory=list)  # at most MAX_APPROVALS
 
     def __post_init__(self) -> None:
         self.root = safe_text(self.root)

@@ -30,6 +30,7 @@ DEVICE_MODELS: tuple[type[BaseModel], ...] = (
     messages.I18nText,
     messages.I18nSteps,
     messages.CoverageIn,
+    messages.ApprovedIn,
     messages.FindingsResult,
     messages.ReportCreate,
     messages.ReportPublic,

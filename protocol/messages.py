@@ -29,6 +29,7 @@ __all__ = [
     "Accepted",
     "AccountType",
     "Answer",
+    "ApprovedIn",
     "AttachmentPublic",
     "CoverageIn",
     "EnrollRequest",
@@ -245,14 +246,27 @@ class FindingIn(Strict):
     last_seen: AwareDatetime
 
 
+class ApprovedIn(Strict):
+    """An official client the scan found and the identity that approved it
+    (checks.model.Approval): the device's page shows why it is not a finding."""
+
+    client_id: Str128
+    name: I18nText | None = None
+    kind: Literal["app", "process"]
+    path: Str1000 = ""
+    how: Str1000 = ""
+
+
 class CoverageIn(Strict):
     """What the scan behind a batch could see (protocol.device_state.Coverage), and whether it
-    ran at all (`outcome`): a failed scan's batch is empty and incomplete."""
+    ran at all (`outcome`): a failed scan's batch is empty and incomplete. `approved`: the
+    official clients it recognised, and by which identity (absent from older agents)."""
 
     complete: bool = True
     blind_spots: Annotated[int, Field(ge=0, le=10_000_000)] = 0
     failed_probes: Annotated[list[Str128], Field(max_length=64)] = []
     outcome: Literal["ok", "failed"] = "ok"
+    approved: Annotated[list[ApprovedIn], Field(max_length=64)] = []
 
 
 class FindingsBatch(Strict):

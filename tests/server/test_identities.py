@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from agent.server_client import approvals_json, findings_batch
+from checks.api import scan_image
 from checks.catalogue import load_builtin
+from protocol.device_state import Coverage
+from tests.checks.test_integrity_macos import APPLE_LIKE, TENCENT_ID, Sig, build_bundle
 from tests.server.conftest import Harness
 from tests.server.test_dashboard import audit_actions, csrf_of
 from tests.server.test_policy import POLICY, publish
@@ -85,3 +90,27 @@ def test_the_policy_page_example_still_publishes(harness: Harness) -> None:
     harness.add_admin()
     harness.login()
     assert publish(harness, dict(POLICY)) == 1
+
+
+def test_the_device_page_shows_which_identity_approved_a_client(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """Scan (checks) → the agent's batch (agent.server_client) → the server → the page: the
+    genuine WeChat.app is no finding, and the device's page says which identity approved it."""
+    root = build_bundle(tmp_path / "img", Sig(signer=TENCENT_ID))
+    result = scan_image(str(root), "macos", APPLE_LIKE)
+    assert result.findings == []
+    coverage = Coverage().to_json() | {"outcome": "ok", "approved": approvals_json(result)}
+    batch = findings_batch([], [], [], harness.clock.now(), True, coverage)
+    harness.add_admin()
+    harness.login()
+    mac = harness.enroll("mac-1")
+    posted = harness.client.post("/api/v1/findings", json=batch, headers=mac.headers)
+    assert posted.status_code == 200, posted.text
+    page = harness.client.get(f"/devices/{mac.device_id}", headers={"Accept-Language": "en"})
+    section = page.text[page.text.index('id="approved-clients"') :]
+    assert "Approved by identity" in section
+    assert "Applications/WeChat.app" in section
+    assert "bundle com.tencent.xinWeChat" in section
+    zh = harness.client.get(f"/devices/{mac.device_id}", headers={"Accept-Language": "zh-CN"})
+    assert "批准依据（身份）" in zh.text
