@@ -221,16 +221,16 @@ class Layout:
         profile may sit anywhere (`D:\\Profiles\\alice`, a renamed `ProfilesDirectory`); in
         an image only those on its system drive (`C:`) can be reached. A hive that cannot be
         read adds nothing here: the apps probe reads it too and reports it as a blind spot."""
-        from checks.probes import winreg_source
+        from checks import windows_registry
 
         if self.live:
-            return [Path(path) for _, path in winreg_source.profile_list()]
+            return [Path(path) for _, path in windows_registry.profile_list()]
         hive = self.root / "Windows" / "System32" / "config" / "SOFTWARE"
         try:
-            if hive.stat().st_size > winreg_source.HIVE_LIMIT:
+            if hive.stat().st_size > windows_registry.HIVE_LIMIT:
                 return []
             with hive.open("rb") as fh:
-                profiles = winreg_source.read_profile_list(fh, 0)
+                profiles = windows_registry.read_profile_list(fh, 0)
         except Exception:  # missing, unreadable or not a hive (regipy raises its own errors)
             return []
         out: list[Path] = []

@@ -12,13 +12,12 @@ import hashlib
 from typing import Any
 from xml.etree import ElementTree
 
-from checks import appimage
+from checks import appimage, windows_registry
 from checks.fsview import METADATA_LIMIT
 from checks.identity import looks_like_wechat
 from checks.integrity.filecache import computed
 from checks.model import AppFact, Platform
 from checks.parsers import load_plist, parse_desktop_entry, parse_dpkg_status
-from checks.probes import winreg_source
 from checks.probes.base import ProbeContext
 
 _DESKTOP_DIRS = (
@@ -217,19 +216,19 @@ def _windows(ctx: ProbeContext) -> None:
                         )
     _msix(ctx)
     if ctx.layout.live:
-        apps, blind = winreg_source.uninstall_entries()
+        apps, blind = windows_registry.uninstall_entries()
         ctx.facts.apps.extend(apps)
         ctx.facts.blind_spots.extend(blind)
     else:
         for hive, user, _where in offline_hives(ctx):
-            ctx.facts.apps.extend(winreg_source.offline_apps(hive, user))
+            ctx.facts.apps.extend(windows_registry.offline_apps(hive, user))
 
 
-def offline_hives(ctx: ProbeContext) -> list[tuple[winreg_source.HiveFacts, str, str]]:
+def offline_hives(ctx: ProbeContext) -> list[tuple[windows_registry.HiveFacts, str, str]]:
     """(what the hive says, user, registry path) of an offline image's SOFTWARE hive and each
     user's NTUSER.DAT; a hive that is missing is skipped, one that cannot be read is a blind
     spot (FsView / `computed`)."""
-    out: list[tuple[winreg_source.HiveFacts, str, str]] = []
+    out: list[tuple[windows_registry.HiveFacts, str, str]] = []
     for template, where in (
         ("{root}/Windows/System32/config/SOFTWARE", "HKLM\\SOFTWARE"),
         ("{home}/NTUSER.DAT", "HKCU\\Software"),
@@ -239,7 +238,7 @@ def offline_hives(ctx: ProbeContext) -> list[tuple[winreg_source.HiveFacts, str,
                 ctx.fs,
                 path,
                 "registry-hive",
-                winreg_source.read_hive,
+                windows_registry.read_hive,
                 "apps",
                 reads_whole=True,
             )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from checks import windows_registry
 from checks.fsview import METADATA_LIMIT
 from checks.model import AutostartFact, Platform
 from checks.parsers import load_plist, parse_desktop_entry
-from checks.probes import winreg_source
 from checks.probes.base import ProbeContext
 
 _PLACES: dict[Platform, tuple[tuple[str, str], ...]] = {
@@ -50,7 +50,7 @@ def collect(ctx: ProbeContext) -> None:
                 with ctx.fs.item("autostart", entry.path):
                     _entry(ctx, source, entry.name, entry.path, user)
     if platform is Platform.WINDOWS and ctx.layout.live:
-        keys, blind = winreg_source.run_keys()
+        keys, blind = windows_registry.run_keys()
         out.extend(keys)
         ctx.facts.blind_spots.extend(blind)
     elif platform is Platform.WINDOWS:
@@ -58,7 +58,7 @@ def collect(ctx: ProbeContext) -> None:
 
         for hive, user, where in offline_hives(ctx):
             out.extend(
-                winreg_source.offline_run_keys(
+                windows_registry.offline_run_keys(
                     hive, where + r"\Microsoft\Windows\CurrentVersion\Run", user
                 )
             )

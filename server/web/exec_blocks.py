@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
 from protocol import blocked
 from server.api.deps import SessionDep, StateDep
-from server.models import Device, Report
+from server.models import Admin, Device, Report
 from server.web.auth import Cap, SessionDataDep, require
 from server.web.render import render
 
