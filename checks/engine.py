@@ -201,8 +201,11 @@ class Scanner:
         fs_blind = list(self.fs.blind_spots.values())
         if reuse:
             fs_blind = self._last_fs_blind + fs_blind
+        # One blind spot a place: a scan that reuses the last one's facts meets again what
+        # that scan could not read, and must not count it twice (nor more on every reuse).
+        fs_blind = list({(b.probe, b.what): b for b in fs_blind}.values())
         self._last_fs_blind = fs_blind
-        blind = facts.blind_spots + fs_blind
+        blind = list({(b.probe, b.what): b for b in facts.blind_spots + fs_blind}.values())
         stats = self.fs.stats.as_dict()
         stats.update(
             processes=len(facts.processes),

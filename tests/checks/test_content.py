@@ -3,6 +3,7 @@ configurations, and look-alikes that must stay clean."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -306,6 +307,21 @@ def test_a_candidate_rewritten_in_place_is_matched_again_without_a_walk(tmp_path
     assert scanner.reused_file_facts
     assert again.stats["dirs_listed"] == 0
     assert "wechat-hook-injector-code" in _ids(again)
+
+
+def test_a_scan_reusing_the_last_ones_facts_counts_each_blind_spot_once(tmp_path: Path) -> None:
+    """A FIFO where a candidate would be is one blind spot, however many scans for new
+    processes (which reuse the file facts) follow: the list must not grow with each."""
+    root = build(tmp_path / "img", L, File("{downloads}/tools/run.py", "print('hello')\n"))
+    os.mkfifo(root / "home/alice/.ew.json")
+    scanner = Scanner(Layout.image(root, L), CATALOGUE)
+    first = sorted((b.probe, b.what) for b in scanner.scan().blind_spots)
+    scanner.fs.trust_listings = True
+    for _ in range(5):
+        again = scanner.scan()
+    assert scanner.reused_file_facts
+    assert sorted((b.probe, b.what) for b in again.blind_spots) == first
+    assert any(b.what.endswith(".ew.json") for b in again.blind_spots)
 
 
 def test_wechats_own_data_folders_are_never_read(tmp_path: Path) -> None:
