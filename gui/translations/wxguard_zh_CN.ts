@@ -318,6 +318,10 @@
         <source>This reminder cannot be postponed any more. Change your WeChat password, then record the change.</source>
         <translation>此提醒不能再推迟。请更改微信密码，然后记录更改。</translation>
     </message>
+    <message>
+        <source>We will remind you on %1.</source>
+        <translation>我们将在 %1 再提醒您。</translation>
+    </message>
 </context>
 <context>
     <name>PasswordStatus</name>
@@ -771,6 +775,32 @@
     <message>
         <source>Your incident report was updated</source>
         <translation>您的事件报告有更新</translation>
+    </message>
+    <message>
+        <source>Your incident report was received</source>
+        <translation>您的安全事件报告已送达</translation>
+    </message>
+    <message>
+        <source>The check failed</source>
+        <translation>检查失败</translation>
+    </message>
+    <message>
+        <source>wxguard could not check this computer; it will try again.</source>
+        <translation>wxguard 未能检查本机，稍后会自动重试。</translation>
+    </message>
+    <message>
+        <source>Check finished</source>
+        <translation>检查完成</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n finding(s) to fix.</source>
+        <translation>
+            <numerusform>有 %n 项发现需要处理。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>No unapproved WeChat software was found.</source>
+        <translation>未发现未经许可的微信软件。</translation>
     </message>
     <message numerus="yes">
         <source>%n new finding(s)</source>
