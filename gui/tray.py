@@ -346,6 +346,8 @@ class Tray(QObject):
             self.bridge.call("my_reports")
         if "policy" in kinds:
             self.bridge.call("policy")
+        if "passwords" in kinds:
+            self._reload_passwords_soon()
 
     def _on_done(self, op: str, result: Any) -> None:
         if op == "status":
@@ -493,6 +495,12 @@ class Tray(QObject):
             "findings:batch",
             "action",
         )
+
+    def _reload_passwords_soon(self) -> None:
+        """Another front end (`wxguard password changed`) recorded a change: read the keyring
+        again. The tray's own reports come back as this event too: the controller reports
+        only a state it has not reported yet, so this never loops."""
+        self.passwords.reload()
 
     def _on_passwords(self) -> None:
         self._render()

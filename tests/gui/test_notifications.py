@@ -106,3 +106,22 @@ def test_without_a_keyring_the_dialog_says_what_to_do_and_disables_its_buttons(
         assert not row["record"].isEnabled()
         assert not row["no_expiry"].isEnabled()
         assert not any(b.isEnabled() for b in row["snooze"])
+
+
+def test_a_change_recorded_from_the_cli_shows_in_the_tray(
+    qtbot, make_tray, agent, secrets, clock
+) -> None:
+    secrets.values.clear()
+    tray = make_tray()
+    qtbot.waitUntil(
+        lambda: (
+            tray.passwords.statuses.get("enterprise") is not None
+            and tray.passwords.statuses["enterprise"].state == "unknown"
+        ),
+        timeout=3000,
+    )
+    # `wxguard password changed` writes the same keyring, then the agent tells the tray.
+    recorded(secrets, clock().date(), accounts=("enterprise",))
+    agent.publish("passwords", {"accounts": 2})
+    qtbot.waitUntil(lambda: tray.passwords.statuses["enterprise"].state == "ok", timeout=3000)
+    assert "Enterprise WeChat account" not in tray.icon.toolTip()
