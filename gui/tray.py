@@ -93,6 +93,7 @@ class Tray(QObject):
         self.policy_error: AgentError | None = None
         self.reports: list[dict[str, Any]] = []
         self.notification_looks: list[str] = []
+        self.no_host = False
         self.notifications: list[tuple[str, str, str]] = []
         self._last_click: str = "status"
         self._asked_ack: set[str] = set()
@@ -122,6 +123,28 @@ class Tray(QObject):
         self.icon.show()
         self.pump.start()
         self.passwords.reload()
+
+    def start_without_host(self) -> None:
+        """No tray host on this desktop (stock GNOME, a bare window manager): never run
+        invisibly. The status window opens, says so and is the way in; the icon still
+        appears if a host starts later (`show_icon_when_host_appears`)."""
+        self.pump.start()
+        self.passwords.reload()
+        self.no_host = True
+        w = self.open_status()
+        w.set_notice(
+            self.tr(
+                "This desktop shows no tray icons, so wxguard opens this window instead. "
+                "Its news appears here; reopen it from your applications menu (wxguard)."
+            )
+        )
+
+    def show_icon_when_host_appears(self) -> bool:
+        """Show the icon once a tray host exists; True when shown."""
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.icon.show()
+            return True
+        return False
 
     def stop(self) -> None:
         self.pump.stop()
@@ -540,6 +563,9 @@ class Tray(QObject):
         self.notified.emit(key, title, message)
         if self.icon.isVisible() and QSystemTrayIcon.supportsMessages():
             self.icon.showMessage(title, message, icons.icon(look), 10_000)
+        elif self.no_host:
+            w = self.open_status()
+            w.set_notice(f"{title}: {message}")
 
     def _on_message_clicked(self) -> None:
         opener: dict[str, Callable[[], Any]] = {

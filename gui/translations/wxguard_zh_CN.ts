@@ -709,6 +709,10 @@
 <context>
     <name>Tray</name>
     <message>
+        <source>This desktop shows no tray icons, so wxguard opens this window instead. Its news appears here; reopen it from your applications menu (wxguard).</source>
+        <translation>本桌面不显示托盘图标，因此 wxguard 改为打开此窗口。通知会显示在这里；关闭后可从应用程序菜单（wxguard）重新打开。</translation>
+    </message>
+    <message>
         <source>Open wxguard status</source>
         <translation>打开 wxguard 状态</translation>
     </message>
