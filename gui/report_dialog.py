@@ -343,11 +343,19 @@ class ReportDialog(QDialog):
             self._fail("\n".join(problems))
             return False
         p = self.payload()
+        # What the employee chose, in words and local time: never the wire values
+        # ("2026-11-29T14:57+08:00", "enterprise").
+        occurred = datetime.fromisoformat(p["occurred_at"])
+        when = occurred.strftime("%Y-%m-%d %H:%M") + " " + _zone(occurred)
+        account = labels.account(str(self.account.currentData()))
+        detail = self.account_detail.text().strip()
         lines = [
             self.tr("Category: %1").replace("%1", labels.category(p["category"])),
-            self.tr("When: %1").replace("%1", p["occurred_at"]),
+            self.tr("When: %1").replace("%1", when),
             self.tr("Summary: %1").replace("%1", p["summary"]),
-            self.tr("Affected account: %1").replace("%1", p["affected_account"]),
+            self.tr("Affected account: %1").replace(
+                "%1", f"{account} ({detail})" if detail else account
+            ),
             self.tr("Contact: %1").replace("%1", labels.contact(p["contact"])),
             self.tr("Attachments: %1").replace(
                 "%1",
@@ -479,3 +487,13 @@ class MyReportsWindow(QWidget):
                 )
             self.tree.addTopLevelItem(item)
             item.setExpanded(True)
+
+
+def _zone(moment: datetime) -> str:
+    """ "UTC+08:00" for a local time (a person in China reads it as Beijing time)."""
+    offset = moment.utcoffset()
+    if offset is None:
+        return ""
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -71,14 +71,15 @@ def test_confirm_send_queued_then_case_number(qtbot, make_tray, agent, tmp_path:
     preview = d.preview.toPlainText()
     for expected in (
         "Category: Account stolen or suspicious login",
-        "When: 2026-11-25T08:30+08:00",
+        "When: 2026-11-25 08:30 UTC+08:00",  # local time in words, not the wire value
         "Summary: Strange login from another city",
-        "Affected account: enterprise: wxid_alice",
+        "Affected account: Enterprise WeChat account (wxid_alice)",
         "Contact: By email",
         "Attachments: login.txt (1 KiB)",
         "WeChat said my account logged in from Shenzhen.",
     ):
         assert expected in preview
+    assert "T08:30" not in preview and "enterprise:" not in preview
     qtbot.mouseClick(d.send_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: d.pages.currentIndex() == 2, timeout=3000)
     assert d.outcome.text().startswith("Queued.")
@@ -101,7 +102,7 @@ def test_confirm_send_queued_then_case_number(qtbot, make_tray, agent, tmp_path:
         agent.publish("report", {"idempotency_key": "key-1"})
     qtbot.waitUntil(lambda: "WXG-2026-0042" in d.outcome.text(), timeout=3000)
     assert "Delivered" in d.outcome.text()
-    assert got.args[1] == "Your incident report was updated"
+    assert got.args[1] == "Your incident report was received"  # its first news (issue 16)
 
 
 def test_send_failure_keeps_the_report_for_retry(qtbot, make_tray, agent) -> None:
