@@ -275,6 +275,34 @@
         <source>Reply</source>
         <translation>回复</translation>
     </message>
+    <message>
+        <source>Case %1</source>
+        <translation>报告编号 %1</translation>
+    </message>
+    <message>
+        <source>Status: %1</source>
+        <translation>状态：%1</translation>
+    </message>
+    <message>
+        <source>Category: %1</source>
+        <translation>类别：%1</translation>
+    </message>
+    <message>
+        <source>Filed: %1</source>
+        <translation>提交时间：%1</translation>
+    </message>
+    <message>
+        <source>Summary: %1</source>
+        <translation>摘要：%1</translation>
+    </message>
+    <message>
+        <source>Conversation with the security team</source>
+        <translation>与安全团队的对话</translation>
+    </message>
+    <message>
+        <source>No reply yet.</source>
+        <translation>尚无回复。</translation>
+    </message>
 </context>
 <context>
     <name>PasswordDialog</name>

@@ -167,3 +167,32 @@ def test_refresh_asks_the_agent_to_ask_the_server(qtbot, make_tray, agent) -> No
     button = next(b for b in w.findChildren(QPushButton) if b.text() == "Refresh")
     button.click()
     qtbot.waitUntil(lambda: len(agent.called("refresh")) == 1, timeout=3000)
+
+
+def test_my_reports_has_a_detail_view_with_the_whole_conversation(qtbot, make_tray, agent) -> None:
+    """Issue 16: the list cut case numbers, status and replies; the detail shows them whole."""
+    long_reply = "Thank you. We blocked the link for everyone.\nPlease change your password today."
+    agent.set(
+        "my_reports",
+        [
+            {
+                "idempotency_key": "k-9",
+                "case": "WXG-2026-000123",
+                "state": "triaged",
+                "category": "suspicious-message",
+                "summary": "A link asking for my WeChat password",
+                "created_at": 1795000000.0,
+                "replies": [{"at": 1795003600.0, "body": long_reply}],
+            }
+        ],
+    )
+    tray = make_tray()
+    w = tray.open_my_reports()
+    qtbot.waitUntil(lambda: "WXG-2026-000123" in w.detail.toPlainText(), timeout=3000)
+    text = w.detail.toPlainText()
+    assert "Case WXG-2026-000123" in text
+    assert "Status: Being handled" in text
+    assert "Category: Suspicious message or link" in text
+    assert "Conversation with the security team" in text
+    assert "We blocked the link for everyone." in text
+    assert "Please change your password today." in text
