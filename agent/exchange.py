@@ -363,6 +363,11 @@ class Exchange:
         clean = prepare_password_status(accounts, caller.user, now).model_dump(mode="json")
         self.sync.queue_password_status(clean["accounts"], now)
         self.kick()
+        # The same person's other front end (the tray, after `wxguard password changed`)
+        # reloads the record instead of showing a stale state.
+        self.service.events.publish(
+            "passwords", {"accounts": len(clean["accounts"])}, uid=caller.uid
+        )
         return {"accepted": len(clean["accounts"])}
 
     def policy(self, caller: Caller) -> dict[str, Any]:

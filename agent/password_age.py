@@ -54,16 +54,22 @@ class KeyringUnavailable(PasswordAgeError):
     """The OS keyring cannot be used. The record is never written anywhere else."""
 
     def __init__(self, detail: str) -> None:
+        # The backend's own words ("no secure backend: keyring.backends.fail.Keyring") are
+        # for the log, not for the employee: they are kept apart in `detail`.
         super().__init__(
             "keyring-unavailable",
-            f"无法使用系统钥匙串（{detail}）。密码更改日期只保存在系统钥匙串中，wxguard 不会改用明文文件。"
-            "请登录桌面会话并解锁钥匙串（Linux：GNOME 钥匙串或 KWallet；macOS：钥匙串；"
-            "Windows：凭据管理器），然后重试。",
-            f"The system keyring cannot be used ({detail}). The password-change date is kept only "
-            "in the system keyring; wxguard never falls back to a plain file. Log in to a desktop "
-            "session and unlock the keyring (Linux: GNOME Keyring or KWallet; macOS: Keychain; "
-            "Windows: Credential Manager), then try again.",
+            "无法使用系统钥匙串（未安装或已锁定），所以 wxguard 无法保存密码的更改日期。"
+            "日期只保存在系统钥匙串中，wxguard 不会改用明文文件。请解锁登录钥匙串"
+            "（Linux：GNOME 钥匙串或 KWallet，未安装时请安装 gnome-keyring 并注销后重新登录；"
+            "macOS：钥匙串；Windows：凭据管理器），然后重试；仍不行请联系 IT。",
+            "The system keyring cannot be used (it is missing or locked), so wxguard cannot keep "
+            "the date of your password change. The date is kept only in the system keyring; "
+            "wxguard never falls back to a plain file. Log in to a desktop session and unlock the "
+            "keyring (Linux: GNOME Keyring or KWallet; if there is none, install gnome-keyring, "
+            "then log out and in again; macOS: Keychain; Windows: Credential Manager), then try "
+            "again, or contact IT.",
         )
+        self.detail = detail
 
 
 def _future_date(day: date, today: date) -> PasswordAgeError:

@@ -44,10 +44,23 @@ def main(argv: list[str] | None = None) -> int:
     tray = Tray(AgentClient(args.socket), settings, events_agent=AgentClient(args.socket))
     tray.quit_requested.connect(app.quit)
 
+    host_wait = float(os.environ.get("WXGUARD_TRAY_HOST_WAIT_S", "20"))
+
+    def watch_for_host() -> None:
+        if not tray.show_icon_when_host_appears():
+            QTimer.singleShot(5000, watch_for_host)
+
     def show() -> None:
         if not QSystemTrayIcon.isSystemTrayAvailable():
-            # Some desktops start their tray host after the session's autostart programs.
-            QTimer.singleShot(2000, show)
+            # Some desktops start their tray host after the session's autostart programs;
+            # with none after a while, never run invisibly: a window is the way in.
+            if time.monotonic() - started < host_wait:
+                QTimer.singleShot(2000, show)
+                return
+            tray.start_without_host()
+            sys.stdout.write("wxguard-tray: no tray host; the status window is shown\n")
+            sys.stdout.flush()
+            QTimer.singleShot(5000, watch_for_host)
             return
         tray.start()
         if os.environ.get("WXGUARD_TRAY_REPORT_STARTUP"):

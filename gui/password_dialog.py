@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QDate, Qt
@@ -82,6 +83,7 @@ class PasswordDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         self.rows: dict[str, dict[str, Any]] = {}
+        self._snoozed: dict[str, datetime] = {}
         for account in ACCOUNT_TYPES:
             layout.addWidget(self._account_box(account))
         layout.addWidget(self.error)
@@ -117,9 +119,7 @@ class PasswordDialog(QDialog):
             ).replace("%1", choice.at.strftime("%H:%M"))
             button = QPushButton(text)
             button.setProperty("snooze_key", choice.key)
-            button.clicked.connect(
-                lambda _=False, at=choice.at: self.controller.snooze(account, at)
-            )
+            button.clicked.connect(lambda _=False, at=choice.at: self._snooze(account, at))
             snooze_buttons.append(button)
             snooze_row.addWidget(button)
         snooze_note = QLabel()
@@ -141,6 +141,10 @@ class PasswordDialog(QDialog):
         }
         return box
 
+    def _snooze(self, account: str, at: datetime) -> None:
+        self._snoozed[account] = at
+        self.controller.snooze(account, at)
+
     def record(self, account: str) -> None:
         day = self.rows[account]["date"].date().toPython()
         self.error.clear()
@@ -148,6 +152,7 @@ class PasswordDialog(QDialog):
 
     def refresh(self) -> None:
         ctl = self.controller
+        keyring_missing = ctl.error is not None and ctl.error.code == "keyring-unavailable"
         for account, row in self.rows.items():
             status = ctl.statuses.get(account)
             row["state"].setText(status_words(status, ctl.error))
@@ -172,7 +177,19 @@ class PasswordDialog(QDialog):
                         "This reminder cannot be postponed any more. Change your WeChat "
                         "password, then record the change."
                     )
+            snoozed = self._snoozed.get(account)
+            if snoozed is not None and status is not None and ctl.error is None:
+                note = self.tr("We will remind you on %1.").replace(
+                    "%1", snoozed.strftime("%Y-%m-%d %H:%M")
+                )
             row["snooze_note"].setText(note)
+            # Without a keyring nothing here can be saved: say what to do, and offer no
+            # button that cannot work.
+            usable = not keyring_missing
+            for key in ("record", "no_expiry", "date"):
+                row[key].setEnabled(usable)
+            for button in row["snooze"]:
+                button.setEnabled(usable and allowed)
         if ctl.error is not None:
             self.error.setText(self.lang.error(ctl.error))
 

@@ -42,6 +42,7 @@ class PasswordController(QObject):
         self.loaded: dict[str, pa.Loaded] = {}
         self.statuses: dict[str, pa.AccountStatus] = {}
         self.error: AgentError | None = None
+        self._reported: list[dict[str, Any]] | None = None
         self._keyring_lock = threading.RLock()  # one keyring read-modify-write at a time
         self._generation = 0  # counts keyring reads (worker side)
         self._shown_generation = 0  # the newest read applied (GUI side)
@@ -170,15 +171,18 @@ class PasswordController(QObject):
             for account in ACCOUNT_TYPES
         }
         self.changed.emit()
-        self.report()
+        self.report(only_news=True)
         self._arm()
 
-    def report(self) -> None:
-        """Tell the agent the accounts' states (dates and states only)."""
+    def report(self, only_news: bool = False) -> None:
+        """Tell the agent the accounts' states (dates and states only); `only_news`: unless
+        it was told exactly these already (a reload after our own report's event)."""
         if self.statuses:
-            self.bridge.call(
-                "report_password_status", [s.to_report() for s in self.statuses.values()]
-            )
+            payload = [s.to_report() for s in self.statuses.values()]
+            if only_news and payload == self._reported:
+                return
+            self._reported = payload
+            self.bridge.call("report_password_status", payload)
 
 
 def _mark_reminded(account: str, at: datetime) -> Callable[[pa.Loaded], pa.PasswordRecord]:

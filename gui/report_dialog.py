@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QStackedWidget,
+    QTextBrowser,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -363,11 +364,19 @@ class ReportDialog(QDialog):
             self._fail("\n".join(problems))
             return False
         p = self.payload()
+        # What the employee chose, in words and local time: never the wire values
+        # ("2026-11-29T14:57+08:00", "enterprise").
+        occurred = datetime.fromisoformat(p["occurred_at"])
+        when = occurred.strftime("%Y-%m-%d %H:%M") + " " + _zone(occurred)
+        account = labels.account(str(self.account.currentData()))
+        detail = self.account_detail.text().strip()
         lines = [
             self.tr("Category: %1").replace("%1", labels.category(p["category"])),
-            self.tr("When: %1").replace("%1", p["occurred_at"]),
+            self.tr("When: %1").replace("%1", when),
             self.tr("Summary: %1").replace("%1", p["summary"]),
-            self.tr("Affected account: %1").replace("%1", p["affected_account"]),
+            self.tr("Affected account: %1").replace(
+                "%1", f"{account} ({detail})" if detail else account
+            ),
             self.tr("Contact: %1").replace("%1", labels.contact(p["contact"])),
             self.tr("Attachments: %1").replace(
                 "%1",
@@ -466,12 +475,18 @@ class MyReportsWindow(QWidget):
             [self.tr("Case"), self.tr("Summary"), self.tr("Status"), self.tr("Filed")]
         )
         self.tree.setColumnWidth(1, 300)
+        self.tree.setColumnWidth(0, 150)
+        self.tree.currentItemChanged.connect(self._show_detail)
         self.empty = QLabel(self.tr("You have not filed any report from this computer."))
+        # The whole report and its conversation: case number, status and replies uncut.
+        self.detail = QTextBrowser()
+        self.detail.setObjectName("report-detail")
         button = QPushButton(self.tr("Refresh"))
         button.clicked.connect(self.refresh.emit)
         layout = QVBoxLayout(self)
         layout.addWidget(self.empty)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.detail, 1)
         layout.addWidget(button, 0, Qt.AlignmentFlag.AlignRight)
 
     def show_data(self, reports: list[dict[str, Any]]) -> None:
@@ -497,5 +512,63 @@ class MyReportsWindow(QWidget):
                         ]
                     )
                 )
+            item.setData(0, Qt.ItemDataRole.UserRole, r)
             self.tree.addTopLevelItem(item)
             item.setExpanded(True)
+        first = self.tree.topLevelItem(0)
+        if first is not None:
+            self.tree.setCurrentItem(first)
+        else:
+            self.detail.clear()
+
+    def _show_detail(self, item: QTreeWidgetItem | None, _previous: Any = None) -> None:
+        while item is not None and item.parent() is not None:
+            item = item.parent()  # a reply row shows its report
+        r = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        if not isinstance(r, dict):
+            return
+        case = str(r.get("case") or self.tr("(not yet assigned)"))
+        heading = self.tr("Case %1").replace("%1", case)
+        html = [
+            f"<h3>{_html(heading)}</h3>",
+            "<p>"
+            + "<br>".join(
+                _html(line)
+                for line in (
+                    self.tr("Status: %1").replace(
+                        "%1", labels.report_state(str(r.get("state", "")))
+                    ),
+                    self.tr("Category: %1").replace(
+                        "%1", labels.category(str(r.get("category", "")))
+                    ),
+                    self.tr("Filed: %1").replace("%1", labels.when(r.get("created_at"))),
+                    self.tr("Summary: %1").replace("%1", str(r.get("summary", ""))),
+                )
+            )
+            + "</p>",
+        ]
+        replies = r.get("replies") or []
+        conversation = self.tr("Conversation with the security team")
+        html.append(f"<p><b>{_html(conversation)}</b></p>")
+        if not replies:
+            none_yet = self.tr("No reply yet.")
+            html.append(f"<p>{_html(none_yet)}</p>")
+        for reply in replies:
+            when = labels.when(reply.get("at"))
+            body = _html(str(reply.get("body", ""))).replace("\n", "<br>")
+            html.append(f"<p><i>{_html(when)}</i><br>{body}</p>")
+        self.detail.setHtml("".join(html))
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _zone(moment: datetime) -> str:
+    """ "UTC+08:00" for a local time (a person in China reads it as Beijing time)."""
+    offset = moment.utcoffset()
+    if offset is None:
+        return ""
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

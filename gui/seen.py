@@ -30,3 +30,15 @@ class SeenStore:
         del self._ids[:-MAX_SEEN]
         self._settings.setValue("notifications/seen", self._ids)
         self._settings.sync()
+
+    def discard(self, key: str) -> None:
+        """Forget `key`, so that it is told again when it comes back (a finding that returns
+        after being resolved)."""
+        if key not in self._ids:
+            return
+        self._ids.remove(key)
+        self._settings.setValue("notifications/seen", self._ids)
+        self._settings.sync()
+
+    def entries(self) -> list[str]:
+        return list(self._ids)

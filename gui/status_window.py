@@ -87,12 +87,22 @@ class StatusWindow(QWidget):
         split.addWidget(self.tree)
         split.addWidget(self.detail)
 
+        self.notice = QLabel()
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.setVisible(False)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.notice)
         layout.addLayout(head)
         layout.addWidget(info)
         layout.addWidget(split, 1)
         self._findings: list[dict[str, Any]] = []
         self._actions: list[tuple[str, str]] = []
+
+    def set_notice(self, text: str) -> None:
+        """A line above everything else (no tray host; the latest news)."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
 
     def set_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)

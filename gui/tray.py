@@ -7,6 +7,7 @@ arithmetic lives in agent.password_age.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -94,6 +95,8 @@ class Tray(QObject):
         self.policy_error: AgentError | None = None
         self.reports: list[dict[str, Any]] = []
         self.blocked: dict[str, dict[str, Any]] = {}  # block_key → the agent's event data
+        self.notification_looks: list[str] = []
+        self.no_host = False
         self.notifications: list[tuple[str, str, str]] = []
         self._last_click: str = "status"
         self._asked_ack: set[str] = set()
@@ -123,6 +126,28 @@ class Tray(QObject):
         self.icon.show()
         self.pump.start()
         self.passwords.reload()
+
+    def start_without_host(self) -> None:
+        """No tray host on this desktop (stock GNOME, a bare window manager): never run
+        invisibly. The status window opens, says so and is the way in; the icon still
+        appears if a host starts later (`show_icon_when_host_appears`)."""
+        self.pump.start()
+        self.passwords.reload()
+        self.no_host = True
+        w = self.open_status()
+        w.set_notice(
+            self.tr(
+                "This desktop shows no tray icons, so wxguard opens this window instead. "
+                "Its news appears here; reopen it from your applications menu (wxguard)."
+            )
+        )
+
+    def show_icon_when_host_appears(self) -> bool:
+        """Show the icon once a tray host exists; True when shown."""
+        if QSystemTrayIcon.isSystemTrayAvailable():
+            self.icon.show()
+            return True
+        return False
 
     def stop(self) -> None:
         self.pump.stop()
@@ -342,6 +367,7 @@ class Tray(QObject):
                     ),
                     title,
                     click="status",
+                    look="action",
                 )
         if kinds & {"scan", "finding-new", "finding-resolved", "status", "enforcement"}:
             self.bridge.call("status")
@@ -350,12 +376,15 @@ class Tray(QObject):
             self.bridge.call("my_reports")
         if "policy" in kinds:
             self.bridge.call("policy")
+        if "passwords" in kinds:
+            self._reload_passwords_soon()
 
     def _on_done(self, op: str, result: Any) -> None:
         if op == "status":
             self.status = dict(result or {})
         elif op == "findings":
             self.findings = list(result or [])
+            self._forget_resolved_findings()
             self._notify_unseen_findings()
         elif op == "policy":
             self.policy = dict(result or {})
@@ -369,6 +398,7 @@ class Tray(QObject):
         elif op == "scan_now":
             self.bridge.call("status")
             self.bridge.call("findings")
+            self._check_done(result)
         else:
             return
         self._render()
@@ -427,11 +457,16 @@ class Tray(QObject):
             if replies:
                 last = (r.get("replies") or [])[-1]
                 message += "\n" + self.tr("Reply: %1").replace("%1", str(last.get("body", "")))
+            # The first news of a report is that it arrived; "updated" is for what follows.
+            told = any(k.startswith(f"report:{key}:") for k in self.seen.entries())
             self.notify(
                 f"report:{key}:{state}:{replies}",
-                self.tr("Your incident report was updated"),
+                self.tr("Your incident report was updated")
+                if told
+                else self.tr("Your incident report was received"),
                 message,
                 click="my-reports",
+                look="compliant" if not told else "",
             )
         w = self.windows.get("my-reports")
         if isinstance(w, MyReportsWindow):
@@ -468,11 +503,39 @@ class Tray(QObject):
                 "→ Blocked programs → Request approval."
             ),
             click="blocked",
+            look="action",
         )
         w = self.windows.get("blocked")
         if isinstance(w, BlockedWindow):
             w.show_data(list(self.blocked.values()))
         self._render()
+
+    def _check_done(self, summary: Any) -> None:
+        """ "Check now" answered: say how it ended, even with no window open."""
+        summary = summary if isinstance(summary, dict) else {}
+        if summary.get("outcome") == "failed":
+            title, text, look = (
+                self.tr("The check failed"),
+                self.tr("wxguard could not check this computer; it will try again."),
+                "action",
+            )
+        elif int(summary.get("findings") or 0):
+            n = int(summary.get("findings") or 0)
+            title = self.tr("Check finished")
+            text = self.tr("%n finding(s) to fix.", "", n)
+            look = "action"
+        else:
+            title = self.tr("Check finished")
+            text = self.tr("No unapproved WeChat software was found.")
+            look = "compliant"
+        self._show(title, text, "status", f"check:{time.monotonic()}", look)
+
+    def _forget_resolved_findings(self) -> None:
+        """A finding no longer open may come back: it is then told again."""
+        open_keys = {f"finding:{f.get('key', '')}" for f in self.findings}
+        for key in self.seen.entries():
+            if key.startswith("finding:") and key not in open_keys:
+                self.seen.discard(key)
 
     def _notify_unseen_findings(self) -> None:
         unseen = [f for f in self.findings if f"finding:{f.get('key', '')}" not in self.seen]
@@ -487,6 +550,7 @@ class Tray(QObject):
                 ),
                 self.lang.pick(f.get("title_i18n"), str(f.get("title", ""))),
                 click="status",
+                look="action",
             )
             return
         for f in unseen:
@@ -496,7 +560,14 @@ class Tray(QObject):
             self.tr("Open wxguard to see what was found and how to fix it."),
             "status",
             "findings:batch",
+            "action",
         )
+
+    def _reload_passwords_soon(self) -> None:
+        """Another front end (`wxguard password changed`) recorded a change: read the keyring
+        again. The tray's own reports come back as this event too: the controller reports
+        only a state it has not reported yet, so this never loops."""
+        self.passwords.reload()
 
     def _on_passwords(self) -> None:
         self._render()
@@ -516,20 +587,29 @@ class Tray(QObject):
 
     # -- notifications -------------------------------------------------------------------------
 
-    def notify(self, key: str, title: str, message: str, click: str = "status") -> bool:
-        """Show a notification once: a key already seen is never shown again."""
+    def notify(
+        self, key: str, title: str, message: str, click: str = "status", look: str = ""
+    ) -> bool:
+        """Show a notification once: a key already seen is never shown again. `look`: the
+        icon state it carries ("action" for a finding, "compliant" for good news); by
+        default the tray's state."""
         if key in self.seen:
             return False
         self.seen.add(key)
-        self._show(title, message, click, key)
+        self._show(title, message, click, key, look)
         return True
 
-    def _show(self, title: str, message: str, click: str, key: str) -> None:
+    def _show(self, title: str, message: str, click: str, key: str, look: str = "") -> None:
         self._last_click = click
+        look = look or self.state
         self.notifications.append((key, title, message))
+        self.notification_looks.append(look)
         self.notified.emit(key, title, message)
         if self.icon.isVisible() and QSystemTrayIcon.supportsMessages():
-            self.icon.showMessage(title, message, icons.icon(self.state), 10_000)
+            self.icon.showMessage(title, message, icons.icon(look), 10_000)
+        elif self.no_host:
+            w = self.open_status()
+            w.set_notice(f"{title}: {message}")
 
     def _on_message_clicked(self) -> None:
         opener: dict[str, Callable[[], Any]] = {

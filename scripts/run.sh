@@ -12,15 +12,38 @@ URL="http://127.0.0.1:$PORT"
 mkdir -p "$RUN"
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  trap - EXIT INT TERM
+  # Newest first: the tray, the agent, the server, then the bus (and the keyring on it).
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[$i]}" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
+# 0. A private D-Bus session bus (a dbus-daemon of our own, stopped on exit: no dbus-launch
+# is autolaunched and left behind) with a real keyring on it (gnome-keyring's Secret
+# Service, unlocked with a password kept beside the run's data, ending with the bus), so the
+# tray's password features work.
+if command -v dbus-daemon >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
+  { read -r DBUS_SESSION_BUS_ADDRESS; read -r bus_pid; } < <(
+    dbus-daemon --session --fork --nopidfile --print-address=1 --print-pid=1)
+  export DBUS_SESSION_BUS_ADDRESS
+  pids+=("$bus_pid")
+  mkdir -p "$RUN/keyring"
+  chmod 700 "$RUN/keyring"
+  [ -f "$RUN/keyring/password" ] || (umask 077; head -c 18 /dev/urandom | base64 >"$RUN/keyring/password")
+  eval "$(XDG_DATA_HOME="$RUN/keyring" gnome-keyring-daemon --unlock --components=secrets \
+    <"$RUN/keyring/password" | sed 's/^/export /')"
+  backend="$(python -c 'import keyring; print(type(keyring.get_keyring()).__module__)' 2>/dev/null || true)"
+  echo "keyring:    gnome-keyring on a private D-Bus session (data in $RUN/keyring; backend $backend)"
+else
+  echo "keyring:    none (install dbus and gnome-keyring for the password features)"
+fi
+
 # 1. The central server (first run: database, policy key pair, admin account).
 if [ ! -f "$RUN/server/wxguard.db" ]; then
-  wxguard-server init --data "$RUN/server" --admin admin | tee "$RUN/server-init.txt"
-  chmod 600 "$RUN/server-init.txt"
+  (umask 077; wxguard-server init --data "$RUN/server" --admin admin >"$RUN/server-init.txt")
+  echo "The administrator 'admin' was created. Its password was saved to $RUN/server-init.txt"
+  echo "(readable only by you). Note it, then delete that file: rm $RUN/server-init.txt"
 fi
 wxguard-server run --data "$RUN/server" --host 127.0.0.1 --port "$PORT" >"$RUN/server.log" 2>&1 &
 pids+=($!)
@@ -60,7 +83,11 @@ pids+=($!)
 echo
 wxguard status || true
 echo
-echo "dashboard:  $URL/   (administrator 'admin'; password in $RUN/server-init.txt)"
+if [ -f "$RUN/server-init.txt" ]; then
+  echo "dashboard:  $URL/   (administrator 'admin'; password saved in $RUN/server-init.txt: note it, then delete the file)"
+else
+  echo "dashboard:  $URL/   (administrator 'admin')"
+fi
 echo "agent:      WXGUARD_HOME=$WXGUARD_HOME wxguard status | scan-now | report …"
 echo "logs:       $RUN/*.log, $WXGUARD_HOME/logs/agent.log"
 echo "Ctrl-C stops the server, the agent and the tray."

@@ -71,14 +71,15 @@ def test_confirm_send_queued_then_case_number(qtbot, make_tray, agent, tmp_path:
     preview = d.preview.toPlainText()
     for expected in (
         "Category: Account stolen or suspicious login",
-        "When: 2026-11-25T08:30+08:00",
+        "When: 2026-11-25 08:30 UTC+08:00",  # local time in words, not the wire value
         "Summary: Strange login from another city",
-        "Affected account: enterprise: wxid_alice",
+        "Affected account: Enterprise WeChat account (wxid_alice)",
         "Contact: By email",
         "Attachments: login.txt (1 KiB)",
         "WeChat said my account logged in from Shenzhen.",
     ):
         assert expected in preview
+    assert "T08:30" not in preview and "enterprise:" not in preview
     qtbot.mouseClick(d.send_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: d.pages.currentIndex() == 2, timeout=3000)
     assert d.outcome.text().startswith("Queued.")
@@ -101,7 +102,7 @@ def test_confirm_send_queued_then_case_number(qtbot, make_tray, agent, tmp_path:
         agent.publish("report", {"idempotency_key": "key-1"})
     qtbot.waitUntil(lambda: "WXG-2026-0042" in d.outcome.text(), timeout=3000)
     assert "Delivered" in d.outcome.text()
-    assert got.args[1] == "Your incident report was updated"
+    assert got.args[1] == "Your incident report was received"  # its first news (issue 16)
 
 
 def test_send_failure_keeps_the_report_for_retry(qtbot, make_tray, agent) -> None:
@@ -189,3 +190,32 @@ def test_the_form_states_the_protocols_limits(qtbot, make_tray, monkeypatch) -> 
     assert not d.review()
     assert "151 characters; the limit is 150" in d.error.text()
     assert "5001 characters; the limit is 5,000" in d.error.text()
+
+
+def test_my_reports_has_a_detail_view_with_the_whole_conversation(qtbot, make_tray, agent) -> None:
+    """Issue 16: the list cut case numbers, status and replies; the detail shows them whole."""
+    long_reply = "Thank you. We blocked the link for everyone.\nPlease change your password today."
+    agent.set(
+        "my_reports",
+        [
+            {
+                "idempotency_key": "k-9",
+                "case": "WXG-2026-000123",
+                "state": "triaged",
+                "category": "suspicious-message",
+                "summary": "A link asking for my WeChat password",
+                "created_at": 1795000000.0,
+                "replies": [{"at": 1795003600.0, "body": long_reply}],
+            }
+        ],
+    )
+    tray = make_tray()
+    w = tray.open_my_reports()
+    qtbot.waitUntil(lambda: "WXG-2026-000123" in w.detail.toPlainText(), timeout=3000)
+    text = w.detail.toPlainText()
+    assert "Case WXG-2026-000123" in text
+    assert "Status: Being handled" in text
+    assert "Category: Suspicious message or link" in text
+    assert "Conversation with the security team" in text
+    assert "We blocked the link for everyone." in text
+    assert "Please change your password today." in text
