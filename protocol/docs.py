@@ -86,6 +86,7 @@ IPC_MODELS: tuple[type[BaseModel], ...] = (
     ipc.ReportEvent,
     ipc.EnforcementEvent,
     ipc.ExecBlockEvent,
+    ipc.PasswordsEvent,
 )
 
 

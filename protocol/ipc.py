@@ -90,11 +90,13 @@ class Bilingual(Answer):
 
 
 class ReasonView(Answer):
-    """Why the device is in its state (`protocol.device_state.Reason`)."""
+    """Why the device is in its state (`protocol.device_state.Reason`), and what the person
+    does about it (`next_step`; older agents sent none)."""
 
     code: str
     zh: str = ""
     en: str = ""
+    next_step: Bilingual | None = None
 
 
 class CoverageView(Answer):
@@ -212,12 +214,16 @@ class StatusAnswer(OpenAnswer):
     policy_expires_at: float | None = None
     policy_expired: bool | None = None
     policy_text_version: str | None = None
+    policy_acknowledged: bool | None = None
     policy_refusals: list[dict[str, Any]] = []
     policy_floor_version: int | None = None
     policy_store_problem: str | None = None
     # enforcement and exec blocking, when they run
     enforcement: EnforcementStatus | None = None
     exec_blocking: dict[str, Any] | None = None
+    # What the state was decided from (`protocol.device_state.DeviceInputs.to_json`), so the
+    # tray can add the facts only it knows (the keyring) and decide again.
+    state_inputs: dict[str, Any] | None = None
 
 
 class HelloAnswer(Answer):
@@ -428,6 +434,14 @@ ANSWERS: dict[str, Any] = {
     "enroll": EnrollAnswer,
 }
 
+
+class PasswordsEvent(Answer):
+    """A password change or snooze was recorded (from the CLI or the tray): windows showing
+    password age read it again."""
+
+    accounts: int
+
+
 EVENT_DATA: dict[str, type[Answer]] = {
     "scan": ScanSummaryView,
     "finding-new": FindingNewEvent,
@@ -438,6 +452,7 @@ EVENT_DATA: dict[str, type[Answer]] = {
     "enforcement": EnforcementEvent,
     "exec-blocked": ExecBlockEvent,
     "exec-would-block": ExecBlockEvent,
+    "passwords": PasswordsEvent,
 }
 
 
