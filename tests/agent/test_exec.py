@@ -377,3 +377,77 @@ def test_a_killed_guard_process_is_restarted_and_status_says_so(
         assert status["active"] is False and status["applies"] == "monitor"
     finally:
         blocking.stop()
+
+
+_AGENT_HOLDS = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from agent.config import Settings
+    from agent.exec_guard import ExecBlocking
+    from agent.paths import AgentPaths, Mode
+    from agent.service import AgentService
+    from checks.api import live_scanner
+    from tests.agent.test_exec import _test_catalogue
+
+    mount, state = sys.argv[1], Path(sys.argv[2])
+    settings = Settings(exec_blocking="block", exec_guard_mounts=mount, process_poll_s=60)
+    service = AgentService(
+        settings, AgentPaths.resolve(Mode.SYSTEM, state), live_scanner(_test_catalogue())
+    )
+    blocking = ExecBlocking(service)
+    blocking.start()
+    status = service.status()["exec_blocking"]
+    assert status["active"], status
+    print(status["pid"], flush=True)
+    time.sleep(600)  # killed by the test
+    """
+)
+
+
+def test_machine_stays_usable_when_the_agent_is_killed_with_1000_execs_in_flight(
+    tmpfs: Path, tmp_path: Path
+) -> None:
+    """Issue 18's safety test with the guard in its own process: the AGENT is SIGKILLed while
+    a burst of 1,000 execs from the guarded mount is being decided. Every exec completes, the
+    guard process does not outlive the agent, and the mount is not left marked."""
+    _place(OTHER_SOURCE, tmpfs / "fresh")
+    tool = _place(TOOL_SOURCE, tmpfs / "tool")
+    agent = subprocess.Popen(
+        [sys.executable, "-c", _AGENT_HOLDS, str(tmpfs), str(tmp_path / "state")],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    shell = None
+    try:
+        assert agent.stdout is not None
+        guard_pid = int(agent.stdout.readline().strip())
+        assert guard_pid != agent.pid
+        with pytest.raises(PermissionError):
+            _run(tool)  # blocking is on
+        fresh = tmpfs / "fresh"
+        script = f'i=0; while [ $i -lt 1000 ]; do "{fresh}" x >/dev/null & i=$((i+1)); done; wait; echo done'
+        shell = subprocess.Popen(["/bin/sh", "-c", script], stdout=subprocess.PIPE)
+        time.sleep(0.2)  # the burst is under way
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(timeout=10)
+        out, _ = shell.communicate(timeout=90)  # every exec answered or released
+        assert out.strip() == b"done"
+        deadline = time.monotonic() + 15
+        while psutil.pid_exists(guard_pid) and time.monotonic() < deadline:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if psutil.Process(guard_pid).status() == psutil.STATUS_ZOMBIE:
+                    break
+            time.sleep(0.1)
+        alive = psutil.pid_exists(guard_pid) and (
+            psutil.Process(guard_pid).status() != psutil.STATUS_ZOMBIE
+        )
+        assert not alive, "the guard process outlived the agent"
+        assert _run(tool) == 0  # nobody guards the mount any more: programs run
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+            agent.wait()
+        if shell is not None and shell.poll() is None:
+            shell.kill()
+            shell.wait()
