@@ -41,8 +41,6 @@ from checks.content.yara import (
 
 # A worker with no request for this long exits (the idle agent then holds none of it).
 IDLE_S = 60.0
-# The agent stops using a worker idle for longer than this (it is about to exit by itself).
-_REUSE_S = IDLE_S - 10.0
 # One file: reading it (at most 64 MiB) and yara-x's own timeout, with a margin for a loaded
 # machine. Past it the worker is killed and the file is a blind spot.
 FILE_DEADLINE_S = SCAN_TIMEOUT_S + 20.0
@@ -159,9 +157,10 @@ class WorkerMatcher:
         """A live worker with `sources` compiled. Raises ContentRulesError, ImportError or
         MatchFailed."""
         if self._proc is not None and (
-            self._proc.poll() is not None or time.monotonic() - self._last > _REUSE_S
-        ):
-            self.stop()  # gone, or about to exit on its own
+            self._proc.poll() is not None
+            or time.monotonic() - self._last > max(IDLE_S - 10.0, IDLE_S / 2)
+        ):  # gone, or about to exit on its own
+            self.stop()
         if self._proc is None:
             self._start()
         if self._loaded == digest:
@@ -186,7 +185,14 @@ class WorkerMatcher:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "checks.content.worker", str(theirs.fileno())],
+                [
+                    sys.executable,
+                    "-I",  # no PYTHON* variables, no user site: only the installed code
+                    "-m",
+                    "checks.content.worker",
+                    str(theirs.fileno()),
+                    str(IDLE_S),
+                ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -198,6 +204,8 @@ class WorkerMatcher:
             theirs.close()
         self._sock = mine
         self._last = time.monotonic()
+        # Reaped as soon as it exits (idle), so the agent keeps no <defunct> child around.
+        threading.Thread(target=self._proc.wait, name="content-worker-reaper", daemon=True).start()
 
     def _ask(
         self, request: dict[str, Any], fd: int | None, limit_s: float | None = None
@@ -253,13 +261,13 @@ def _drop_root() -> None:
         pass  # a container without that user id mapping: stay as is
 
 
-def _serve(sock: socket.socket) -> None:
+def _serve(sock: socket.socket, idle_s: float) -> None:
     from checks.content.yara import compile_sources, match_bytes, new_scanner, read_bounded
 
     scanner = None
     while True:
         try:
-            request, fds = _recv_frame(sock, time.monotonic() + IDLE_S)
+            request, fds = _recv_frame(sock, time.monotonic() + idle_s)
         except (EOFError, TimeoutError, OSError, ValueError):
             return  # the agent is gone, or nothing to do for a minute
         try:
@@ -305,7 +313,7 @@ def main(argv: list[str]) -> int:
         import yara_x  # noqa: F401  (loaded before root is given up)
     _drop_root()
     with sock:
-        _serve(sock)
+        _serve(sock, float(argv[2]) if len(argv) > 2 else IDLE_S)
     return 0
 
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,51 @@ def test_the_worker_reads_only_what_it_is_handed_as_nobody(worker: WorkerMatcher
     proc = psutil.Process(worker.pid)
     if os.getuid() == 0:
         assert proc.uids().effective == 65534
+
+
+def test_an_idle_worker_exits_and_the_next_file_starts_a_new_one(
+    tmp_path: Path, worker: WorkerMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checks.content import worker as worker_mod
+
+    monkeypatch.setattr(worker_mod, "IDLE_S", 1.0)
+    worker.names(SOURCES)
+    pid = worker.pid
+    assert pid is not None
+    deadline = time.monotonic() + 20
+    while psutil.pid_exists(pid):  # exited by itself, and reaped (no <defunct> child left)
+        assert time.monotonic() < deadline, psutil.Process(pid).status()
+        time.sleep(0.1)
+    script = tmp_path / "hook.py"
+    script.write_text(FRIDA_SCRIPT)
+    with script.open("rb") as fh:
+        hits = worker.match(SOURCES, fh, "script", yara.TEXT_LIMIT)
+    assert "WeChat_Hook_Injector" in {h.rule for h in hits}
+    assert worker.pid not in (None, pid)
+
+
+def test_a_nonsense_answer_is_a_blind_spot_and_the_worker_is_killed(
+    tmp_path: Path, worker: WorkerMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from checks.content import worker as worker_mod
+
+    worker.names(SOURCES)
+    pid = worker.pid
+    assert pid is not None
+    real = worker_mod._recv_frame
+
+    def forged(sock: object, deadline: float | None) -> tuple[object, list[int]]:
+        real(sock, deadline)  # type: ignore[arg-type]
+        return {"hits": [["No_Such_Rule", "x"]]}, []
+
+    monkeypatch.setattr(worker_mod, "_recv_frame", forged)
+    script = tmp_path / "home" / "hook.py"
+    script.parent.mkdir()
+    script.write_text(FRIDA_SCRIPT)
+    fs = FsView()
+    scanner = yara.ContentScanner(SOURCES)
+    assert scanner.scan_file(fs, str(script), "script") is None
+    assert [b.reason for b in fs.blind_spots.values()] == [
+        "content not matched: the content worker's answer makes no sense"
+    ]
+    assert not psutil.pid_exists(pid)
