@@ -29,9 +29,11 @@ UNUSED: dict[str, str] = {
 }
 
 # Modules an idle agent has not imported (tests/agent/test_lean_imports.py): each is imported
-# where it is first needed, or never. yara-x is not among them: the catalogue's YARA sources
-# are compiled at start-up and matched at every scan (~20 MB: docs/agent-exchange.md).
+# where it is first needed, or never. yara-x (~20 MB with the compiled rules) runs in the
+# content worker process, started during scans and gone after an idle minute
+# (checks/content/worker.py).
 NOT_AT_IDLE: tuple[str, ...] = (
+    "yara_x",
     "trio",
     "click",
     "pygments",

@@ -208,9 +208,11 @@ _FLOOR_STEPS: tuple[tuple[str, str], ...] = (
     ("checks engine", "import checks.engine, checks.api"),
     ("agent daemon modules", "import agent.cli, agent.daemon"),
     ("HTTP client (enrolled)", "httpx.Client().close()"),
-    ("yara-x", "import yara_x"),
+    # As `wxguard agent run`: YARA compiled and matched in the content worker process
+    # (checks/content/worker.py), which is gone after an idle minute.
     (
-        "built-in catalogue (YARA compiled)",
+        "built-in catalogue (YARA in the worker)",
+        "from checks.content.yara import use_worker; use_worker()\n"
         "from checks.catalogue import load_builtin; load_builtin()",
     ),
 )

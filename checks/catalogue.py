@@ -564,16 +564,16 @@ def parse_yara_source(data: Any, source: str) -> tuple[str, str]:
 
 def check_content_rules(catalogue: Catalogue, source: str) -> None:
     """Every `content` matcher names a YARA rule the catalogue's sources define, and the
-    sources compile. Without yara-x installed nothing can be checked here; the scan then
-    reports content matching as a blind spot."""
+    sources compile. Without yara-x installed (or its worker process) nothing can be checked
+    here; the scan then reports content matching as a blind spot."""
     wanted = {(r.id, m.name) for r in catalogue.rules for m in r.matches if m.type == "content"}
     if not wanted and not catalogue.yara:
         return
-    from checks.content.yara import ContentRulesError, rule_names
+    from checks.content.yara import ContentRulesError, MatchFailed, rule_names
 
     try:
         names = rule_names(catalogue.yara_sources())
-    except ImportError:
+    except (ImportError, MatchFailed):
         return
     except ContentRulesError as exc:
         raise CatalogueError(f"{source}: {exc}") from exc

@@ -4,17 +4,25 @@ once, scans a file's bytes read through FsView, and keeps each file's result whi
 
 Why yara-x and bytes in memory: yara-x is the maintained YARA engine; scanning by path
 would open the file outside FsView's read policy (links, owners, FIFOs), so the file is
-opened by `FsView.open_content` and its bytes (bounded by `limit`) are handed to the engine.
+opened by `FsView.open_content` and its open handle (bounded by `limit`) is handed to the
+engine.
+
+Where the engine runs is chosen once per process (`matcher()`): in the process itself
+(`InProcessMatcher`: `wxguard check`, `--root` image scans, tests), or, in the long-running
+agent on Linux, in a worker process started on first need and gone after an idle minute
+(`checks/content/worker.py`), so that the idle agent holds neither yara-x nor compiled rules.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from checks.fsview import FsView
 from checks.integrity.filecache import Signature, signature_of
@@ -32,6 +40,15 @@ SCAN_TIMEOUT_S = 10
 
 class ContentRulesError(ValueError):
     """YARA sources that do not compile; the message names the source and the error."""
+
+
+class MatchFailed(Exception):
+    """A file's content could not be matched (engine error, timeout, worker crash or hang,
+    an answer that makes no sense): the message is the reason of its blind spot."""
+
+
+class TooLarge(Exception):
+    """The file holds more than the limit of its kind; content not matched."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +80,10 @@ def compile_sources(sources: tuple[tuple[str, str], ...]) -> yara_x.Rules:
 
 
 def rule_names(sources: tuple[tuple[str, str], ...]) -> set[str]:
-    """The names of the (non-private) rules the sources define."""
-    return {r.identifier for r in compile_sources(sources)}
+    """The names of the (non-private) rules the sources define (compiled by `matcher()`).
+
+    Raises ContentRulesError, ImportError (no yara-x) or MatchFailed (no worker)."""
+    return matcher().names(sources)
 
 
 def sources_digest(sources: Iterable[tuple[str, str]]) -> str:
@@ -81,6 +100,122 @@ def _printable(data: bytes) -> str:
     return text[:80]
 
 
+class Matcher(Protocol):
+    """Where YARA rules run: `names` compiles sources (errors as for `compile_sources`);
+    `match` scans the open regular file `fh` (read from offset 0, at most `limit` bytes,
+    never reopened by path) as a file of `kind`, raising TooLarge or MatchFailed."""
+
+    def names(self, sources: tuple[tuple[str, str], ...]) -> set[str]: ...
+
+    def match(
+        self, sources: tuple[tuple[str, str], ...], fh: BinaryIO, kind: str, limit: int
+    ) -> tuple[ContentHit, ...]: ...
+
+
+def read_bounded(fd: int, limit: int) -> bytes:
+    """The bytes of the open file `fd` from offset 0, at most `limit` + 1 (one more tells
+    that the file is over the limit). Raises OSError."""
+    chunks: list[bytes] = []
+    got = 0
+    if sys.platform == "win32":
+        os.lseek(fd, 0, os.SEEK_SET)  # no pread on Windows
+    while got <= limit:
+        want = min(limit + 1 - got, 1 << 20)
+        if sys.platform == "win32":
+            chunk = os.read(fd, want)
+        else:
+            chunk = os.pread(fd, want, got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def match_bytes(scanner: yara_x.Scanner, data: bytes, kind: str) -> tuple[ContentHit, ...]:
+    """The rules `scanner` finds in `data` scanned as a file of `kind` ("binary", "script",
+    "config"), each with the first text of its matched patterns. Raises MatchFailed."""
+    import yara_x
+
+    scanner.set_global("kind", kind)
+    try:
+        results = scanner.scan(data)
+    except (yara_x.TimeoutError, yara_x.ScanError) as exc:
+        raise MatchFailed(type(exc).__name__) from exc
+    hits: list[ContentHit] = []
+    for rule in results.matching_rules:
+        shown: list[str] = []
+        for pattern in rule.patterns:
+            if pattern.matches and len(shown) < 6:
+                m = pattern.matches[0]
+                shown.append(_printable(data[m.offset : m.offset + min(m.length, 120)]))
+        detail = ", ".join(dict.fromkeys(s for s in shown if s))
+        hits.append(ContentHit(rule.identifier, detail))
+    return tuple(hits)
+
+
+def new_scanner(rules: yara_x.Rules) -> yara_x.Scanner:
+    import yara_x
+
+    scanner = yara_x.Scanner(rules)
+    scanner.set_timeout(SCAN_TIMEOUT_S)
+    scanner.max_matches_per_pattern(64)
+    return scanner
+
+
+class InProcessMatcher:
+    """Matches in this process: yara-x imported and the rules compiled here."""
+
+    def __init__(self) -> None:
+        # yara-x scanners are bound to the thread that made them (dropping one on another
+        # thread raises): one per thread and rule set, dropped with the thread.
+        self._local = threading.local()
+
+    def names(self, sources: tuple[tuple[str, str], ...]) -> set[str]:
+        return {r.identifier for r in compile_sources(sources)}
+
+    def match(
+        self, sources: tuple[tuple[str, str], ...], fh: BinaryIO, kind: str, limit: int
+    ) -> tuple[ContentHit, ...]:
+        mine: tuple[tuple[tuple[str, str], ...], yara_x.Scanner] | None = getattr(
+            self._local, "scanner", None
+        )
+        if mine is None or mine[0] != sources:
+            mine = (sources, new_scanner(compile_sources(sources)))
+            self._local.scanner = mine
+        try:
+            data = read_bounded(fh.fileno(), limit)
+        except OSError as exc:
+            raise MatchFailed(f"not read: {exc.strerror or exc}") from exc
+        if len(data) > limit:
+            raise TooLarge()
+        return match_bytes(mine[1], data, kind)
+
+
+_matcher: Matcher | None = None
+
+
+def matcher() -> Matcher:
+    """This process's matcher: in-process unless `use_worker()` chose the worker."""
+    global _matcher
+    if _matcher is None:
+        _matcher = InProcessMatcher()
+    return _matcher
+
+
+def use_worker() -> bool:
+    """Match in a worker process from now on (the long-running agent), where an open file can
+    be handed to another process (Linux: SCM_RIGHTS). Elsewhere (Windows, macOS, a frozen
+    build without `-m`) matching stays in-process. Returns whether the worker is used."""
+    global _matcher
+    if sys.platform != "linux" or getattr(sys, "frozen", False):
+        return False
+    from checks.content.worker import WorkerMatcher
+
+    _matcher = WorkerMatcher()
+    return True
+
+
 @dataclass(slots=True)
 class ContentStats:
     files_scanned: int = 0
@@ -91,7 +226,7 @@ class ContentStats:
 
 @dataclass(slots=True)
 class ContentScanner:
-    """Scans files with one compiled rule set, remembering results between scans.
+    """Scans files with one rule set (through `matcher()`), remembering results between scans.
 
     `results` maps path -> (file signature, rules digest, hits); an entry is reused while
     the file's signature and the rules are unchanged, so a warm rescan reads no bytes.
@@ -103,10 +238,6 @@ class ContentScanner:
     )
     stats: ContentStats = field(default_factory=ContentStats)
     _digest: str = ""
-    _rules: yara_x.Rules | None = None
-    # yara-x scanners are bound to the thread that made them (dropping one on another thread
-    # raises): one per thread, dropped with it. The compiled rules are shared.
-    _local: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:
         self._digest = sources_digest(self.sources)
@@ -116,21 +247,6 @@ class ContentScanner:
         if sources != self.sources:
             self.sources = sources
             self._digest = sources_digest(sources)
-            self._rules = None
-            self._local = threading.local()
-
-    def _yara(self) -> yara_x.Scanner:
-        scanner: yara_x.Scanner | None = getattr(self._local, "scanner", None)
-        if scanner is None:
-            import yara_x
-
-            if self._rules is None:
-                self._rules = compile_sources(self.sources)
-            scanner = yara_x.Scanner(self._rules)
-            scanner.set_timeout(SCAN_TIMEOUT_S)
-            scanner.max_matches_per_pattern(64)
-            self._local.scanner = scanner
-        return scanner
 
     def is_cached(self, path: str, sig: Signature, kind: str) -> bool:
         item = self.results.get(path)
@@ -146,8 +262,9 @@ class ContentScanner:
     def scan_file(
         self, fs: FsView, path: str, kind: str, probe: str = "content"
     ) -> tuple[ContentHit, ...] | None:
-        """The rules that match the file at `path` (read through `fs`), or None when it could
-        not be read (a blind spot noted by `fs`) or is larger than the limit of its kind."""
+        """The rules that match the file at `path` (opened through `fs`, its open handle given
+        to the matcher), or None when it could not be read or matched (a blind spot noted by
+        `fs`) or is larger than the limit of its kind."""
         limit = BINARY_LIMIT if kind == "binary" else TEXT_LIMIT
         st = fs.stat(path)
         if st is not None:
@@ -161,48 +278,19 @@ class ContentScanner:
         if opened is None:
             return None
         fh, st = opened
-        try:
-            with fh:
-                data = fh.read(limit + 1)
-        except OSError as exc:
-            fs.note(probe, path, exc)
-            return None
-        if len(data) > limit:
-            self.stats.too_large += 1
-            return None
-        sig = signature_of(st)
-        hits = self.scan_bytes(data, kind, path, fs, probe)
-        if hits is None:
-            return None
+        with fh:
+            try:
+                hits = matcher().match(self.sources, fh, kind, limit)
+            except TooLarge:
+                self.stats.too_large += 1
+                return None
+            except MatchFailed as exc:
+                fs.note(probe, path, f"content not matched: {exc}")
+                return None
         self.stats.files_scanned += 1
-        self.stats.bytes_scanned += len(data)
-        self.results[path] = (sig, self._digest, kind, hits)
+        self.stats.bytes_scanned += min(st.st_size, limit)
+        self.results[path] = (signature_of(st), self._digest, kind, hits)
         return hits
-
-    def scan_bytes(
-        self, data: bytes, kind: str, what: str = "", fs: FsView | None = None, probe: str = ""
-    ) -> tuple[ContentHit, ...] | None:
-        """The rules matching `data` scanned as a file of `kind` ("binary", "script", "config")."""
-        import yara_x
-
-        scanner = self._yara()
-        scanner.set_global("kind", kind)
-        try:
-            results = scanner.scan(data)
-        except (yara_x.TimeoutError, yara_x.ScanError) as exc:
-            if fs is not None:
-                fs.note(probe, what, f"content not matched: {type(exc).__name__}")
-            return None
-        hits: list[ContentHit] = []
-        for rule in results.matching_rules:
-            shown: list[str] = []
-            for pattern in rule.patterns:
-                if pattern.matches and len(shown) < 6:
-                    m = pattern.matches[0]
-                    shown.append(_printable(data[m.offset : m.offset + min(m.length, 120)]))
-            detail = ", ".join(dict.fromkeys(s for s in shown if s))
-            hits.append(ContentHit(rule.identifier, detail))
-        return tuple(hits)
 
     def forget(self, keep: set[str]) -> None:
         """Drop cached results of files no longer candidates (bounded memory)."""

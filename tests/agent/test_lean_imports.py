@@ -1,10 +1,14 @@
 """The running agent does not import what it does not use (agent/lean.py): a real, enrolled
 `wxguard agent run` process, its imports recorded by Python itself (-X importtime). Its idle
-RSS is printed as a figure, not asserted (`python -m bench.agent` measures it over time)."""
+RSS is printed as a figure, not asserted (`python -m bench.agent` measures it over time).
+YARA content matching runs in the content worker (checks/content/worker.py): the agent finds
+a hooking script in a real account's Downloads without importing yara-x itself."""
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +17,8 @@ import pytest
 
 from agent.client import AgentClient
 from agent.lean import NOT_AT_IDLE, UNUSED
+from tests.checks.test_content import FRIDA_SCRIPT
+from tests.support.accounts import add_user, remove_user
 from tests.support.real_agent import AgentUnderTest
 from tests.support.real_server import RealServer
 
@@ -43,8 +49,25 @@ def _imported(log: str) -> set[str]:
     return names
 
 
+@pytest.fixture
+def hooking_script() -> Iterator[str]:
+    """A real account with a script that hooks WeChat in its Downloads (a content finding)."""
+    name = f"wxy{uuid.uuid4().hex[:8]}"
+    user = add_user(name, home=True)
+    try:
+        downloads = Path(user.pw_dir) / "Downloads"
+        downloads.mkdir()
+        script = downloads / "hook_send.py"
+        script.write_text(FRIDA_SCRIPT)
+        for path in (downloads, script):
+            os.chown(path, user.pw_uid, user.pw_gid)
+        yield str(script)
+    finally:
+        remove_user(name, home=True)
+
+
 def test_an_idle_enrolled_agent_has_not_imported_what_it_does_not_use(
-    server: RealServer, tmp_path: Path
+    server: RealServer, tmp_path: Path, hooking_script: str
 ) -> None:
     agent = _ImportTimedAgent(tmp_path / "agent")
     agent.start()
@@ -60,6 +83,12 @@ def test_an_idle_enrolled_agent_has_not_imported_what_it_does_not_use(
                 time.sleep(0.5)
             client.my_reports()
             client.policy()
+            found = [
+                f["rule_id"]
+                for f in client.findings()
+                if any("/" + e.get("path", "") == hooking_script for e in f["evidence"])
+            ]
+        assert "wechat-hook-injector-code" in found  # content matched, by the worker
         assert agent.proc is not None
         rss = psutil.Process(agent.proc.pid).memory_info().rss / 2**20
         print(f"\nagent RSS after start-up, enrollment and the first scan: {rss:.1f} MB")

@@ -1,11 +1,14 @@
 """Content matchers (YARA via yara-x) on real programs compiled here, real scripts and
-configurations, and look-alikes that must stay clean."""
+configurations, and look-alikes that must stay clean. Each test runs twice: matching in this
+process (`wxguard check`, images) and in the agent's worker process (checks/content/worker.py)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,24 @@ CATALOGUE = load_builtin()
 L, M, W = Platform.LINUX, Platform.MACOS, Platform.WINDOWS
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+
+
+@pytest.fixture(autouse=True, params=["in-process", "worker"])
+def _matcher(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from checks.content import yara
+
+    if request.param == "in-process":
+        monkeypatch.setattr(yara, "_matcher", yara.InProcessMatcher())
+        yield
+        return
+    if sys.platform != "linux":
+        pytest.skip("the content worker runs on Linux")
+    from checks.content.worker import WorkerMatcher
+
+    worker = WorkerMatcher()
+    monkeypatch.setattr(yara, "_matcher", worker)
+    yield
+    worker.stop()
 
 
 def _cc(tmp: Path, name: str, source: str, *flags: str) -> bytes:
