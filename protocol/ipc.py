@@ -413,6 +413,8 @@ class ExecBlockEvent(Answer):
     sha256: str
     rule_id: str
     mode: str
+    uid: int | None = None  # who started it (-1 or None: not known)
+    user: str = ""  # that account's name, as the tray and the dashboard show it
     title_i18n: dict[str, str] = {}
     message_i18n: dict[str, str] = {}
 
