@@ -159,7 +159,7 @@ def seed(conn: Connection, devices: int, per_device: int, seed_value: int = 7) -
                 "open_findings": len(opened),
                 "worst_severity": worst_severity(opened),
                 "overdue_passwords": int(overdue),
-                "state": "non-compliant" if opened or overdue else "compliant",
+                "compliance_state": "non-compliant" if opened or overdue else "compliant",
                 "group_label": GROUPS[i % len(GROUPS)],
             }
             row.update({k: v for k, v in extra.items() if k in has})

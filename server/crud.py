@@ -250,8 +250,14 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
             {"secret": consumed},
         )
         return earlier, token
+    label = session.scalar(select(EnrollmentSecret.label).where(EnrollmentSecret.id == consumed))
     device = Device(
         id=str(uuid.uuid4()),
+        # The secret's label (a department, a site) is the device's group from the start.
+        group_label=label or "",
+        # Enrolling is contact: a device is "last seen" from then on, never NULL (lists sort
+        # and page on this column).
+        last_seen_at=now,
         machine_id=req.machine_id or None,
         token_hash=token_hash(token),
         hostname=req.hostname,
@@ -458,6 +464,7 @@ def _upsert_findings(
         scan["last_scan_outcome"] = batch.coverage.outcome
         scan["last_scan_coverage"] = batch.coverage.model_dump(exclude={"outcome"})
     session.execute(update(Device).where(Device.id == device_id).values(**scan))
+    refresh_summary(session, device_id)
     return FindingsResult(received=len(batch.findings), new=new, updated=updated, resolved=resolved)
 
 
@@ -658,6 +665,7 @@ def _set_password_status(
         row.due_at = day_start(item.due_at)
         row.deferrals = item.deferrals
         row.reported_at = now
+    refresh_summary(session, device_id)
     return len(wanted)
 
 
@@ -809,6 +817,38 @@ def device_status(session: Session, device: Device) -> DeviceState:
         )
     )
     return device_state_of(device, len(severities), worst_severity(severities), int(overdue or 0))
+
+
+def refresh_summary(session: Session, device_id: str) -> None:
+    """Recompute the device row's summary (open findings, worst severity, overdue passwords,
+    compliance state) from its findings and password status: called by every write that can
+    change them, so lists read one row per device."""
+    session.flush()
+    device = session.get(Device, device_id, populate_existing=True)
+    if device is None:
+        return
+    severities = list(
+        session.scalars(
+            select(Finding.severity).where(
+                Finding.device_id == device_id, Finding.state == FindingState.OPEN.value
+            )
+        )
+    )
+    device.open_findings = len(severities)
+    device.worst_severity = worst_severity(severities)
+    device.overdue_passwords = int(
+        session.scalar(
+            select(func.count()).where(
+                PasswordStatus.device_id == device_id,
+                PasswordStatus.state == PasswordState.OVERDUE.value,
+            )
+        )
+        or 0
+    )
+    computed = device_state_of(
+        device, device.open_findings, device.worst_severity, device.overdue_passwords
+    )
+    device.compliance_state = str(computed.state)
 
 
 def state_counts(rows: Sequence[DeviceRow]) -> dict[str, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import timedelta
 from typing import Annotated
@@ -164,38 +163,6 @@ def logout(_csrf: CsrfDep) -> Response:
 # --- fleet -------------------------------------------------------------------------------
 
 
-def _offline_after(state: StateDep, session: SessionDep, now: NowDep) -> timedelta:
-    """N heartbeat intervals of the current policy (or the default interval)."""
-    interval = state.settings.default_heartbeat_interval_s
-    current = crud.current_policy(session, now)
-    if current is not None:
-        interval = int(json.loads(current.payload).get("heartbeat_interval_s", interval))
-    return timedelta(seconds=interval * state.settings.offline_after_heartbeats)
-
-
-@router.get("/fleet")
-def fleet(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    _admin: AdminDep,
-) -> Response:
-    rows = crud.fleet(session, now, _offline_after(state, session, now))
-    return render(
-        request,
-        state,
-        "fleet.html",
-        {
-            "rows": rows,
-            "offline_n": state.settings.offline_after_heartbeats,
-            "counts": crud.state_counts(rows),
-        },
-        session=data,
-    )
-
-
 @router.get("/devices/{device_id}")
 def device(
     request: Request,
@@ -247,72 +214,7 @@ def revoke(
 # --- findings ----------------------------------------------------------------------------
 
 
-@router.get("/findings")
-def findings(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    _admin: AdminDep,
-) -> Response:
-    interval = _offline_after(state, session, now)
-    return render(
-        request,
-        state,
-        "findings.html",
-        {
-            "rules": crud.findings_by_rule(session),
-            "timeline": crud.findings_timeline(session, now),
-            "devices": [r for r in crud.fleet(session, now, interval) if r.open_findings],
-        },
-        session=data,
-    )
-
-
-@router.get("/findings/rule/{rule_id}")
-def findings_for_rule(
-    request: Request,
-    rule_id: Annotated[str, Path(max_length=128)],
-    state: StateDep,
-    session: SessionDep,
-    data: SessionDataDep,
-    _admin: AdminDep,
-) -> Response:
-    return render(
-        request,
-        state,
-        "rule.html",
-        {"rule_id": rule_id, "items": crud.findings_for_rule(session, rule_id)},
-        session=data,
-    )
-
-
 # --- incident reports --------------------------------------------------------------------
-
-
-@router.get("/reports")
-def reports(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    data: SessionDataDep,
-    _admin: AdminDep,
-    status: Annotated[str, Query(max_length=16)] = "",
-) -> Response:
-    chosen = status if status in {s.value for s in ReportStatus} else None
-    return render(
-        request,
-        state,
-        "reports.html",
-        {
-            "reports": crud.reports(session, crud.ReportFilter(status=chosen)),
-            "counts": crud.report_counts(session),
-            "status": chosen or "",
-            "statuses": [s.value for s in ReportStatus],
-        },
-        session=data,
-    )
 
 
 @router.get("/reports/{report_id}")
@@ -445,29 +347,6 @@ def attachment(
 # --- compliance, policy, audit -----------------------------------------------------------
 
 
-@router.get("/compliance")
-def compliance(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    _admin: AdminDep,
-) -> Response:
-    current = crud.current_policy(session, now)
-    return render(
-        request,
-        state,
-        "compliance.html",
-        {
-            "rows": crud.compliance(session),
-            "current": current.version if current else 0,
-            "current_label": crud.label_of(current),
-        },
-        session=data,
-    )
-
-
 @router.get("/policy")
 def policy(
     request: Request,
@@ -530,19 +409,6 @@ def publish_policy(
         return _policy_page(request, state, session, now, data, str(exc), document, None)
     state.policies.invalidate()
     return _policy_page(request, state, session, now, data, None, "", published.version)
-
-
-@router.get("/audit")
-def audit(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    data: SessionDataDep,
-    _admin: AdminDep,
-) -> Response:
-    return render(
-        request, state, "audit.html", {"events": crud.audit_events(session)}, session=data
-    )
 
 
 def _not_found(request: Request, state: StateDep, data: SessionDataDep) -> Response:
