@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from protocol.device_state import SEVERITY_ORDER
@@ -27,6 +27,69 @@ router = APIRouter(include_in_schema=False)
 
 Param = Annotated[str, Query(max_length=200)]
 Cursor = Annotated[str, Query(max_length=2000)]
+
+
+# --- the filters, from the URL (shared by the pages and their CSV exports) ---------------
+
+
+def fleet_filter(
+    state: Annotated[str, Query(max_length=32)] = "",
+    presence: Param = "",
+    os: Param = "",
+    agent: Param = "",
+    group: Param = "",
+    severity: Param = "",
+    findings: Param = "",
+    q: Param = "",
+    sort: Param = "hostname",
+    after: Cursor = "",
+) -> lists.FleetFilter:
+    return lists.FleetFilter(state, presence, os, agent, group, severity, findings, q, sort, after)
+
+
+def finding_filter(
+    state: Annotated[str, Query(max_length=16)] = "open",
+    severity: Param = "",
+    category: Param = "",
+    rule: Param = "",
+    group: Param = "",
+    device: Param = "",
+    q: Param = "",
+    sort: Param = "-first_seen",
+    after: Cursor = "",
+) -> lists.FindingFilter:
+    return lists.FindingFilter(state, severity, category, rule, group, device, q, sort, after)
+
+
+def compliance_filter(
+    password: Param = "", ack: Param = "", group: Param = "", q: Param = "", after: Cursor = ""
+) -> lists.ComplianceFilter:
+    return lists.ComplianceFilter(password, ack, group, q, after)
+
+
+def report_filter(
+    status: Param = "",
+    category: Param = "",
+    assignee: Param = "",
+    group: Param = "",
+    q: Param = "",
+    sort: Param = "-id",
+    after: Cursor = "",
+) -> lists.ReportListFilter:
+    return lists.ReportListFilter(status, category, assignee, group, q, sort, after)
+
+
+def audit_filter(
+    actor: Param = "", action: Param = "", q: Param = "", after: Cursor = ""
+) -> lists.AuditFilter:
+    return lists.AuditFilter(actor, action, q, after)
+
+
+FleetFilterDep = Annotated[lists.FleetFilter, Depends(fleet_filter)]
+FindingFilterDep = Annotated[lists.FindingFilter, Depends(finding_filter)]
+ComplianceFilterDep = Annotated[lists.ComplianceFilter, Depends(compliance_filter)]
+ReportFilterDep = Annotated[lists.ReportListFilter, Depends(report_filter)]
+AuditFilterDep = Annotated[lists.AuditFilter, Depends(audit_filter)]
 
 
 def offline_after(state: StateDep, session: SessionDep, now: NowDep) -> timedelta:
@@ -65,18 +128,8 @@ def fleet(
     now: NowDep,
     data: SessionDataDep,
     _admin: AdminDep,
-    state_: Annotated[str, Query(alias="state", max_length=32)] = "",
-    presence: Param = "",
-    os: Param = "",
-    agent: Param = "",
-    group: Param = "",
-    severity: Param = "",
-    findings: Param = "",
-    q: Param = "",
-    sort: Param = "hostname",
-    after: Cursor = "",
+    flt: FleetFilterDep,
 ) -> Response:
-    flt = lists.FleetFilter(state_, presence, os, agent, group, severity, findings, q, sort, after)
     window = offline_after(state, session, now)
     result = lists.fleet_page(session, flt, now, window)
     rows = [_device_row(d, now, window) for d in result.page.rows]
@@ -128,17 +181,8 @@ def findings(
     session: SessionDep,
     data: SessionDataDep,
     _admin: AdminDep,
-    state_: Annotated[str, Query(alias="state", max_length=16)] = "open",
-    severity: Param = "",
-    category: Param = "",
-    rule: Param = "",
-    group: Param = "",
-    device: Param = "",
-    q: Param = "",
-    sort: Param = "-first_seen",
-    after: Cursor = "",
+    flt: FindingFilterDep,
 ) -> Response:
-    flt = lists.FindingFilter(state_, severity, category, rule, group, device, q, sort, after)
     return _findings_page(request, state, session, data, flt)
 
 
@@ -198,17 +242,11 @@ def compliance(
     now: NowDep,
     data: SessionDataDep,
     _admin: AdminDep,
-    password: Param = "",
-    ack: Param = "",
-    group: Param = "",
-    q: Param = "",
-    after: Cursor = "",
+    flt: ComplianceFilterDep,
 ) -> Response:
     current = crud.current_policy(session, now)
     version = current.version if current else 0
-    result = lists.compliance_page(
-        session, lists.ComplianceFilter(password, ack, group, q, after), version
-    )
+    result = lists.compliance_page(session, flt, version)
     return render(
         request,
         state,
@@ -242,15 +280,8 @@ def reports(
     session: SessionDep,
     data: SessionDataDep,
     _admin: AdminDep,
-    status: Param = "",
-    category: Param = "",
-    assignee: Param = "",
-    group: Param = "",
-    q: Param = "",
-    sort: Param = "-id",
-    after: Cursor = "",
+    flt: ReportFilterDep,
 ) -> Response:
-    flt = lists.ReportListFilter(status, category, assignee, group, q, sort, after)
     result = lists.reports_page(session, flt)
     f = result.filter
     return render(
@@ -285,12 +316,9 @@ def audit(
     session: SessionDep,
     data: SessionDataDep,
     _admin: AdminDep,
-    actor: Param = "",
-    action: Param = "",
-    q: Param = "",
-    after: Cursor = "",
+    flt: AuditFilterDep,
 ) -> Response:
-    page, flt = lists.audit_page(session, lists.AuditFilter(actor, action, q, after))
+    page, flt = lists.audit_page(session, flt)
     return render(
         request,
         state,
