@@ -25,6 +25,7 @@ from server.signing import PolicySigner, SigningError
 from server.state import AppState, Limiters, PolicyIndex
 from server.web.export import router as export_router
 from server.web.lists import router as lists_router
+from server.web.overview import router as overview_router
 from server.web.routes import install as install_web
 from server.web.routes import router as web_router
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(web_router)
     app.include_router(lists_router)
     app.include_router(export_router)
+    app.include_router(overview_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def limit_for(scope: Scope) -> int:

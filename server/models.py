@@ -335,6 +335,9 @@ class DailyStats(Base):
     resolved_findings: Mapped[int | None] = mapped_column(Integer)
     reports_new: Mapped[int | None] = mapped_column(Integer)
     reports_open: Mapped[int | None] = mapped_column(Integer)
+    # The breakdowns of the overview (open findings by severity and category, password states,
+    # acknowledgement rate, time to first answer): server/overview.py, NULL for backfilled days.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
     computed_at: Mapped[datetime]
 
 

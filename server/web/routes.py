@@ -41,7 +41,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 @router.get("/")
 def home() -> Response:
-    return _redirect("/fleet")
+    return _redirect("/overview")
 
 
 @router.get("/lang/{code}")

@@ -91,6 +91,7 @@ def upgrade() -> None:
                 "reports_open",
             )
         ),
+        sa.Column("detail", sa.JSON(none_as_null=True), nullable=True),
         sa.Column("computed_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("day", "group_label"),
     )
