@@ -188,7 +188,7 @@ def ensure_fresh(
     background (the page shows the previous figures meanwhile)."""
     today = now.date()
     row = session.get(DailyStats, (today, ALL))
-    if row is not None and now - row.computed_at < REFRESH:
+    if row is not None and row.detail is not None and now - row.computed_at < REFRESH:
         return
 
     def work() -> None:
