@@ -176,7 +176,10 @@ def seed(conn: Connection, devices: int, per_device: int, seed_value: int = 7) -
                     "reported_at": seen,
                 }
             )
-            if rng.random() < 0.8:
+            acked = rng.random() < 0.8
+            if "acked_version" in has:
+                row["acked_version"] = 1 if acked else -1
+            if acked:
                 ack_rows.append(
                     {
                         "device_id": device_id,

@@ -240,6 +240,7 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
         earlier.enrolled_at = now
         earlier.enrolled_ip = ip
         earlier.secret_id = consumed
+        refresh_summary(session, earlier.id)
         audit(
             session,
             now,
@@ -305,6 +306,7 @@ def revoke_device(session: Session, device_id: str, now: datetime, actor: str, i
     device = get_device(session, device_id)
     if device.revoked_at is None:
         device.revoked_at = now
+        device.compliance_state = "revoked"
         audit(session, now, actor, "device.revoke", device_id, ip)
 
 
@@ -693,6 +695,12 @@ def _ack_policy(session: Session, device_id: str, req: PolicyAckRequest, now: da
             received_at=now,
         )
     )
+    # The device row keeps the newest version acknowledged (the compliance list filters on it).
+    session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.acked_version < req.version)
+        .values(acked_version=req.version)
+    )
 
 
 # --- policy ------------------------------------------------------------------------------
@@ -848,7 +856,15 @@ def refresh_summary(session: Session, device_id: str) -> None:
     computed = device_state_of(
         device, device.open_findings, device.worst_severity, device.overdue_passwords
     )
-    device.compliance_state = str(computed.state)
+    device.compliance_state = "revoked" if device.revoked_at else str(computed.state)
+    device.acked_version = int(
+        session.scalar(
+            select(func.coalesce(func.max(PolicyAck.policy_version), -1)).where(
+                PolicyAck.device_id == device_id
+            )
+        )
+        or -1
+    )
 
 
 def state_counts(rows: Sequence[DeviceRow]) -> dict[str, int]:

@@ -239,13 +239,10 @@ def fleet_conditions(
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if flt.state and skip != "state":
-        if flt.state == "revoked":
-            where.append(Device.revoked_at.is_not(None))
-        else:
-            where += [Device.revoked_at.is_(None), Device.compliance_state == flt.state]
+        where.append(Device.compliance_state == flt.state)  # "revoked" is one of the states
     cutoff = now - offline_after
     if flt.presence == "offline":
-        where += [Device.revoked_at.is_(None), Device.last_seen_at < cutoff]
+        where += [Device.compliance_state != "revoked", Device.last_seen_at < cutoff]
     elif flt.presence == "online":
         where.append(Device.last_seen_at >= cutoff)
     if flt.os:
@@ -291,10 +288,8 @@ def fleet_page(
     rows, nxt = paginate(session, query, FLEET_SORTS[flt.sort], flt.after)
     # The state totals ignore the state filter itself, so every choice shows what it would give.
     by_state = select(Device).where(*fleet_conditions(flt, now, offline_after, skip="state"))
-    revoked = count(session, by_state.where(Device.revoked_at.is_not(None)))
-    live = _count_by(session, by_state.where(Device.revoked_at.is_(None)), Device.compliance_state)
-    counts = {s: live.get(s, 0) for s in DEVICE_STATES}
-    counts["revoked"] = revoked
+    by = _count_by(session, by_state, Device.compliance_state)
+    counts = {s: by.get(s, 0) for s in DEVICE_STATES}
     total = counts.get(flt.state, 0) if flt.state else sum(counts.values())
     return FleetPage(
         Page(rows, total, nxt, not flt.after),
@@ -380,17 +375,36 @@ def findings_select(flt: FindingFilter) -> Select[Any]:
     return select(Finding).where(*finding_conditions(flt))
 
 
-def findings_page(session: Session, flt: FindingFilter) -> FindingsPage:
+def is_rollup_view(flt: FindingFilter) -> bool:
+    """The broad view (open findings, of the fleet or a group): its totals come from the daily
+    rollup (server/overview.py, at most 10 minutes old) instead of counting 700,000 rows."""
+    return flt.state == "open" and not (
+        flt.severity or flt.category or flt.rule or flt.device or flt.q
+    )
+
+
+def findings_page(
+    session: Session, flt: FindingFilter, rollup: dict[str, Any] | None = None
+) -> FindingsPage:
+    """`rollup`: the daily_stats detail of the view's group, used for the broad view's totals."""
     flt = flt.normalised()
     found, nxt = paginate(session, findings_select(flt), FINDING_SORTS[flt.sort], flt.after)
     ids = {f.device_id for f in found}
     devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids)))}
-    severity = _count_by(
-        session, select(Finding).where(*finding_conditions(flt, skip="severity")), Finding.severity
-    )
-    category = _count_by(
-        session, select(Finding).where(*finding_conditions(flt, skip="category")), Finding.category
-    )
+    if rollup is not None and is_rollup_view(flt):
+        severity = {str(k): int(v) for k, v in rollup.get("by_severity", {}).items()}
+        category = {str(k): int(v) for k, v in rollup.get("by_category", {}).items()}
+    else:
+        severity = _count_by(
+            session,
+            select(Finding).where(*finding_conditions(flt, skip="severity")),
+            Finding.severity,
+        )
+        category = _count_by(
+            session,
+            select(Finding).where(*finding_conditions(flt, skip="category")),
+            Finding.category,
+        )
     total = severity.get(flt.severity, 0) if flt.severity else sum(severity.values())
     return FindingsPage(
         Page([(f, devices[f.device_id]) for f in found], total, nxt, not flt.after),
@@ -410,9 +424,22 @@ class RuleSummary:
     devices: int
 
 
-def rules_summary(session: Session, flt: FindingFilter, limit: int = 500) -> list[RuleSummary]:
-    """Open findings per rule, most first (a covering index scan: rule_id, state, device_id)."""
+def rules_summary(
+    session: Session,
+    flt: FindingFilter,
+    limit: int = 500,
+    rollup: dict[str, Any] | None = None,
+) -> list[RuleSummary]:
+    """Open findings per rule, most first: from the rollup for the broad view, else counted
+    (a covering index scan: rule_id, state, device_id)."""
     flt = flt.normalised()
+    if rollup is not None and is_rollup_view(flt):
+        by_rule = rollup.get("by_rule", {})
+        ranked = sorted(by_rule.items(), key=lambda kv: (-int(kv[1][0]), kv[0]))[:limit]
+        return [
+            RuleSummary(str(r), str(v[2]), str(v[3]), str(v[4]), int(v[0]), int(v[1]))
+            for r, v in ranked
+        ]
     where = finding_conditions(FindingFilter(**{**flt.__dict__, "state": "open", "rule": ""}))
     counted = (
         select(
@@ -473,9 +500,11 @@ COMPLIANCE_SORT = Sort("hostname", (Device.hostname, Device.id))
 def compliance_conditions(
     flt: ComplianceFilter, current: int, *, skip: str = ""
 ) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = [Device.revoked_at.is_(None)]
+    where: list[ColumnElement[bool]] = [Device.compliance_state != "revoked"]
     if flt.password and skip != "password":
-        if flt.password == "none":
+        if flt.password == "overdue":  # kept on the device row: no join over 100,000 rows
+            where.append(Device.overdue_passwords > 0)
+        elif flt.password == "none":
             where.append(~exists().where(PasswordStatus.device_id == Device.id))
         else:
             where.append(
@@ -484,9 +513,7 @@ def compliance_conditions(
                 )
             )
     if flt.ack and skip != "ack":
-        acked = exists().where(
-            PolicyAck.device_id == Device.id, PolicyAck.policy_version >= current
-        )
+        acked = Device.acked_version >= current
         where.append(acked if flt.ack == "current" else ~acked)
     if flt.group:
         where.append(Device.group_label == flt.group)

@@ -107,6 +107,7 @@ class Device(Base):
         Index("ix_devices_agent_version", "agent_version", "hostname"),
         Index("ix_devices_group", "group_label", "hostname"),
         Index("ix_devices_open_findings", "open_findings", "id"),
+        Index("ix_devices_acked_version", "acked_version"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -134,13 +135,15 @@ class Device(Base):
     news: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The device's summary, kept by the server whenever findings or password status arrive
     # (crud.refresh_summary), so that lists filter, sort and count a fleet of 100,000 in SQL.
-    # compliance_state is a protocol.device_state.State value; revoked devices keep their last.
+    # compliance_state is a protocol.device_state.State value, or "revoked".
     compliance_state: Mapped[str] = mapped_column(
         String(16), default="unknown", server_default="unknown"
     )
     open_findings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worst_severity: Mapped[str | None] = mapped_column(String(16))
     overdue_passwords: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The newest policy version any user of the device acknowledged; -1: none.
+    acked_version: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     # A department or site: the enrollment secret's label at enrollment, changeable by IT.
     group_label: Mapped[str] = mapped_column(String(200), default="", server_default="")
 

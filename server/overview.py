@@ -65,6 +65,7 @@ def rollup_day(
             "detail": {
                 "by_severity": {},
                 "by_category": {},
+                "by_rule": {},
                 "passwords": {},
                 "password_ok_devices": 0,
                 "acked_devices": 0,
@@ -117,6 +118,28 @@ def rollup_day(
     for group, severity, category, n in open_rows:
         add_detail(group, "by_severity", severity, int(n))
         add_detail(group, "by_category", category, int(n))
+    # Open findings per rule: [open, devices, title, category, severity] (the findings page's
+    # summary; device counts of the fleet row add up the groups' distinct counts).
+    for group, rule_id, n, devices, title, category, severity in session.execute(
+        select(
+            Device.group_label,
+            Finding.rule_id,
+            func.count(),
+            func.count(func.distinct(Finding.device_id)),
+            func.max(Finding.title),
+            func.max(Finding.category),
+            func.max(Finding.severity),
+        )
+        .join(Device, Device.id == Finding.device_id)
+        .where(Finding.state == FindingState.OPEN.value)
+        .group_by(Device.group_label, Finding.rule_id)
+    ):
+        for g in (group, ALL):
+            entry = rows[g]["detail"]["by_rule"].setdefault(
+                rule_id, [0, 0, str(title), str(category), str(severity)]
+            )
+            entry[0] += int(n)
+            entry[1] += int(devices)
     for key, column_ in (
         ("new_findings", Finding.first_seen),
         ("resolved_findings", Finding.resolved_at),
@@ -264,3 +287,9 @@ def overview(session: Session, now: datetime, group: str) -> Overview | None:
 def severity_order(by_severity: dict[str, int]) -> list[tuple[str, int]]:
     known = [(s, by_severity[s]) for s in SEVERITY_ORDER if s in by_severity]
     return known + sorted((k, v) for k, v in by_severity.items() if k not in SEVERITY_ORDER)
+
+
+def detail_of(session: Session, now: datetime, group: str) -> dict[str, Any] | None:
+    """Today's rollup detail for a group ("" for the fleet), None when there is none."""
+    row = session.get(DailyStats, (now.date(), group or ALL))
+    return row.detail if row is not None else None

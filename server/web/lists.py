@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from protocol.device_state import SEVERITY_ORDER
 from protocol.policy import policy_label
 from server import crud, lists
+from server import overview as ov
 from server.api.deps import NowDep, SessionDep, StateDep
 from server.models import Device, ReportCategory, ReportStatus
 from server.web import lists_i18n  # noqa: F401  (the pages' strings)
@@ -179,11 +180,12 @@ def findings(
     request: Request,
     state: StateDep,
     session: SessionDep,
+    now: NowDep,
     data: SessionDataDep,
     _admin: AdminDep,
     flt: FindingFilterDep,
 ) -> Response:
-    return _findings_page(request, state, session, data, flt)
+    return _findings_page(request, state, session, now, data, flt)
 
 
 @router.get("/findings/rule/{rule_id}")
@@ -192,23 +194,37 @@ def findings_for_rule(
     rule_id: Annotated[str, Path(max_length=128)],
     state: StateDep,
     session: SessionDep,
+    now: NowDep,
     data: SessionDataDep,
     _admin: AdminDep,
     state_: Annotated[str, Query(alias="state", max_length=16)] = "all",
     after: Cursor = "",
 ) -> Response:
     flt = lists.FindingFilter(state=state_, rule=rule_id, after=after)
-    return _findings_page(request, state, session, data, flt)
+    return _findings_page(request, state, session, now, data, flt)
 
 
 def _findings_page(
     request: Request,
     state: StateDep,
     session: SessionDep,
+    now: NowDep,
     data: SessionDataDep,
     flt: lists.FindingFilter,
 ) -> Response:
-    result = lists.findings_page(session, flt)
+    f = flt.normalised()
+    rollup = None
+    if lists.is_rollup_view(f):
+        current = crud.current_policy(session, now)
+        ov.ensure_fresh(
+            state.sessions,
+            session,
+            now,
+            offline_after(state, session, now),
+            current.version if current else 0,
+        )
+        rollup = ov.detail_of(session, now, f.group)
+    result = lists.findings_page(session, f, rollup)
     f = result.filter
     return render(
         request,
@@ -218,7 +234,10 @@ def _findings_page(
             "result": result,
             "f": f,
             # The per-rule summary is the first page's overview; narrowed views skip it.
-            "rules": lists.rules_summary(session, f) if f.after == "" and not f.rule else [],
+            "rules": lists.rules_summary(session, f, rollup=rollup)
+            if f.after == "" and not f.rule
+            else [],
+            "as_of": rollup is not None,
             "pages": pager("/findings", f, result.page),
             "export": link("/findings.csv", f, after=""),
             "sort_link": lambda name: link("/findings", f, sort=name, after=""),

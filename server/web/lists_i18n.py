@@ -27,6 +27,11 @@ LIST_MESSAGES: dict[str, tuple[str, str]] = {
     "presence.offline": ("离线", "offline"),
     "finding.all": ("全部", "all"),
     "findings.list": ("发现列表", "Findings"),
+    "findings.as_of": (
+        "未筛选时的合计与按规则统计每 10 分钟更新一次；筛选后为实时数字。",
+        "Unfiltered totals and the per-rule summary are updated every 10 minutes; filtered "
+        "views count live.",
+    ),
     "compliance.overdue_n": ("{n} 台设备有超期密码", "{n} device(s) with an overdue password"),
     "compliance.behind_n": (
         "{n} 台设备未确认当前策略",

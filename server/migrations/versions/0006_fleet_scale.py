@@ -4,7 +4,8 @@ the daily rollup table behind the overview's trends, and retention pruning of ol
 Backfilled from existing rows:
 - devices: open findings, worst severity, overdue passwords and compliance state (the same
   protocol.device_state function the server uses); group = the enrollment secret's label;
-  last_seen_at = enrolled_at where a device never sent a heartbeat.
+  last_seen_at = enrolled_at where a device never sent a heartbeat; the newest policy version
+  acknowledged; revoked devices' state is "revoked".
 - daily_stats, the past 90 days (fleet "*" and each group): devices enrolled and not revoked,
   findings new, resolved and open at the end of each day (from first_seen / resolved_at), reports
   received. NOT reconstructible, left NULL for past days: the compliant / non-compliant / blind /
@@ -40,6 +41,7 @@ INDEXES: list[tuple[str, str, list[str]]] = [
     ("ix_devices_agent_version", "devices", ["agent_version", "hostname"]),
     ("ix_devices_group", "devices", ["group_label", "hostname"]),
     ("ix_devices_open_findings", "devices", ["open_findings", "id"]),
+    ("ix_devices_acked_version", "devices", ["acked_version"]),
     ("ix_findings_state_first_seen", "findings", ["state", "first_seen", "id"]),
     ("ix_findings_state_severity", "findings", ["state", "severity", "id"]),
     ("ix_findings_state_category", "findings", ["state", "category", "id"]),
@@ -70,6 +72,9 @@ def upgrade() -> None:
         )
         batch_op.add_column(
             sa.Column("group_label", sa.String(200), server_default="", nullable=False)
+        )
+        batch_op.add_column(
+            sa.Column("acked_version", sa.Integer(), server_default="-1", nullable=False)
         )
     op.create_table(
         "daily_stats",
@@ -121,6 +126,12 @@ def _backfill_devices(bind: sa.Connection) -> None:
     bind.execute(
         sa.text("UPDATE devices SET last_seen_at = enrolled_at WHERE last_seen_at IS NULL")
     )
+    bind.execute(
+        sa.text(
+            "UPDATE devices SET acked_version = COALESCE((SELECT MAX(policy_version) FROM "
+            "policy_acks a WHERE a.device_id = devices.id), -1)"
+        )
+    )
     severities: dict[str, list[str]] = defaultdict(list)
     for device_id, severity in bind.execute(
         sa.text("SELECT device_id, severity FROM findings WHERE state = 'open'")
@@ -135,8 +146,11 @@ def _backfill_devices(bind: sa.Connection) -> None:
         ).all()
     )
     updates: list[dict[str, Any]] = []
-    for device_id, scanned_at, outcome, coverage in bind.execute(
-        sa.text("SELECT id, last_scan_at, last_scan_outcome, last_scan_coverage FROM devices")
+    for device_id, scanned_at, outcome, coverage, revoked_at in bind.execute(
+        sa.text(
+            "SELECT id, last_scan_at, last_scan_outcome, last_scan_coverage, revoked_at "
+            "FROM devices"
+        )
     ):
         if isinstance(coverage, str):
             import json
@@ -162,7 +176,7 @@ def _backfill_devices(bind: sa.Connection) -> None:
                 "n": len(sev),
                 "w": worst_severity(sev),
                 "o": int(overdue.get(device_id, 0)),
-                "s": str(state.state),
+                "s": "revoked" if revoked_at is not None else str(state.state),
             }
         )
     for start in range(0, len(updates), 5000):
@@ -316,6 +330,7 @@ def downgrade() -> None:
     op.drop_table("daily_stats")
     with op.batch_alter_table("devices", schema=None) as batch_op:
         for column in (
+            "acked_version",
             "group_label",
             "overdue_passwords",
             "worst_severity",
