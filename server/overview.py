@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, delete, func, select
+from sqlalchemy import Integer, and_, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from protocol.device_state import SEVERITY_ORDER, State
@@ -230,6 +230,9 @@ def ensure_fresh(
             ):
                 rollup_day(s, yesterday, now, offline_after, current_policy)
             rollup_day(s, today, now, offline_after, current_policy)
+            if s.get_bind().dialect.name == "sqlite":
+                # Keeps the planner's statistics current as the tables grow (sqlite.org/lang_analyze).
+                s.execute(text("PRAGMA optimize"))
 
     if row is None or row.detail is None:  # none yet, or only what the migration could tell
         # In the request's own transaction: on SQLite it already holds the write lock.
