@@ -304,6 +304,27 @@ def cmd_admin_add(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace, clock: Clock) -> int:
+    from server.retention import prune
+
+    settings = _settings(args)
+    days = args.days or settings.retention_days
+    if days < 30:
+        raise CliError("--days 至少为 30。", "--days must be at least 30.")
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        done = prune(make_sessionmaker(engine), clock.now(), days, actor="cli")
+    finally:
+        engine.dispose()
+    print(
+        f"已删除 {done.findings} 条已解决的发现和 {done.audit_events} 条审计记录"
+        f"（早于 {done.cutoff:%Y-%m-%d}）。\n"
+        f"deleted {done.findings} resolved findings and {done.audit_events} audit events "
+        f"older than {done.cutoff:%Y-%m-%d}."
+    )
+    return 0
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -466,6 +487,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(func=cmd_admin_add)
+
+    p = with_data(
+        sub.add_parser(
+            "prune", help="delete resolved findings and audit events past the retention period"
+        )
+    )
+    p.add_argument("--days", type=int, default=0, help="keep this many days (default: setting)")
+    p.set_defaults(func=cmd_prune)
 
     for name in ("findings", "reports", "devices"):
         p = with_data(

@@ -30,11 +30,13 @@ from server.models import (
     ReportMessage,
     ReportStatus,
 )
+from server.retention import prune
 
 ALL = "*"
 TREND_DAYS = 90
 REFRESH = timedelta(minutes=10)
 _refreshing = threading.Lock()
+_pruned_on: dict[str, date] = {}
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -206,6 +208,7 @@ def ensure_fresh(
     now: datetime,
     offline_after: timedelta,
     current_policy: int,
+    retention_days: int = 0,
 ) -> None:
     """Today's row, recomputed when older than REFRESH: at once if there is none, else in the
     background (the page shows the previous figures meanwhile)."""
@@ -243,6 +246,10 @@ def ensure_fresh(
         def background() -> None:
             try:
                 work()
+                if retention_days and _pruned_on.get("pruned") != today:
+                    # Once a day per process, in batches, outside the rollup's transaction.
+                    _pruned_on["pruned"] = today
+                    prune(sessions, now, retention_days)
             finally:
                 _refreshing.release()
 

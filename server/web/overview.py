@@ -155,7 +155,14 @@ def overview_page(
 ) -> Response:
     current = crud.current_policy(session, now)
     version = current.version if current else 0
-    ov.ensure_fresh(state.sessions, session, now, offline_after(state, session, now), version)
+    ov.ensure_fresh(
+        state.sessions,
+        session,
+        now,
+        offline_after(state, session, now),
+        version,
+        state.settings.retention_days,
+    )
     found = ov.overview(session, now, group.replace("\x00", ""))
     t = translator(request_lang(request))
     charts: list[Markup] = []
