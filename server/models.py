@@ -156,8 +156,8 @@ class Finding(Base):
         Index("ix_findings_state", "state"),
         Index("ix_findings_state_first_seen", "state", "first_seen", "id"),
         # Covering the totals per severity and per category under the other filter.
-        Index("ix_findings_state_severity", "state", "severity", "category"),
-        Index("ix_findings_state_category", "state", "category", "severity"),
+        Index("ix_findings_state_severity", "state", "severity", "category", "first_seen", "id"),
+        Index("ix_findings_state_category", "state", "category", "severity", "first_seen", "id"),
         Index("ix_findings_rule_state", "rule_id", "state", "device_id"),
         Index("ix_findings_device_state", "device_id", "state", "severity"),
         Index("ix_findings_resolved_at", "resolved_at"),

@@ -43,8 +43,16 @@ INDEXES: list[tuple[str, str, list[str]]] = [
     ("ix_devices_open_findings", "devices", ["open_findings", "id"]),
     ("ix_devices_acked_version", "devices", ["acked_version"]),
     ("ix_findings_state_first_seen", "findings", ["state", "first_seen", "id"]),
-    ("ix_findings_state_severity", "findings", ["state", "severity", "category"]),
-    ("ix_findings_state_category", "findings", ["state", "category", "severity"]),
+    (
+        "ix_findings_state_severity",
+        "findings",
+        ["state", "severity", "category", "first_seen", "id"],
+    ),
+    (
+        "ix_findings_state_category",
+        "findings",
+        ["state", "category", "severity", "first_seen", "id"],
+    ),
     ("ix_findings_rule_state", "findings", ["rule_id", "state", "device_id"]),
     ("ix_findings_device_state", "findings", ["device_id", "state", "severity"]),
     ("ix_findings_resolved_at", "findings", ["resolved_at"]),
