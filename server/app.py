@@ -25,7 +25,10 @@ from server.ratelimit import RateLimiter
 from server.signing import PolicySigner, SigningError
 from server.state import AppState, Limiters
 from server.web.exec_blocks import router as exec_blocks_router
+from server.web.export import router as export_router
 from server.web.identities import router as identities_router
+from server.web.lists import router as lists_router
+from server.web.overview import router as overview_router
 from server.web.routes import install as install_web
 from server.web.routes import router as web_router
 
@@ -84,6 +87,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(web_router)
     app.include_router(identities_router)
     app.include_router(exec_blocks_router)
+    app.include_router(lists_router)
+    app.include_router(export_router)
+    app.include_router(overview_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def limit_for(scope: Scope) -> int:

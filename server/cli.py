@@ -25,7 +25,6 @@ from server.config import (
 )
 from server.db import make_engine, make_sessionmaker, session_scope
 from server.migrate import upgrade
-from server.models import Finding, FindingState, Report
 from server.policy import PolicyError, parse_policy_create
 from server.signing import PolicySigner, SigningError, generate_key_pair
 
@@ -359,6 +358,27 @@ def cmd_admin_role(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace, clock: Clock) -> int:
+    from server.retention import prune
+
+    settings = _settings(args)
+    days = args.days or settings.retention_days
+    if days < 30:
+        raise CliError("--days 至少为 30。", "--days must be at least 30.")
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        done = prune(make_sessionmaker(engine), clock.now(), days, actor="cli")
+    finally:
+        engine.dispose()
+    print(
+        f"已删除 {done.findings} 条已解决的发现和 {done.audit_events} 条审计记录"
+        f"（早于 {done.cutoff:%Y-%m-%d}）。\n"
+        f"deleted {done.findings} resolved findings and {done.audit_events} audit events "
+        f"older than {done.cutoff:%Y-%m-%d}."
+    )
+    return 0
+
+
 def cmd_admin_disable(args: argparse.Namespace, clock: Clock) -> int:
     disable = args.action == "disable"
 
@@ -396,77 +416,69 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def cmd_list(args: argparse.Namespace, clock: Clock) -> int:
-    from sqlalchemy import select
+    """devices / findings / reports: streamed from a server-side cursor as they are read, so
+    a fleet of 100,000 starts printing at once and never sits in memory (issue 17)."""
+    from server import exports, lists
 
-    def work(settings: Settings, session: Any) -> list[dict[str, Any]]:
+    limit = args.limit if args.limit and args.limit > 0 else None
+
+    def work(settings: Settings, session: Any) -> None:
         now = clock.now()
+        rows: Any
         if args.command == "devices":
-            rows = crud.fleet(
-                session,
-                now,
-                timedelta(
-                    seconds=settings.default_heartbeat_interval_s
-                    * settings.offline_after_heartbeats
-                ),
+            window = timedelta(
+                seconds=settings.default_heartbeat_interval_s * settings.offline_after_heartbeats
             )
-            return [
-                {
-                    "device_id": r.device.id,
-                    "hostname": r.device.hostname,
-                    "os": r.device.os,
-                    "agent_version": r.device.agent_version,
-                    "last_seen": _iso(r.device.last_seen_at),
-                    # revoked, or a protocol.device_state.State (compliant, blind, …)
-                    "compliance": r.compliance,
-                    "reasons": ",".join(reason.code for reason in r.reasons),
-                    "offline": r.offline,
-                    "open_findings": r.open_findings,
-                    "revoked": r.device.revoked_at is not None,
-                }
-                for r in rows
-            ]
-        if args.command == "findings":
-            query = select(Finding).order_by(Finding.device_id, Finding.rule_id)
-            if not args.all:
-                query = query.where(Finding.state == FindingState.OPEN.value)
-            return [
-                {
-                    "device_id": f.device_id,
-                    "key": f.key,
-                    "rule_id": f.rule_id,
-                    "title": f.title,
-                    "category": f.category,
-                    "severity": f.severity,
-                    "state": f.state,
-                    "evidence": f.evidence,
-                    "remediation": f.remediation,
-                    "first_seen": _iso(f.first_seen),
-                    "last_seen": _iso(f.last_seen),
-                    "resolved_at": _iso(f.resolved_at),
-                }
-                for f in session.scalars(query)
-            ]
-        return [
-            {
-                "case": r.case,
-                "device_id": r.device_id,
-                "category": r.category,
-                "status": r.status,
-                "summary": r.summary,
-                "created_at": _iso(r.created_at),
-                "assignee": r.assignee.username if r.assignee else None,
-                "attachments": len(r.attachments),
-            }
-            for r in session.scalars(select(Report).order_by(Report.id))
-        ]
+            flt = lists.FleetFilter(
+                state=args.state,
+                presence=args.presence,
+                os=args.os,
+                agent=args.agent,
+                group=args.group,
+                q=args.search,
+            )
+            rows = exports.fleet_rows(session, flt, now, window, limit)
+        elif args.command == "findings":
+            state = "all" if args.all else args.state
+            fflt = lists.FindingFilter(
+                state=state,
+                severity=args.severity,
+                category=args.category,
+                rule=args.rule,
+                group=args.group,
+                q=args.search,
+            )
+            rows = exports.finding_rows(session, fflt, limit, full=True)
+        else:
+            rflt = lists.ReportListFilter(
+                status=args.status,
+                category=args.category,
+                assignee=args.assignee,
+                group=args.group,
+                q=args.search,
+                sort="id",
+            )
+            rows = exports.report_rows(session, rflt, limit)
+        _print_rows(rows, args.format)
 
-    _print_rows(_with_session(args, work), args.format)
+    _with_session(args, work)
     return 0
 
 
-def _print_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+def _print_rows(rows: Any, fmt: str) -> None:
+    if fmt == "jsonl":
+        for row in rows:  # one JSON object a line, flushed as it comes
+            print(json_for_terminal(json.dumps(row, ensure_ascii=False)), flush=True)
+        return
     if fmt == "json":
-        print(json_for_terminal(json.dumps(rows, ensure_ascii=False, indent=2)))
+        # Streamed too: the array is written element by element.
+        print("[")
+        first = True
+        for row in rows:
+            text = json_for_terminal(json.dumps(row, ensure_ascii=False, indent=2))
+            print(("" if first else ",\n") + text, end="")
+            first = False
+        print("\n]" if not first else "]")
         return
     for row in rows:
         # Host names, summaries and titles come from devices: one row stays one terminal line
@@ -581,11 +593,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "text"], default="text")
     p.set_defaults(func=cmd_admin_list)
 
+    p = with_data(
+        sub.add_parser(
+            "prune", help="delete resolved findings and audit events past the retention period"
+        )
+    )
+    p.add_argument("--days", type=int, default=0, help="keep this many days (default: setting)")
+    p.set_defaults(func=cmd_prune)
+
     for name in ("findings", "reports", "devices"):
-        p = with_data(sub.add_parser(name, help=f"list {name} (for scripts: --format json)"))
-        p.add_argument("--format", choices=["json", "text"], default="text")
+        p = with_data(
+            sub.add_parser(name, help=f"list {name} (for scripts: --format jsonl, streamed)")
+        )
+        p.add_argument("--format", choices=["json", "jsonl", "text"], default="text")
+        p.add_argument("--limit", type=int, default=0, help="at most this many rows (0: all)")
+        p.add_argument("--group", default="", help="only devices of this group (label)")
+        p.add_argument("--search", default="", help="host name (part), user, device id")
+        if name == "devices":
+            p.add_argument("--state", default="", help="compliant, non-compliant, blind, …")
+            p.add_argument("--presence", default="", choices=["", "online", "offline"])
+            p.add_argument("--os", default="")
+            p.add_argument("--agent", default="", help="agent version")
         if name == "findings":
             p.add_argument("--all", action="store_true", help="include resolved findings")
+            p.add_argument("--state", default="open", choices=["open", "resolved", "all"])
+            p.add_argument("--severity", default="")
+            p.add_argument("--category", default="")
+            p.add_argument("--rule", default="")
+        if name == "reports":
+            p.add_argument("--status", default="")
+            p.add_argument("--category", default="")
+            p.add_argument("--assignee", default="", help="a username, or 'none'")
         p.set_defaults(func=cmd_list)
     return parser
 

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     ip_per_minute: int = Field(default=6000, ge=1)
 
     offline_after_heartbeats: int = Field(default=3, ge=1)
+    # Resolved findings and audit events older than this are pruned (server/retention.py) once
+    # a day by the server and by `wxguard-server prune`; open findings are always kept.
+    retention_days: int = Field(default=365, ge=30)
     default_heartbeat_interval_s: int = Field(default=300, ge=10)
     # Timestamps a device sends must fall within this window around the server's clock.
     max_past_days: int = Field(default=limits.MAX_PAST_DAYS, ge=1)

@@ -333,6 +333,7 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
         earlier.enrolled_at = now
         earlier.enrolled_ip = ip
         earlier.secret_id = consumed
+        refresh_summary(session, earlier.id)
         audit(
             session,
             now,
@@ -343,8 +344,14 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
             {"secret": consumed},
         )
         return earlier, token
+    label = session.scalar(select(EnrollmentSecret.label).where(EnrollmentSecret.id == consumed))
     device = Device(
         id=str(uuid.uuid4()),
+        # The secret's label (a department, a site) is the device's group from the start.
+        group_label=label or "",
+        # Enrolling is contact: a device is "last seen" from then on, never NULL (lists sort
+        # and page on this column).
+        last_seen_at=now,
         machine_id=req.machine_id or None,
         token_hash=token_hash(token),
         hostname=req.hostname,
@@ -392,6 +399,7 @@ def revoke_device(session: Session, device_id: str, now: datetime, actor: str, i
     device = get_device(session, device_id)
     if device.revoked_at is None:
         device.revoked_at = now
+        device.compliance_state = "revoked"
         audit(session, now, actor, "device.revoke", device_id, ip)
 
 
@@ -552,6 +560,7 @@ def _upsert_findings(
         scan["last_scan_outcome"] = batch.coverage.outcome
         scan["last_scan_coverage"] = batch.coverage.model_dump(exclude={"outcome"})
     session.execute(update(Device).where(Device.id == device_id).values(**scan))
+    refresh_summary(session, device_id)
     return FindingsResult(received=len(batch.findings), new=new, updated=updated, resolved=resolved)
 
 
@@ -810,6 +819,7 @@ def _set_password_status(
         row.due_at = day_start(item.due_at)
         row.deferrals = item.deferrals
         row.reported_at = now
+    refresh_summary(session, device_id)
     return len(wanted)
 
 
@@ -836,6 +846,12 @@ def _ack_policy(session: Session, device_id: str, req: PolicyAckRequest, now: da
             acknowledged_at=req.acknowledged_at,
             received_at=now,
         )
+    )
+    # The device row keeps the newest version acknowledged (the compliance list filters on it).
+    session.execute(
+        update(Device)
+        .where(Device.id == device_id, Device.acked_version < req.version)
+        .values(acked_version=req.version)
     )
 
 
@@ -961,6 +977,46 @@ def device_status(session: Session, device: Device) -> DeviceState:
         )
     )
     return device_state_of(device, len(severities), worst_severity(severities), int(overdue or 0))
+
+
+def refresh_summary(session: Session, device_id: str) -> None:
+    """Recompute the device row's summary (open findings, worst severity, overdue passwords,
+    compliance state) from its findings and password status: called by every write that can
+    change them, so lists read one row per device."""
+    session.flush()
+    device = session.get(Device, device_id, populate_existing=True)
+    if device is None:
+        return
+    severities = list(
+        session.scalars(
+            select(Finding.severity).where(
+                Finding.device_id == device_id, Finding.state == FindingState.OPEN.value
+            )
+        )
+    )
+    device.open_findings = len(severities)
+    device.worst_severity = worst_severity(severities)
+    device.overdue_passwords = int(
+        session.scalar(
+            select(func.count()).where(
+                PasswordStatus.device_id == device_id,
+                PasswordStatus.state == PasswordState.OVERDUE.value,
+            )
+        )
+        or 0
+    )
+    computed = device_state_of(
+        device, device.open_findings, device.worst_severity, device.overdue_passwords
+    )
+    device.compliance_state = "revoked" if device.revoked_at else str(computed.state)
+    device.acked_version = int(
+        session.scalar(
+            select(func.coalesce(func.max(PolicyAck.policy_version), -1)).where(
+                PolicyAck.device_id == device_id
+            )
+        )
+        or -1
+    )
 
 
 def state_counts(rows: Sequence[DeviceRow]) -> dict[str, int]:

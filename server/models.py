@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -105,6 +106,17 @@ class EnrollmentSecret(Base):
 
 class Device(Base):
     __tablename__ = "devices"
+    # One index per filter and sort of the fleet list (server/web/lists.py), migration 0006.
+    __table_args__ = (
+        Index("ix_devices_hostname", "hostname", "id"),
+        Index("ix_devices_state", "compliance_state", "hostname", "id"),
+        Index("ix_devices_last_seen", "last_seen_at", "id"),
+        Index("ix_devices_os", "os", "hostname"),
+        Index("ix_devices_agent_version", "agent_version", "hostname"),
+        Index("ix_devices_group", "group_label", "hostname"),
+        Index("ix_devices_open_findings", "open_findings", "id"),
+        Index("ix_devices_acked_version", "acked_version"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -129,6 +141,19 @@ class Device(Base):
     # Grows when something new waits for the device (a reply to one of its reports, a report
     # status change); the heartbeat answers it (plus the policy version) as `news`.
     news: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The device's summary, kept by the server whenever findings or password status arrive
+    # (crud.refresh_summary), so that lists filter, sort and count a fleet of 100,000 in SQL.
+    # compliance_state is a protocol.device_state.State value, or "revoked".
+    compliance_state: Mapped[str] = mapped_column(
+        String(16), default="unknown", server_default="unknown"
+    )
+    open_findings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    worst_severity: Mapped[str | None] = mapped_column(String(16))
+    overdue_passwords: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The newest policy version any user of the device acknowledged; -1: none.
+    acked_version: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    # A department or site: the enrollment secret's label at enrollment, changeable by IT.
+    group_label: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class Finding(Base):
@@ -137,6 +162,14 @@ class Finding(Base):
         UniqueConstraint("device_id", "key", name="uq_findings_device_key"),
         Index("ix_findings_rule", "rule_id"),
         Index("ix_findings_state", "state"),
+        Index("ix_findings_state_first_seen", "state", "first_seen", "id"),
+        # Covering the totals per severity and per category under the other filter.
+        Index("ix_findings_state_severity", "state", "severity", "category", "first_seen", "id"),
+        Index("ix_findings_state_category", "state", "category", "severity", "first_seen", "id"),
+        Index("ix_findings_rule_state", "rule_id", "state", "device_id"),
+        Index("ix_findings_device_state", "device_id", "state", "severity"),
+        Index("ix_findings_resolved_at", "resolved_at"),
+        Index("ix_findings_first_seen", "first_seen"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -163,6 +196,9 @@ class Report(Base):
     __table_args__ = (
         UniqueConstraint("device_id", "idempotency_key", name="uq_reports_idempotency"),
         Index("ix_reports_status", "status"),
+        Index("ix_reports_assignee", "assignee_id", "id"),
+        Index("ix_reports_category", "category", "id"),
+        Index("ix_reports_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -229,6 +265,7 @@ class PasswordStatus(Base):
     __tablename__ = "password_status"
     __table_args__ = (
         UniqueConstraint("device_id", "user", "account_type", name="uq_password_status"),
+        Index("ix_password_status_state", "state", "device_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -274,7 +311,11 @@ class AuditEvent(Base):
     """Append-only: the migration adds triggers that refuse UPDATE and DELETE."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_at", "at"),)
+    __table_args__ = (
+        Index("ix_audit_at", "at"),
+        Index("ix_audit_actor", "actor", "id"),
+        Index("ix_audit_action", "action", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime]
@@ -283,3 +324,41 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(128), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DailyStats(Base):
+    """One day's figures for the overview's 90-day trends, per device group ("*" is the fleet).
+
+    Filled by the server (crud.rollup_day) for today and yesterday; the migration that made the
+    table backfilled what the rows could tell (NULL where they could not: see 0006)."""
+
+    __tablename__ = "daily_stats"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    group_label: Mapped[str] = mapped_column(String(200), primary_key=True)
+    devices: Mapped[int | None] = mapped_column(Integer)
+    compliant: Mapped[int | None] = mapped_column(Integer)
+    non_compliant: Mapped[int | None] = mapped_column(Integer)
+    blind: Mapped[int | None] = mapped_column(Integer)
+    unknown: Mapped[int | None] = mapped_column(Integer)
+    offline: Mapped[int | None] = mapped_column(Integer)
+    open_findings: Mapped[int | None] = mapped_column(Integer)
+    new_findings: Mapped[int | None] = mapped_column(Integer)
+    resolved_findings: Mapped[int | None] = mapped_column(Integer)
+    reports_new: Mapped[int | None] = mapped_column(Integer)
+    reports_open: Mapped[int | None] = mapped_column(Integer)
+    # The breakdowns of the overview (open findings by severity and category, password states,
+    # acknowledgement rate, time to first answer): server/overview.py, NULL for backfilled days.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(NullableJSON)
+    computed_at: Mapped[datetime]
+
+
+class AuditPrunePermit(Base):
+    """While a row is here, audit events older than its cutoff may be deleted (the triggers of
+    migration 0006 refuse every other DELETE); the retention pruner adds and removes it in the
+    transaction that prunes (crud.prune_old_rows)."""
+
+    __tablename__ = "audit_prune_permits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cutoff: Mapped[datetime]

@@ -164,6 +164,15 @@ def require(cap: Cap) -> Callable[[Request, Admin, SessionData], Admin]:
 current_admin = require(Cap.ADMIN_ACT)
 AdminDep = Annotated[Admin, Depends(current_admin)]
 
+# Every page takes exactly one of these (tests/server/test_roles.py checks each route).
+FleetReader = Annotated[Admin, Depends(require(Cap.FLEET_READ))]
+ReportCounter = Annotated[Admin, Depends(require(Cap.REPORTS_COUNT))]
+ReportReader = Annotated[Admin, Depends(require(Cap.REPORTS_READ))]
+ReportActor = Annotated[Admin, Depends(require(Cap.REPORTS_ACT))]
+AttachmentReader = Annotated[Admin, Depends(require(Cap.ATTACHMENTS_READ))]
+Administrator = Annotated[Admin, Depends(require(Cap.ADMIN_ACT))]
+AuditReader = Annotated[Admin, Depends(require(Cap.AUDIT_READ_OWN))]
+
 
 def check_csrf(
     data: SessionDataDep,

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
 from protocol import blocked
 from server.api.deps import SessionDep, StateDep
-from server.models import Admin, Device, Report
-from server.web.auth import Cap, SessionDataDep, require
+from server.models import Device, Report
+from server.web.auth import ReportReader, SessionDataDep
 from server.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -42,7 +42,7 @@ def exec_blocks(
     state: StateDep,
     session: SessionDep,
     data: SessionDataDep,
-    _reader: Annotated[Admin, Depends(require(Cap.REPORTS_READ))],
+    _reader: ReportReader,
     kind: Annotated[str, Query(max_length=32)] = "",
 ) -> Response:
     chosen = [kind] if kind in KINDS else list(KINDS)

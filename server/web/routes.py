@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Path, Query, Request
+from fastapi import APIRouter, FastAPI, Form, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from server import attachments as att
@@ -21,14 +20,18 @@ from server.web import accounts, policy_page, secrets_page
 from server.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
+    Administrator,
+    AttachmentReader,
     Cap,
     CsrfDep,
     CsrfFailed,
+    FleetReader,
     Forbidden,
+    ReportActor,
+    ReportReader,
     SessionDataDep,
     can,
     new_login_csrf,
-    require,
     set_session_cookie,
 )
 from server.web.i18n import LANG_COOKIE, LANGS
@@ -37,14 +40,6 @@ from server.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
-# Every page below takes exactly one of these (tests/server/test_roles.py checks each route).
-FleetReader = Annotated[Admin, Depends(require(Cap.FLEET_READ))]
-ReportCounter = Annotated[Admin, Depends(require(Cap.REPORTS_COUNT))]
-ReportReader = Annotated[Admin, Depends(require(Cap.REPORTS_READ))]
-ReportActor = Annotated[Admin, Depends(require(Cap.REPORTS_ACT))]
-AttachmentReader = Annotated[Admin, Depends(require(Cap.ATTACHMENTS_READ))]
-Administrator = Annotated[Admin, Depends(require(Cap.ADMIN_ACT))]
-AuditReader = Annotated[Admin, Depends(require(Cap.AUDIT_READ_OWN))]
 
 Text = Annotated[str, Form(max_length=10_000)]
 # Attachment types shown as images on the report page (sniffed from the bytes at upload).
@@ -60,7 +55,7 @@ def _redirect(url: str) -> RedirectResponse:
 
 @router.get("/")
 def home() -> Response:
-    return _redirect("/fleet")
+    return _redirect("/overview")
 
 
 @router.get("/lang/{code}")
@@ -197,38 +192,6 @@ def logout(
 # --- fleet -------------------------------------------------------------------------------
 
 
-def _offline_after(state: StateDep, session: SessionDep, now: NowDep) -> timedelta:
-    """N heartbeat intervals of the current policy (or the default interval)."""
-    interval = state.settings.default_heartbeat_interval_s
-    current = crud.current_policy(session, now)
-    if current is not None:
-        interval = int(json.loads(current.payload).get("heartbeat_interval_s", interval))
-    return timedelta(seconds=interval * state.settings.offline_after_heartbeats)
-
-
-@router.get("/fleet")
-def fleet(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    _admin: FleetReader,
-) -> Response:
-    rows = crud.fleet(session, now, _offline_after(state, session, now))
-    return render(
-        request,
-        state,
-        "fleet.html",
-        {
-            "rows": rows,
-            "offline_n": state.settings.offline_after_heartbeats,
-            "counts": crud.state_counts(rows),
-        },
-        session=data,
-    )
-
-
 @router.get("/devices/{device_id}")
 def device(
     request: Request,
@@ -308,78 +271,7 @@ def revoke(
     return _redirect(f"/devices/{quote(device_id)}")
 
 
-# --- findings ----------------------------------------------------------------------------
-
-
-@router.get("/findings")
-def findings(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    _admin: FleetReader,
-) -> Response:
-    interval = _offline_after(state, session, now)
-    return render(
-        request,
-        state,
-        "findings.html",
-        {
-            "rules": crud.findings_by_rule(session),
-            "titles": crud.rule_titles(session),
-            "timeline": crud.findings_timeline(session, now),
-            "devices": [r for r in crud.fleet(session, now, interval) if r.open_findings],
-        },
-        session=data,
-    )
-
-
-@router.get("/findings/rule/{rule_id}")
-def findings_for_rule(
-    request: Request,
-    rule_id: Annotated[str, Path(max_length=128)],
-    state: StateDep,
-    session: SessionDep,
-    data: SessionDataDep,
-    _admin: FleetReader,
-) -> Response:
-    return render(
-        request,
-        state,
-        "rule.html",
-        {"rule_id": rule_id, "items": crud.findings_for_rule(session, rule_id)},
-        session=data,
-    )
-
-
 # --- incident reports --------------------------------------------------------------------
-
-
-@router.get("/reports")
-def reports(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    data: SessionDataDep,
-    _admin: ReportCounter,
-    status: Annotated[str, Query(max_length=16)] = "",
-) -> Response:
-    chosen = status if status in {s.value for s in ReportStatus} else None
-    readable = can(_admin, Cap.REPORTS_READ)  # a viewer sees how many, never what
-    return render(
-        request,
-        state,
-        "reports.html",
-        {
-            "reports": crud.reports(session, crud.ReportFilter(status=chosen)) if readable else [],
-            "counts_only": not readable,
-            "counts": crud.report_counts(session),
-            "status": chosen or "",
-            "statuses": [s.value for s in ReportStatus],
-        },
-        session=data,
-    )
 
 
 @router.get("/reports/{report_id}")
@@ -558,61 +450,6 @@ def attachment_preview(
             "Cache-Control": "no-store",
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },
-    )
-
-
-# --- compliance, policy, audit -----------------------------------------------------------
-
-
-@router.get("/compliance")
-def compliance(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    now: NowDep,
-    data: SessionDataDep,
-    _admin: FleetReader,
-) -> Response:
-    current = crud.current_policy(session, now)
-    return render(
-        request,
-        state,
-        "compliance.html",
-        {
-            "rows": crud.compliance(session),
-            "current": current.version if current else 0,
-            "current_label": crud.label_of(current),
-        },
-        session=data,
-    )
-
-
-@router.get("/audit")
-def audit(
-    request: Request,
-    state: StateDep,
-    session: SessionDep,
-    data: SessionDataDep,
-    admin: AuditReader,
-    action: Annotated[str, Query(max_length=64)] = "",
-    actor: Annotated[str, Query(max_length=128)] = "",
-) -> Response:
-    own_only = not can(admin, Cap.AUDIT_READ)  # a security analyst reads their own actions
-    if own_only:
-        actor = f"admin:{admin.username}"
-    return render(
-        request,
-        state,
-        "audit.html",
-        {
-            "events": crud.audit_events(session, action=action, actor=actor),
-            "actions": sorted(crud.audit_actions(session)),
-            "actors": [f"admin:{a.username}" for a in crud.admins(session)] + ["cli"],
-            "action": action,
-            "actor": actor,
-            "own_only": own_only,
-        },
-        session=data,
     )
 
 
