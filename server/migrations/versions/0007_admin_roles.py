@@ -3,7 +3,7 @@ account's sessions in every server process when it grows (logout, password chang
 disable), and the viewer's time zone.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-29 19:30:00
 """
 
