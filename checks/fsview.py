@@ -234,6 +234,10 @@ class FsView:
 
     case_insensitive: bool = False
     trust_listings: bool = False
+    # Set by a caller whose watcher reports every change (entries made, removed, renamed, and
+    # files closed after writing) in every folder a scan read: a file it saw before and no
+    # event named since is as it was, so it need not even be stat'ed again (see `relevant`).
+    events_cover_files: bool = False
     _listings: dict[str, _Listing] = field(default_factory=dict)
     _hashes: dict[str, tuple[tuple[int, int, int], str]] = field(default_factory=dict)
     # (path, parser) -> (signature, value, source bytes); `_parsed_bytes` sums the latter
@@ -242,6 +246,7 @@ class FsView:
     )
     _parsed_bytes: int = 0
     _parsed_paths: set[str] = field(default_factory=set)  # every path `parsed` read
+    _content_paths: set[str] = field(default_factory=set)  # files whose content was matched
     _dirty: set[str] = field(default_factory=set)
     _missing: set[str] = field(default_factory=set)
     # watched folder → the missing paths it was chosen to watch for (see `watch_dirs`)
@@ -326,8 +331,8 @@ class FsView:
 
     def _relevant(self, path: str, is_dir: bool, modified_only: bool) -> bool:
         if modified_only:
-            # Content changes matter only for files we read or hashed.
-            return path in self._parsed_paths or path in self._hashes
+            # Content changes matter only for files we read, hashed or matched.
+            return path in self._parsed_paths or path in self._hashes or path in self._content_paths
         if path in self._missing or path in self._listings or path in self._walked:
             return True
         if os.path.dirname(path) in self._walked:
@@ -491,6 +496,11 @@ class FsView:
                 return _entries(it, path)
         finally:
             os.close(fd)
+
+    def note_content_paths(self, paths: Iterable[str]) -> None:
+        """The files whose content the scan matches (replacing the last scan's set): a file
+        closed after writing is then a relevant event (`relevant`)."""
+        self._content_paths = {os.path.normpath(p) for p in paths}
 
     def stat(self, path: str) -> os.stat_result | None:
         try:

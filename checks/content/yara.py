@@ -252,6 +252,16 @@ class ContentScanner:
         item = self.results.get(path)
         return item is not None and item[:3] == (sig, self._digest, kind)
 
+    def last_hits(self, path: str, kind: str) -> tuple[ContentHit, ...] | None:
+        """What the current rules matched in `path` when it was last matched as `kind`, without
+        looking at the file (None: never matched, other rules, or another kind). Only for a
+        caller that knows the file has not changed since (`FsView.events_cover_files`)."""
+        item = self.results.get(path)
+        if item is not None and item[1] == self._digest and item[2] == kind:
+            self.stats.results_reused += 1
+            return item[3]
+        return None
+
     def cached(self, path: str, sig: Signature, kind: str) -> tuple[ContentHit, ...] | None:
         item = self.results.get(path)
         if item is not None and item[0] == sig and item[1] == self._digest and item[2] == kind:

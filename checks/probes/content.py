@@ -187,12 +187,24 @@ def collect(
         low = exe.replace("\\", "/").casefold()
         if exe and not low.startswith(_SYSTEM_EXE):
             _consider(state, fs, exe, os.path.basename(exe.replace("\\", "/")), "", found)
+    if files:
+        fs.note_content_paths(found.items)
+    # A scan reusing the last one's file facts, with events that would have named any file
+    # changed since, takes the last verdicts of the files it found then without a stat each
+    # (a scan for a new process: its latency is the goal); only the programs are new.
+    unchanged = set(state.from_files) if not files and fs.events_cover_files else set()
     too_large_before = state.scanner.stats.too_large
     spent: dict[str, int] = {}
     deferred: dict[str, int] = {}
     for path, (kind, user) in sorted(found.items.items()):
         if clients.install_root_of(path) is not None:
             continue  # the approved client's own files are judged by the integrity checks
+        if path in unchanged:
+            last = state.scanner.last_hits(path, kind)
+            if last is not None:
+                for hit in last:
+                    ctx.facts.content.append(ContentFact(path, hit.rule, kind, hit.detail, user))
+                continue
         st = fs.stat(path)
         if st is not None and not state.scanner.is_cached(path, signature_of(st), kind):
             if spent.get(user, 0) + st.st_size > state.budget:

@@ -330,6 +330,37 @@ def test_a_candidate_rewritten_in_place_is_matched_again_without_a_walk(tmp_path
     assert "wechat-hook-injector-code" in _ids(again)
 
 
+def test_with_events_covering_files_a_scan_for_a_new_process_stats_no_candidate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 18's latency: with a watcher that reports files closed after writing (the agent's),
+    a scan reusing the last file facts takes the last verdicts without a stat per candidate,
+    and still reports the tool; a rewrite of a candidate is an event that matters."""
+    from checks.fsview import FsView
+
+    root = build(tmp_path / "img", L, File("{downloads}/tools/run.py", FRIDA_SCRIPT))
+    for i in range(50):
+        (root / f"home/alice/Downloads/tools/other{i}.py").write_text("print('hello')\n")
+    scanner = Scanner(Layout.image(root, L), CATALOGUE)
+    scanner.fs.trust_listings = True
+    assert "wechat-hook-injector-code" in _ids(scanner.scan())
+    candidate = str(root / "home/alice/Downloads/tools/run.py")
+    assert scanner.fs.relevant(candidate, False, True)  # its rewrite would be rescanned
+    stats: list[str] = []
+    real_stat = FsView.stat
+
+    def counting(self: FsView, path: str) -> os.stat_result | None:
+        stats.append(path)
+        return real_stat(self, path)
+
+    monkeypatch.setattr(FsView, "stat", counting)
+    scanner.fs.events_cover_files = True
+    again = scanner.scan()
+    assert scanner.reused_file_facts
+    assert "wechat-hook-injector-code" in _ids(again)
+    assert not [p for p in stats if "/Downloads/tools/" in p], stats[:5]
+
+
 def test_a_scan_reusing_the_last_ones_facts_counts_each_blind_spot_once(tmp_path: Path) -> None:
     """A FIFO where a candidate would be is one blind spot, however many scans for new
     processes (which reuse the file facts) follow: the list must not grow with each."""
