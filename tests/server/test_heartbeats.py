@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 
 from server import crud
 from server.db import session_scope
@@ -52,6 +53,14 @@ def test_concurrent_heartbeats_are_each_authenticated_and_recorded(
             codes = await asyncio.gather(*(job for _, job in jobs))
             return [(device_id, code) for (device_id, _), code in zip(jobs, codes, strict=True)]
 
+    def last_seen(device_id: str) -> object:
+        with harness.engine.connect() as conn:
+            return conn.execute(
+                text("SELECT last_seen_at FROM devices WHERE id = :id"), {"id": device_id}
+            ).scalar()
+
+    # Enrolment counts as contact (a device that never beat is "offline since enrolment").
+    enrolled_seen = last_seen(revoked.device_id)
     results = asyncio.run(storm())
     assert {code for device_id, code in results if device_id != revoked.device_id} == {200}
     assert {code for device_id, code in results if device_id == revoked.device_id} == {401}
@@ -66,4 +75,4 @@ def test_concurrent_heartbeats_are_each_authenticated_and_recorded(
         # The highest version any of its heartbeats carried, whatever order they landed in.
         assert rows[device.device_id][0] == 9
         assert rows[device.device_id][1] is not None
-    assert rows[revoked.device_id][1] is None
+    assert rows[revoked.device_id][1] == enrolled_seen  # refused heartbeats record nothing

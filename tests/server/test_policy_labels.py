@@ -23,13 +23,28 @@ def test_the_policy_page_shows_each_policy_by_the_label_the_tray_shows(harness: 
     harness.login()
     text_version = POLICY["text"]["version"]  # type: ignore[index]
     csrf = csrf_of(harness.client.get("/policy").text)
+    # The form's last step: the reviewed document, confirmed against the version it saw.
     first = harness.client.post(
-        "/policy", data={"document": json.dumps(POLICY), "csrf_token": csrf}
+        "/policy",
+        data={
+            "document": json.dumps(POLICY),
+            "csrf_token": csrf,
+            "confirm": "1",
+            "base_version": "0",
+        },
     )
     assert f"Published {policy_label(1, text_version)}." in html.unescape(first.text)
     csrf = csrf_of(first.text)
     second = {**POLICY, "text": {**POLICY["text"], "version": "2026-12"}}  # type: ignore[dict-item]
-    harness.client.post("/policy", data={"document": json.dumps(second), "csrf_token": csrf})
+    harness.client.post(
+        "/policy",
+        data={
+            "document": json.dumps(second),
+            "csrf_token": csrf,
+            "confirm": "1",
+            "base_version": "1",
+        },
+    )
     page = html.unescape(harness.client.get("/policy").text)
     assert f'<p id="current-version">{policy_label(2, "2026-12")} · ' in page
     assert policy_label(2, "2026-12") == "v2 · 2026-12"
