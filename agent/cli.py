@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from agent.lean import skip_unused_imports
 
         skip_unused_imports()  # before the agent's libraries are imported
-        from checks.content.yara import use_worker
+        from checks.content.worker import use_worker
 
         use_worker()  # YARA matching in a worker process: the idle agent holds none of it
         from agent.api import AgentError

@@ -212,7 +212,7 @@ _FLOOR_STEPS: tuple[tuple[str, str], ...] = (
     # (checks/content/worker.py), which is gone after an idle minute.
     (
         "built-in catalogue (YARA in the worker)",
-        "from checks.content.yara import use_worker; use_worker()\n"
+        "from checks.content.worker import use_worker; use_worker()\n"
         "from checks.catalogue import load_builtin; load_builtin()",
     ),
 )

@@ -37,6 +37,7 @@ from checks.content.yara import (
     MatchFailed,
     TooLarge,
     sources_digest,
+    use_matcher,
 )
 
 # A worker with no request for this long exits (the idle agent then holds none of it).
@@ -319,3 +320,13 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
+
+
+def use_worker() -> bool:
+    """Match in a worker process from now on (the long-running agent), where an open file can
+    be handed to another process (Linux: SCM_RIGHTS). Elsewhere (Windows, macOS, a frozen
+    build without `-m`) matching stays in-process. Returns whether the worker is used."""
+    if sys.platform != "linux" or getattr(sys, "frozen", False):
+        return False
+    use_matcher(WorkerMatcher())
+    return True

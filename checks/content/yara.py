@@ -196,24 +196,17 @@ _matcher: Matcher | None = None
 
 
 def matcher() -> Matcher:
-    """This process's matcher: in-process unless `use_worker()` chose the worker."""
+    """This process's matcher: in-process unless `use_matcher` chose another (the worker)."""
     global _matcher
     if _matcher is None:
         _matcher = InProcessMatcher()
     return _matcher
 
 
-def use_worker() -> bool:
-    """Match in a worker process from now on (the long-running agent), where an open file can
-    be handed to another process (Linux: SCM_RIGHTS). Elsewhere (Windows, macOS, a frozen
-    build without `-m`) matching stays in-process. Returns whether the worker is used."""
+def use_matcher(chosen: Matcher) -> None:
+    """Match with `chosen` from now on (`checks.content.worker.use_worker` picks the worker)."""
     global _matcher
-    if sys.platform != "linux" or getattr(sys, "frozen", False):
-        return False
-    from checks.content.worker import WorkerMatcher
-
-    _matcher = WorkerMatcher()
-    return True
+    _matcher = chosen
 
 
 @dataclass(slots=True)
