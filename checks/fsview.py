@@ -25,6 +25,7 @@ import hashlib
 import os
 import stat as stat_mod
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -195,6 +196,18 @@ class _Listing:
     ino: int
     entries: list[Entry]
     dev: int = 0
+
+
+# A folder's mtime comes from the kernel's coarse clock (a tick of 1-10 ms): an entry added in
+# the same tick as the one a listing saw leaves the mtime unchanged. A listing read that soon
+# after its folder changed ("racily clean", as git calls it) is not trusted to stay whole.
+_RACY_NS = 50_000_000
+
+
+def _settled_mtime(st: os.stat_result) -> int:
+    """The folder's mtime to remember, or -1 (never equal: read again, and `stale` next time)
+    when it changed too recently for a listing to be known whole."""
+    return -1 if time.time_ns() - st.st_mtime_ns < _RACY_NS else st.st_mtime_ns
 
 
 @dataclass(slots=True)
@@ -486,7 +499,7 @@ class FsView:
             return []
         entries.sort()  # by name: names in a folder are unique, so paths never decide
         self.stats.dirs_listed += 1
-        self._listings[path] = _Listing(st.st_mtime_ns, st.st_ino, entries, st.st_dev)
+        self._listings[path] = _Listing(_settled_mtime(st), st.st_ino, entries, st.st_dev)
         return entries
 
     def _list_nofollow(self, path: str) -> list[Entry]:
@@ -929,7 +942,9 @@ class FsView:
                 n for n in subdirs if n.casefold() not in _PRUNE_LAST or not pruned(prefix + n)
             )
         value = derive(folder, items)
-        return _Walked(st.st_mtime_ns, st.st_ino, st.st_dev, len(items), tuple(subdirs), key, value)
+        return _Walked(
+            _settled_mtime(st), st.st_ino, st.st_dev, len(items), tuple(subdirs), key, value
+        )
 
     @staticmethod
     def entry_of(folder: str, item: os.DirEntry[str]) -> Entry:
