@@ -4,6 +4,7 @@ is a decision that status keeps warning about (issue 11). Real agent, real serve
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def test_one_label_in_status_tray_and_dashboard(server: RealServer, agent: Agent
         assert label == "v1 · 2026-12"
         assert client.status()["policy_label"] == label
         client.acknowledge_policy("2026-12")
-    assert f"policy: {label}" in agent.cli("status", "--lang", "en").stdout
+    status_lines = agent.cli("status", "--lang", "en").stdout.splitlines()
+    assert any(re.fullmatch(rf"Policy:\s+{re.escape(label)}", line) for line in status_lines)
     eventually(lambda: len(server.rows(PolicyAck)) == 1, 20, "the ack on the server", agent)
     assert dashboard_labels(server) == (label, [label])
 

@@ -54,13 +54,24 @@ POLICY = {
 
 
 def status(compliant: bool = True, **extra: Any) -> dict[str, Any]:
+    # Shaped as protocol.ipc.StatusAnswer, which the tray's client checks over a real socket.
     base: dict[str, Any] = {
         "agent_version": "0.1.0",
         "mode": "user",
+        "pid": 4242,
+        "started_at": 1795000000.0,
         "compliant": compliant,
         "open_findings": 0 if compliant else 1,
         "by_severity": {} if compliant else {"critical": 1},
-        "last_scan": {"started_at": 1795000000.0, "duration_s": 0.2, "trigger": "periodic"},
+        "last_scan": {
+            "started_at": 1795000000.0,
+            "duration_s": 0.2,
+            "trigger": "periodic",
+            "findings": 0 if compliant else 1,
+            "new": 0,
+            "resolved": 0,
+            "blind_spots": 0,
+        },
         "blind_spots": [],
         "managed_keys": [],
         "event_seq": 0,
@@ -74,7 +85,13 @@ class FakeAgent:
         self.lock = threading.Condition()
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.responses: dict[str, Any] = {
-            "hello": {"agent_version": "0.1.0", "protocol": 1, "uid": 1000, "ops": []},
+            "hello": {
+                "agent_version": "0.1.0",
+                "protocol": 1,
+                "uid": 1000,
+                "admin": False,
+                "ops": [],
+            },
             "status": status(),
             "findings": [],
             "scan_now": {"findings": 0},
