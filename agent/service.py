@@ -333,20 +333,22 @@ class AgentService:
                 log.warning("cannot list processes: %s", exc)
                 continue
             new = pids - self._known_pids
-            gone = self._known_pids - pids
             self._known_pids = pids
             if self.exec_events is not None and not self._exec_lost.is_set():
                 new = set()  # each was looked at when it called execve
             self._exec_lost.clear()
             # Inspect only the new PIDs, and rescan only for a process some rule is about, or
-            # when a process that is evidence of an open finding has exited.
+            # when a process that is evidence of an open finding has exited — also one that
+            # came and went between two polls (exec events found it; no poll ever listed it).
+            with self._cond:
+                finding_pids = set(self._finding_pids)
             if (
                 any(
                     self.interest.matters(fact)
                     for fact in map(inspect_pid, new)
                     if fact is not None
                 )
-                or gone & self._finding_pids
+                or finding_pids - pids
             ):
                 self.request_scan("process")
             gap = sleep_gap()
