@@ -9,6 +9,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -141,16 +142,37 @@ def test_root_without_platform_is_exit_2(tmp_path: Path) -> None:
     assert "--platform" in run.stderr
 
 
+def _settle() -> None:
+    """Wait out the window in which a just-changed folder's listing is not trusted whole."""
+    time.sleep(0.06)
+
+
 def test_warm_listing_reuses_unchanged_folders_and_sees_changes(tmp_path: Path) -> None:
     fs = FsView()
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "x.txt").write_text("1")
+    _settle()
     assert [e.name for e in fs.listdir(str(tmp_path / "a"))] == ["x.txt"]
     fs.begin_scan()
     fs.listdir(str(tmp_path / "a"))
     assert fs.stats.dirs_reused == 1 and fs.stats.dirs_listed == 0
     (tmp_path / "a" / "y.txt").write_text("2")
     assert [e.name for e in fs.listdir(str(tmp_path / "a"))] == ["x.txt", "y.txt"]
+
+
+def test_an_entry_added_in_the_same_clock_tick_as_the_listing_is_seen(tmp_path: Path) -> None:
+    """A folder's mtime moves in coarse ticks: an entry added in the tick the listing was read
+    leaves it unchanged. A listing read that soon after its folder changed is not trusted:
+    the next look reads it again (a new home populated while the scan read it, issue 14)."""
+    fs = FsView()
+    folder = tmp_path / "home"
+    folder.mkdir()
+    (folder / "a").write_text("1")
+    assert [e.name for e in fs.listdir(str(folder))] == ["a"]
+    before = os.stat(folder).st_mtime_ns
+    (folder / "b").write_text("2")
+    os.utime(folder, ns=(before, before))  # the same tick: the mtime did not move
+    assert [e.name for e in fs.listdir(str(folder))] == ["a", "b"]
 
 
 def test_hash_cache_rehashes_only_changed_files(tmp_path: Path) -> None:
@@ -180,6 +202,7 @@ def test_folders_created_between_a_lookup_and_its_watch_are_rescanned(tmp_path: 
     home = tmp_path / "home"
     (home / "proj").mkdir(parents=True)
     wanted = home / "proj" / ".venv" / "lib" / "site-packages"
+    _settle()
     fs = FsView()
     assert list(fs.glob(str(home), "*/.venv/lib/site-packages")) == []  # not there yet
     wanted.mkdir(parents=True)  # ...created while the scan goes on
@@ -197,6 +220,7 @@ def test_a_rescan_settles_even_with_a_file_in_the_way(tmp_path: Path) -> None:
     assert list(fs.glob(str(home), "*/.venv/lib/site-packages")) == []
     (home / "proj" / ".venv").write_text("not a folder")
     fs.stale(fs.watch_dirs())  # the folder changed: one rescan is due
+    _settle()
     fs.begin_scan()
     assert list(fs.glob(str(home), "*/.venv/lib/site-packages")) == []
     assert fs.stale(fs.watch_dirs()) == []
