@@ -7,8 +7,11 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from datetime import date
 from pathlib import Path
 
+from agent import password_age as pa
+from gui.password_dialog import status_words
 from tests.gui.fake_agent import FINDING, status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +77,28 @@ def test_one_and_two_findings_read_as_english(qtbot, make_tray, agent) -> None:
     qtbot.waitUntil(lambda: "2 findings to fix" in tray.icon.toolTip(), timeout=3000)
     assert "(s)" not in tray.icon.toolTip()
     assert "(s)" not in w.summary.text()
+
+
+def _account(state: str, days_left: int) -> pa.AccountStatus:
+    return pa.AccountStatus(
+        account_type="enterprise",
+        state=state,
+        last_changed=date(2026, 9, 1),
+        due_on=date(2026, 11, 30),
+        days_since=89,
+        days_left=days_left,
+        deferrals=0,
+        deferrals_left=3,
+        no_expiry=False,
+        modified=False,
+    )
+
+
+def test_password_days_read_as_english_and_chinese(qtbot, make_tray) -> None:
+    tray = make_tray(start=False)
+    assert status_words(_account("due-soon", 1), None) == "due on 2026-11-30 (in 1 day)"
+    assert status_words(_account("due-soon", 3), None) == "due on 2026-11-30 (in 3 days)"
+    assert status_words(_account("overdue", -1), None) == "overdue since 2026-11-30 (1 day)"
+    tray.lang.install("zh_CN")
+    assert status_words(_account("due-soon", 1), None) == "将于 2026-11-30 到期（还有 1 天）"
+    assert status_words(_account("overdue", -2), None) == "已于 2026-11-30 到期（逾期 2 天）"
