@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from agent import password_age as pa
 from agent.api import AgentAPI, AgentError
-from gui import icons, labels
+from gui import desktop_notify, icons, labels
 from gui.blocked import BlockedWindow, block_key
 from gui.bridge import AgentBridge, EventPump
 from gui.i18n import Languages, system_language
@@ -615,6 +615,10 @@ class Tray(QObject):
             w = self.open_status()
             w.set_notice(
                 self._no_host_notice(self.tr("%1: %2").replace("%1", title).replace("%2", message))
+            )
+            # No icon to carry a balloon: the desktop's own notifications, where there are.
+            desktop_notify.notify(
+                title, message, "dialog-information" if look == "compliant" else "dialog-warning"
             )
 
     def _on_message_clicked(self) -> None:

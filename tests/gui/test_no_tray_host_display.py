@@ -1,7 +1,8 @@
 """The real tray (`wxguard-tray`, QT_QPA_PLATFORM=xcb) on a real X display (Xvfb) with a D-Bus
 session but no tray host of either kind (no XEmbed tray, no StatusNotifierWatcher), as on
 stock GNOME: it does not run invisibly. It says so and maps its status window, the way in,
-which tells the employee why and where to reopen it, in their language; the window is
+which tells the employee why and where to reopen it, in their language, and its news also
+reaches the desktop's notification server (GNOME has one even without a tray); the window is
 screenshotted to artifacts/tray-no-host-<language>.png."""
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ import pytest
 
 from bench.tray import sni_display
 from tests.gui.fake_agent import FINDING, FakeAgent, status
+from tests.gui.sni import NotificationServer
 from tests.gui.wire import WireServer
 
 EXPECTED = {"en": "wxguard — status", "zh_CN": "wxguard — 状态"}
+NEWS = {
+    "en": ("New finding: Critical", FINDING["title_i18n"]["en"]),  # type: ignore[index]
+    "zh_CN": ("新的检查发现：严重", FINDING["title_i18n"]["zh"]),  # type: ignore[index]
+}
 
 
 def mapped_windows(env: dict[str, str]) -> str:
@@ -42,6 +48,7 @@ def test_no_tray_host_on_a_real_display_opens_the_window(
     tray = Path(sys.executable).with_name("wxguard-tray")
     try:
         with sni_display(host=False) as env:
+            notes = NotificationServer(env["DBUS_SESSION_BUS_ADDRESS"])
             proc = subprocess.Popen(
                 [
                     str(tray),
@@ -80,9 +87,14 @@ def test_no_tray_host_on_a_real_display_opens_the_window(
                 )
                 assert proc.poll() is None  # still running, with its window
                 assert ("findings", ()) in agent.calls
+                deadline = time.monotonic() + 20
+                while not notes.shown and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                assert notes.shown == [NEWS[language]]
             finally:
                 proc.terminate()
                 _out, err = proc.communicate(timeout=20)
+                notes.close()
     finally:
         server.close()
     assert "Traceback" not in err, err[-3000:]
