@@ -1,5 +1,5 @@
 # The targets CI and developers run. `make test` is what .ci/run calls.
-.PHONY: setup run test lint types unit unit-fast bench check clean
+.PHONY: setup run test lint types unit unit-fast bench check clean screenshots
 
 setup:
 	scripts/setup.sh
@@ -34,3 +34,8 @@ check: setup
 
 clean:
 	rm -rf .venv artifacts .pytest_cache .mypy_cache .ruff_cache *.egg-info
+
+# Every tray window (Xvfb + a StatusNotifierItem host + the real tray) and every main dashboard
+# page (a seeded real server in headless Chromium), in Chinese and English, for review (#16).
+screenshots: setup
+	.venv/bin/python scripts/screenshots.py

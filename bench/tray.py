@@ -2,7 +2,8 @@
 and the tray's resident memory (goal < 120 MB), against a real agent in user mode.
 
 Also home of `virtual_display()`: Xvfb plus the `trayer` system tray on a free display, used by
-the GUI tests that need a real tray host.
+the GUI tests that need a real tray host, and of `sni_display()`: the same with a
+StatusNotifierItem host over D-Bus (or no tray host at all).
 """
 
 from __future__ import annotations
@@ -97,6 +98,100 @@ def virtual_display(width: int = 1280, height: int = 800) -> Iterator[str]:
         if trayer is not None:
             _stop(trayer)
         _stop(xvfb)
+
+
+def _xvfb(width: int, height: int) -> tuple[subprocess.Popen[bytes], str]:
+    """Xvfb on a display number it picks itself (`-displayfd`: no race with other Xvfbs)."""
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write),
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "-nolisten",
+            "tcp",
+        ],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()
+    if not number:
+        _stop(xvfb)
+        raise RuntimeError("Xvfb did not start")
+    return xvfb, f":{number}"
+
+
+@contextlib.contextmanager
+def sni_display(
+    width: int = 1280, height: int = 800, host: bool = True
+) -> Iterator[dict[str, str]]:
+    """Xvfb, a private D-Bus session bus and a StatusNotifierItem tray host, as KDE, deepin,
+    UKUI and GNOME's AppIndicator extension host tray icons: `status-notifier-watcher`
+    (Debian haskell-status-notifier-item-utils) and `gtk-sni-tray-standalone`
+    (haskell-gtk-sni-tray-utils), a bar along the top. With `host=False`: the display and the
+    bus only, a desktop with no tray at all (stock GNOME). Yields the environment variables
+    (DISPLAY, DBUS_SESSION_BUS_ADDRESS) for the programs run on it.
+    Spec: https://www.freedesktop.org/wiki/Specifications/StatusNotifierItem/"""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        xvfb, display = _xvfb(width, height)
+        procs.append(xvfb)
+        bus = subprocess.Popen(
+            ["dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(bus)
+        assert bus.stdout is not None
+        address = bus.stdout.readline().decode().strip()
+        if not address:
+            raise RuntimeError("dbus-daemon did not start")
+        env = {"DISPLAY": display, "DBUS_SESSION_BUS_ADDRESS": address}
+        if host:
+            full = dict(os.environ, **env)
+            for argv in (
+                ["status-notifier-watcher"],
+                ["gtk-sni-tray-standalone", "--top", "--end", "--size", "28"],
+            ):
+                procs.append(
+                    subprocess.Popen(
+                        argv, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                    )
+                )
+                time.sleep(0.5)
+                if procs[-1].poll() is not None:
+                    raise RuntimeError(f"{argv[0]} did not start")
+            _wait(lambda: _host_registered(full), 15, "the StatusNotifierItem host")
+        yield env
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+def _host_registered(env: dict[str, str]) -> bool:
+    answer = subprocess.run(
+        [
+            "dbus-send",
+            "--session",
+            "--print-reply",
+            "--dest=org.kde.StatusNotifierWatcher",
+            "/StatusNotifierWatcher",
+            "org.freedesktop.DBus.Properties.Get",
+            "string:org.kde.StatusNotifierWatcher",
+            "string:IsStatusNotifierHostRegistered",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    return "boolean true" in answer.stdout
 
 
 @contextlib.contextmanager

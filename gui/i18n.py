@@ -1,7 +1,10 @@
 """Which language the tray speaks: the OS locale unless the employee chose one; Qt translators.
 
 English is the source language of every string; Chinese comes from
-`gui/translations/wxguard_zh_CN.qm` (built from the `.ts` with pyside6-lrelease).
+`gui/translations/wxguard_zh_CN.qm` (built from the `.ts` with pyside6-lrelease). English has a
+small file too, `wxguard_en.qm`, with only the plural forms of the `%n` strings ("1 finding",
+"2 findings", not "1 finding(s)"): Qt takes plurals from a translation even in the source
+language (https://doc.qt.io/qt-6/i18n-plural-rules.html; made with `pyside6-lupdate -pluralonly`).
 """
 
 from __future__ import annotations
@@ -39,11 +42,11 @@ class Languages:
             QCoreApplication.removeTranslator(self._translator)
             self._translator = None
         self.current = language if language in LANGUAGES else "en"
-        if self.current == "en":
-            return True
         translator = QTranslator()
         if not translator.load(str(TRANSLATIONS / f"wxguard_{self.current}.qm")):
-            self.current = "en"
+            if self.current == "en":
+                return True  # the source strings, with "(s)" plurals
+            self.install("en")
             return False
         QCoreApplication.installTranslator(translator)
         self._translator = translator

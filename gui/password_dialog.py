@@ -44,17 +44,13 @@ def status_words(status: pa.AccountStatus | None, error: AgentError | None) -> s
     days_left = status.days_left or 0
     due = status.due_on.isoformat() if status.due_on else ""
     if status.state == "overdue":
-        return (
-            QCoreApplication.translate("PasswordStatus", "overdue since %1 (%2 days)")
-            .replace("%1", due)
-            .replace("%2", str(-days_left))
-        )
+        return QCoreApplication.translate(
+            "PasswordStatus", "overdue since %1 (%n day(s))", "", -days_left
+        ).replace("%1", due)
     if status.state == "due-soon":
-        return (
-            QCoreApplication.translate("PasswordStatus", "due on %1 (in %2 days)")
-            .replace("%1", due)
-            .replace("%2", str(days_left))
-        )
+        return QCoreApplication.translate(
+            "PasswordStatus", "due on %1 (in %n day(s))", "", days_left
+        ).replace("%1", due)
     return QCoreApplication.translate(
         "PasswordStatus", "up to date; next change due on %1"
     ).replace("%1", due)

@@ -130,6 +130,12 @@ class StatusWindow(QWidget):
                 + "\n"
                 + self.tr("wxguard keeps trying to reach the agent in the background.")
             )
+        elif findings and len(self._actions) > 1:
+            # Findings and more (password, policy, keyring): count them all; "What to do"
+            # at the top of the list names each one.
+            self.summary.setText(
+                self.tr("%n thing(s) need your attention.", "", len(self._actions))
+            )
         elif findings:
             self.summary.setText(self.tr("%n finding(s) need your attention.", "", len(findings)))
         elif doubts:
@@ -207,6 +213,10 @@ class StatusWindow(QWidget):
         order = [s for s in labels.SEVERITIES if s in groups] + sorted(
             s for s in groups if s not in labels.SEVERITIES
         )
+        if findings and len(self._actions) > 1:
+            todo = QTreeWidgetItem([f"{self.tr('What to do')} ({len(self._actions)})", ""])
+            todo.setData(0, Qt.ItemDataRole.UserRole, _ACTIONS)
+            self.tree.addTopLevelItem(todo)
         for sev in order:
             top = QTreeWidgetItem([f"{labels.severity(sev)} ({len(groups[sev])})", ""])
             top.setData(0, Qt.ItemDataRole.UserRole, None)
@@ -222,7 +232,8 @@ class StatusWindow(QWidget):
         elif not findings:
             self.detail.setPlainText(self.tr("Nothing to fix."))
         else:
-            first = self.tree.topLevelItem(0)
+            # The first finding, under "What to do" when that row is there.
+            first = self.tree.topLevelItem(1 if len(self._actions) > 1 else 0)
             selected = first.child(0) if first is not None else None
             if selected is not None:
                 self.tree.setCurrentItem(selected)
@@ -242,6 +253,9 @@ class StatusWindow(QWidget):
 
     def _show_detail(self, item: QTreeWidgetItem | None, _previous: Any = None) -> None:
         f = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        if f == _ACTIONS:
+            self._show_actions()
+            return
         if not isinstance(f, dict):
             return
         title = self.lang.pick(f.get("title_i18n"), str(f.get("title", "")))
@@ -269,6 +283,9 @@ class StatusWindow(QWidget):
             + "</p>"
         )
         self.detail.setHtml("".join(html))
+
+
+_ACTIONS = "open-actions"  # the tree row that lists every open action
 
 
 def _esc(text: str) -> str:

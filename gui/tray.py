@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 from agent import password_age as pa
 from agent.api import AgentAPI, AgentError
-from gui import icons, labels
+from gui import desktop_notify, icons, labels
 from gui.blocked import BlockedWindow, block_key
 from gui.bridge import AgentBridge, EventPump
 from gui.i18n import Languages, system_language
@@ -135,12 +135,16 @@ class Tray(QObject):
         self.passwords.reload()
         self.no_host = True
         w = self.open_status()
-        w.set_notice(
-            self.tr(
-                "This desktop shows no tray icons, so wxguard opens this window instead. "
-                "Its news appears here; reopen it from your applications menu (wxguard)."
-            )
+        w.set_notice(self._no_host_notice())
+
+    def _no_host_notice(self, news: str = "") -> str:
+        """Why this window opened by itself, and the latest news below it: the news never
+        hides the explanation."""
+        why = self.tr(
+            "This desktop shows no tray icons, so wxguard opens this window instead. "
+            "Its news appears here; reopen it from your applications menu (wxguard)."
         )
+        return f"{why}\n\n{news}" if news else why
 
     def show_icon_when_host_appears(self) -> bool:
         """Show the icon once a tray host exists; True when shown."""
@@ -609,7 +613,13 @@ class Tray(QObject):
             self.icon.showMessage(title, message, icons.icon(look), 10_000)
         elif self.no_host:
             w = self.open_status()
-            w.set_notice(f"{title}: {message}")
+            w.set_notice(
+                self._no_host_notice(self.tr("%1: %2").replace("%1", title).replace("%2", message))
+            )
+            # No icon to carry a balloon: the desktop's own notifications, where there are.
+            desktop_notify.notify(
+                title, message, "dialog-information" if look == "compliant" else "dialog-warning"
+            )
 
     def _on_message_clicked(self) -> None:
         opener: dict[str, Callable[[], Any]] = {

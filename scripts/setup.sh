@@ -4,12 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use for real parts: a tray host on a virtual display, a Secret
+# Debian packages the tests use for real parts: tray hosts on a virtual display (XEmbed: trayer;
+# StatusNotifierItem over D-Bus, as KDE, deepin, UKUI and GNOME's AppIndicator extension: a
+# standalone watcher and tray from haskell-status-notifier-item-utils and
+# haskell-gtk-sni-tray-utils), a Secret
 # Service keyring, PostgreSQL, Chromium, a C compiler for the LD_PRELOAD injection test,
 # Debian's Python (the .deb's own environment) and systemd-analyze for the unit file.
 # squashfs-tools (mksquashfs) and hivex (hivexregedit) build AppImage and registry fixtures.
 DEBS=(
-  xvfb xauth trayer x11-utils imagemagick libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
+  xvfb xauth trayer haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils
+  x11-utils imagemagick libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
   libxkbcommon-x11-0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-render-util0 libxcb-image0
   libegl1 libgl1 libfontconfig1 libdbus-1-3 dbus dbus-x11 fonts-noto-cjk
   gnome-keyring libsecret-tools

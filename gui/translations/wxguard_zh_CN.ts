@@ -556,15 +556,19 @@
         <source>no expiry (no reminders)</source>
         <translation>不过期（不提醒）</translation>
     </message>
-    <message>
+    <message numerus="yes">
         <location filename="../password_dialog.py" line="48"/>
-        <source>overdue since %1 (%2 days)</source>
-        <translation>已于 %1 到期（逾期 %2 天）</translation>
+        <source>overdue since %1 (%n day(s))</source>
+        <translation>
+            <numerusform>已于 %1 到期（逾期 %n 天）</numerusform>
+        </translation>
     </message>
-    <message>
+    <message numerus="yes">
         <location filename="../password_dialog.py" line="54"/>
-        <source>due on %1 (in %2 days)</source>
-        <translation>将于 %1 到期（还有 %2 天）</translation>
+        <source>due on %1 (in %n day(s))</source>
+        <translation>
+            <numerusform>将于 %1 到期（还有 %n 天）</numerusform>
+        </translation>
     </message>
     <message>
         <location filename="../password_dialog.py" line="58"/>

@@ -53,6 +53,20 @@ POLICY = {
 }
 
 
+def scan_summary(findings: int = 0, **extra: Any) -> dict[str, Any]:
+    """One scan, shaped as protocol.ipc.ScanSummaryView (`scan_now`'s answer, `last_scan`)."""
+    return {
+        "started_at": 1795000000.0,
+        "duration_s": 0.2,
+        "trigger": "periodic",
+        "findings": findings,
+        "new": 0,
+        "resolved": 0,
+        "blind_spots": 0,
+        **extra,
+    }
+
+
 def status(compliant: bool = True, **extra: Any) -> dict[str, Any]:
     # Shaped as protocol.ipc.StatusAnswer, which the tray's client checks over a real socket.
     base: dict[str, Any] = {
@@ -63,15 +77,7 @@ def status(compliant: bool = True, **extra: Any) -> dict[str, Any]:
         "compliant": compliant,
         "open_findings": 0 if compliant else 1,
         "by_severity": {} if compliant else {"critical": 1},
-        "last_scan": {
-            "started_at": 1795000000.0,
-            "duration_s": 0.2,
-            "trigger": "periodic",
-            "findings": 0 if compliant else 1,
-            "new": 0,
-            "resolved": 0,
-            "blind_spots": 0,
-        },
+        "last_scan": scan_summary(0 if compliant else 1),
         "blind_spots": [],
         "managed_keys": [],
         "event_seq": 0,
@@ -94,7 +100,7 @@ class FakeAgent:
             },
             "status": status(),
             "findings": [],
-            "scan_now": {"findings": 0},
+            "scan_now": scan_summary(),
             "my_reports": [],
             "policy": copy.deepcopy(POLICY),
             "acknowledge_policy": {"ok": True},

@@ -22,6 +22,18 @@ def test_without_a_host_the_status_window_opens_and_says_why(qtbot, make_tray, a
     assert "shows no tray icons" in w.notice.text()
     # News that would be a balloon lands in the window instead.
     qtbot.waitUntil(lambda: "New finding: Critical" in w.notice.text(), timeout=3000)
+    assert "shows no tray icons" in w.notice.text()  # the news does not hide why
+
+
+def test_without_a_host_news_reads_in_chinese(qtbot, make_tray, agent, settings) -> None:
+    settings.setValue("language", "zh_CN")
+    agent.set("status", status(compliant=False))
+    agent.set("findings", [FINDING])
+    tray = make_tray(start=False)
+    tray.start_without_host()
+    w = tray.windows["status"]
+    qtbot.waitUntil(lambda: "新的检查发现：严重：" in w.notice.text(), timeout=3000)
+    assert "托盘" in w.notice.text() and ": " not in w.notice.text()
 
 
 def test_the_real_tray_opens_its_window_when_no_host_appears(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.gui.conftest import recorded
-from tests.gui.fake_agent import POLICY, status
+from tests.gui.fake_agent import FINDING, POLICY, status
 
 
 def test_overdue_password_and_unconfirmed_policy_are_listed_with_next_steps(
@@ -50,3 +50,25 @@ def test_nothing_to_fix_only_when_nothing_is_open(qtbot, make_tray, agent) -> No
     w = tray.open_status()
     qtbot.waitUntil(lambda: tray.state == "compliant" and bool(tray.policy), timeout=3000)
     assert "Nothing to fix" in w.detail.toPlainText() and tray.open_actions() == []
+
+
+def test_findings_do_not_hide_the_other_open_actions(
+    qtbot, make_tray, agent, secrets, clock
+) -> None:
+    secrets.values.clear()
+    recorded(secrets, (clock() - timedelta(days=120)).date(), accounts=("enterprise",))
+    agent.set("status", status(compliant=False))
+    agent.set("findings", [FINDING])
+    tray = make_tray()
+    w = tray.open_status()
+    qtbot.waitUntil(lambda: w.tree.topLevelItemCount() == 2, timeout=3000)
+    qtbot.waitUntil(lambda: "3 things need your attention." in w.summary.text(), timeout=3000)
+    todo = w.tree.topLevelItem(0)
+    assert todo.text(0) == "What to do (3)"
+    assert "WeChatFerry" in w.detail.toPlainText()  # the first finding is still shown first
+    w.tree.setCurrentItem(todo)
+    text = w.detail.toPlainText()
+    assert "1 finding to fix" in text
+    assert "Enterprise WeChat account" in text and "overdue" in text.lower()
+    assert "Personal WeChat account" in text
+    assert "Next step: Change it in WeChat, then record the change" in text

@@ -37,7 +37,7 @@ def test_findings_make_action_needed_with_count_in_tooltip(qtbot, make_tray, age
     tray = make_tray()
     qtbot.waitUntil(lambda: tray.state == "action", timeout=3000)
     assert "Action needed" in tray.icon.toolTip()
-    assert "1 finding(s) to fix" in tray.icon.toolTip()
+    assert "1 finding to fix" in tray.icon.toolTip()
 
 
 def test_server_unreachable_is_offline(qtbot, make_tray, agent, secrets) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socketserver
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,11 @@ class WireServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         super().__init__(str(path), _Handler)
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+            return  # the tray went away in the middle of a long poll: not an error
+        super().handle_error(request, client_address)
 
     def dispatch(self, op: str, args: dict[str, Any]) -> Any:
         if op == "events":
