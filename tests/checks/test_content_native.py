@@ -14,6 +14,7 @@ programs built here that carry one half of a rule only.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -33,10 +34,13 @@ M, W = Platform.MACOS, Platform.WINDOWS
 MINGW = shutil.which("x86_64-w64-mingw32-gcc")
 CLANG = shutil.which("clang-14") or shutil.which("clang")
 LD64 = shutil.which("ld64.lld-14") or shutil.which("ld64.lld")
-LIPO = shutil.which("llvm-lipo-14") or shutil.which("llvm-lipo") or "/usr/lib/llvm-14/bin/llvm-lipo"
+LIPO = shutil.which("llvm-lipo-14", path="/usr/lib/llvm-14/bin:" + os.environ["PATH"]) or (
+    shutil.which("llvm-lipo", path="/usr/lib/llvm-14/bin:" + os.environ["PATH"])
+)
 needs_mingw = pytest.mark.skipif(MINGW is None, reason="needs gcc-mingw-w64-x86-64-win32")
 needs_clang = pytest.mark.skipif(
-    CLANG is None or LD64 is None, reason="needs clang-14 and lld-14 (ld64.lld)"
+    CLANG is None or LD64 is None or LIPO is None,
+    reason="needs clang-14, lld-14 (ld64.lld) and llvm-14 (llvm-lipo)",
 )
 
 
@@ -111,7 +115,7 @@ exports:
 def _macho(tmp: Path, name: str, source: str, dylib: bool = False) -> bytes:
     """A universal (x86_64 + arm64) macOS program or dylib: each slice compiled by clang for
     macOS 11 and linked by lld's Mach-O linker against the stubs of libSystem and libsqlite3."""
-    assert CLANG is not None and LD64 is not None
+    assert CLANG is not None and LD64 is not None and LIPO is not None
     src = tmp / f"{name}.c"
     src.write_text(source)
     stubs = [tmp / "libSystem.tbd", tmp / "libsqlite3.tbd"]
