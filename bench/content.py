@@ -234,11 +234,34 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--gigabytes", type=float, default=2.0)
     parser.add_argument(
+        "--stages-only",
+        action="store_true",
+        help="only the home of binaries (no 100k-file image) and the per-stage table",
+    )
+    parser.add_argument(
         "--no-stages", dest="stages", action="store_false", help="skip the per-stage table"
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="wxguard-bench-content-", dir="/tmp"))
     try:
+        if args.stages_only:
+            home = work / "home"
+            counts = build_binary_home(home, int(args.gigabytes * 1024 * MiB))
+            print(f"home of {counts['bytes'] / MiB:,.0f} MiB {counts}")
+            programs = {}
+            for dirpath, _, names in os.walk(home):
+                for name in names:
+                    path = os.path.join(dirpath, name)
+                    with open(path, "rb") as fh:
+                        magic = fh.read(4)
+                    if os.path.getsize(path) <= BINARY_LIMIT and magic[:2] in (
+                        b"MZ",
+                        b"\x7fE",
+                        b"\xcf\xfa",
+                    ):
+                        programs[path] = "binary"
+            _stages(home, programs, load_builtin().yara_sources())
+            return
         t0 = time.perf_counter()
         root = build_linux_image(work / "img", args.files)
         counts = build_binary_home(root / "home/binuser", int(args.gigabytes * 1024 * MiB))
