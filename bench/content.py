@@ -300,6 +300,14 @@ def main() -> None:
                 yara.use_matcher(chosen)
             scanner = image_scanner(str(root), Platform.LINUX, catalogue)
             _drop_cache(root)
+            start = ""
+            if isinstance(chosen, WorkerMatcher):  # started, yara-x loaded, rules compiled
+                t0 = time.perf_counter()
+                chosen.names(catalogue.yara_sources())
+                start = (
+                    f" (worker start and rule compile before it: "
+                    f"{time.perf_counter() - t0:.2f} s wall {_worker_cpu(chosen.pid):.2f} s cpu)"
+                )
             before = _worker_cpu(getattr(chosen, "pid", None))  # 0: none running yet
             cold_w, cold_c, cold = _timed(scanner.scan)
             pid = getattr(chosen, "pid", None)
@@ -326,7 +334,7 @@ def main() -> None:
                     f"({nbytes / MiB / max(added_cpu, 1e-6):,.0f} MiB/s of cpu) = "
                     f"{added / cold_read:.2f}x the wall time of read-once from disk "
                     f"({added / max(cat_cold, 1e-6):.2f}x cat), cpu {added_cpu / cold_read:.2f}x "
-                    f"its wall; warm rescan adds {warm_w - base_warm:+.3f} s"
+                    f"its wall; warm rescan adds {warm_w - base_warm:+.3f} s{start}"
                 )
             if isinstance(chosen, WorkerMatcher):
                 chosen.stop()
