@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 # Service keyring, PostgreSQL, Chromium, a C compiler for the LD_PRELOAD injection test,
 # Debian's Python (the .deb's own environment) and systemd-analyze for the unit file.
 # squashfs-tools (mksquashfs) and hivex (hivexregedit) build AppImage and registry fixtures.
+# MinGW-w64, clang, lld and llvm-lipo build real Windows (PE) and macOS (Mach-O) programs for the
+# content rules' tests (tests/checks/test_content_native.py).
 DEBS=(
   xvfb xauth trayer haskell-status-notifier-item-utils haskell-gtk-sni-tray-utils
   x11-utils imagemagick libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
@@ -21,6 +23,7 @@ DEBS=(
   chromium chromium-driver
   osslsigncode squashfs-tools libhivex-bin libwin-hivex-perl
   gcc libc6-dev curl
+  gcc-mingw-w64-x86-64-win32 clang-14 lld-14 llvm-14
   python3.11 python3.11-venv systemd
 )
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then

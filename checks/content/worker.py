@@ -263,7 +263,7 @@ def _drop_root() -> None:
 
 
 def _serve(sock: socket.socket, idle_s: float) -> None:
-    from checks.content.yara import compile_sources, match_bytes, new_scanner, read_bounded
+    from checks.content.yara import compile_sources, match_open_file, new_scanner
 
     scanner = None
     while True:
@@ -286,20 +286,17 @@ def _serve(sock: socket.socket, idle_s: float) -> None:
                     scanner = new_scanner(rules)
                     answer = {"names": sorted({r.identifier for r in rules})}
             elif op == "match" and len(fds) == 1 and scanner is not None:
-                limit = int(request["limit"])
                 try:
-                    data = read_bounded(fds[0], limit)
+                    hits = match_open_file(
+                        scanner, fds[0], str(request["kind"]), int(request["limit"]), mapped=True
+                    )
+                    answer = {"hits": [[h.rule, h.detail] for h in hits]}
+                except TooLarge:
+                    answer = {"too_large": True}
+                except MatchFailed as exc:
+                    answer = {"failed": str(exc)}
                 except OSError as exc:
                     answer = {"failed": f"not read: {exc.strerror or exc}"}
-                else:
-                    if len(data) > limit:
-                        answer = {"too_large": True}
-                    else:
-                        try:
-                            hits = match_bytes(scanner, data, str(request["kind"]))
-                            answer = {"hits": [[h.rule, h.detail] for h in hits]}
-                        except MatchFailed as exc:
-                            answer = {"failed": str(exc)}
             else:
                 answer = {"failed": "the content worker did not understand the request"}
         finally:

@@ -181,3 +181,26 @@ def test_a_nonsense_answer_is_a_blind_spot_and_the_worker_is_killed(
         "content not matched: the content worker's answer makes no sense"
     ]
     assert not psutil.pid_exists(pid)
+
+
+def test_files_only_their_owner_may_read_are_matched_as_well_as_public_ones(
+    tmp_path: Path, worker: WorkerMatcher
+) -> None:
+    """The worker (user nobody) lets yara-x map a file it may open itself through the
+    descriptor's /proc link (no copy); a file only its owner may read (0600 in a 0700 home)
+    it cannot open so, and reads through the descriptor it was handed: both are matched."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    public, private = home / "public.py", home / "private.py"
+    for path, mode in ((public, 0o644), (private, 0o600)):
+        path.write_text(FRIDA_SCRIPT)
+        path.chmod(mode)
+    fs = FsView()
+    scanner = yara.ContentScanner(SOURCES)
+    for path in (public, private):
+        hits = scanner.scan_file(fs, str(path), "script")
+        assert hits is not None and "WeChat_Hook_Injector" in {h.rule for h in hits}, path
+        assert "WeChatWin.dll" in " ".join(h.detail for h in hits)
+    assert not fs.blind_spots
+    if os.getuid() == 0:
+        assert worker.pid is not None and psutil.Process(worker.pid).uids().effective == 65534
