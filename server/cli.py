@@ -485,7 +485,11 @@ def _print_rows(rows: Any, fmt: str) -> None:
         # with no escape sequence in it.
         print(
             one_line(
-                "  ".join(str(v) for k, v in row.items() if k not in {"evidence", "remediation"})
+                "  ".join(
+                    "-" if v is None else str(v)
+                    for k, v in row.items()
+                    if k not in {"evidence", "remediation"}
+                )
             )
         )
 

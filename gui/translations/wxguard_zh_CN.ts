@@ -390,83 +390,83 @@
 <context>
     <name>MyReportsWindow</name>
     <message>
-        <location filename="../report_dialog.py" line="471"/>
+        <location filename="../report_dialog.py" line="555"/>
         <source>My reports</source>
         <translation>我的报告</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="475"/>
+        <location filename="../report_dialog.py" line="559"/>
         <source>Case</source>
         <translation>案件编号</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="475"/>
+        <location filename="../report_dialog.py" line="559"/>
         <source>Summary</source>
         <translation>摘要</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="475"/>
+        <location filename="../report_dialog.py" line="559"/>
         <source>Status</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="475"/>
+        <location filename="../report_dialog.py" line="559"/>
         <source>Filed</source>
         <translation>提交时间</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="480"/>
+        <location filename="../report_dialog.py" line="564"/>
         <source>You have not filed any report from this computer.</source>
         <translation>您尚未从本机提交任何报告。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="484"/>
+        <location filename="../report_dialog.py" line="568"/>
         <source>Refresh</source>
         <translation>刷新</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="498"/>
-        <location filename="../report_dialog.py" line="530"/>
+        <location filename="../report_dialog.py" line="582"/>
+        <location filename="../report_dialog.py" line="614"/>
         <source>(not yet assigned)</source>
         <translation>（尚未分配）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="508"/>
+        <location filename="../report_dialog.py" line="592"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="531"/>
+        <location filename="../report_dialog.py" line="615"/>
         <source>Case %1</source>
         <translation>报告编号 %1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="538"/>
+        <location filename="../report_dialog.py" line="622"/>
         <source>Status: %1</source>
         <translation>状态：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="541"/>
+        <location filename="../report_dialog.py" line="625"/>
         <source>Category: %1</source>
         <translation>类别：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="544"/>
+        <location filename="../report_dialog.py" line="628"/>
         <source>Filed: %1</source>
         <translation>提交时间：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="545"/>
+        <location filename="../report_dialog.py" line="629"/>
         <source>Summary: %1</source>
         <translation>摘要：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="551"/>
+        <location filename="../report_dialog.py" line="635"/>
         <source>Conversation with the security team</source>
         <translation>与安全团队的对话</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="554"/>
+        <location filename="../report_dialog.py" line="638"/>
         <source>No reply yet.</source>
         <translation>尚无回复。</translation>
     </message>
@@ -613,233 +613,303 @@
 <context>
     <name>ReportDialog</name>
     <message>
-        <location filename="../report_dialog.py" line="94"/>
+        <location filename="../report_dialog.py" line="106"/>
         <source>Report a security incident</source>
         <translation>报告安全事件</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="112"/>
+        <location filename="../report_dialog.py" line="124"/>
         <source>Tell the information-security department what happened (policy article 20). Do not include passwords.</source>
         <translation>请告诉信息安全责任部门发生了什么（制度第二十条）。请勿填写密码。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="118"/>
+        <location filename="../report_dialog.py" line="130"/>
         <source>Choose what happened…</source>
         <translation>请选择发生了什么…</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="132"/>
+        <location filename="../report_dialog.py" line="144"/>
         <source>One line, up to %1 characters</source>
         <translation>一行，最多 %1 个字符</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="138"/>
+        <location filename="../report_dialog.py" line="150"/>
         <source>What you saw, when, and what you already did (up to %1 characters)</source>
         <translation>您看到了什么、何时发生、已经采取了哪些措施（最多 %1 个字符）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="148"/>
+        <location filename="../report_dialog.py" line="160"/>
         <source>Account name or WeChat ID (optional)</source>
         <translation>账号名称或微信号（可选）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="154"/>
+        <location filename="../report_dialog.py" line="173"/>
         <source>Attach files…</source>
         <translation>附加文件…</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="156"/>
+        <location filename="../report_dialog.py" line="175"/>
         <source>Attach a screenshot of the screen</source>
         <translation>附加屏幕截图</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="158"/>
+        <location filename="../report_dialog.py" line="177"/>
         <source>Remove selected</source>
         <translation>移除所选</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="167"/>
+        <location filename="../report_dialog.py" line="186"/>
         <source>Review before sending…</source>
         <translation>发送前检查…</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="170"/>
+        <location filename="../report_dialog.py" line="189"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="174"/>
+        <location filename="../report_dialog.py" line="193"/>
         <source>What kind of incident</source>
         <translation>事件类型</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="175"/>
+        <location filename="../report_dialog.py" line="194"/>
         <source>When it happened</source>
         <translation>发生时间</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="176"/>
+        <location filename="../report_dialog.py" line="195"/>
         <source>Summary</source>
         <translation>摘要</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="178"/>
+        <location filename="../report_dialog.py" line="197"/>
         <source>What happened</source>
         <translation>事件经过</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="180"/>
+        <location filename="../report_dialog.py" line="199"/>
         <source>Affected account</source>
         <translation>受影响的账号</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="182"/>
+        <location filename="../report_dialog.py" line="201"/>
         <source>How to contact you</source>
         <translation>联系方式</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="183"/>
+        <location filename="../report_dialog.py" line="203"/>
         <source>Attachments</source>
         <translation>附件</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="199"/>
+        <location filename="../report_dialog.py" line="220"/>
         <source>This is exactly what will be sent to the security team:</source>
         <translation>以下内容将原样发送给安全团队：</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="203"/>
+        <location filename="../report_dialog.py" line="224"/>
         <source>Back</source>
         <translation>返回</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="205"/>
+        <location filename="../report_dialog.py" line="226"/>
         <source>Send report</source>
         <translation>发送报告</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="227"/>
+        <location filename="../report_dialog.py" line="248"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="238"/>
-        <location filename="../report_dialog.py" line="243"/>
+        <location filename="../report_dialog.py" line="259"/>
+        <location filename="../report_dialog.py" line="264"/>
         <source>%1 / %2 characters</source>
         <translation>%1 / %2 个字符</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="249"/>
+        <location filename="../report_dialog.py" line="272"/>
+        <source>Email address</source>
+        <translation>邮箱地址</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="274"/>
+        <source>Phone number</source>
+        <translation>电话号码</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="275"/>
+        <source>Digits, e.g. +86 138 0000 0000 or 8021 (extension)</source>
+        <translation>数字，例如 +86 138 0000 0000 或分机 8021</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="277"/>
+        <source>Enterprise WeChat ID</source>
+        <translation>企业微信账号</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="277"/>
+        <source>Optional</source>
+        <translation>选填</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="297"/>
+        <source>You chose email: give your email address.</source>
+        <translation>选择了邮件联系，请填写邮箱地址。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="299"/>
+        <source>That does not look like an email address (name@example.com).</source>
+        <translation>邮箱地址格式不对，应类似 name@example.com。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="301"/>
+        <source>An email address has at most %1 characters.</source>
+        <translation>邮箱地址最多 %1 个字符。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="304"/>
+        <source>You chose phone: give your phone number.</source>
+        <translation>选择了电话联系，请填写电话号码。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="306"/>
+        <source>A phone number has only digits, spaces and &apos;-&apos;, with an optional leading &apos;+&apos;.</source>
+        <translation>电话号码只能包含数字、空格、“-”，开头可以有“+”。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="308"/>
+        <source>A phone number has %1–%2 digits.</source>
+        <translation>电话号码应有 %1–%2 位数字。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="311"/>
+        <source>A phone number has at most %1 characters.</source>
+        <translation>电话号码最多 %1 个字符。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="315"/>
+        <source>An enterprise WeChat ID has at most %1 characters and no spaces.</source>
+        <translation>企业微信账号最多 %1 个字符，不能有空格。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="318"/>
+        <source>The contact details cannot be sent.</source>
+        <translation>联系方式无法发送，请检查。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="321"/>
         <source>Attach files</source>
         <translation>附加文件</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="261"/>
+        <location filename="../report_dialog.py" line="333"/>
         <source>Cannot read %1: %2</source>
         <translation>无法读取 %1：%2</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="278"/>
+        <location filename="../report_dialog.py" line="350"/>
         <source>The screen could not be captured.</source>
         <translation>无法截取屏幕。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="292"/>
+        <location filename="../report_dialog.py" line="364"/>
         <source>At most %1 attachments can be sent with one report.</source>
         <translation>每份报告最多附加 %1 个文件。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="299"/>
+        <location filename="../report_dialog.py" line="371"/>
         <source>%1 is %2; each attachment must be at most %3.</source>
         <translation>%1 大小为 %2；每个附件不能超过 %3。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="322"/>
+        <location filename="../report_dialog.py" line="394"/>
         <source>Choose what kind of incident this is.</source>
         <translation>请选择事件类型。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="325"/>
+        <location filename="../report_dialog.py" line="397"/>
         <source>Write a one-line summary.</source>
         <translation>请填写一行摘要。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="328"/>
+        <location filename="../report_dialog.py" line="400"/>
         <source>The summary has %1 characters; the limit is %2.</source>
         <translation>摘要有 %1 个字符，上限为 %2。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="334"/>
+        <location filename="../report_dialog.py" line="406"/>
         <source>The description has %1 characters; the limit is %2.</source>
         <translation>事件经过有 %1 个字符，上限为 %2。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="341"/>
+        <location filename="../report_dialog.py" line="413"/>
         <source>The time it happened cannot be in the future.</source>
         <translation>发生时间不能晚于现在。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="374"/>
+        <location filename="../report_dialog.py" line="452"/>
         <source>Category: %1</source>
         <translation>类型：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="375"/>
+        <location filename="../report_dialog.py" line="453"/>
         <source>When: %1</source>
         <translation>时间：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="376"/>
+        <location filename="../report_dialog.py" line="454"/>
         <source>Summary: %1</source>
         <translation>摘要：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="377"/>
+        <location filename="../report_dialog.py" line="455"/>
         <source>Affected account: %1</source>
         <translation>受影响的账号：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="380"/>
+        <location filename="../report_dialog.py" line="458"/>
         <source>Contact: %1</source>
         <translation>联系方式：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="381"/>
+        <location filename="../report_dialog.py" line="464"/>
         <source>Attachments: %1</source>
         <translation>附件：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="383"/>
+        <location filename="../report_dialog.py" line="466"/>
         <source>none</source>
         <translation>无</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="386"/>
+        <location filename="../report_dialog.py" line="469"/>
         <source>What happened:</source>
         <translation>事件经过：</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="387"/>
+        <location filename="../report_dialog.py" line="470"/>
         <source>(no description)</source>
         <translation>（无描述）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="390"/>
+        <location filename="../report_dialog.py" line="473"/>
         <source>Also sent: this computer&apos;s name and your user name, so the team can reach you.</source>
         <translation>同时发送：本机名称和您的用户名，以便安全团队联系您。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="427"/>
+        <location filename="../report_dialog.py" line="511"/>
         <source>Queued. Your report is stored safely on this computer and will be delivered to the security team as soon as the server can be reached. The case number will appear here and in My reports.</source>
         <translation>已排队。您的报告已安全保存在本机，服务器可连接时即会发送给安全团队。案件编号将显示在此处和“我的报告”中。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="440"/>
+        <location filename="../report_dialog.py" line="524"/>
         <source>The report was not sent: %1</source>
         <translation>报告未发送：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="450"/>
+        <location filename="../report_dialog.py" line="534"/>
         <source>Delivered. Case number: %1. Status: %2.</source>
         <translation>已送达。案件编号：%1。状态：%2。</translation>
     </message>

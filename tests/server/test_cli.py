@@ -120,6 +120,8 @@ def test_full_flow_through_a_real_server_process(data_dir: Path, tmp_path: Path)
             "created_at": reports[0]["created_at"],
             "assignee": None,
             "attachments": 0,
+            "contact_method": None,
+            "contact_address": "",
         }
     ]
 
