@@ -269,7 +269,7 @@ class ReportDialog(QDialog):
     def _contact_method_changed(self, _index: int = 0) -> None:
         method = str(self.contact.currentData())
         label, placeholder = {
-            "email": (self.tr("Email address"), "name@example.com"),
+            "email": (self.tr("Email address"), self.tr("e.g. name@example.com")),
             "phone": (
                 self.tr("Phone number"),
                 self.tr("Digits, e.g. +86 138 0000 0000 or 8021 (extension)"),

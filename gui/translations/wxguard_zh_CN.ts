@@ -734,6 +734,11 @@
         <translation>邮箱地址</translation>
     </message>
     <message>
+        <location filename="../report_dialog.py" line="272"/>
+        <source>e.g. name@example.com</source>
+        <translation>例如 name@example.com</translation>
+    </message>
+    <message>
         <location filename="../report_dialog.py" line="274"/>
         <source>Phone number</source>
         <translation>电话号码</translation>

@@ -229,6 +229,9 @@ def test_contact_address_field_follows_the_method_and_is_checked(qtbot, make_tra
     tray = make_tray()
     d = tray.open_report()
     d.show()
+    # The default (enterprise WeChat) asks for nothing: its ID is optional.
+    assert d.contact.currentData() == "wechat" and d.contact_address.isVisible()
+    assert d.contact_address.placeholderText() == "Optional"
     fill(qtbot, d)
     typed = (d.summary.text(), d.description.toPlainText())
     assert d.contact_address.isVisible() and d.contact_address_label.text() == "Email address"
