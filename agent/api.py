@@ -99,6 +99,7 @@ class AgentAPI(Protocol):
         affected_account: str,
         contact: str,
         attachments: list[dict[str, str]],
+        contact_address: str = "",
     ) -> dict[str, Any]: ...
 
     def my_reports(self) -> list[dict[str, Any]]: ...
@@ -181,7 +182,10 @@ class TypedCalls:
         affected_account: str,
         contact: str,
         attachments: list[dict[str, str]],
+        contact_address: str = "",
     ) -> dict[str, Any]:
+        """`contact` is how to contact the reporter (`protocol.contact.ContactMethod`, or ""),
+        `contact_address` the address or number for it."""
         args = {
             "category": category,
             "summary": summary,
@@ -190,6 +194,7 @@ class TypedCalls:
             "affected_account": affected_account,
             "contact": contact,
             "attachments": attachments,
+            "contact_address": contact_address,
         }
         return dict(self.answer("submit_report", args))
 

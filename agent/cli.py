@@ -104,7 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--summary", help="one line (default: the description's first line)")
     report.add_argument("--when", help="when it happened (ISO 8601, e.g. 2026-11-28T09:30)")
     report.add_argument("--account", default="", help="the affected WeChat account")
-    report.add_argument("--contact", default="", help="how the security team may contact you")
+    report.add_argument(
+        "--contact-method",
+        choices=["email", "phone", "wechat", "none"],
+        help="how the security team may contact you (wechat: enterprise WeChat); "
+        "with --contact alone, email or phone is taken from what it looks like",
+    )
+    report.add_argument(
+        "--contact",
+        default="",
+        metavar="ADDRESS",
+        help="your email address, phone number or enterprise WeChat ID",
+    )
     report.add_argument(
         "--attach", action="append", default=[], metavar="FILE", help="attach a file (repeatable)"
     )

@@ -48,6 +48,12 @@ WORDS: dict[str, dict[str, tuple[str, str]]] = {
         "unapproved-software": ("未经许可的软件或插件", "unapproved software or plugin"),
         "other": ("其他", "something else"),
     },
+    "contact": {
+        "email": ("邮件", "by email"),
+        "phone": ("电话", "by phone"),
+        "wechat": ("企业微信", "on enterprise WeChat"),
+        "none": ("无需联系", "no need to contact me"),
+    },
     "severity": {
         "critical": ("严重", "critical"),
         "high": ("高", "high"),

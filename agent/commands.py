@@ -160,6 +160,7 @@ def _attachment_too_large(name: str, limit: int) -> AgentError:
 def _report(client: AgentClient, args: argparse.Namespace, lang: Lang) -> int:
     from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
 
+    method, address = _contact(args.contact_method, args.contact)
     if len(args.attach) > MAX_ATTACHMENTS:
         raise AgentError(
             "invalid",
@@ -180,18 +181,55 @@ def _report(client: AgentClient, args: argparse.Namespace, lang: Lang) -> int:
         )
     summary = args.summary or args.description.strip().splitlines()[0][:200]
     receipt = client.submit_report(
-        args.category, summary, args.description, args.when, args.account, args.contact, attachments
+        args.category,
+        summary,
+        args.description,
+        args.when,
+        args.account,
+        method,
+        attachments,
+        address,
     )
-    _emit(
-        args,
-        receipt,
-        lambda: (
-            "已加入发送队列（报告编号待服务器分配）。"
-            if lang is Lang.ZH
-            else "Queued: the server assigns the case number on delivery."
-        ),
+    zh = lang is Lang.ZH
+    queued = (
+        "已加入发送队列（报告编号待服务器分配）。"
+        if zh
+        else "Queued: the server assigns the case number on delivery."
     )
+    if method:
+        how = word("contact", method, zh)
+        if address:
+            how += f"（{one_line(address)}）" if zh else f" ({one_line(address)})"
+        queued += ("\n联系方式：" if zh else "\nContact: ") + how
+    # Scripts also read how the reporter is to be contacted, as it was queued.
+    shown = {**receipt, "contact_method": method or None, "contact_address": address}
+    _emit(args, shown, lambda: queued)
     return EXIT_OK
+
+
+def _contact(method: str | None, address: str) -> tuple[str, str]:
+    """`--contact-method` and `--contact` as the agent takes them, checked here so the person
+    hears what to fix before anything is read or sent. `--contact` alone: an address with "@"
+    is an email address, one that is a phone number is a phone number."""
+    from protocol.contact import ContactMethod, contact_problem, explain_contact
+
+    address = address.strip()
+    if method is None and address:
+        guesses = (ContactMethod.EMAIL, ContactMethod.PHONE)
+        method = next((m.value for m in guesses if contact_problem(m, address) is None), None)
+        if method is None:
+            raise AgentError(
+                "invalid",
+                f"无法判断“{one_line(address)}”是邮箱还是电话号码：请加上 --contact-method "
+                "email、phone 或 wechat。",
+                f"Cannot tell whether '{one_line(address)}' is an email address or a phone "
+                "number: add --contact-method email, phone or wechat.",
+            )
+    problem = explain_contact(method, address)
+    if problem is not None:
+        zh, en = problem
+        raise AgentError("invalid", f"--contact：{zh}", f"--contact: {en}")
+    return method or "", address
 
 
 def _reports_text(items: list[dict[str, Any]], lang: Lang) -> str:

@@ -29,6 +29,7 @@ from agent.sync import Sync
 from checks.catalogue import Catalogue
 from checks.model import ScanResult
 from protocol.attachments import ACCEPTED, sniff
+from protocol.contact import explain_contact
 from protocol.device_state import ScanOutcome
 from protocol.ipc import AttachmentUpload, PasswordStatusArgs, ReportQueued, ReportSubmission
 from protocol.limits import (
@@ -337,6 +338,9 @@ class Exchange:
         report, attachments = prepare_report(args, caller.user, now)
         key = report.idempotency_key
         body = report.model_dump(mode="json", exclude_none=True, exclude={"idempotency_key"})
+        if not body.get("contact_address"):
+            # Only sent when given: a server older than the contact fields accepts the rest.
+            body.pop("contact_address", None)
         # Durable first (the outbox commits before returning), then the routing record.
         self.sync.queue_report(body, now, attachments, idempotency_key=key)
         self.records.add_report(key, caller.uid, caller.user, str(report.category), now.timestamp())
@@ -433,15 +437,21 @@ def prepare_report(
         )
     occurred_at = _occurred_at(sub.occurred_at, now)
     attachments = _attachments(sub.attachments)
-    contact = sub.contact.strip()
+    method = sub.contact.strip() or None
+    address = sub.contact_address.strip()
+    problem = explain_contact(method, address)
+    if problem is not None:
+        raise _bad(*problem)
     report = validated(
         ReportCreate,
         {
             "idempotency_key": f"report-{uuid.uuid4().hex}",
             "category": sub.category,
             "summary": summary,
-            "description": sub.description + (f"\n\n[contact: {contact}]" if contact else ""),
+            "description": sub.description,  # as the employee wrote it
             "affected_account": sub.affected_account,
+            "contact_method": method,
+            "contact_address": address,
             "reporter": storable(reporter)[:MAX_SHORT],
             "occurred_at": occurred_at,
         },

@@ -58,7 +58,9 @@ def contact(key: str) -> str:
     return words.get(key, key)
 
 
-CONTACTS = ("email", "phone", "wechat", "none")
+# The first is the form's default: enterprise WeChat needs nothing typed (the team finds a
+# colleague in the company directory); email and phone ask for the address or number.
+CONTACTS = ("wechat", "email", "phone", "none")
 AFFECTED = ("enterprise", "personal", "none")
 
 

@@ -39,7 +39,19 @@ from agent.api import REPORT_CATEGORIES, AgentError
 from gui import labels
 from gui.bridge import AgentBridge
 from gui.i18n import Languages
-from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, MAX_DESCRIPTION, MAX_SUMMARY
+from protocol.contact import contact_problem, takes_address
+from protocol.limits import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS,
+    MAX_CONTACT_ADDRESS,
+    MAX_DESCRIPTION,
+    MAX_EMAIL,
+    MAX_PHONE,
+    MAX_PHONE_DIGITS,
+    MAX_SUMMARY,
+    MAX_WECHAT_ID,
+    MIN_PHONE_DIGITS,
+)
 
 
 @dataclass
@@ -149,6 +161,13 @@ class ReportDialog(QDialog):
         self.contact = QComboBox()
         for key in labels.CONTACTS:
             self.contact.addItem(labels.contact(key), key)
+        # The address or number, shown for the methods that take one. Hidden, it keeps what was
+        # typed (choosing "No need to contact me" and back loses nothing); only sent if shown.
+        self.contact_address = QLineEdit()
+        self.contact_address.setObjectName("contact-address")
+        self.contact_address.setMaxLength(MAX_CONTACT_ADDRESS)
+        self.contact_address_label = QLabel()
+        self.contact.currentIndexChanged.connect(self._contact_method_changed)
         self.files = QListWidget()
         self.files.setMaximumHeight(90)
         add = QPushButton(self.tr("Attach files…"))
@@ -180,6 +199,7 @@ class ReportDialog(QDialog):
         form.addRow(self.tr("Affected account"), self.account)
         form.addRow("", self.account_detail)
         form.addRow(self.tr("How to contact you"), self.contact)
+        form.addRow(self.contact_address_label, self.contact_address)
         form.addRow(self.tr("Attachments"), self.files)
         form.addRow("", _wrap(buttons))
         bottom = QHBoxLayout()
@@ -192,6 +212,7 @@ class ReportDialog(QDialog):
         layout.addWidget(self.error)
         layout.addLayout(bottom)
         self._count()
+        self._contact_method_changed()
         return page
 
     def _confirm_page(self) -> QWidget:
@@ -244,6 +265,57 @@ class ReportDialog(QDialog):
             .replace("%1", str(len(self.description.toPlainText())))
             .replace("%2", str(MAX_DESCRIPTION))
         )
+
+    def _contact_method_changed(self, _index: int = 0) -> None:
+        method = str(self.contact.currentData())
+        label, placeholder = {
+            "email": (self.tr("Email address"), self.tr("e.g. name@example.com")),
+            "phone": (
+                self.tr("Phone number"),
+                self.tr("Digits, e.g. +86 138 0000 0000 or 8021 (extension)"),
+            ),
+            "wechat": (self.tr("Enterprise WeChat ID"), self.tr("Optional")),
+        }.get(method, ("", ""))
+        self.contact_address_label.setText(label)
+        self.contact_address.setPlaceholderText(placeholder)
+        shown = takes_address(method)
+        self.contact_address_label.setVisible(shown)
+        self.contact_address.setVisible(shown)
+
+    def _contact_address(self) -> str:
+        """The address or number as it will be sent: only for a method that takes one."""
+        method = str(self.contact.currentData())
+        return self.contact_address.text().strip() if takes_address(method) else ""
+
+    def _contact_problem(self) -> str | None:
+        """What is wrong with the contact details, in the tray's language (the same check as
+        the agent's and the server's: protocol.contact)."""
+        code = contact_problem(str(self.contact.currentData()), self._contact_address())
+        if code is None:
+            return None
+        words = {
+            "email-missing": self.tr("You chose email: give your email address."),
+            "email-invalid": self.tr(
+                "That does not look like an email address (name@example.com)."
+            ),
+            "email-too-long": self.tr("An email address has at most %1 characters.").replace(
+                "%1", str(MAX_EMAIL)
+            ),
+            "phone-missing": self.tr("You chose phone: give your phone number."),
+            "phone-characters": self.tr(
+                "A phone number has only digits, spaces and '-', with an optional leading '+'."
+            ),
+            "phone-digits": self.tr("A phone number has %1–%2 digits.")
+            .replace("%1", str(MIN_PHONE_DIGITS))
+            .replace("%2", str(MAX_PHONE_DIGITS)),
+            "phone-too-long": self.tr("A phone number has at most %1 characters.").replace(
+                "%1", str(MAX_PHONE)
+            ),
+            "wechat-invalid": self.tr(
+                "An enterprise WeChat ID has at most %1 characters and no spaces."
+            ).replace("%1", str(MAX_WECHAT_ID)),
+        }
+        return words.get(code, self.tr("The contact details cannot be sent."))
 
     def _ask_files(self, parent: QWidget) -> list[str]:
         names, _ = QFileDialog.getOpenFileNames(parent, self.tr("Attach files"))
@@ -339,6 +411,9 @@ class ReportDialog(QDialog):
         now = self.clock().replace(tzinfo=None)
         if isinstance(occurred, datetime) and occurred > now:
             problems.append(self.tr("The time it happened cannot be in the future."))
+        contact = self._contact_problem()
+        if contact is not None:
+            problems.append(contact)
         return problems
 
     def payload(self) -> dict[str, Any]:
@@ -355,6 +430,7 @@ class ReportDialog(QDialog):
             "occurred_at": occurred_at,
             "affected_account": f"{account}: {detail}" if detail else account,
             "contact": str(self.contact.currentData()),
+            "contact_address": self._contact_address(),
             "attachments": [(a.filename, a.size) for a in self.attachments],
         }
 
@@ -362,6 +438,8 @@ class ReportDialog(QDialog):
         problems = self.validate()
         if problems:
             self._fail("\n".join(problems))
+            if self._contact_problem() is not None and len(problems) == 1:
+                self.contact_address.setFocus()
             return False
         p = self.payload()
         # What the employee chose, in words and local time: never the wire values
@@ -377,7 +455,12 @@ class ReportDialog(QDialog):
             self.tr("Affected account: %1").replace(
                 "%1", f"{account} ({detail})" if detail else account
             ),
-            self.tr("Contact: %1").replace("%1", labels.contact(p["contact"])),
+            self.tr("Contact: %1").replace(
+                "%1",
+                f"{labels.contact(p['contact'])} ({p['contact_address']})"
+                if p["contact_address"]
+                else labels.contact(p["contact"]),
+            ),
             self.tr("Attachments: %1").replace(
                 "%1",
                 ", ".join(f"{n} ({_mib(s)})" for n, s in p["attachments"]) or self.tr("none"),
@@ -413,6 +496,7 @@ class ReportDialog(QDialog):
                 p["affected_account"],
                 p["contact"],
                 encoded,
+                p["contact_address"],
             )
 
         self.send_button.setEnabled(False)

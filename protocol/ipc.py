@@ -48,8 +48,11 @@ class ReportSubmission(Strict):
     description: Annotated[str, StringConstraints(max_length=L.MAX_DESCRIPTION)] = ""
     occurred_at: str | None = None  # ISO 8601; a naive time is the agent's local time
     affected_account: Annotated[str, StringConstraints(max_length=L.MAX_SHORT)] = ""
+    # How to contact the reporter: a `protocol.contact.ContactMethod` value ("email", "phone",
+    # "wechat", "none") or "" (not said); `contact_address` is the address or number for it.
     contact: Annotated[str, StringConstraints(max_length=L.MAX_SHORT)] = ""
     attachments: Annotated[list[AttachmentUpload], Field(max_length=L.MAX_ATTACHMENTS)] = []
+    contact_address: Annotated[str, StringConstraints(max_length=L.MAX_CONTACT_ADDRESS)] = ""
 
 
 # --- answers and events ---------------------------------------------------------------------

@@ -13,7 +13,15 @@ PROTOCOL_HEADER = "Wxguard-Protocol"
 # --- incident reports ----------------------------------------------------------------------
 MAX_SUMMARY = 200
 MAX_DESCRIPTION = 10_000
-MAX_SHORT = 200  # affected account, reporter, contact
+MAX_SHORT = 200  # affected account, reporter
+# How to reach the reporter (protocol/contact.py). Email: RFC 5321's 254-character path limit.
+# Phone: E.164 numbers have at most 15 digits; 5 more allow an extension; 3 an internal line.
+MAX_EMAIL = 254
+MAX_PHONE = 32
+MIN_PHONE_DIGITS = 3
+MAX_PHONE_DIGITS = 20
+MAX_WECHAT_ID = 64
+MAX_CONTACT_ADDRESS = MAX_EMAIL  # the longest of the three
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENT_NAME = 200

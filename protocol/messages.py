@@ -19,10 +19,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 from checks.model import Severity
 from protocol import limits as L
+from protocol.contact import ContactMethod, explain_contact
 from protocol.text import Strict
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "Answer",
     "ApprovedIn",
     "AttachmentPublic",
+    "ContactMethod",
     "CoverageIn",
     "EnrollRequest",
     "EnrollResponse",
@@ -297,6 +300,17 @@ class ReportCreate(Strict):
     description: Annotated[str, _max(L.MAX_DESCRIPTION)] = ""
     affected_account: Annotated[str, _max(L.MAX_SHORT)] = ""
     reporter: Annotated[str, _max(L.MAX_SHORT)] = ""
+    # How the security team may reach the reporter (protocol/contact.py); older agents sent
+    # none (and wrote "[contact: …]" into the description instead).
+    contact_method: ContactMethod | None = None
+    contact_address: Annotated[str, _max(L.MAX_CONTACT_ADDRESS)] = ""
+
+    @model_validator(mode="after")
+    def _contact_fits_its_method(self) -> ReportCreate:
+        problem = explain_contact(self.contact_method, self.contact_address)
+        if problem is not None:
+            raise ValueError(f"contact_address: {problem[1]}")
+        return self
 
 
 class AttachmentPublic(Answer):

@@ -411,6 +411,32 @@ def cmd_admin_list(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def cmd_device(args: argparse.Namespace, clock: Clock) -> int:
+    """One device: its state (the dashboard's, with reasons and next steps) and the password
+    and policy facts its agent reported (server/cli_device.py)."""
+    from server import cli_device
+
+    lang = args.lang or ("zh" if os.environ.get("LANG", "").startswith("zh") else "en")
+
+    def work(_settings: Settings, session: Any) -> dict[str, Any]:
+        try:
+            device = cli_device.find_device(session, args.device)
+        except cli_device.DeviceLookupError as exc:
+            listed = "".join(
+                f"\n  {d.id}  {one_line(d.os or '-')}  {one_line(', '.join(d.users_seen or []))}"
+                for d in exc.candidates
+            )
+            raise CliError(exc.zh + listed, exc.en + listed) from None
+        return cli_device.device_view(session, device, clock.now())
+
+    view = _with_session(args, work)
+    if args.format == "json":
+        print(json_for_terminal(json.dumps(view, ensure_ascii=False, indent=2)))
+    else:
+        print(cli_device.device_text(view, lang))
+    return 0
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -485,7 +511,11 @@ def _print_rows(rows: Any, fmt: str) -> None:
         # with no escape sequence in it.
         print(
             one_line(
-                "  ".join(str(v) for k, v in row.items() if k not in {"evidence", "remediation"})
+                "  ".join(
+                    "-" if v is None else str(v)
+                    for k, v in row.items()
+                    if k not in {"evidence", "remediation"}
+                )
             )
         )
 
@@ -551,6 +581,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_data(device.add_parser("revoke", help="refuse a device's token from now on"))
     p.add_argument("device_id")
     p.set_defaults(func=cmd_device_revoke)
+    p = with_data(
+        device.add_parser(
+            "show", help="one device: its state, why, what to do next, passwords and policy"
+        )
+    )
+    p.add_argument("device", help="device id, host name or machine id")
+    p.add_argument("--format", choices=["json", "text"], default="text")
+    p.add_argument("--lang", choices=["zh", "en"])
+    p.set_defaults(func=cmd_device)
     p = with_data(secret.add_parser("create", help="print a new enrollment secret"))
     p.add_argument("--uses", type=int, default=1, help="how many devices may enroll with it")
     p.add_argument("--expires", default="7d", help="7d, 12h, 30m or an ISO time; '' for never")

@@ -597,6 +597,8 @@ def create_report(
         description=req.description,
         affected_account=req.affected_account,
         reporter=req.reporter,
+        contact_method=req.contact_method.value if req.contact_method else None,
+        contact_address=req.contact_address,
         created_at=now,
         updated_at=now,
         status=ReportStatus.NEW.value,

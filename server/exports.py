@@ -70,6 +70,8 @@ REPORT_COLUMNS = [
     ("summary", "摘要 / summary"),
     ("created_at", "收到时间 / received (UTC)"),
     ("updated_at", "更新时间 / updated (UTC)"),
+    ("contact_method", "联系方式 / contact method"),
+    ("contact_address", "联系地址 / contact address"),
 ]
 AUDIT_COLUMNS = [
     ("id", "编号 / id"),
@@ -246,6 +248,8 @@ def report_rows(
             Report.summary,
             Report.created_at,
             Report.updated_at,
+            Report.contact_method,
+            Report.contact_address,
             select(func.count())
             .where(Attachment.report_id == Report.id)
             .scalar_subquery()
@@ -270,6 +274,9 @@ def report_rows(
             "created_at": _iso(r.created_at),
             "updated_at": _iso(r.updated_at),
             "attachments": r.attachments,
+            # How the reporter may be contacted (email, phone, wechat, none; None: not said).
+            "contact_method": r.contact_method,
+            "contact_address": r.contact_address,
         }
 
 

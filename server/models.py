@@ -211,6 +211,10 @@ class Report(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     affected_account: Mapped[str] = mapped_column(String(200), default="")
     reporter: Mapped[str] = mapped_column(String(200), default="")
+    # How the reporter may be contacted (protocol.contact; migration 0008): None for reports
+    # filed before, or without saying.
+    contact_method: Mapped[str | None] = mapped_column(String(16))
+    contact_address: Mapped[str] = mapped_column(String(254), default="", server_default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16), default=ReportStatus.NEW.value)

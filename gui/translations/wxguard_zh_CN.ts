@@ -291,98 +291,98 @@
         <translation>无需联系我</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="67"/>
+        <location filename="../labels.py" line="69"/>
         <source>Queued on this computer</source>
         <translation>在本机排队</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="68"/>
+        <location filename="../labels.py" line="70"/>
         <source>Delivered to the security team</source>
         <translation>已送达安全团队</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="69"/>
+        <location filename="../labels.py" line="71"/>
         <source>Received, not yet reviewed</source>
         <translation>已收到，尚未审查</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="70"/>
+        <location filename="../labels.py" line="72"/>
         <source>Being handled</source>
         <translation>处理中</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="71"/>
+        <location filename="../labels.py" line="73"/>
         <source>Resolved</source>
         <translation>已解决</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="78"/>
+        <location filename="../labels.py" line="80"/>
         <source>Up to date</source>
         <translation>正常</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="79"/>
+        <location filename="../labels.py" line="81"/>
         <source>Change due soon</source>
         <translation>即将到期</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="80"/>
+        <location filename="../labels.py" line="82"/>
         <source>Change overdue</source>
         <translation>已逾期</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="81"/>
+        <location filename="../labels.py" line="83"/>
         <source>Not recorded</source>
         <translation>未记录</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="82"/>
+        <location filename="../labels.py" line="84"/>
         <source>No expiry</source>
         <translation>不过期</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="89"/>
-        <location filename="../labels.py" line="103"/>
+        <location filename="../labels.py" line="91"/>
+        <location filename="../labels.py" line="105"/>
         <source>Compliant</source>
         <translation>合规</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="90"/>
+        <location filename="../labels.py" line="92"/>
         <source>Action needed</source>
         <translation>需要处理</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="91"/>
+        <location filename="../labels.py" line="93"/>
         <source>Offline: the wxguard server cannot be reached</source>
         <translation>离线：无法连接 wxguard 服务器</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="94"/>
+        <location filename="../labels.py" line="96"/>
         <source>Agent not running</source>
         <translation>代理未运行</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="95"/>
+        <location filename="../labels.py" line="97"/>
         <source>Connecting to the agent…</source>
         <translation>正在连接代理…</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="104"/>
+        <location filename="../labels.py" line="106"/>
         <source>Not compliant</source>
         <translation>不合规</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="105"/>
+        <location filename="../labels.py" line="107"/>
         <source>The last check was incomplete: compliance cannot be confirmed</source>
         <translation>上次检查不完整，无法确认是否合规</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="108"/>
+        <location filename="../labels.py" line="110"/>
         <source>No recent check</source>
         <translation>没有最近的检查</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="116"/>
+        <location filename="../labels.py" line="118"/>
         <source>never</source>
         <translation>从未</translation>
     </message>
@@ -390,83 +390,83 @@
 <context>
     <name>MyReportsWindow</name>
     <message>
-        <location filename="../report_dialog.py" line="471"/>
+        <location filename="../report_dialog.py" line="555"/>
         <source>My reports</source>
         <translation>我的报告</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="475"/>
+        <location filename="../report_dialog.py" line="559"/>
         <source>Case</source>
         <translation>案件编号</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="475"/>
+        <location filename="../report_dialog.py" line="559"/>
         <source>Summary</source>
         <translation>摘要</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="475"/>
+        <location filename="../report_dialog.py" line="559"/>
         <source>Status</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="475"/>
+        <location filename="../report_dialog.py" line="559"/>
         <source>Filed</source>
         <translation>提交时间</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="480"/>
+        <location filename="../report_dialog.py" line="564"/>
         <source>You have not filed any report from this computer.</source>
         <translation>您尚未从本机提交任何报告。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="484"/>
+        <location filename="../report_dialog.py" line="568"/>
         <source>Refresh</source>
         <translation>刷新</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="498"/>
-        <location filename="../report_dialog.py" line="530"/>
+        <location filename="../report_dialog.py" line="582"/>
+        <location filename="../report_dialog.py" line="614"/>
         <source>(not yet assigned)</source>
         <translation>（尚未分配）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="508"/>
+        <location filename="../report_dialog.py" line="592"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="531"/>
+        <location filename="../report_dialog.py" line="615"/>
         <source>Case %1</source>
         <translation>报告编号 %1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="538"/>
+        <location filename="../report_dialog.py" line="622"/>
         <source>Status: %1</source>
         <translation>状态：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="541"/>
+        <location filename="../report_dialog.py" line="625"/>
         <source>Category: %1</source>
         <translation>类别：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="544"/>
+        <location filename="../report_dialog.py" line="628"/>
         <source>Filed: %1</source>
         <translation>提交时间：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="545"/>
+        <location filename="../report_dialog.py" line="629"/>
         <source>Summary: %1</source>
         <translation>摘要：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="551"/>
+        <location filename="../report_dialog.py" line="635"/>
         <source>Conversation with the security team</source>
         <translation>与安全团队的对话</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="554"/>
+        <location filename="../report_dialog.py" line="638"/>
         <source>No reply yet.</source>
         <translation>尚无回复。</translation>
     </message>
@@ -474,57 +474,57 @@
 <context>
     <name>PasswordDialog</name>
     <message>
-        <location filename="../password_dialog.py" line="69"/>
+        <location filename="../password_dialog.py" line="65"/>
         <source>Record a WeChat password change</source>
         <translation>记录微信密码更改</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="73"/>
+        <location filename="../password_dialog.py" line="69"/>
         <source>Policy article 19: change your WeChat passwords regularly. After you change a password in WeChat, record the date here. wxguard stores only the date, in your system keyring, and never asks for the password.</source>
         <translation>制度第十九条：应定期更改微信账号密码。在微信中更改密码后，请在此记录日期。wxguard 只把日期保存在您的系统钥匙串中，从不询问密码。</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="90"/>
+        <location filename="../password_dialog.py" line="86"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="108"/>
+        <location filename="../password_dialog.py" line="104"/>
         <source>I changed it on this date</source>
         <translation>我在此日期更改了密码</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="110"/>
+        <location filename="../password_dialog.py" line="106"/>
         <source>This password does not expire (no reminders)</source>
         <translation>此密码不过期（不提醒）</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="116"/>
+        <location filename="../password_dialog.py" line="112"/>
         <source>Remind me tomorrow at %1</source>
         <translation>明天 %1 提醒我</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="118"/>
+        <location filename="../password_dialog.py" line="114"/>
         <source>Remind me on Monday at %1</source>
         <translation>周一 %1 提醒我</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="128"/>
+        <location filename="../password_dialog.py" line="124"/>
         <source>Changed on</source>
         <translation>更改日期</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="172"/>
+        <location filename="../password_dialog.py" line="168"/>
         <source>You can postpone this reminder %1 more time(s).</source>
         <translation>此提醒还可以推迟 %1 次。</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="177"/>
+        <location filename="../password_dialog.py" line="173"/>
         <source>This reminder cannot be postponed any more. Change your WeChat password, then record the change.</source>
         <translation>此提醒不能再推迟。请更改微信密码，然后记录更改。</translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="182"/>
+        <location filename="../password_dialog.py" line="178"/>
         <source>We will remind you on %1.</source>
         <translation>我们将在 %1 再提醒您。</translation>
     </message>
@@ -557,21 +557,21 @@
         <translation>不过期（不提醒）</translation>
     </message>
     <message numerus="yes">
-        <location filename="../password_dialog.py" line="48"/>
+        <location filename="../password_dialog.py" line="47"/>
         <source>overdue since %1 (%n day(s))</source>
         <translation>
             <numerusform>已于 %1 到期（逾期 %n 天）</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../password_dialog.py" line="54"/>
+        <location filename="../password_dialog.py" line="51"/>
         <source>due on %1 (in %n day(s))</source>
         <translation>
             <numerusform>将于 %1 到期（还有 %n 天）</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../password_dialog.py" line="58"/>
+        <location filename="../password_dialog.py" line="54"/>
         <source>up to date; next change due on %1</source>
         <translation>正常；下次应在 %1 前更改</translation>
     </message>
@@ -617,233 +617,308 @@
 <context>
     <name>ReportDialog</name>
     <message>
-        <location filename="../report_dialog.py" line="94"/>
+        <location filename="../report_dialog.py" line="106"/>
         <source>Report a security incident</source>
         <translation>报告安全事件</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="112"/>
+        <location filename="../report_dialog.py" line="124"/>
         <source>Tell the information-security department what happened (policy article 20). Do not include passwords.</source>
         <translation>请告诉信息安全责任部门发生了什么（制度第二十条）。请勿填写密码。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="118"/>
+        <location filename="../report_dialog.py" line="130"/>
         <source>Choose what happened…</source>
         <translation>请选择发生了什么…</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="132"/>
+        <location filename="../report_dialog.py" line="144"/>
         <source>One line, up to %1 characters</source>
         <translation>一行，最多 %1 个字符</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="138"/>
+        <location filename="../report_dialog.py" line="150"/>
         <source>What you saw, when, and what you already did (up to %1 characters)</source>
         <translation>您看到了什么、何时发生、已经采取了哪些措施（最多 %1 个字符）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="148"/>
+        <location filename="../report_dialog.py" line="160"/>
         <source>Account name or WeChat ID (optional)</source>
         <translation>账号名称或微信号（可选）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="154"/>
+        <location filename="../report_dialog.py" line="173"/>
         <source>Attach files…</source>
         <translation>附加文件…</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="156"/>
+        <location filename="../report_dialog.py" line="175"/>
         <source>Attach a screenshot of the screen</source>
         <translation>附加屏幕截图</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="158"/>
+        <location filename="../report_dialog.py" line="177"/>
         <source>Remove selected</source>
         <translation>移除所选</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="167"/>
+        <location filename="../report_dialog.py" line="186"/>
         <source>Review before sending…</source>
         <translation>发送前检查…</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="170"/>
+        <location filename="../report_dialog.py" line="189"/>
         <source>Cancel</source>
         <translation>取消</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="174"/>
+        <location filename="../report_dialog.py" line="193"/>
         <source>What kind of incident</source>
         <translation>事件类型</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="175"/>
+        <location filename="../report_dialog.py" line="194"/>
         <source>When it happened</source>
         <translation>发生时间</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="176"/>
+        <location filename="../report_dialog.py" line="195"/>
         <source>Summary</source>
         <translation>摘要</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="178"/>
+        <location filename="../report_dialog.py" line="197"/>
         <source>What happened</source>
         <translation>事件经过</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="180"/>
+        <location filename="../report_dialog.py" line="199"/>
         <source>Affected account</source>
         <translation>受影响的账号</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="182"/>
+        <location filename="../report_dialog.py" line="201"/>
         <source>How to contact you</source>
         <translation>联系方式</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="183"/>
+        <location filename="../report_dialog.py" line="203"/>
         <source>Attachments</source>
         <translation>附件</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="199"/>
+        <location filename="../report_dialog.py" line="220"/>
         <source>This is exactly what will be sent to the security team:</source>
         <translation>以下内容将原样发送给安全团队：</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="203"/>
+        <location filename="../report_dialog.py" line="224"/>
         <source>Back</source>
         <translation>返回</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="205"/>
+        <location filename="../report_dialog.py" line="226"/>
         <source>Send report</source>
         <translation>发送报告</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="227"/>
+        <location filename="../report_dialog.py" line="248"/>
         <source>Close</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="238"/>
-        <location filename="../report_dialog.py" line="243"/>
+        <location filename="../report_dialog.py" line="259"/>
+        <location filename="../report_dialog.py" line="264"/>
         <source>%1 / %2 characters</source>
         <translation>%1 / %2 个字符</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="249"/>
+        <location filename="../report_dialog.py" line="272"/>
+        <source>Email address</source>
+        <translation>邮箱地址</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="272"/>
+        <source>e.g. name@example.com</source>
+        <translation>例如 name@example.com</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="274"/>
+        <source>Phone number</source>
+        <translation>电话号码</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="275"/>
+        <source>Digits, e.g. +86 138 0000 0000 or 8021 (extension)</source>
+        <translation>数字，例如 +86 138 0000 0000 或分机 8021</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="277"/>
+        <source>Enterprise WeChat ID</source>
+        <translation>企业微信账号</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="277"/>
+        <source>Optional</source>
+        <translation>选填</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="297"/>
+        <source>You chose email: give your email address.</source>
+        <translation>选择了邮件联系，请填写邮箱地址。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="299"/>
+        <source>That does not look like an email address (name@example.com).</source>
+        <translation>邮箱地址格式不对，应类似 name@example.com。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="301"/>
+        <source>An email address has at most %1 characters.</source>
+        <translation>邮箱地址最多 %1 个字符。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="304"/>
+        <source>You chose phone: give your phone number.</source>
+        <translation>选择了电话联系，请填写电话号码。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="306"/>
+        <source>A phone number has only digits, spaces and &apos;-&apos;, with an optional leading &apos;+&apos;.</source>
+        <translation>电话号码只能包含数字、空格、“-”，开头可以有“+”。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="308"/>
+        <source>A phone number has %1–%2 digits.</source>
+        <translation>电话号码应有 %1–%2 位数字。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="311"/>
+        <source>A phone number has at most %1 characters.</source>
+        <translation>电话号码最多 %1 个字符。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="315"/>
+        <source>An enterprise WeChat ID has at most %1 characters and no spaces.</source>
+        <translation>企业微信账号最多 %1 个字符，不能有空格。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="318"/>
+        <source>The contact details cannot be sent.</source>
+        <translation>联系方式无法发送，请检查。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="321"/>
         <source>Attach files</source>
         <translation>附加文件</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="261"/>
+        <location filename="../report_dialog.py" line="333"/>
         <source>Cannot read %1: %2</source>
         <translation>无法读取 %1：%2</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="278"/>
+        <location filename="../report_dialog.py" line="350"/>
         <source>The screen could not be captured.</source>
         <translation>无法截取屏幕。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="292"/>
+        <location filename="../report_dialog.py" line="364"/>
         <source>At most %1 attachments can be sent with one report.</source>
         <translation>每份报告最多附加 %1 个文件。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="299"/>
+        <location filename="../report_dialog.py" line="371"/>
         <source>%1 is %2; each attachment must be at most %3.</source>
         <translation>%1 大小为 %2；每个附件不能超过 %3。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="322"/>
+        <location filename="../report_dialog.py" line="394"/>
         <source>Choose what kind of incident this is.</source>
         <translation>请选择事件类型。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="325"/>
+        <location filename="../report_dialog.py" line="397"/>
         <source>Write a one-line summary.</source>
         <translation>请填写一行摘要。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="328"/>
+        <location filename="../report_dialog.py" line="400"/>
         <source>The summary has %1 characters; the limit is %2.</source>
         <translation>摘要有 %1 个字符，上限为 %2。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="334"/>
+        <location filename="../report_dialog.py" line="406"/>
         <source>The description has %1 characters; the limit is %2.</source>
         <translation>事件经过有 %1 个字符，上限为 %2。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="341"/>
+        <location filename="../report_dialog.py" line="413"/>
         <source>The time it happened cannot be in the future.</source>
         <translation>发生时间不能晚于现在。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="374"/>
+        <location filename="../report_dialog.py" line="452"/>
         <source>Category: %1</source>
         <translation>类型：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="375"/>
+        <location filename="../report_dialog.py" line="453"/>
         <source>When: %1</source>
         <translation>时间：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="376"/>
+        <location filename="../report_dialog.py" line="454"/>
         <source>Summary: %1</source>
         <translation>摘要：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="377"/>
+        <location filename="../report_dialog.py" line="455"/>
         <source>Affected account: %1</source>
         <translation>受影响的账号：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="380"/>
+        <location filename="../report_dialog.py" line="458"/>
         <source>Contact: %1</source>
         <translation>联系方式：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="381"/>
+        <location filename="../report_dialog.py" line="464"/>
         <source>Attachments: %1</source>
         <translation>附件：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="383"/>
+        <location filename="../report_dialog.py" line="466"/>
         <source>none</source>
         <translation>无</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="386"/>
+        <location filename="../report_dialog.py" line="469"/>
         <source>What happened:</source>
         <translation>事件经过：</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="387"/>
+        <location filename="../report_dialog.py" line="470"/>
         <source>(no description)</source>
         <translation>（无描述）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="390"/>
+        <location filename="../report_dialog.py" line="473"/>
         <source>Also sent: this computer&apos;s name and your user name, so the team can reach you.</source>
         <translation>同时发送：本机名称和您的用户名，以便安全团队联系您。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="427"/>
+        <location filename="../report_dialog.py" line="511"/>
         <source>Queued. Your report is stored safely on this computer and will be delivered to the security team as soon as the server can be reached. The case number will appear here and in My reports.</source>
         <translation>已排队。您的报告已安全保存在本机，服务器可连接时即会发送给安全团队。案件编号将显示在此处和“我的报告”中。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="440"/>
+        <location filename="../report_dialog.py" line="524"/>
         <source>The report was not sent: %1</source>
         <translation>报告未发送：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="450"/>
+        <location filename="../report_dialog.py" line="534"/>
         <source>Delivered. Case number: %1. Status: %2.</source>
         <translation>已送达。案件编号：%1。状态：%2。</translation>
     </message>
@@ -909,101 +984,102 @@
         <translation>wxguard 会在后台继续尝试连接代理。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../status_window.py" line="134"/>
+        <location filename="../status_window.py" line="140"/>
         <source>%n finding(s) need your attention.</source>
         <translation>
             <numerusform>有 %n 项检查发现需要您处理。</numerusform>
         </translation>
     </message>
     <message numerus="yes">
-        <location filename="../status_window.py" line="139"/>
+        <location filename="../status_window.py" line="137"/>
+        <location filename="../status_window.py" line="145"/>
         <source>%n thing(s) need your attention.</source>
         <translation>
             <numerusform>有 %n 项需要您处理。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="142"/>
+        <location filename="../status_window.py" line="148"/>
         <source>No unapproved WeChat software was found.</source>
         <translation>未发现未经许可的微信软件。</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="147"/>
+        <location filename="../status_window.py" line="153"/>
         <source>Last check: %1</source>
         <translation>上次检查：%1</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="152"/>
+        <location filename="../status_window.py" line="158"/>
         <source>Policy version: %1</source>
         <translation>策略版本：%1</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="153"/>
+        <location filename="../status_window.py" line="159"/>
         <source>none yet</source>
         <translation>暂无</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="158"/>
+        <location filename="../status_window.py" line="164"/>
         <source>%1: %2</source>
         <translation>%1：%2</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="165"/>
+        <location filename="../status_window.py" line="171"/>
         <source>Managed by IT (cannot be changed here): %1</source>
         <translation>由 IT 管理（不能在此更改）：%1</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="170"/>
+        <location filename="../status_window.py" line="176"/>
         <source>Not examined: %1</source>
         <translation>未检查：%1</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="180"/>
+        <location filename="../status_window.py" line="186"/>
         <source>Server: this computer was revoked by IT. It no longer reports until IT enrolls it again; contact IT.</source>
         <translation>服务器：本机已被 IT 吊销，在 IT 重新登记之前不再上报；请联系 IT。</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="186"/>
+        <location filename="../status_window.py" line="192"/>
         <source>Server: not enrolled (checks run on this computer only)</source>
         <translation>服务器：未注册（仅在本机检查）</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="190"/>
+        <location filename="../status_window.py" line="196"/>
         <source>Server: connected (last contact %1)</source>
         <translation>服务器：已连接（上次联系 %1）</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="196"/>
+        <location filename="../status_window.py" line="202"/>
         <source>Server: unreachable since %1. Reports wait on this computer (%2 queued).</source>
         <translation>服务器：自 %1 起无法连接。报告在本机等待发送（%2 项排队中）。</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="223"/>
+        <location filename="../status_window.py" line="233"/>
         <source>Nothing to fix.</source>
         <translation>无需处理。</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="233"/>
+        <location filename="../status_window.py" line="244"/>
         <source>What to do</source>
         <translation>需要您处理的事项</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="238"/>
+        <location filename="../status_window.py" line="249"/>
         <source>Next step: %1</source>
         <translation>下一步：%1</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="250"/>
+        <location filename="../status_window.py" line="264"/>
         <source>What was found</source>
         <translation>发现的内容</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="254"/>
+        <location filename="../status_window.py" line="268"/>
         <source>How to fix it</source>
         <translation>处理方法</translation>
     </message>
     <message>
-        <location filename="../status_window.py" line="265"/>
+        <location filename="../status_window.py" line="279"/>
         <source>First seen %1, last seen %2.</source>
         <translation>首次发现 %1，最近发现 %2。</translation>
     </message>
@@ -1011,231 +1087,232 @@
 <context>
     <name>Tray</name>
     <message>
-        <location filename="../tray.py" line="140"/>
+        <location filename="../tray.py" line="144"/>
         <source>This desktop shows no tray icons, so wxguard opens this window instead. Its news appears here; reopen it from your applications menu (wxguard).</source>
         <translation>本桌面不显示托盘图标，因此 wxguard 改为打开此窗口。通知会显示在这里；关闭后可从应用程序菜单（wxguard）重新打开。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="180"/>
+        <location filename="../tray.py" line="184"/>
         <source>Open wxguard status</source>
         <translation>打开 wxguard 状态</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="181"/>
+        <location filename="../tray.py" line="185"/>
         <source>Check now</source>
         <translation>立即检查</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="182"/>
+        <location filename="../tray.py" line="186"/>
         <source>Findings and how to fix them</source>
         <translation>检查发现及处理方法</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="183"/>
+        <location filename="../tray.py" line="187"/>
         <source>Record a WeChat password change…</source>
         <translation>记录微信密码更改…</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="184"/>
+        <location filename="../tray.py" line="188"/>
         <source>Report a security incident…</source>
         <translation>报告安全事件…</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="185"/>
+        <location filename="../tray.py" line="189"/>
         <source>My reports</source>
         <translation>我的报告</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="186"/>
+        <location filename="../tray.py" line="190"/>
         <source>Blocked programs…</source>
         <translation>被阻止的程序…</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="187"/>
+        <location filename="../tray.py" line="191"/>
         <source>WeChat policy</source>
         <translation>微信管理制度</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="188"/>
+        <location filename="../tray.py" line="192"/>
         <source>What wxguard collects</source>
         <translation>wxguard 收集哪些信息</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="189"/>
+        <location filename="../tray.py" line="193"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="190"/>
+        <location filename="../tray.py" line="194"/>
         <source>About wxguard</source>
         <translation>关于 wxguard</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="191"/>
+        <location filename="../tray.py" line="195"/>
         <source>Quit the tray (checks keep running)</source>
         <translation>退出托盘程序（检查仍会继续运行）</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="365"/>
-        <location filename="../tray.py" line="548"/>
+        <location filename="../tray.py" line="369"/>
+        <location filename="../tray.py" line="552"/>
         <source>New finding: %1</source>
         <translation>新的检查发现：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="435"/>
+        <location filename="../tray.py" line="439"/>
         <source>New WeChat policy</source>
         <translation>新的微信管理制度</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="436"/>
+        <location filename="../tray.py" line="440"/>
         <source>Please read version %1 of the WeChat policy and confirm.</source>
         <translation>请阅读微信管理制度版本 %1 并确认。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="453"/>
-        <location filename="../tray.py" line="679"/>
+        <location filename="../tray.py" line="457"/>
+        <location filename="../tray.py" line="617"/>
+        <location filename="../tray.py" line="689"/>
         <source>%1: %2</source>
         <translation>%1：%2</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="459"/>
+        <location filename="../tray.py" line="463"/>
         <source>Reply: %1</source>
         <translation>回复：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="464"/>
+        <location filename="../tray.py" line="468"/>
         <source>Your incident report was updated</source>
         <translation>您的事件报告有更新</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="496"/>
+        <location filename="../tray.py" line="500"/>
         <source>Would be blocked: %1</source>
         <translation>将被阻止：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="496"/>
+        <location filename="../tray.py" line="500"/>
         <source>blocked: %1</source>
         <translation>已阻止：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="502"/>
+        <location filename="../tray.py" line="506"/>
         <source>Not allowed by the company&apos;s WeChat policy. To get it approved: tray menu → Blocked programs → Request approval.</source>
         <translation>公司的微信使用规定不允许该程序。如需批准：托盘菜单 → 被阻止的程序 → 申请批准。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="466"/>
+        <location filename="../tray.py" line="470"/>
         <source>Your incident report was received</source>
         <translation>您的安全事件报告已送达</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="518"/>
+        <location filename="../tray.py" line="522"/>
         <source>The check failed</source>
         <translation>检查失败</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="519"/>
+        <location filename="../tray.py" line="523"/>
         <source>wxguard could not check this computer; it will try again.</source>
         <translation>wxguard 未能检查本机，稍后会自动重试。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="524"/>
         <location filename="../tray.py" line="528"/>
+        <location filename="../tray.py" line="532"/>
         <source>Check finished</source>
         <translation>检查完成</translation>
     </message>
     <message numerus="yes">
-        <location filename="../tray.py" line="525"/>
+        <location filename="../tray.py" line="529"/>
         <source>%n finding(s) to fix.</source>
         <translation>
             <numerusform>有 %n 项发现需要处理。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../tray.py" line="529"/>
+        <location filename="../tray.py" line="533"/>
         <source>No unapproved WeChat software was found.</source>
         <translation>未发现未经许可的微信软件。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../tray.py" line="559"/>
+        <location filename="../tray.py" line="563"/>
         <source>%n new finding(s)</source>
         <translation>
             <numerusform>%n 项新的检查发现</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../tray.py" line="560"/>
+        <location filename="../tray.py" line="564"/>
         <source>Open wxguard to see what was found and how to fix it.</source>
         <translation>打开 wxguard 查看发现的问题及处理方法。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="581"/>
+        <location filename="../tray.py" line="585"/>
         <source>WeChat password: %1</source>
         <translation>微信密码：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="584"/>
+        <location filename="../tray.py" line="588"/>
         <source>Change it in WeChat, then record the change in wxguard.</source>
         <translation>请在微信中更改密码，然后在 wxguard 中记录更改。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../tray.py" line="651"/>
+        <location filename="../tray.py" line="661"/>
         <source>%n finding(s) to fix</source>
         <translation>
             <numerusform>%n 项检查发现需要处理</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../tray.py" line="652"/>
+        <location filename="../tray.py" line="662"/>
         <source>Follow the numbered steps under each finding below.</source>
         <translation>按下方每项发现列出的编号步骤处理。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="657"/>
+        <location filename="../tray.py" line="667"/>
         <source>This computer was revoked by IT: contact IT</source>
         <translation>本机已被 IT 吊销：请联系 IT</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="660"/>
+        <location filename="../tray.py" line="670"/>
         <source>No policy key: IT&apos;s policies cannot be verified; contact IT</source>
         <translation>没有策略公钥：无法验证 IT 的策略；请联系 IT</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="666"/>
+        <location filename="../tray.py" line="676"/>
         <source>The system keyring is missing or locked, so the age of your WeChat passwords cannot be checked</source>
         <translation>系统钥匙串未安装或已锁定，无法检查微信密码的更改时间</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="670"/>
+        <location filename="../tray.py" line="680"/>
         <source>Unlock your login keyring (GNOME Keyring or KWallet); if there is none, install gnome-keyring, log out and in again, or contact IT.</source>
         <translation>请解锁登录钥匙串（GNOME 钥匙串或 KWallet）；如果没有，请安装 gnome-keyring 后注销并重新登录，或联系 IT。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="683"/>
+        <location filename="../tray.py" line="693"/>
         <source>Change it in WeChat, then record the change: menu “Record a WeChat password change…”.</source>
         <translation>请在微信中更改密码，然后记录更改：菜单“记录微信密码更改”。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="688"/>
+        <location filename="../tray.py" line="698"/>
         <source>Record when you last changed it: menu “Record a WeChat password change…”.</source>
         <translation>请记录上次更改密码的日期：菜单“记录微信密码更改”。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="695"/>
+        <location filename="../tray.py" line="705"/>
         <source>Read and confirm the new WeChat policy</source>
         <translation>阅读并确认新的微信管理制度</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="696"/>
+        <location filename="../tray.py" line="706"/>
         <source>Open “WeChat policy” in the menu and confirm it.</source>
         <translation>在菜单中打开“微信管理制度”并确认。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="737"/>
+        <location filename="../tray.py" line="747"/>
         <source>Retrying in the background.</source>
         <translation>正在后台重试。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="740"/>
+        <location filename="../tray.py" line="750"/>
         <source>Last contact: %1</source>
         <translation>上次联系：%1</translation>
     </message>

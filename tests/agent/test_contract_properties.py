@@ -18,7 +18,7 @@ from agent.exchange import prepare_password_status, prepare_report
 from agent.server_client import Attachment, ServerClient, findings_batch
 from agent.store import FindingRecord
 from protocol import limits as L
-from protocol.messages import AccountType, PasswordState, ReportCategory
+from protocol.messages import AccountType, ContactMethod, PasswordState, ReportCategory
 from tests.support.real_server import RealServer
 
 # Any code point, lone surrogates and NUL included: what a hostile or broken front end sends.
@@ -85,7 +85,17 @@ def reports(draw: st.DrawFn) -> dict[str, Any]:
             )
         ),
         "affected_account": draw(TEXT),
-        "contact": draw(TEXT),
+        "contact": draw(st.one_of(st.sampled_from([*map(str, ContactMethod), ""]), TEXT)),
+        "contact_address": draw(
+            st.one_of(
+                TEXT,
+                st.sampled_from(
+                    ["a@example.cn", "a@b", "+86 138 0013 8000", "12", "８０２１", "wxid_alice"]
+                ),
+                st.emails().map(str),
+                st.from_regex(r"\+?[0-9][0-9 \-]{0,40}", fullmatch=True),
+            )
+        ),
         "attachments": [
             {"name": draw(TEXT), "content_b64": base64.b64encode(data).decode()} for data in files
         ],

@@ -108,10 +108,14 @@ def test_a_report_with_unusual_text_arrives_or_is_refused_clearly(
         assert refused.value.code == "invalid"
         assert "NUL" in refused.value.zh and "NUL" in refused.value.en
         assert "description" in refused.value.en
-        # Description at its limit plus a contact line would pass the limit on the server.
+        # A description over its limit is refused before "queued".
         with pytest.raises(AgentError) as too_long:
-            client.submit_report("other", "s", long, None, "", "ext 1234", [])
+            client.submit_report("other", "s", long + "x", None, "", "", [])
         assert "10000" in too_long.value.en
+        # At its limit with contact details: they are their own fields, the text unchanged.
+        client.submit_report(
+            "other", "with contact", long, None, "", "phone", [], "+86 10 6552 9988-8021"
+        )
         # An attachment the server would not accept (no accepted type).
         with pytest.raises(AgentError) as bad_type:
             raw = base64.b64encode(b"\x00\x01binary").decode()
@@ -121,8 +125,11 @@ def test_a_report_with_unusual_text_arrives_or_is_refused_clearly(
         assert "a.exe" in bad_type.value.en
         client.submit_report("data-leak", odd[:200], odd, None, odd[:200], "", [])
         client.submit_report("other", "ten thousand", long, None, "", "", files)
-    eventually(lambda: len(server.rows(Report)) == 2, 60, "both reports on the server", agent)
+    eventually(lambda: len(server.rows(Report)) == 3, 60, "the reports on the server", agent)
     stored = {r.summary: r for r in server.rows(Report)}
+    assert stored["with contact"].description == long
+    assert stored["with contact"].contact_method == "phone"
+    assert stored["with contact"].contact_address == "+86 10 6552 9988-8021"
     assert stored[odd[:200].strip()].description == odd
     assert stored["ten thousand"].description == long
     assert len(stored["ten thousand"].attachments) == MAX_ATTACHMENTS

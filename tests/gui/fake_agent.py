@@ -189,8 +189,18 @@ class FakeAgent:
         affected_account: str,
         contact: str,
         attachments: list[dict[str, str]],
+        contact_address: str = "",
     ) -> dict[str, Any]:
-        args = (category, summary, description, occurred_at, affected_account, contact, attachments)
+        args = (
+            category,
+            summary,
+            description,
+            occurred_at,
+            affected_account,
+            contact,
+            attachments,
+            contact_address,
+        )
         self._enter("submit_report", args)
         for att in attachments:  # the real agent's shape
             if set(att) != {"name", "content_b64"}:

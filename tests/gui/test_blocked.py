@@ -50,8 +50,8 @@ def test_a_blocked_program_is_explained_and_approval_can_be_requested(
     qtbot.keyClicks(w.reason, "I need to export a customer's chat for a legal case.")
     qtbot.mouseClick(w.request_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(agent.called("submit_report")) == 1)
-    category, summary, description, occurred, _account, _contact, files = agent.called(
-        "submit_report"
+    category, summary, description, occurred, _account, _contact, files, _address = (
+        agent.called("submit_report")
     )[0]
     assert category == "approval-request" and files == []
     assert summary == "Approval requested: chat-export (rule wechat-db-dumper)"

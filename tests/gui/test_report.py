@@ -18,6 +18,7 @@ def fill(qtbot, d, summary: str = "Strange login from another city") -> None:  #
     d.account.setCurrentIndex(d.account.findData("enterprise"))
     qtbot.keyClicks(d.account_detail, "wxid_alice")
     d.contact.setCurrentIndex(d.contact.findData("email"))
+    qtbot.keyClicks(d.contact_address, "alice@example.com")
 
 
 def test_empty_form_is_refused_with_reasons(qtbot, make_tray, agent) -> None:
@@ -74,7 +75,7 @@ def test_confirm_send_queued_then_case_number(qtbot, make_tray, agent, tmp_path:
         "When: 2026-11-25 08:30 UTC+08:00",  # local time in words, not the wire value
         "Summary: Strange login from another city",
         "Affected account: Enterprise WeChat account (wxid_alice)",
-        "Contact: By email",
+        "Contact: By email (alice@example.com)",
         "Attachments: login.txt (1 KiB)",
         "WeChat said my account logged in from Shenzhen.",
     ):
@@ -95,6 +96,7 @@ def test_confirm_send_queued_then_case_number(qtbot, make_tray, agent, tmp_path:
     assert args[6] == [
         {"name": "login.txt", "content_b64": base64.b64encode(b"login from 203.0.113.9").decode()}
     ]
+    assert args[7] == "alice@example.com"  # its own field; the description is as typed
     # Delivered: the agent publishes a report event and my_reports carries the case number.
     agent.reports[0].update(case="WXG-2026-0042", state="delivered")
     agent.set("my_reports", agent.reports)
@@ -219,3 +221,57 @@ def test_my_reports_has_a_detail_view_with_the_whole_conversation(qtbot, make_tr
     assert "Conversation with the security team" in text
     assert "We blocked the link for everyone." in text
     assert "Please change your password today." in text
+
+
+def test_contact_address_field_follows_the_method_and_is_checked(qtbot, make_tray, agent) -> None:
+    """The address or number has its own field, shown for the methods that take one, checked
+    before review in the tray's language; switching methods loses nothing already typed."""
+    tray = make_tray()
+    d = tray.open_report()
+    d.show()
+    # The default (enterprise WeChat) asks for nothing: its ID is optional.
+    assert d.contact.currentData() == "wechat" and d.contact_address.isVisible()
+    assert d.contact_address.placeholderText() == "Optional"
+    fill(qtbot, d)
+    typed = (d.summary.text(), d.description.toPlainText())
+    assert d.contact_address.isVisible() and d.contact_address_label.text() == "Email address"
+
+    d.contact_address.setText("alice at example")
+    assert not d.review()
+    assert d.pages.currentIndex() == 0
+    assert "does not look like an email address" in d.error.text()
+    assert (d.summary.text(), d.description.toPlainText()) == typed  # nothing lost
+
+    d.contact.setCurrentIndex(d.contact.findData("phone"))
+    assert d.contact_address_label.text() == "Phone number"
+    d.contact_address.setText("138-0013")  # 7 digits: fine
+    d.contact_address.setText("phone me")
+    assert not d.review()
+    assert "only digits, spaces and '-'" in d.error.text()
+    d.contact_address.setText("+86 138 0013 8000")
+
+    d.contact.setCurrentIndex(d.contact.findData("none"))
+    assert not d.contact_address.isVisible()  # hidden, not cleared, and not sent
+    assert d.contact_address.text() == "+86 138 0013 8000"
+    assert d.payload()["contact_address"] == ""
+    d.contact.setCurrentIndex(d.contact.findData("phone"))
+    assert d.contact_address.isVisible() and d.contact_address.text() == "+86 138 0013 8000"
+
+    assert d.review()
+    assert "Contact: By phone (+86 138 0013 8000)" in d.preview.toPlainText()
+    d.send_button.click()
+    qtbot.waitUntil(lambda: d.pages.currentIndex() == 2, timeout=3000)
+    (args,) = agent.called("submit_report")
+    assert args[2] == typed[1] and args[5] == "phone" and args[7] == "+86 138 0013 8000"
+
+
+def test_contact_error_is_in_chinese_for_a_chinese_tray(qtbot, make_tray) -> None:
+    tray = make_tray()
+    tray.set_language("zh_CN")
+    d = tray.open_report()
+    d.show()
+    fill(qtbot, d)
+    d.contact_address.clear()
+    assert not d.review()
+    assert "请填写邮箱地址" in d.error.text()
+    assert d.contact_address_label.text() == "邮箱地址"

@@ -120,6 +120,8 @@ def test_full_flow_through_a_real_server_process(data_dir: Path, tmp_path: Path)
             "created_at": reports[0]["created_at"],
             "assignee": None,
             "attachments": 0,
+            "contact_method": None,
+            "contact_address": "",
         }
     ]
 
@@ -174,3 +176,73 @@ def test_it_lists_and_revokes_secrets_and_devices(data_dir: Path) -> None:
     assert devices[0]["revoked"] is True
     missing = cli("device", "revoke", "--data", str(data_dir), "no-such-device", check=False)
     assert missing.returncode == 2 and "wxguard-server devices" in missing.stderr
+
+
+def test_device_view_shows_the_state_why_and_the_password_and_policy_facts(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """`wxguard-server device show HOST`: the dashboard's state with its reasons and next steps,
+    each account's password age and each user's policy acknowledgement, as the agent reported
+    them; in English and Chinese for people, JSON for scripts (issue 16)."""
+    secret = run_cli("secret", "create", "--data", str(data_dir), "--uses", "3").stdout.strip()
+    policy_file = tmp_path / "policy.json"
+    policy_file.write_text(json.dumps(POLICY), encoding="utf-8")
+    cli("policy", "publish", "--data", str(data_dir), str(policy_file))
+    cli("policy", "publish", "--data", str(data_dir), str(policy_file))  # current: version 2
+    server = LiveServer(data_dir, free_port())
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            body = {"secret": secret, "hostname": "pc-state", "os": "Ubuntu 24.04"}
+            enrolled = http.post("/api/v1/enroll", json=body).json()
+            headers = {"Authorization": f"Bearer {enrolled['device_token']}"}
+            http.post("/api/v1/heartbeat", json={"agent_version": "2.0"}, headers=headers)
+            accounts = [
+                {
+                    "user": "alice",
+                    "account_type": "enterprise",
+                    "state": "overdue",
+                    "last_changed": "2026-01-02",
+                    "due_at": "2026-04-02",
+                }
+            ]
+            sent = http.post(
+                "/api/v1/password-status", json={"accounts": accounts}, headers=headers
+            )
+            assert sent.status_code == 200, sent.text
+            ack = {"version": 1, "user": "alice", "acknowledged_at": "2026-11-01T09:00:00Z"}
+            assert http.post("/api/v1/policy/ack", json=ack, headers=headers).status_code == 200
+            # Another machine of the same name: the host name alone is then refused.
+            body = {"secret": secret, "hostname": "pc-twin", "os": "Windows 11"}
+            http.post("/api/v1/enroll", json=body)
+            http.post("/api/v1/enroll", json=body)
+    finally:
+        server.stop()
+
+    view = json.loads(
+        run_cli("device", "show", "pc-state", "--data", str(data_dir), "--format", "json").stdout
+    )
+    assert view["device_id"] == enrolled["device_id"] and view["state"] == "non-compliant"
+    codes = [r["code"] for r in view["reasons"]]
+    assert "password-overdue" in codes and "never-scanned" in codes
+    assert [(p["user"], p["state"]) for p in view["passwords"]] == [("alice", "overdue")]
+    assert view["policy"]["current_version"] == 2
+    assert [
+        (a["user"], a["version"], a["current"]) for a in view["policy"]["acknowledgements"]
+    ] == [("alice", 1, False)]
+    en = run_cli("device", "show", "pc-state", "--data", str(data_dir), "--lang", "en").stdout
+    for expected in (
+        "State",
+        "non-compliant",
+        "WeChat password(s) overdue",
+        "Next step:",
+        "alice  enterprise WeChat  overdue  last changed 2026-01-02, due 2026-04-02",
+        "Keyring: not reported by the agent",
+        "has not acknowledged the current version",
+    ):
+        assert expected in en, en
+    assert "None" not in en and "{" not in en
+    zh = run_cli("device", "show", "pc-state", "--data", str(data_dir), "--lang", "zh").stdout
+    assert "不合规" in zh and "下一步：" in zh and "已过期" in zh and "non-compliant" not in zh
+    twins = run_cli("device", "show", "pc-twin", "--data", str(data_dir), check=False)
+    assert twins.returncode == 2 and "2 devices are called 'pc-twin'" in twins.stderr
+    assert "有 2 台设备" in twins.stderr

@@ -198,3 +198,21 @@ def test_start_up_sweeps_what_a_crashed_upload_left(harness: Harness, db_url: st
         restarted.client.close()
         restarted.app.state.wx.dispose()
         restarted.engine.dispose()
+
+
+def test_contact_details_are_stored_as_fields_and_a_bad_address_is_refused(
+    harness: Harness,
+) -> None:
+    """Issue 16: the method and address are their own columns; an address that does not fit
+    its method is refused (422, saying why) and nothing is stored."""
+    device = harness.enroll()
+    bad = {**REPORT, "contact_method": "email", "contact_address": "alice at example"}
+    refused = harness.client.post("/api/v1/reports", json=bad, headers=device.headers)
+    assert refused.status_code == 422
+    assert "does not look like an email address" in refused.text
+    assert harness.row_counts()["reports"] == 0
+    good = {**REPORT, "contact_method": "email", "contact_address": "alice@example.cn"}
+    case = harness.client.post("/api/v1/reports", json=good, headers=device.headers).json()
+    harness.add_admin()
+    page = harness.login().get(f"/reports/{int(case['case'].split('-')[1])}")
+    assert "alice@example.cn" in page.text and "mailto:alice@example.cn" in page.text
