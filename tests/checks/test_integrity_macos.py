@@ -681,7 +681,7 @@ def build_with_helper(tmp_path: Path, helper_sig: Sig) -> Path:
     """WeChat.app (intact, Tencent-signed) whose seal lists a nested helper app by cdhash,
     the helper itself a bundle with its own seal and signature (`helper_sig`)."""
     built = build_bundle(tmp_path / "helper", helper_sig)
-    nested = {
+    nested: dict[str, object] = {
         HELPER: {
             "cdhash": b"\3" * 20,
             "requirement": 'identifier "com.tencent.xinWeChat.helper" and anchor apple generic',
@@ -732,7 +732,9 @@ DYLIB_PATH = f"{APP}/Contents/{DYLIB}"
 
 def build_with_dylib(tmp_path: Path, dylib: bytes) -> Path:
     """WeChat.app (intact, Tencent-signed) whose seal lists a loose dylib as nested code."""
-    nested = {DYLIB: {"cdhash": b"\4" * 20, "requirement": 'identifier "libvoip"'}}
+    nested: dict[str, object] = {
+        DYLIB: {"cdhash": b"\4" * 20, "requirement": 'identifier "libvoip"'}
+    }
     root = build_bundle(tmp_path / "img", Sig(signer=TENCENT_ID), extra_files2=nested)
     (root / APP / "Contents" / DYLIB).write_bytes(dylib)
     return root
