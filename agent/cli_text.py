@@ -27,6 +27,7 @@ WORDS: dict[str, dict[str, tuple[str, str]]] = {
         "fs-event": ("文件变化", "file change"),
         "fs-lost": ("文件监视中断", "file watching interrupted"),
         "process": ("新进程", "new process"),
+        "exception-expired": ("例外到期", "an exception expired"),
     },
     "outcome": {"ok": ("完成", "finished"), "failed": ("失败", "failed")},
     "policy_mode": {

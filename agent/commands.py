@@ -286,6 +286,19 @@ def _emit(args: argparse.Namespace, data: Any, text: Any) -> None:
         sys.stdout.write(text() + "\n")
 
 
+def excepted_text(exception: dict[str, Any], zh: bool) -> str:
+    """How an excepted finding reads: "excepted (group lab, until 2026-12-13 10:00 CST,
+    reason: …)"; "this device" when it was granted to the device itself."""
+    group = str(exception.get("group") or "")
+    until = local_time(exception.get("expires"))
+    reason = pick(exception.get("reason"), zh)
+    if zh:
+        scope = f"设备组 {group}" if group else "本设备"
+        return f"已例外（{scope}，至 {until}，理由：{reason}）"
+    scope = f"group {group}" if group else "this device"
+    return f"excepted ({scope}, until {until}, reason: {reason})"
+
+
 def _status_text(
     s: dict[str, Any],
     lang: Lang,
@@ -325,6 +338,17 @@ def _status_text(
             intro, *steps = fix_lines(f, short) or [""]
             lines.append(("      处理：" if zh else "      How to fix it: ") + intro)
             lines.extend(f"        {step}" for step in steps)
+    excepted = [x for x in s.get("excepted") or [] if isinstance(x, dict)]
+    if excepted:
+        lines.append("")
+        lines.append(
+            f"IT 批准的例外（{len(excepted)}，不计为未处理）："
+            if zh
+            else f"Excepted by IT ({len(excepted)}, not counted as open):"
+        )
+        for x in excepted:
+            title = pick(x.get("title_i18n"), zh) or str(x.get("rule_id", ""))
+            lines.append(f"  {title}: {excepted_text(x.get('exception') or {}, zh)}")
     outcome = f"，{word('outcome', last['outcome'], zh)}" if zh and last.get("outcome") else ""
     outcome_en = f", {word('outcome', last['outcome'], zh)}" if last.get("outcome") else ""
     scan = (

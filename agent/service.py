@@ -10,6 +10,7 @@ Every scan goes through the self-governor, and every result through the findings
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import sys
@@ -37,7 +38,7 @@ from checks.engine import Scanner
 from checks.integrity import persist as integrity_results
 from checks.integrity.filecache import RESULTS
 from checks.judge import ProcessInterest
-from checks.model import BlindSpot, ScanResult
+from checks.model import BlindSpot, Finding, Grant, ScanResult
 from checks.probes.processes import inspect_pid
 from protocol.device_state import (
     Coverage,
@@ -134,6 +135,10 @@ class AgentService:
         # The last scan that ran, failed or not (quiet scans included): the state's input.
         self._last_run: ScanSummary | None = None
         self._last_blind: list[BlindSpot] = []
+        self._last_excepted: list[dict[str, Any]] = []  # findings IT excepted, as status shows
+        # When the first of those exceptions ends (time.monotonic()): a scan then shows the
+        # finding open again without waiting for the periodic scan.
+        self._exception_ends = math.inf
         self._threads: list[threading.Thread] = []
         self._known_pids: set[int] = set()
         self._finding_pids: set[int] = set()
@@ -284,8 +289,15 @@ class AgentService:
         debounce = self.settings.watch_debounce_s
         while not self._stop.is_set():
             with self._cond:
-                while not self._triggers.reasons and not self._stop.is_set():
-                    remaining = next_periodic - time.monotonic()
+                while not self._stop.is_set():
+                    # Checked even with other triggers waiting (a busy machine always has
+                    # some): the scan that ends an exception is not held back by the budget.
+                    if self._exception_ends <= time.monotonic():
+                        self._exception_ends = math.inf
+                        self._triggers.reasons.add("exception-expired")
+                    if self._triggers.reasons:
+                        break
+                    remaining = min(next_periodic, self._exception_ends) - time.monotonic()
                     if remaining <= 0:
                         self._triggers.reasons.add("periodic")
                         break
@@ -302,7 +314,8 @@ class AgentService:
                 triggers = self._triggers
                 self._triggers = _Triggers()
             governor = self.governor
-            if "manual" not in triggers.reasons:
+            # An exception's end is rare (once per grant) and due now: not held back.
+            if not triggers.reasons & {"manual", "exception-expired"}:
                 if "process" in triggers.reasons and self.process_governor.delay() == 0:
                     # A new process of interest first, judged against the file facts of the last
                     # scan (milliseconds); anything else goes back in line, under its governor.
@@ -450,6 +463,10 @@ class AgentService:
             self._finding_pids = finding_pids
             self.scans_by_trigger[trigger] = self.scans_by_trigger.get(trigger, 0) + 1
             self._last_blind = blind
+            self._last_excepted = [_excepted_view(f, g) for f, g in result.excepted]
+            ends = min((g.expires for _, g in result.excepted), default=math.inf)
+            # A little after the end, so the scan's own clock is past it too.
+            self._exception_ends = time.monotonic() + max(0.0, ends - self.clock()) + 0.5
             self._last_run = summary
             if delta is not None or self._last is None or trigger not in _QUIET_TRIGGERS:
                 self._last = summary
@@ -553,6 +570,7 @@ class AgentService:
             "started_at": self.started_at,
             "last_scan": last,
             "open_findings": len(findings),
+            "excepted": list(self._last_excepted),
             "by_severity": by_sev,
             "compliant": state.compliant,
             "state": str(state.state),
@@ -601,6 +619,22 @@ class AgentService:
         self.request_scan("policy")
 
 
+def _excepted_view(finding: Finding, grant: Grant) -> dict[str, Any]:
+    """protocol.ipc.ExceptedView of a finding IT excepted."""
+    return {
+        "key": finding.key,
+        "rule_id": finding.rule_id,
+        "title_i18n": {"zh": finding.title.zh, "en": finding.title.en},
+        "subject": finding.subject,
+        "exception": {
+            "reason": {"zh": grant.reason.zh, "en": grant.reason.en},
+            "expires": grant.expires,
+            "group": grant.group,
+            "granted_by": grant.granted_by,
+        },
+    }
+
+
 def _finding_view(record: FindingRecord) -> dict[str, Any]:
     body = dict(record.body)
     body.update(first_seen=record.first_seen, last_seen=record.last_seen)
@@ -621,6 +655,7 @@ def _main_trigger(reasons: set[str]) -> str:
         "startup",
         "policy",
         "wake",
+        "exception-expired",
         "periodic",
         "fs-lost",
         "fs-event",

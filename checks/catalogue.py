@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from checks.model import Category, Platform, Severity, Steps, Text
+from checks.model import Category, Grant, Platform, Severity, Steps, Text
 from checks.trust import AnchorError, load_pem
 
 MATCH_TYPES = {
@@ -137,6 +137,10 @@ class FindingException:
     subject: str = ""  # the finding's subject (exactly); or
     key: str = ""  # the finding's key
     granted_by: str = ""  # who approved it, for the audit trail
+    group: str = ""  # the device group it was granted to ("" for one device), to show it
+
+    def grant(self) -> Grant:
+        return Grant(self.reason, self.expires, self.group, self.granted_by)
 
     def covers(self, rule_id: str, subject: str, key: str, now: float) -> bool:
         if now >= self.expires or rule_id != self.rule_id:
@@ -509,12 +513,13 @@ def parse_client(data: Mapping[str, Any], source: str) -> ApprovedClient:
     )
 
 
-_EXCEPTION_KEYS = {"rule_id", "subject", "key", "reason", "expires", "granted_by"}
+_EXCEPTION_KEYS = {"rule_id", "subject", "key", "reason", "expires", "granted_by", "group"}
 
 
 def parse_exception(data: Mapping[str, Any], source: str) -> FindingException:
     """One finding exception: {"rule_id", "subject" or "key", "reason": {"zh","en"},
-    "expires": Unix time or ISO 8601, "granted_by"}; raises CatalogueError saying what to fix."""
+    "expires": Unix time or ISO 8601, "granted_by", "group" (the device group it was granted
+    to, shown with it)}; raises CatalogueError saying what to fix."""
     if not isinstance(data, Mapping):
         raise _err(source, "exception", "an exception must be an object")
     rid = data.get("rule_id")
@@ -541,6 +546,9 @@ def parse_exception(data: Mapping[str, Any], source: str) -> FindingException:
     granted_by = data.get("granted_by", "")
     if not isinstance(granted_by, str):
         raise _err(source, where, "granted_by must be a string")
+    group = data.get("group", "")
+    if not isinstance(group, str):
+        raise _err(source, where, "group must be a string")
     return FindingException(
         rule_id=rid,
         reason=_text(data.get("reason"), source, f"{where} reason"),
@@ -548,6 +556,7 @@ def parse_exception(data: Mapping[str, Any], source: str) -> FindingException:
         subject=subject,
         key=key,
         granted_by=granted_by,
+        group=group,
     )
 
 

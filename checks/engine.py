@@ -21,10 +21,10 @@ from checks.model import (
     BlindSpot,
     Facts,
     Finding,
+    Grant,
     Note,
     Platform,
     ScanResult,
-    Text,
 )
 from checks.probes import (
     apps,
@@ -173,7 +173,7 @@ class Scanner:
             self.catalogue, self.layout, clients, memo=self._judge_memo, reuse_memo=reuse_judge
         )
         findings = judge.judge(facts)
-        excepted: list[tuple[Finding, Text, float]] = []
+        excepted: list[tuple[Finding, Grant]] = []
         if self.catalogue.exceptions:
             now = self.clock()
             kept: list[Finding] = []
@@ -189,7 +189,7 @@ class Scanner:
                 if grant is None:
                     kept.append(f)
                 else:
-                    excepted.append((f, grant.reason, grant.expires))
+                    excepted.append((f, grant.grant()))
             findings = kept
         notes = [
             Note("unverified", self.layout.relative(app.path), why)

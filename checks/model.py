@@ -442,6 +442,26 @@ class Finding:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Why a finding is excepted: IT's reason, until when (Unix time), for which device group
+    ("" when granted to the device itself) and by whom."""
+
+    reason: Text
+    expires: float
+    group: str = ""
+    granted_by: str = ""
+
+    def to_json(self, lang: Lang | str = Lang.EN) -> dict[str, Any]:
+        return {
+            "reason": self.reason.get(lang),
+            "reason_i18n": asdict(self.reason),
+            "expires": self.expires,
+            "group": self.group,
+            "granted_by": self.granted_by,
+        }
+
+
 @dataclass(slots=True)
 class ScanResult:
     root: str
@@ -454,7 +474,7 @@ class ScanResult:
     stats: dict[str, int] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)  # never part of `compliant`
     # Findings IT excepted (policy exceptions), with the reason and expiry: shown, not counted.
-    excepted: list[tuple[Finding, Text, float]] = field(default_factory=list)
+    excepted: list[tuple[Finding, Grant]] = field(default_factory=list)
     approved: list[Approval] = field(default_factory=list)  # at most MAX_APPROVALS
 
     def __post_init__(self) -> None:
@@ -489,9 +509,9 @@ class ScanResult:
             "excepted": [
                 {
                     **f.to_json(lang, self.root, self.live),
-                    "exception": {"reason": r.get(lang), "reason_i18n": asdict(r), "expires": e},
+                    "exception": g.to_json(lang),
                 }
-                for f, r, e in self.excepted
+                for f, g in self.excepted
             ],
             "stats": dict(self.stats),
         }

@@ -59,6 +59,8 @@ IPC_MODELS: tuple[type[BaseModel], ...] = (
     ipc.ScanSummaryView,
     ipc.CoverageView,
     ipc.ReasonView,
+    ipc.ExceptedView,
+    ipc.ExceptionView,
     ipc.BlindSpotView,
     ipc.OutboxRejection,
     ipc.ErrorView,

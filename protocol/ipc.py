@@ -159,6 +159,26 @@ class ErrorView(Answer):
     en: str = ""
 
 
+class ExceptionView(Answer):
+    """Why IT excepted a finding: the reason, until when (Unix seconds), the device group it
+    was granted to ("" for this device alone) and by whom."""
+
+    reason: Bilingual = Bilingual()
+    expires: float = 0.0
+    group: str = ""
+    granted_by: str = ""
+
+
+class ExceptedView(Answer):
+    """A finding IT excepted (`status.excepted`): shown with its exception, not counted open."""
+
+    key: str
+    rule_id: str
+    title_i18n: Bilingual = Bilingual()
+    subject: str = ""
+    exception: ExceptionView = ExceptionView()
+
+
 class StatusAnswer(OpenAnswer):
     """`status`: the device's state and everything `wxguard status` and the tray show.
 
@@ -174,6 +194,7 @@ class StatusAnswer(OpenAnswer):
     started_at: float
     last_scan: ScanSummaryView | None = None
     open_findings: int = 0
+    excepted: list[ExceptedView] = []  # the last scan's findings IT excepted (older agents: [])
     by_severity: dict[str, int] = {}
     compliant: bool = False
     state: str = "unknown"  # protocol.device_state.State

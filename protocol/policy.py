@@ -25,6 +25,8 @@ from protocol.text import Strict
 
 SCHEMA_VERSION: Literal[1] = 1
 DeviceId = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+# A device group as the server knows it (the device's `group_label`).
+GroupLabel = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(max_length=100_000)]
 
 
@@ -91,7 +93,16 @@ class PolicyCreate(PolicyBody):
     """What IT writes: the server adds version, times and key id when it signs."""
 
     devices: Annotated[list[DeviceId], Field(min_length=1, max_length=10_000)] | None = None
+    # Or the device groups it is for (the server decides membership when a device asks); a
+    # policy is for all devices, some devices, or some groups, never two of these at once.
+    groups: Annotated[list[GroupLabel], Field(min_length=1, max_length=100)] | None = None
     valid_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> PolicyCreate:
+        if self.devices is not None and self.groups is not None:
+            raise ValueError("a policy is scoped to devices or to groups, not both")
+        return self
 
 
 class PolicyDocument(PolicyBody):
@@ -102,6 +113,9 @@ class PolicyDocument(PolicyBody):
     issued_at: AwareDatetime
     expires_at: AwareDatetime
     devices: list[DeviceId] | None = None
+    # Groups it was published for (the server serves it to their devices; older agents ignore
+    # the key, a device outside them is never served it).
+    groups: list[GroupLabel] | None = None
     key_id: str
 
 

@@ -884,6 +884,7 @@ def publish_policy(
             issued_at=document.issued_at,
             expires_at=document.expires_at,
             device_scope=document.devices,
+            group_scope=document.groups,
             published_by=actor,
         )
     )
@@ -899,12 +900,34 @@ def policies(session: Session, limit: int = 100) -> list[Policy]:
     return list(session.scalars(select(Policy).order_by(Policy.version.desc()).limit(limit)))
 
 
+def policy_applies(policy: Policy, device_id: str, group: str | None) -> bool:
+    """Whether a stored policy is for this device: for every device, scoped to it, or scoped
+    to its group (`group`: the device's group label; None: unknown, group policies skipped)."""
+    if policy.group_scope is not None:
+        return bool(group) and group in policy.group_scope
+    return policy.device_scope is None or device_id in policy.device_scope
+
+
 def policy_for_device(session: Session, device_id: str, now: datetime) -> Policy | None:
-    """The newest unexpired policy that applies to this device (global or scoped to it)."""
+    """The newest unexpired policy that applies to this device (global, scoped to it, or to
+    its group as the server knows it now)."""
+    group = session.scalar(select(Device.group_label).where(Device.id == device_id))
     for policy in session.scalars(
         select(Policy).where(Policy.expires_at > now).order_by(Policy.version.desc()).limit(200)
     ):
-        if policy.device_scope is None or device_id in policy.device_scope:
+        if policy_applies(policy, device_id, group):
+            return policy
+    return None
+
+
+def policy_for_group(session: Session, group: str, now: datetime) -> Policy | None:
+    """The newest unexpired policy for every device or scoped to this group."""
+    for policy in session.scalars(
+        select(Policy).where(Policy.expires_at > now).order_by(Policy.version.desc()).limit(200)
+    ):
+        if policy.device_scope is None and (
+            policy.group_scope is None or group in policy.group_scope
+        ):
             return policy
     return None
 
@@ -920,7 +943,7 @@ def label_of(policy: Policy | None) -> str:
 def current_policy(session: Session, now: datetime) -> Policy | None:
     return session.scalar(
         select(Policy)
-        .where(Policy.expires_at > now, Policy.device_scope.is_(None))
+        .where(Policy.expires_at > now, Policy.device_scope.is_(None), Policy.group_scope.is_(None))
         .order_by(Policy.version.desc())
         .limit(1)
     )

@@ -308,6 +308,8 @@ class Policy(Base):
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     device_scope: Mapped[list[Any] | None] = mapped_column(NullableJSON)
+    # Device groups (Device.group_label) it is for; NULL with device_scope NULL: every device.
+    group_scope: Mapped[list[Any] | None] = mapped_column(NullableJSON)
     published_by: Mapped[str] = mapped_column(String(64), default="")
 
 

@@ -200,22 +200,26 @@ def parse_policy_create(raw: bytes | str) -> PolicyCreate:
 def build_document(
     create: PolicyCreate, version: int, now: datetime, key_id: str
 ) -> PolicyDocument:
-    body = create.model_dump(exclude={"devices", "valid_days"})
+    body = create.model_dump(exclude={"devices", "groups", "valid_days"})
     return PolicyDocument(
         **body,
         version=version,
         issued_at=now,
         expires_at=now + timedelta(days=create.valid_days),
         devices=create.devices,
+        groups=create.groups,
         key_id=key_id,
     )
 
 
 def canonical_bytes(document: PolicyDocument) -> bytes:
     """The bytes that are signed and sent; agents verify them before parsing."""
-    return json.dumps(
-        document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+    data = document.model_dump(mode="json")
+    if data.get("groups") is None:  # a policy not scoped to groups reads as before groups were
+        data.pop("groups", None)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def sign_document(document: PolicyDocument, signer: PolicySigner) -> tuple[bytes, bytes]:

@@ -11,15 +11,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.clock import Clock
-from server.models import Policy
+from server.models import Device, Policy
 
 
 @dataclass(frozen=True)
 class PolicyEntry:
     version: int
-    scope: frozenset[str] | None
+    scope: frozenset[str] | None  # device ids; None: every device (unless `groups`)
     expires_at: datetime
     heartbeat_interval_s: int
+    # A group-scoped policy: its groups, and their devices when the index was loaded.
+    groups: frozenset[str] | None = None
+    members: frozenset[str] = frozenset()
+
+    def applies(self, device_id: str) -> bool:
+        if self.groups is not None:
+            return device_id in self.members
+        return self.scope is None or device_id in self.scope
 
 
 class PolicyIndex:
@@ -49,7 +57,7 @@ class PolicyIndex:
                 self._loaded_at = now.timestamp()
             entries = self._entries
         for entry in entries:
-            if entry.expires_at > now and (entry.scope is None or device_id in entry.scope):
+            if entry.expires_at > now and entry.applies(device_id):
                 return entry
         return None
 
@@ -65,5 +73,14 @@ class PolicyIndex:
             for row in rows:
                 interval = int(json.loads(row.payload).get("heartbeat_interval_s", 300))
                 scope = frozenset(row.device_scope) if row.device_scope is not None else None
-                entries.append(PolicyEntry(row.version, scope, row.expires_at, interval))
+                groups = frozenset(row.group_scope) if row.group_scope is not None else None
+                members: frozenset[str] = frozenset()
+                if groups:
+                    # Group membership as the server knows it now (IT may move a device).
+                    members = frozenset(
+                        session.scalars(select(Device.id).where(Device.group_label.in_(groups)))
+                    )
+                entries.append(
+                    PolicyEntry(row.version, scope, row.expires_at, interval, groups, members)
+                )
             return entries

@@ -21,8 +21,12 @@ seal `Info.plist` (-1) and `CodeResources` (-3).
 Nested helper apps, app extensions and XPC services (`Frameworks/WeChat Helper.app`, those
 in a nested framework's `Helpers/`) are programs of their own: each gets both checks, its own
 seal and its own signature, which must carry the client's Team ID through a verified chain
-(`nested_helpers`). Not checked: nested frameworks' and dylibs' own signatures, and whether
-`cdhash` entries match the nested code. Hashing is cached
+(`nested_helpers`). Nested frameworks (`Frameworks/*.framework`, each version's binary) and
+loose dylibs that a seal lists as nested code are judged by their own embedded signature the
+same way (`check_nested_code`): signed, not ad hoc, a CMS that chains to Apple's roots, and a
+Team ID of the client's; the finding says what was expected and what was found, in Chinese
+and English. Not checked: nested frameworks' own resource seals, and whether `cdhash`
+entries match the nested code. Hashing is cached
 on (path, size, mtime, inode), so a warm rescan of an unchanged bundle re-hashes nothing.
 """
 
@@ -200,6 +204,8 @@ def collect(facts: Facts, clients: ClientIndex, fs: FsView) -> None:
                 check_seal(facts, each, fs)
             with fs.item("integrity", each.path):
                 check_signature(facts, each, fs, clients.trust)
+            with fs.item("integrity", each.path):
+                check_nested_code(facts, each, fs, clients.trust)
 
 
 # Nested code that is a program of its own (a helper app, an app extension, an XPC service):
@@ -447,7 +453,15 @@ def check_signature(
         prefix = f"{part.arch}: " if fat else ""
         problems.extend(
             prefix + p
-            for p in _slice_problems(fs, client, contents, part, trust or TrustStore.of(), exe)
+            for p in _slice_problems(
+                fs,
+                client,
+                part,
+                trust or TrustStore.of(),
+                exe,
+                f"{contents}/Info.plist",
+                f"{contents}/_CodeSignature/CodeResources",
+            )
         )
     if problems:
         facts.tampering.append(
@@ -463,11 +477,14 @@ def check_signature(
 def _slice_problems(
     fs: FsView,
     client: ApprovedClient,
-    contents: str,
     part: macho.SliceSignature,
     trust: TrustStore,
     exe: str,
+    info_plist: str | None,
+    resources: str | None,
 ) -> list[str]:
+    """What is wrong with one slice's signature; `info_plist` and `resources` are the files
+    its special slots -1 and -3 seal (None: the code has none, e.g. a loose dylib)."""
     if not part.signed:
         return ["not code-signed at all (the signature was removed)"]
     out = list(part.problems)
@@ -491,18 +508,117 @@ def _slice_problems(
             f"{part.bad_page_count} code page(s) no longer match their signed {cd.hash_name} "
             f"hashes (at offset {where}): the executable was patched in place"
         )
-    for slot, name in ((macho.SLOT_INFO_PLIST, "Info.plist"), (macho.SLOT_RESOURCES, None)):
+    for slot, path, what in (
+        (macho.SLOT_INFO_PLIST, info_plist, "Info.plist"),
+        (macho.SLOT_RESOURCES, resources, "_CodeSignature/CodeResources"),
+    ):
         expected = cd.special.get(slot)
-        if expected is None:
+        if expected is None or path is None:
             continue
-        path = f"{contents}/Info.plist" if name else f"{contents}/_CodeSignature/CodeResources"
         actual = _file_digest(fs, path, cd.hash_name)
         if actual is None:
             continue  # missing: the seal check says so; unreadable: a blind spot
         if actual[: cd.hash_size] != expected:
-            what = name or "_CodeSignature/CodeResources"
             out.append(f"{what} is not the one the signature seals (changed after signing)")
     return out
+
+
+# --- nested frameworks and dylibs ----------------------------------------------------------
+
+MAX_NESTED_CODE = 256
+
+
+def nested_code(bundle: Bundle, fs: FsView) -> list[tuple[str, str, str]]:
+    """(binary path, what it is, the folder its special slots' files live in, or "") of the
+    frameworks and loose dylibs `bundle`'s seal lists as nested code: each version's binary
+    of a framework (`Versions/*/<name>`, or `<name>` at the top of a shallow one), and the
+    dylib itself. At most MAX_NESTED_CODE."""
+    seal = fs.parsed(
+        f"{bundle.path}/Contents/_CodeSignature/CodeResources",
+        parse_seal,
+        "integrity",
+        MAX_SEAL_SIZE,
+    )
+    if seal is None:
+        return []
+    out: list[tuple[str, str, str]] = []
+    for rel in sorted(seal.nested):
+        path = f"{bundle.path}/Contents/{rel}"
+        low = rel.casefold()
+        if low.endswith(".dylib"):
+            if _is_file(fs, path):
+                out.append((path, f"Contents/{rel}", ""))
+        elif low.endswith(".framework") and fs.is_dir(path):
+            name = rel.rsplit("/", 1)[-1][: -len(".framework")]
+            versions = [
+                e.path
+                for e in fs.glob(path, f"Versions/*/{name}", "integrity")
+                if not e.is_dir and not e.is_symlink and "/Versions/Current/" not in e.path
+            ]
+            for binary in sorted(versions):
+                folder = binary.rsplit("/", 1)[0]
+                out.append((binary, f"Contents/{rel}{binary[len(path) :]}", folder))
+            if not versions and _is_file(fs, f"{path}/{name}"):
+                out.append((f"{path}/{name}", f"Contents/{rel}/{name}", path))
+    return out[:MAX_NESTED_CODE]
+
+
+def _is_file(fs: FsView, path: str) -> bool:
+    st = fs.stat(path)
+    return st is not None and stat_mod.S_ISREG(st.st_mode)
+
+
+def _found(part: macho.SliceSignature) -> str:
+    """What signs a slice, in both languages."""
+    cd = part.code_directory
+    if not part.signed or cd is None:
+        return "未签名 / not signed"
+    if cd.adhoc or not part.has_cms:
+        return "ad-hoc 签名，没有证书 / an ad-hoc signature with no certificate"
+    return f"Team ID {cd.team_id or '(无 none)'}"
+
+
+def check_nested_code(
+    facts: Facts, bundle: Bundle, fs: FsView, trust: TrustStore | None = None
+) -> None:
+    """Each nested framework's and loose dylib's own embedded signature (`nested_code`),
+    judged like the main executable's: one fact per binary that fails, naming the Team IDs
+    expected and what was found."""
+    client = bundle.client
+    teams = "/".join(client.team_ids) or "?"
+    for binary, label, folder in nested_code(bundle, fs):
+        sig = computed(fs, binary, "macho-signature", _inspect)
+        if sig is None:
+            continue  # unreadable or not Mach-O: computed() left a blind spot
+        problems: list[str] = []
+        found: list[str] = []
+        fat = len(sig.slices) > 1
+        for part in sig.slices:
+            prefix = f"{part.arch}: " if fat else ""
+            mine = _slice_problems(
+                fs,
+                client,
+                part,
+                trust or TrustStore.of(),
+                binary,
+                f"{folder}/Resources/Info.plist" if folder else None,
+                f"{folder}/_CodeSignature/CodeResources" if folder else None,
+            )
+            if mine:
+                problems.extend(prefix + p for p in mine)
+                found.append(prefix + _found(part))
+        if problems:
+            facts.tampering.append(
+                TamperFact(
+                    SIGNATURE,
+                    client.id,
+                    binary,
+                    f"{label}（内嵌代码，按其自身签名判断 / nested code, judged by its own "
+                    f"signature）: 期望 expected: 经 Apple 根证书链验证、Team ID {teams} 的签名 "
+                    f"/ a signature chaining to Apple's roots with Team ID {teams}; "
+                    f"实际 found: {'; '.join(found)}. " + "; ".join(problems),
+                )
+            )
 
 
 def _signer_problems(

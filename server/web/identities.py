@@ -1,5 +1,6 @@
 """Dashboard page of approved client identities and finding exceptions; IT grants one device
-an exception (a reason, an expiry), published as a policy scoped to that device and audited."""
+or one device group an exception (a reason, an expiry), published as a policy scoped to that
+device or group and audited."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from sqlalchemy.orm import Session
 from checks.catalogue import load_builtin
 from server import crud
 from server.api.deps import ClientIpDep, NowDep, SessionDep, StateDep
-from server.models import Policy
-from server.policy import PolicyError, parse_policy_create
+from server.exceptions import grant, group_exists
+from server.models import Device, Policy
+from server.policy import PolicyError
 from server.web.auth import AdminDep, CsrfDep, SessionDataDep
 from server.web.render import render, request_lang
 
@@ -36,6 +38,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "policy": ("策略", "Policy"),
     "scope": ("适用范围", "Applies to"),
     "scope.all": ("所有设备", "All devices"),
+    "scope.groups": ("设备组", "device group"),
+    "group": ("设备组", "Device group"),
     "exceptions": ("发现例外", "Finding exceptions"),
     "rule": ("规则", "Rule"),
     "subject": ("对象（路径或进程）", "Subject (path or process)"),
@@ -44,13 +48,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "expires": ("到期", "Expires"),
     "expired": ("已过期", "expired"),
     "granted_by": ("批准人", "Granted by"),
-    "grant": ("为一台设备批准例外", "Grant one device an exception"),
+    "grant": ("为一台设备或一个设备组批准例外", "Grant one device or one group an exception"),
     "grant.help": (
-        "将以该设备当前的策略为基础，加入此例外，签名后只发布给该设备。"
-        "之后若发布面向所有设备的新策略，它会取代此策略：请在新策略中保留仍需要的例外。",
-        "The device's current policy, with this exception added, is signed and published to "
-        "that device alone. A newer policy for all devices replaces it later: carry over the "
+        "填写设备 ID 或设备组之一。将以该设备（或该组）当前的策略为基础，加入此例外，签名后只发布给"
+        "该设备或该组的设备（按服务器当前所知的分组；之后加入该组的设备也会得到）。组内已有单独策略的"
+        "设备，其策略也会加入此例外后重新发布。之后若发布面向所有设备的新策略，它会取代此策略："
+        "请在新策略中保留仍需要的例外。",
+        "Fill in a device id or a device group. The device's (or the group's) current policy, "
+        "with this exception added, is signed and published to that device alone or to the "
+        "group's devices (as the server groups them; a device that joins the group later gets "
+        "it too). Devices of the group that have a policy of their own get it again with this "
+        "exception added. A newer policy for all devices replaces it later: carry over the "
         "exceptions still needed.",
+    ),
+    "granted.group": (
+        "已批准：策略 v{version} 已发布给设备组 {group}。",
+        "Granted: policy v{version} was published to device group {group}.",
+    ),
+    "error.group": (
+        "没有设备属于设备组 {group}。请从设备列表复制组名。",
+        "No device is in the group {group}. Copy the group's name from the device list.",
+    ),
+    "error.scope": (
+        "请只填写设备 ID 或设备组之一。",
+        "Fill in either a device id or a device group, not both and not neither.",
     ),
     "device": ("设备 ID", "Device id"),
     "reason_zh": ("理由（中文）", "Reason (Chinese)"),
@@ -86,10 +107,6 @@ def _t(lang: str) -> Any:
         return text.format(**params) if params else text
 
     return t
-
-
-# Fields the server adds to a document; what is left is the policy body IT wrote.
-_DOCUMENT_ONLY = ("schema_version", "version", "issued_at", "expires_at", "devices", "key_id")
 
 
 def _identity(client: Any) -> str:
@@ -146,6 +163,7 @@ def _live_policies(session: Session, now: datetime) -> list[dict[str, Any]]:
                 "version": row.version,
                 "label": crud.label_of(row),
                 "scope": row.device_scope,
+                "groups": row.group_scope,
                 "clients": [{**c, "identity": _identity(c)} for c in clients],
                 "exceptions": exceptions,
             }
@@ -161,6 +179,19 @@ def _when(value: object) -> datetime:
     except ValueError:
         return datetime.fromtimestamp(0, UTC)
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _groups(session: Session) -> list[str]:
+    """The device groups the server knows (for the form's suggestions), at most 500."""
+    return list(
+        session.scalars(
+            select(Device.group_label)
+            .where(Device.group_label != "")
+            .distinct()
+            .order_by(Device.group_label)
+            .limit(500)
+        )
+    )
 
 
 def _page(
@@ -183,6 +214,7 @@ def _page(
             "policies": _live_policies(session, now),
             "grant_error": error,
             "granted": granted,
+            "groups": _groups(session),
         },
         session=data,
         status=status,
@@ -212,64 +244,46 @@ def grant_exception(
     data: SessionDataDep,
     admin: AdminDep,
     _csrf: CsrfDep,
-    device_id: Annotated[str, Form(max_length=36)],
     rule_id: Annotated[str, Form(max_length=128)],
     reason_zh: Annotated[str, Form(min_length=1, max_length=2000)],
     reason_en: Annotated[str, Form(min_length=1, max_length=2000)],
+    device_id: Annotated[str, Form(max_length=36)] = "",
+    group: Annotated[str, Form(max_length=200)] = "",
     days: Annotated[int, Form(ge=1, le=365)] = 30,
     subject: Annotated[str, Form(max_length=1000)] = "",
     key: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     t = _t(request_lang(request))
-    device_id, subject, key = device_id.strip(), subject.strip(), key.strip()
+    device_id, group = device_id.strip(), group.strip()
+    subject, key = subject.strip(), key.strip()
 
     def refused(message: str) -> Response:
         return _page(request, state, session, now, data, error=message, status=422)
 
-    try:
-        crud.get_device(session, device_id)
-    except crud.NotFound:
-        return refused(t("error.device", device=device_id))
+    if bool(device_id) == bool(group):
+        return refused(t("error.scope"))
+    if device_id:
+        try:
+            crud.get_device(session, device_id)
+        except crud.NotFound:
+            return refused(t("error.device", device=device_id))
+    elif not group_exists(session, group):
+        return refused(t("error.group", group=group))
     if not (subject or key):
         return refused(t("error.target"))
-    base = crud.policy_for_device(session, device_id, now)
-    body: dict[str, Any] = json.loads(base.payload) if base is not None else {}
-    for name in _DOCUMENT_ONLY:
-        body.pop(name, None)
-    expires = now + timedelta(days=days)
     actor = f"admin:{admin.username}"
     exception = {
         "rule_id": rule_id.strip(),
         "reason": {"zh": reason_zh.strip(), "en": reason_en.strip()},
-        "expires": expires.isoformat(),
+        "expires": (now + timedelta(days=days)).isoformat(),
         "granted_by": actor,
         **({"subject": subject} if subject else {}),
         **({"key": key} if key else {}),
     }
-    body["exceptions"] = [*(body.get("exceptions") or []), exception]
-    body["devices"] = [device_id]
     try:
-        published = crud.publish_policy(
-            session, state.signer, parse_policy_create(json.dumps(body)), now, actor, ip
-        )
+        version = grant(session, state.signer, now, actor, ip, exception, device_id, group)
     except (PolicyError, crud.ConflictError) as exc:
         return refused(t("error.policy", problem=str(exc)))
-    crud.audit(
-        session,
-        now,
-        actor,
-        "exception.grant",
-        device_id,
-        ip,
-        {
-            "rule_id": exception["rule_id"],
-            "subject": subject,
-            "key": key,
-            "reason": exception["reason"],
-            "expires": exception["expires"],
-            "policy_version": published.version,
-        },
-    )
     state.policies.invalidate()
-    granted = quote(f"{published.version}:{device_id}")
+    granted = quote(f"{version}:{device_id}" if device_id else f"{version}:group:{group}")
     return RedirectResponse(f"/identities?granted={granted}", status_code=303)

@@ -174,3 +174,30 @@ def test_report_with_an_empty_description_is_a_clear_bilingual_error() -> None:
     assert "Traceback" not in run.stderr
     assert "error: Say what happened with --description (it cannot be empty)." in run.stderr
     assert "错误：请用 --description 写明发生了什么" in run.stderr
+
+
+def test_excepted_findings_read_as_excepted_with_group_expiry_and_reason() -> None:
+    """IT's exception, as `wxguard status` shows it: not an open finding, but which group it
+    was granted to (or this device), until when and why; a hostile reason stays on its line."""
+    excepted = {
+        "key": "k1",
+        "rule_id": "wechatferry",
+        "title_i18n": {"zh": "检测到 WeChatFerry", "en": "WeChatFerry detected"},
+        "exception": {
+            "reason": {"zh": "开发测试机", "en": f"developer test machine {HOSTILE}"},
+            "expires": 1_900_000_000.0,
+            "group": "研发测试机",
+            "granted_by": "admin:alice",
+        },
+    }
+    own = {**excepted, "exception": {**excepted["exception"], "group": ""}}  # type: ignore[dict-item]
+    status = {"agent_version": "1", "mode": "system", "excepted": [excepted, own]}
+    en = _status_text(status, Lang.EN)
+    assert "Excepted by IT (2, not counted as open):" in en
+    assert "WeChatFerry detected: excepted (group 研发测试机, until 20" in en
+    assert "WeChatFerry detected: excepted (this device, until 20" in en
+    assert "\x1b" not in en and "\nforged" not in en
+    zh = _status_text(status, Lang.ZH)
+    assert "检测到 WeChatFerry：" not in zh  # one separator style, the title then the exception
+    assert "已例外（设备组 研发测试机，至 20" in zh and "理由：开发测试机）" in zh
+    assert "已例外（本设备，至 " in zh

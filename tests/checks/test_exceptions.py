@@ -30,14 +30,32 @@ def test_exception_moves_one_finding_to_excepted_until_it_expires(tmp_path: Path
     scanner.clock = lambda: 1000.0
     result = scanner.scan()
     assert result.findings == [] and result.compliant
-    ((excepted, reason, expires),) = result.excepted
-    assert excepted.key == finding.key and reason.zh == REASON["zh"] and expires == 2000.0
+    ((excepted, grant_),) = result.excepted
+    assert excepted.key == finding.key and grant_.reason.zh == REASON["zh"]
+    assert grant_.expires == 2000.0 and grant_.group == ""
     doc = result.to_json("zh")
     assert doc["summary"]["excepted"] == 1
     assert doc["excepted"][0]["exception"]["reason"] == REASON["zh"]
 
     scanner.clock = lambda: 2000.0  # expired: the finding is back
     assert [f.key for f in scanner.scan().findings] == [finding.key]
+
+
+def test_a_group_exception_says_which_group_it_was_granted_to(tmp_path: Path) -> None:
+    root = image(tmp_path / "img")
+    (finding,) = image_scanner(str(root), "linux").scan().findings
+    grant = {
+        "rule_id": finding.rule_id,
+        "key": finding.key,
+        "reason": REASON,
+        "expires": 9e12,
+        "group": "研发测试机",
+        "granted_by": "admin:alice",
+    }
+    result = image_scanner(str(root), "linux", load_builtin().with_exceptions([grant])).scan()
+    assert result.findings == []
+    exception = result.to_json("en")["excepted"][0]["exception"]
+    assert exception["group"] == "研发测试机" and exception["granted_by"] == "admin:alice"
 
 
 def test_exception_for_another_subject_does_not_apply(tmp_path: Path) -> None:

@@ -141,7 +141,12 @@ def detached_cms(content: bytes, cert: x509.Certificate, key: Any) -> bytes:
         pkcs7.PKCS7SignatureBuilder()
         .set_data(content)
         .add_signer(cert, key, hashes.SHA256())
-        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature])
+        .sign(
+            serialization.Encoding.DER,
+            # Binary: S/MIME canonicalisation would turn each \n byte of the CodeDirectory
+            # into \r\n before hashing (a signature that then fails on some page hashes).
+            [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
+        )
     )
 
 
@@ -230,8 +235,14 @@ RESOURCES = {
     "Resources/web/index.html": b"<html>wechat</html>\n",
 }
 LEGACY = {"Resources/legacy.dat": b"sealed with SHA-1 only\n"}
+MARS = "Frameworks/Mars.framework/Versions/A/Mars"
+# The nested framework's own binary (judged by its own signature): by default signed like a
+# genuine app's (Tencent's certificate) when the app is, else with the placeholder CMS that
+# the scan reports as unreadable, as for the app's own executable (`build_bundle`).
+MARS_SIGNED = macho_slice(code_bytes(PAGE + 77), Sig(signer=TENCENT_ID))
+MARS_PLACEHOLDER = macho_slice(code_bytes(PAGE + 77), Sig())
 NESTED = {
-    "Frameworks/Mars.framework/Versions/A/Mars": b"\xcf\xfa\xed\xfe nested code",
+    MARS: MARS_PLACEHOLDER,
     "Frameworks/Mars.framework/Versions/A/Resources/Info.plist": b"<plist/>",
 }
 
@@ -241,10 +252,14 @@ def build_bundle(
     sig: Sig | None = None,
     exe: bytes | None = None,
     extra_files2: dict[str, object] | None = None,
+    nested: bytes | None = None,
 ) -> Path:
-    """/Applications/WeChat.app under `root` whose seal and signature match its files."""
+    """/Applications/WeChat.app under `root` whose seal and signature match its files;
+    `nested`: the nested Mars.framework's binary (default: see MARS_SIGNED)."""
     contents = root / APP / "Contents"
-    for rel, data in {**RESOURCES, **LEGACY, **NESTED}.items():
+    if nested is None:
+        nested = MARS_SIGNED if sig is not None and sig.signer is TENCENT_ID else MARS_PLACEHOLDER
+    for rel, data in {**RESOURCES, **LEGACY, **NESTED, MARS: nested}.items():
         path = contents / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -666,7 +681,7 @@ def build_with_helper(tmp_path: Path, helper_sig: Sig) -> Path:
     """WeChat.app (intact, Tencent-signed) whose seal lists a nested helper app by cdhash,
     the helper itself a bundle with its own seal and signature (`helper_sig`)."""
     built = build_bundle(tmp_path / "helper", helper_sig)
-    nested = {
+    nested: dict[str, object] = {
         HELPER: {
             "cdhash": b"\3" * 20,
             "requirement": 'identifier "com.tencent.xinWeChat.helper" and anchor apple generic',
@@ -706,3 +721,89 @@ def test_nested_helper_is_judged_by_its_own_signature(
     sig = findings(result, "macos-code-signature")
     assert list(sig) == [HELPER_EXE], (case, sig)
     assert expected in sig[HELPER_EXE], (case, sig[HELPER_EXE])
+
+
+# --- nested frameworks and dylibs --------------------------------------------------------
+
+MARS_PATH = f"{APP}/Contents/{MARS}"
+DYLIB = "Frameworks/libvoip.dylib"
+DYLIB_PATH = f"{APP}/Contents/{DYLIB}"
+
+
+def build_with_dylib(tmp_path: Path, dylib: bytes) -> Path:
+    """WeChat.app (intact, Tencent-signed) whose seal lists a loose dylib as nested code."""
+    nested: dict[str, object] = {
+        DYLIB: {"cdhash": b"\4" * 20, "requirement": 'identifier "libvoip"'}
+    }
+    root = build_bundle(tmp_path / "img", Sig(signer=TENCENT_ID), extra_files2=nested)
+    (root / APP / "Contents" / DYLIB).write_bytes(dylib)
+    return root
+
+
+def test_nested_framework_and_dylib_signed_by_the_vendor_are_clean(tmp_path: Path) -> None:
+    root = build_with_dylib(
+        tmp_path, macho_slice(code_bytes(2 * PAGE + 999), Sig(signer=TENCENT_ID))
+    )
+    result = scan_image(str(root), "macos", APPLE_LIKE)
+    assert result.findings == [], [f.to_json() for f in result.findings]
+    assert not [b for b in result.blind_spots if b.probe.startswith("integrity")]
+
+
+RESIGNED = [
+    (
+        "ad hoc",
+        Sig(team="", adhoc=True, cms=False),
+        "实际 found: ad-hoc 签名，没有证书 / an ad-hoc signature with no certificate",
+    ),
+    (
+        "another team, genuine chain",
+        Sig(team="ZZZZZZZZZZ", signer=developer_id(PKI, "ZZZZZZZZZZ", "Evil")),
+        "实际 found: Team ID ZZZZZZZZZZ",
+    ),
+    (
+        "a self-issued certificate naming Tencent",
+        Sig(signer=self_issued("Tencent Technology (Shenzhen) Company Limited")),
+        "does not chain to Apple's roots",
+    ),
+    ("unsigned", Sig(signed=False), "实际 found: 未签名 / not signed"),
+]
+EXPECTED = (
+    f"期望 expected: 经 Apple 根证书链验证、Team ID {TEAM} 的签名 / a signature chaining to "
+    f"Apple's roots with Team ID {TEAM}"
+)
+
+
+@pytest.mark.parametrize(("case", "sig", "found"), RESIGNED, ids=[c[0] for c in RESIGNED])
+def test_nested_framework_resigned_is_judged_by_its_own_signature(
+    tmp_path: Path, case: str, sig: Sig, found: str
+) -> None:
+    """The app's own executable and seal are intact and Tencent-signed; only the nested
+    framework's binary was swapped for one re-signed by someone else (a tweak's payload)."""
+    root = build_bundle(
+        tmp_path / "img", Sig(signer=TENCENT_ID), nested=macho_slice(code_bytes(PAGE + 77), sig)
+    )
+    result = scan_image(str(root), "macos", APPLE_LIKE)
+    detail = findings(result, "macos-code-signature")
+    assert list(detail) == [MARS_PATH], (case, detail)
+    assert detail[MARS_PATH].startswith(f"Contents/{MARS}（内嵌代码")
+    assert EXPECTED in detail[MARS_PATH] and found in detail[MARS_PATH], detail[MARS_PATH]
+
+
+@pytest.mark.parametrize(("case", "sig", "found"), RESIGNED, ids=[c[0] for c in RESIGNED])
+def test_loose_dylib_resigned_is_judged_by_its_own_signature(
+    tmp_path: Path, case: str, sig: Sig, found: str
+) -> None:
+    root = build_with_dylib(tmp_path, macho_slice(code_bytes(2 * PAGE + 999), sig))
+    detail = findings(scan_image(str(root), "macos", APPLE_LIKE), "macos-code-signature")
+    assert list(detail) == [DYLIB_PATH], (case, detail)
+    assert EXPECTED in detail[DYLIB_PATH] and found in detail[DYLIB_PATH]
+
+
+def test_nested_code_in_a_nested_helper_is_judged_too(tmp_path: Path) -> None:
+    """A framework inside the helper app (Frameworks/WeChat Helper.app/Contents/Frameworks/)
+    re-signed ad hoc: found through the helper's own seal."""
+    root = build_with_helper(tmp_path, Sig(signer=TENCENT_ID))
+    inner = root / APP / "Contents" / HELPER / "Contents" / MARS
+    inner.write_bytes(macho_slice(code_bytes(PAGE + 77), Sig(team="", adhoc=True, cms=False)))
+    detail = findings(scan_image(str(root), "macos", APPLE_LIKE), "macos-code-signature")
+    assert list(detail) == [f"{APP}/Contents/{HELPER}/Contents/{MARS}"], detail

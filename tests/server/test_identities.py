@@ -9,11 +9,14 @@ import json
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 
 from agent.server_client import approvals_json, findings_batch
 from checks.api import scan_image
 from checks.catalogue import load_builtin
 from protocol.device_state import Coverage
+from server.db import session_scope
+from server.models import AuditEvent, Device
 from tests.checks.test_integrity_macos import APPLE_LIKE, TENCENT_ID, Sig, build_bundle
 from tests.server.conftest import Harness
 from tests.server.test_dashboard import audit_actions, csrf_of
@@ -114,3 +117,101 @@ def test_the_device_page_shows_which_identity_approved_a_client(
     assert "bundle com.tencent.xinWeChat" in section
     zh = harness.client.get(f"/devices/{mac.device_id}", headers={"Accept-Language": "zh-CN"})
     assert "批准依据（身份）" in zh.text
+
+
+def _set_group(harness: Harness, device_id: str, group: str) -> None:
+    """IT puts a device in a group (the server's own record of it)."""
+    with session_scope(harness.sessions) as session:
+        session.execute(update(Device).where(Device.id == device_id).values(group_label=group))
+
+
+def _announced(harness: Harness, token: str) -> int:
+    beat = TestClient(harness.app, client=("10.9.0.2", 5000)).post(
+        "/api/v1/heartbeat",
+        json={"agent_version": "1"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert beat.status_code == 200, beat.text
+    return int(beat.json()["policy_version"])
+
+
+def test_it_grants_a_group_an_exception_its_devices_receive_and_others_do_not(
+    harness: Harness,
+) -> None:
+    """A developer's test machines: IT grants the group "研发测试机" an exception; each device
+    of the group (as the server groups them now) is served it, with the policy it had and any
+    exception of its own kept; a device outside the group is not; the grant is audited."""
+    harness.add_admin()
+    harness.login()
+    lab1, lab2, office = (harness.enroll(h) for h in ("lab-1", "lab-2", "office-1"))
+    group = "研发测试机"
+    for device in (lab1, lab2):
+        _set_group(harness, device.device_id, group)
+    _set_group(harness, office.device_id, "财务部")
+    publish(harness)  # v1, for every device
+    page = harness.client.get("/identities", headers={"Accept-Language": "en"})
+    assert f'<option value="{group}">' in page.text  # the form suggests the known groups
+    csrf = csrf_of(page.text)
+    own = {
+        "csrf_token": csrf,
+        "device_id": lab2.device_id,
+        "rule_id": "wechatferry",
+        "subject": "home/dev/bot/.venv",
+        "reason_zh": "机器人开发",
+        "reason_en": "bot development",
+        "days": "30",
+    }
+    assert harness.client.post("/identities/exceptions", data=own).status_code == 200  # v2
+    form = {
+        "csrf_token": csrf,
+        "group": group,
+        "rule_id": "itchat",
+        "key": "k-itchat-fixture",
+        "reason_zh": "测试夹具，不是真实会话",
+        "reason_en": "a test fixture, not a real session",
+        "days": "14",
+    }
+    both = harness.client.post("/identities/exceptions", data={**form, "device_id": "x"})
+    assert both.status_code == 422 and "either a device id or a device group" in both.text
+    nobody = harness.client.post("/identities/exceptions", data={**form, "group": "nobody"})
+    assert nobody.status_code == 422 and "No device is in the group nobody" in nobody.text
+
+    granted = harness.client.post(
+        "/identities/exceptions", data=form, headers={"Accept-Language": "en"}
+    )
+    assert granted.status_code == 200, granted.text
+    assert f"published to device group {group}" in granted.text
+    actions = audit_actions(harness)
+    assert actions[-3:] == ["policy.publish", "policy.publish", "exception.grant"]
+
+    # lab-1: the group's policy (v3), built on v1; announced by the heartbeat too.
+    mine = _device_policy(harness, lab1.token)
+    assert (mine["version"], mine["groups"], mine["devices"]) == (3, [group], None)
+    assert [c["id"] for c in mine["approved_clients"]] == ["wechat-mac-pinned"]  # type: ignore[index]
+    (grant,) = load_builtin().with_exceptions(mine["exceptions"]).exceptions  # type: ignore[arg-type]
+    now = harness.clock.now().timestamp()
+    assert grant.group == group and grant.covers("itchat", "", "k-itchat-fixture", now)
+    assert not grant.covers("itchat", "", "k-itchat-fixture", now + 15 * 86400)
+    assert _announced(harness, lab1.token) == 3
+    # lab-2 had its own exception: its own policy again (v4), with both.
+    theirs = _device_policy(harness, lab2.token)
+    assert theirs["version"] == 4 and theirs["devices"] == [lab2.device_id]
+    assert [x["rule_id"] for x in theirs["exceptions"]] == ["wechatferry", "itchat"]  # type: ignore[union-attr]
+    assert _announced(harness, lab2.token) == 4
+    # office-1 is in another group: the policy for everyone, no exception.
+    assert _device_policy(harness, office.token)["version"] == 1
+    assert _announced(harness, office.token) == 1
+    # A device IT moves into the group is served the group's policy from then on.
+    _set_group(harness, office.device_id, group)
+    harness.app.state.wx.policies.invalidate()
+    assert _device_policy(harness, office.token)["version"] == 3
+
+    page = harness.client.get("/identities", headers={"Accept-Language": "en"})
+    section = page.text[page.text.index('id="policy-v3"') :]
+    assert f"device group {group}" in section and "a test fixture, not a real session" in section
+    with session_scope(harness.sessions) as session:
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "exception.grant")
+        ).all()[-1]
+    assert event.target == f"group:{group}"
+    assert event.detail["devices_with_own_policy"] == [lab2.device_id]
