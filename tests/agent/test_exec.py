@@ -29,7 +29,15 @@ import psutil
 import pytest
 
 from agent.config import Settings
-from agent.exec_guard import DenyEntry, DenyList, ExecBlocking, ExecGuard, resolve_mode
+from agent.exec_guard import (
+    DenyEntry,
+    DenyList,
+    ExecBlocking,
+    ExecGuard,
+    parse_mountinfo,
+    resolve_mode,
+    under,
+)
 from agent.paths import AgentPaths, Mode
 from agent.service import AgentService
 from agent.store import LocalRecords
@@ -551,3 +559,66 @@ def test_a_new_process_is_a_finding_before_the_scan_of_processes_ends(tmp_path: 
             proc.kill()
             proc.wait()
         service.stop()
+
+
+def _mount(what: list[str], where: Path) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    return (
+        subprocess.run(["mount", *what, str(where)], capture_output=True, timeout=60).returncode
+        == 0
+    )
+
+
+def test_filesystems_mounted_after_the_guard_started_are_guarded(
+    tmpfs: Path, tmp_path: Path
+) -> None:
+    """A USB stick or /run/user/UID is a new mount: the guard follows the mount table and
+    marks each mount under its paths, so a deny-listed tool on a filesystem mounted after the
+    guard started (a tmpfs and a loop-mounted ext4 image, both made by the test, inside the
+    test's own tmpfs) is refused with EPERM, and an unrelated program there runs."""
+    paths = AgentPaths.resolve(Mode.SYSTEM, tmp_path / "state")
+    settings = Settings(exec_blocking="block", exec_guard_mounts=str(tmpfs), process_poll_s=60)
+    service = AgentService(settings, paths, live_scanner(_test_catalogue()))
+    blocking = ExecBlocking(service, fallback=lambda: "monitor")
+    blocking.start()
+    stick, image = tmpfs / "media" / "stick", tmpfs / "media" / "usb"
+    mounted: list[Path] = []
+    try:
+        assert service.status()["exec_blocking"]["active"]
+        assert _mount(["-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs"], stick)
+        mounted.append(stick)
+        disk = tmp_path / "usb.img"
+        with disk.open("wb") as fh:
+            fh.truncate(16 * 1024 * 1024)
+        made = subprocess.run(["mkfs.ext4", "-q", "-F", str(disk)], capture_output=True, timeout=60)
+        if made.returncode == 0 and _mount(["-o", "loop", str(disk)], image):
+            mounted.append(image)
+        for where in mounted:
+            assert os.stat(where).st_dev != os.stat(tmpfs).st_dev  # a mount of its own
+            tool = _place(TOOL_SOURCE, where / "tools" / "dumper")
+            other = _place(OTHER_SOURCE, where / "echo")
+            deadline = time.monotonic() + 30
+            while str(where) not in service.status()["exec_blocking"]["marked"]:
+                assert time.monotonic() < deadline, service.status()["exec_blocking"]
+                time.sleep(0.05)
+            with pytest.raises(PermissionError) as info:
+                _run(tool)
+            assert info.value.errno == errno.EPERM
+            assert _run(other) == 0
+        assert mounted == [stick, image] or made.returncode != 0, "no loop image: " + str(made)
+    finally:
+        for where in reversed(mounted):
+            subprocess.run(["umount", "-l", str(where)], timeout=30, check=False)
+        blocking.stop()
+
+
+def test_mount_table_lines_and_paths_under_the_guarded_ones() -> None:
+    text = (
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+        "97 22 0:45 / /media/li\\040lei/U\\134disk rw,nosuid shared:50 - vfat /dev/sdb1 rw\n"
+        "garbage\n"
+    )
+    assert parse_mountinfo(text) == {22: "/", 97: "/media/li lei/U\\disk"}
+    assert under("/media/li lei/U\\disk", ["/media"]) and under("/media", ["/media/"])
+    assert not under("/mediax/stick", ["/media"]) and not under("/", ["/media"])
+    assert under("/anything", ["/"])
