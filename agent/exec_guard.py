@@ -429,7 +429,7 @@ class ExecGuard:
             os.close(self._fd)
             self._fd = -1
             raise
-        if self.watch:
+        if self.watch and sys.platform == "linux":
             try:
                 self._mountinfo = os.open(MOUNTINFO, os.O_RDONLY | os.O_CLOEXEC)
             except OSError as exc:
@@ -531,6 +531,8 @@ class ExecGuard:
         """Mark every mount at or under a watched path not marked yet (at start, and each time
         the mount table changes): a filesystem mounted after the guard started is decided
         like the others from its first exec."""
+        if sys.platform != "linux":  # Linux-only calls below
+            raise NotImplementedError
         if self._mountinfo >= 0:
             chunks = []
             offset = 0

@@ -151,7 +151,6 @@ class AgentService:
         # the processes after it started: key -> when recorded. Such a scan does not resolve
         # them, and the first that confirms them announces them to its listeners as new.
         self._provisional: dict[str, float] = {}
-        self.exec_judged = 0
         self.scans_by_trigger: dict[str, int] = {}
         # Called after each recorded scan (findings upload, enforcement), on the scan thread.
         self.scan_listeners: list[Callable[[ScanResult, ScanDelta], None]] = []
@@ -283,7 +282,6 @@ class AgentService:
             for finding in findings:
                 self._provisional[finding.key] = now
             self._finding_pids.add(pid)
-            self.exec_judged += 1
         for record in opened:
             log.warning(
                 "finding %s [%s] %s: %s",
@@ -573,7 +571,10 @@ class AgentService:
             same_view = last is not None and last.coverage == coverage_of(result.blind_spots)
             if open_keys == {f.key for f in result.findings} and same_view:
                 return None
-        delta = self.store.apply_scan(result, trigger, now, keep)
+        # A scan for new processes alone is not waited onto the disk: what it records is
+        # about processes, which a power cut ends too (the next start-up scan resolves them),
+        # and an fsync under load would hold the state file while the next exec is judged.
+        delta = self.store.apply_scan(result, trigger, now, keep, durable=trigger != "process")
         for record in delta.new:
             log.warning(
                 "finding %s [%s] %s: %s",

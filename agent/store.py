@@ -2,6 +2,10 @@
 
 WAL with `synchronous=FULL`: a finding recorded before a crash is still there after it,
 which the outbox (next to this) relies on for "queued" to mean "will be delivered".
+Two writes are not waited onto the disk (`synchronous=NORMAL` for their transaction): a
+finding from one new process (`record_seen`) and a scan for new processes: they survive the
+agent's crash (the OS has them), and what a power cut loses is about processes it ended, or
+found again by the start-up scan.
 """
 
 from __future__ import annotations
@@ -181,14 +185,20 @@ class Store:
     # -- findings ------------------------------------------------------------------------
 
     def apply_scan(
-        self, result: ScanResult, trigger: str, now: float, keep: frozenset[str] = frozenset()
+        self,
+        result: ScanResult,
+        trigger: str,
+        now: float,
+        keep: frozenset[str] = frozenset(),
+        durable: bool = True,
     ) -> ScanDelta:
         """Record a full scan: new findings open, seen ones refresh, and missing ones resolve
         only where the scan could see them. An open finding whose evidence lies in a blind spot
         (its probe failed; its path, a folder above it or a file in it was not read) stays
         open with its last_seen unchanged: a scan never resolves what it did not look at.
         Nor does it resolve the keys in `keep` (findings about a process that started after
-        the scan looked at the processes: `record_seen`); they stay open, unseen."""
+        the scan looked at the processes: `record_seen`); they stay open, unseen.
+        `durable=False`: committed without waiting for the disk (see `_tx`)."""
         current: dict[str, Finding] = {f.key: f for f in result.findings}
         blindness = Blindness.of(result.blind_spots, result.root)
         coverage = coverage_of(result.blind_spots)
@@ -196,7 +206,7 @@ class Store:
         present: list[str] = []
         resolved: list[str] = []
         unseen: list[str] = []
-        with self._tx() as db:
+        with self._tx(durable) as db:
             open_rows = db.execute(
                 "SELECT key, body FROM findings WHERE resolved_at IS NULL"
             ).fetchall()
