@@ -39,7 +39,9 @@ class Settings:
     # Linux blocking mode (docs/exec.md): "off", "audit" ("would block" only) or "block".
     exec_blocking: str = "off"
     # Mounts (any path on each) whose execs the guard decides, separated by ":".
-    exec_guard_mounts: str = "/home:/tmp:/var/tmp:/opt:/usr/local:/dev/shm:/media:/mnt"
+    exec_guard_mounts: str = (
+        "/home:/tmp:/var/tmp:/opt:/usr/local:/dev/shm:/media:/mnt:/run/media:/run/user"
+    )
     exec_guard_deadline_s: float = 0.25
     watch_debounce_s: float = 0.2
     max_watches: int = 65536  # folders watched at most; beyond, periodic rescans read them

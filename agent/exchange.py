@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
 import threading
 import unicodedata
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent import outbox as ob
 from agent.api import AgentError
+from agent.exec_approvals import ApprovalLimiter
 from agent.policy import EffectivePolicy
 from agent.principals import UserId, account_name
 from agent.server_client import approvals_json, findings_batch
@@ -29,6 +31,7 @@ from agent.sync import Sync
 from checks.catalogue import Catalogue
 from checks.model import ScanResult
 from protocol.attachments import ACCEPTED, sniff
+from protocol.blocked import APPROVAL_CATEGORY
 from protocol.contact import explain_contact
 from protocol.device_state import ScanOutcome
 from protocol.ipc import AttachmentUpload, PasswordStatusArgs, ReportQueued, ReportSubmission
@@ -146,6 +149,7 @@ class Exchange:
         self._thread: threading.Thread | None = None
         self._last_reports: datetime | None = None
         self._applied_version = -1
+        self.approvals = ApprovalLimiter()  # approval requests' rate (agent.exec_approvals)
         # Told about every policy in force (enforcement mode, intervals).
         self.policy_listeners: list[Callable[[EffectivePolicy], None]] = []
         sync._on_event = self._on_sync_event
@@ -341,8 +345,15 @@ class Exchange:
         if not body.get("contact_address"):
             # Only sent when given: a server older than the contact fields accepts the rest.
             body.pop("contact_address", None)
-        # Durable first (the outbox commits before returning), then the routing record.
-        self.sync.queue_report(body, now, attachments, idempotency_key=key)
+        # Approval requests for blocked programs: a few an hour per account, no duplicates.
+        limit = (
+            self.approvals.admission(caller.uid, report.description)
+            if str(report.category) == APPROVAL_CATEGORY
+            else contextlib.nullcontext()
+        )
+        with limit:
+            # Durable first (the outbox commits before returning), then the routing record.
+            self.sync.queue_report(body, now, attachments, idempotency_key=key)
         self.records.add_report(key, caller.uid, caller.user, str(report.category), now.timestamp())
         log.info(
             "incident report %s queued for %s (%d attachments)", key, caller.user, len(attachments)

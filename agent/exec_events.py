@@ -233,12 +233,13 @@ def quick_fact(pid: int) -> ProcessFact | None:
 
 @dataclass(slots=True)
 class DigestMatcher:
-    """Whether a new process runs a binary whose SHA-256 some rule names: cached per file
-    (st_dev, st_ino, st_ctime_ns, st_size), system folders skipped, size bounded."""
+    """Whether a new process runs a binary whose SHA-256 some rule names: digests cached per
+    file (st_dev, st_ino, st_ctime_ns, st_size), system folders skipped, size bounded."""
 
     digests: frozenset[str] = frozenset()
     max_bytes: int = 64 * 1024 * 1024
-    _cache: dict[tuple[int, int, int, int], bool] = field(default_factory=dict)
+    _cache: dict[tuple[int, int, int, int], str | None] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_catalogue(cls, catalogue: Catalogue, platform: Platform) -> DigestMatcher:
@@ -251,35 +252,42 @@ class DigestMatcher:
         return cls(frozenset(digests))
 
     def matches(self, pid: int, exe: str) -> bool:
+        digest = self.digest(pid, exe)
+        return digest is not None and digest in self.digests
+
+    def digest(self, pid: int, exe: str) -> str | None:
+        """The SHA-256 of the executable process `pid` runs (`exe`: its path), or None: no
+        rule names a digest, a system folder, too large, or gone."""
         if sys.platform != "linux":  # Linux-only calls below
             raise NotImplementedError
         if not self.digests or not exe or exe.startswith(_SYSTEM_PREFIXES):
-            return False
+            return None
         try:
             # Through /proc/PID/exe: the very file the process runs, even if renamed or deleted.
             fd = os.open(f"/proc/{pid}/exe", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            return False
+            return None
         try:
             st = os.fstat(fd)
             key = (st.st_dev, st.st_ino, st.st_ctime_ns, st.st_size)
-            known = self._cache.get(key)
-            if known is not None:
-                return known
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
             if st.st_size > self.max_bytes:
-                return False
-            digest = hashlib.sha256()
+                return None
+            hasher = hashlib.sha256()
             offset = 0
             while chunk := os.pread(fd, 1 << 20, offset):
-                digest.update(chunk)
+                hasher.update(chunk)
                 offset += len(chunk)
-            hit = digest.hexdigest() in self.digests
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            self._cache[key] = hit
-            return hit
+            digest = hasher.hexdigest()
+            with self._lock:
+                if len(self._cache) > 4096:
+                    self._cache.clear()
+                self._cache[key] = digest
+            return digest
         except OSError:
-            return False
+            return None
         finally:
             os.close(fd)
 

@@ -35,6 +35,7 @@ import json
 import logging
 import os
 import queue
+import re
 import select
 import struct
 import subprocess
@@ -318,6 +319,39 @@ def fanotify_mark_mount(fd: int, path: str) -> None:
         raise FanotifyError(err, f"fanotify_mark {path}: {os.strerror(err)}")
 
 
+MOUNTINFO = "/proc/self/mountinfo"
+
+
+def _unescape_mount(field: str) -> str:
+    """A mount point as mountinfo writes it: space, tab, newline and backslash as octal
+    escapes (`\\040`); see proc_pid_mountinfo(5)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mountinfo(text: str) -> dict[int, str]:
+    """Mount id → mount point, from the text of /proc/PID/mountinfo (proc_pid_mountinfo(5):
+    field 1 the mount id, field 5 the mount point). Lines that do not parse are skipped."""
+    out: dict[int, str] = {}
+    for line in text.splitlines():
+        fields = line.split(" ", 5)
+        if len(fields) < 5:
+            continue
+        try:
+            out[int(fields[0])] = _unescape_mount(fields[4])
+        except ValueError:
+            continue
+    return out
+
+
+def under(path: str, roots: Iterable[str]) -> bool:
+    """Whether `path` is one of `roots` or inside one (by path components, not prefix)."""
+    for root in roots:
+        top = root.rstrip("/")
+        if not top or path == top or path.startswith(top + "/"):
+            return True
+    return False
+
+
 # -- the guard -----------------------------------------------------------------------------------
 
 
@@ -352,12 +386,19 @@ class ExecGuard:
         *,
         deadline_s: float = DEFAULT_DEADLINE_S,
         digester: Digester = hash_fd,
+        watch: Iterable[str] = (),
     ) -> None:
         if mode not in ("audit", "block"):
             raise ValueError(f"exec guard mode {mode!r}")
         self.deny = deny
         self.mode = mode
         self.mounts = list(mounts)
+        # Mounts whose mount point is one of these paths or inside one are marked too, also
+        # those mounted later (a USB stick under /media, /run/user/UID at login): the guard
+        # watches the mount table (`_sync_mounts`).
+        self.watch = [os.path.normpath(p) for p in watch if p]
+        self._mount_ids: set[int] = set()  # mounts under `watch` marked (or refused) already
+        self._mountinfo = -1
         self.on_decision = on_decision
         self.deadline_s = deadline_s
         self.digester = digester
@@ -388,6 +429,14 @@ class ExecGuard:
             os.close(self._fd)
             self._fd = -1
             raise
+        if self.watch and sys.platform == "linux":
+            try:
+                self._mountinfo = os.open(MOUNTINFO, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                log.warning(
+                    "exec guard: cannot watch the mount table (%s): new mounts stay unmarked", exc
+                )
+            self._sync_mounts()
         for name, target in (("reader", self._read_loop), ("hasher", self._hash_loop)):
             thread = threading.Thread(target=target, name=f"wxguard-exec-{name}", daemon=True)
             thread.start()
@@ -407,6 +456,9 @@ class ExecGuard:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+            if self._mountinfo >= 0:
+                os.close(self._mountinfo)
+                self._mountinfo = -1
         os.close(self._stop_r)
         os.close(self._stop_w)
 
@@ -434,6 +486,10 @@ class ExecGuard:
         poller = select.poll()
         poller.register(self._fd, select.POLLIN)
         poller.register(self._stop_r, select.POLLIN)
+        if self._mountinfo >= 0:
+            # The kernel signals a change of the mount table as POLLPRI (and POLLERR) on an
+            # open mountinfo file (proc_pid_mountinfo(5)); reading it again re-arms it.
+            poller.register(self._mountinfo, select.POLLPRI)
         while True:
             with self._lock:
                 timeout = self._pending[0][0] - time.monotonic() if self._pending else None
@@ -441,6 +497,12 @@ class ExecGuard:
             if any(fd == self._stop_r for fd, _ in ready):
                 return
             self._expire()
+            if any(fd == self._mountinfo for fd, _ in ready):
+                try:
+                    self._sync_mounts()
+                except Exception:
+                    log.exception("exec guard: following the mount table failed")
+                ready = [(fd, ev) for fd, ev in ready if fd != self._mountinfo]
             if ready:
                 try:
                     data = os.read(self._fd, 64 * _METADATA.size)
@@ -464,6 +526,45 @@ class ExecGuard:
                         log.exception("exec guard: event failed; allowing")
                         self._respond(fd, FAN_ALLOW)
                         os.close(fd)
+
+    def _sync_mounts(self) -> None:
+        """Mark every mount at or under a watched path not marked yet (at start, and each time
+        the mount table changes): a filesystem mounted after the guard started is decided
+        like the others from its first exec."""
+        if sys.platform != "linux":  # Linux-only calls below
+            raise NotImplementedError
+        if self._mountinfo >= 0:
+            chunks = []
+            offset = 0
+            while chunk := os.pread(self._mountinfo, 1 << 16, offset):
+                chunks.append(chunk)
+                offset += len(chunk)
+            text = b"".join(chunks).decode("utf-8", "surrogateescape")
+        else:
+            try:
+                with open(MOUNTINFO, encoding="utf-8", errors="surrogateescape") as fh:
+                    text = fh.read()
+            except OSError:
+                return
+        table = parse_mountinfo(text)
+        added: list[str] = []
+        for mount_id, point in table.items():
+            if mount_id in self._mount_ids or not under(point, self.watch):
+                continue
+            self._mount_ids.add(mount_id)
+            try:
+                fanotify_mark_mount(self._fd, point)
+            except OSError as exc:  # gone again, or a filesystem fanotify refuses
+                log.warning("exec guard: cannot mark the new mount %s: %s", point, exc.strerror)
+                continue
+            added.append(point)
+        with self._lock:
+            self._mount_ids &= set(table)  # unmounted: the kernel dropped its mark
+            live = set(table.values())
+            self.marked = [m for m in self.marked if m in self.mounts or m in live]
+            self.marked += [p for p in added if p not in self.marked]
+        if added:
+            log.info("exec guard (%s) marked new mount(s): %s", self.mode, ", ".join(added))
 
     def _event(self, fd: int, pid: int) -> None:
         with self._lock:
@@ -701,6 +802,7 @@ def guard_main(stdin: Any = None, stdout: Any = None) -> int:
             [str(m) for m in first.get("mounts") or ()],
             decided,
             deadline_s=float(first.get("deadline_s") or DEFAULT_DEADLINE_S),
+            watch=[str(w) for w in first.get("watch") or ()],
         )
         try:
             guard.start()
@@ -845,6 +947,8 @@ class GuardProcess:
             self.on_decision(decision, message.get("title") or {})
         elif kind == "counts":
             self.counts = dict(message.get("counts") or {})
+            if isinstance(self.counts.get("marked"), list):  # mounts marked since it started
+                self.marked = [str(m) for m in self.counts["marked"]]
         elif kind == "log":
             level = logging.getLevelName(str(message.get("level", "INFO")))
             log.log(level if isinstance(level, int) else logging.INFO, "%s", message.get("message"))
@@ -952,6 +1056,7 @@ class ExecBlocking:
             "op": "config",
             "mode": mode,
             "mounts": self._mounts,
+            "watch": [p for p in self.service.settings.exec_guard_mounts.split(":") if p],
             "deadline_s": self.service.settings.exec_guard_deadline_s,
             "deny": self._deny_list().to_json(),
         }

@@ -9,9 +9,11 @@ Every scan goes through the self-governor, and every result through the findings
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import queue
 import random
 import sys
 import threading
@@ -38,7 +40,7 @@ from checks.engine import Scanner
 from checks.integrity import persist as integrity_results
 from checks.integrity.filecache import RESULTS
 from checks.judge import ProcessInterest
-from checks.model import BlindSpot, Finding, Grant, ScanResult
+from checks.model import BlindSpot, Finding, Grant, ScanResult, safe_text
 from checks.probes.processes import inspect_pid
 from protocol.device_state import (
     Coverage,
@@ -54,6 +56,7 @@ log = logging.getLogger("wxguard.agent")
 # A scan caused by events alone records nothing when nothing changed: no disk write, no fsync.
 _QUIET_TRIGGERS = {"process", "fs-event"}
 _WAKE_JUMP_S = 5.0
+_EXEC_QUEUE = 1000  # new processes of interest waiting to be judged; past it, the scan finds them
 
 
 def splay(interval: float, rng: random.Random, fraction: float = 0.1) -> float:
@@ -147,6 +150,12 @@ class AgentService:
         self.exec_events: ExecEvents | None = None
         self.process_events_reason = "not started"
         self._exec_lost = threading.Event()  # kernel events were lost: the poll looks once
+        # New processes of interest (pid, executable's digest) judged alone, at once.
+        self._exec_queue: queue.Queue[tuple[int, str | None] | None] = queue.Queue(_EXEC_QUEUE)
+        # Findings recorded from one new process, not yet confirmed by a scan that looked at
+        # the processes after it started: key -> when recorded. Such a scan does not resolve
+        # them, and the first that confirms them announces them to its listeners as new.
+        self._provisional: dict[str, float] = {}
         self.scans_by_trigger: dict[str, int] = {}
         # Called after each recorded scan (findings upload, enforcement), on the scan thread.
         self.scan_listeners: list[Callable[[ScanResult, ScanDelta], None]] = []
@@ -175,7 +184,13 @@ class AgentService:
             log.warning("file watching unavailable (%s); relying on periodic scans", exc)
         self._known_pids = set(psutil.pids())
         self._start_exec_events()
-        for name, target in (("scan", self._scan_loop), ("poll", self._poll_loop)):
+        loops: list[tuple[str, Callable[[], None]]] = [
+            ("scan", self._scan_loop),
+            ("poll", self._poll_loop),
+        ]
+        if self.exec_events is not None:
+            loops.append(("exec-judge", self._exec_judge_loop))
+        for name, target in loops:
             thread = threading.Thread(target=target, name=f"wxguard-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -190,6 +205,8 @@ class AgentService:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+        with contextlib.suppress(queue.Full):
+            self._exec_queue.put_nowait(None)
         for thread in self._threads:
             thread.join(timeout=10)
         self.watcher.stop()
@@ -233,14 +250,52 @@ class AgentService:
             )
 
     def _on_exec(self, pid: int) -> None:
-        """A process has just called execve (event thread): rescan at once if a rule is about
-        it, by name, command line or its binary's digest."""
+        """A process has just called execve (event thread): if a rule is about it, by name,
+        command line or its binary's digest, judge it alone at once (`_judge_exec`), and
+        rescan the processes (the scan confirms, adds what needs file reads, and resolves)."""
         fact = quick_fact(pid)
         if fact is None:
             return
-        if self.interest.matters(fact) or self.exec_digests.matches(pid, fact.exe):
+        matcher = self.exec_digests
+        digest = matcher.digest(pid, fact.exe) if matcher.digests else None
+        if self.interest.matters(fact) or (digest is not None and digest in matcher.digests):
             log.debug("exec of interest: pid %d %s", pid, fact.exe or fact.name)
+            with contextlib.suppress(queue.Full):  # a flood: the scan below finds them
+                self._exec_queue.put_nowait((pid, digest))
             self.request_scan("process")
+
+    def _exec_judge_loop(self) -> None:
+        while (item := self._exec_queue.get()) is not None:
+            try:
+                self._judge_exec(*item)
+            except Exception:
+                log.exception("judging new process %d failed; the scan will", item[0])
+
+    def _judge_exec(self, pid: int, digest: str | None) -> None:
+        """Record the findings about one new process, judged alone against the rules (no file
+        read, no other process): visible in milliseconds, under the keys a scan gives them."""
+        fact = inspect_pid(pid)
+        if fact is None:
+            return
+        findings = self.scanner.judge_process(fact, digest)
+        if not findings:
+            return
+        layout = self.scanner.layout
+        now = self.clock()
+        opened, _ = self.store.record_seen(findings, safe_text(str(layout.root)), layout.live, now)
+        with self._cond:
+            for finding in findings:
+                self._provisional[finding.key] = now
+            self._finding_pids.add(pid)
+        for record in opened:
+            log.warning(
+                "finding %s [%s] %s: %s",
+                record.rule_id,
+                record.severity,
+                record.body.get("title", ""),
+                _evidence_line(record),
+            )
+        self._publish_new(opened)
 
     def _on_fs_event(self, changes: list[FsChange]) -> None:
         fs = self.scanner.fs
@@ -437,7 +492,23 @@ class AgentService:
         if trigger not in ("startup", "manual"):
             governor.record(cpu)
         now = self.clock()
-        delta = self._record(result, trigger, now)
+        with self._cond:
+            provisional = dict(self._provisional)
+        # Found by a look at a process that started after this scan listed the processes:
+        # not this scan's to resolve. The others this scan has judged: settled either way.
+        keep = frozenset(k for k, at in provisional.items() if at >= result.started_at)
+        settled = {k: at for k, at in provisional.items() if k not in keep}
+        delta = self._record(result, trigger, now, keep, force=bool(provisional))
+        announced: set[str] = set()
+        if delta is not None and settled:
+            # Confirmed by this scan: new to its listeners (the server, enforcement); the
+            # employee's `finding-new` event went out when the process was judged.
+            announced = {r.key for r in delta.present if r.key in settled}
+            delta = replace(
+                delta,
+                new=delta.new + [r for r in delta.present if r.key in announced],
+                present=[r for r in delta.present if r.key not in announced],
+            )
         self._save_integrity_results()
         added = self.watcher.update(fs.watch_dirs())
         # Anything that changed between the listing and the watch would never send an event.
@@ -460,6 +531,11 @@ class AgentService:
         )
         finding_pids = {ev.pid for f in result.findings for ev in f.evidence if ev.pid is not None}
         with self._cond:
+            for key, at in settled.items():
+                if self._provisional.get(key) == at:
+                    del self._provisional[key]
+            if self._provisional:  # judged since this scan looked: still evidence
+                finding_pids |= self._finding_pids
             self._finding_pids = finding_pids
             self.scans_by_trigger[trigger] = self.scans_by_trigger.get(trigger, 0) + 1
             self._last_blind = blind
@@ -473,7 +549,7 @@ class AgentService:
             self._scan_count += 1
             self._cond.notify_all()
         if delta is not None:
-            self._publish(delta, summary)
+            self._publish(delta, summary, announced)
             for listener in self.scan_listeners:
                 try:
                     listener(result, delta)
@@ -497,15 +573,25 @@ class AgentService:
             log.warning("cannot save integrity results: %s", exc)
         self._saved_integrity = RESULTS.generation
 
-    def _record(self, result: ScanResult, trigger: str, now: float) -> ScanDelta | None:
-        if trigger in _QUIET_TRIGGERS:
+    def _record(
+        self,
+        result: ScanResult,
+        trigger: str,
+        now: float,
+        keep: frozenset[str] = frozenset(),
+        force: bool = False,
+    ) -> ScanDelta | None:
+        if trigger in _QUIET_TRIGGERS and not force:
             open_keys = {r.key for r in self.store.open_findings()}
             last = self._last_run
             # A change of what the scan could see is news too (the server shows it).
             same_view = last is not None and last.coverage == coverage_of(result.blind_spots)
             if open_keys == {f.key for f in result.findings} and same_view:
                 return None
-        delta = self.store.apply_scan(result, trigger, now)
+        # A scan for new processes alone is not waited onto the disk: what it records is
+        # about processes, which a power cut ends too (the next start-up scan resolves them),
+        # and an fsync under load would hold the state file while the next exec is judged.
+        delta = self.store.apply_scan(result, trigger, now, keep, durable=trigger != "process")
         for record in delta.new:
             log.warning(
                 "finding %s [%s] %s: %s",
@@ -520,8 +606,16 @@ class AgentService:
             log.info("resolved %s (%s)", record.rule_id, record.key)
         return delta
 
-    def _publish(self, delta: ScanDelta, summary: ScanSummary) -> None:
-        for record in delta.new:
+    def _publish(
+        self, delta: ScanDelta, summary: ScanSummary, announced: set[str] | None = None
+    ) -> None:
+        self._publish_new([r for r in delta.new if not announced or r.key not in announced])
+        for record in delta.resolved:
+            self.events.publish("finding-resolved", {"key": record.key, "rule_id": record.rule_id})
+        self.events.publish("scan", summary.to_json())
+
+    def _publish_new(self, records: list[FindingRecord]) -> None:
+        for record in records:
             self.events.publish(
                 "finding-new",
                 {
@@ -531,9 +625,6 @@ class AgentService:
                     "title_i18n": record.body.get("title_i18n", {}),
                 },
             )
-        for record in delta.resolved:
-            self.events.publish("finding-resolved", {"key": record.key, "rule_id": record.rule_id})
-        self.events.publish("scan", summary.to_json())
 
     # -- the API served to the tray and the CLI -------------------------------------------
 

@@ -2,6 +2,10 @@
 
 WAL with `synchronous=FULL`: a finding recorded before a crash is still there after it,
 which the outbox (next to this) relies on for "queued" to mean "will be delivered".
+Two writes are not waited onto the disk (`synchronous=NORMAL` for their transaction): a
+finding from one new process (`record_seen`) and a scan for new processes: they survive the
+agent's crash (the OS has them), and what a power cut loses is about processes it ended, or
+found again by the start-up scan.
 """
 
 from __future__ import annotations
@@ -154,15 +158,24 @@ class Store:
             self._db.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction; `durable=False` commits without waiting for the disk (WAL,
+        `synchronous=NORMAL`: the file stays consistent, a power cut may lose this one
+        transaction; the next durable commit makes it durable too)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            if not durable:
+                self._db.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            finally:
+                if not durable:
+                    self._db.execute("PRAGMA synchronous=FULL")
 
     def pragma(self, name: str) -> Any:
         with self._lock:
@@ -171,11 +184,21 @@ class Store:
 
     # -- findings ------------------------------------------------------------------------
 
-    def apply_scan(self, result: ScanResult, trigger: str, now: float) -> ScanDelta:
+    def apply_scan(
+        self,
+        result: ScanResult,
+        trigger: str,
+        now: float,
+        keep: frozenset[str] = frozenset(),
+        durable: bool = True,
+    ) -> ScanDelta:
         """Record a full scan: new findings open, seen ones refresh, and missing ones resolve
         only where the scan could see them. An open finding whose evidence lies in a blind spot
         (its probe failed; its path, a folder above it or a file in it was not read) stays
-        open with its last_seen unchanged: a scan never resolves what it did not look at."""
+        open with its last_seen unchanged: a scan never resolves what it did not look at.
+        Nor does it resolve the keys in `keep` (findings about a process that started after
+        the scan looked at the processes: `record_seen`); they stay open, unseen.
+        `durable=False`: committed without waiting for the disk (see `_tx`)."""
         current: dict[str, Finding] = {f.key: f for f in result.findings}
         blindness = Blindness.of(result.blind_spots, result.root)
         coverage = coverage_of(result.blind_spots)
@@ -183,7 +206,7 @@ class Store:
         present: list[str] = []
         resolved: list[str] = []
         unseen: list[str] = []
-        with self._tx() as db:
+        with self._tx(durable) as db:
             open_rows = db.execute(
                 "SELECT key, body FROM findings WHERE resolved_at IS NULL"
             ).fetchall()
@@ -217,7 +240,7 @@ class Store:
                     )
                     new.append(key)
             for key in sorted(open_keys - set(current)):
-                if blindness.covers(evidence[key], result.root):
+                if key in keep or blindness.covers(evidence[key], result.root):
                     unseen.append(key)
                     continue
                 db.execute("UPDATE findings SET resolved_at = ? WHERE key = ?", (now, key))
@@ -244,6 +267,51 @@ class Store:
             self._records(unseen),
             coverage,
         )
+
+    def record_seen(
+        self, findings: list[Finding], root: str, live: bool, now: float
+    ) -> tuple[list[FindingRecord], list[FindingRecord]]:
+        """Record findings seen by a look at one new process (not a scan): each opens (or
+        reopens) under the key a scan gives it, or, already open, gains this evidence (an
+        observation of the same thing replaces its older one). Nothing resolves and no scan
+        is recorded; not waited onto the disk (the scan that follows is, and a process that
+        outlives a crash is found again). Returns (opened, updated)."""
+        opened: list[str] = []
+        updated: list[str] = []
+        with self._tx(durable=False) as db:
+            for finding in findings:
+                body = finding.to_json(root=root, live=live)
+                row = db.execute(
+                    "SELECT body FROM findings WHERE key = ? AND resolved_at IS NULL",
+                    (finding.key,),
+                ).fetchone()
+                if row is not None:
+                    fresh = {_evidence_identity(e) for e in body["evidence"]}
+                    old = json.loads(row[0]).get("evidence") or []
+                    body["evidence"] += [e for e in old if _evidence_identity(e) not in fresh]
+                    db.execute(
+                        "UPDATE findings SET last_seen = ?, body = ? WHERE key = ?",
+                        (now, json.dumps(body, ensure_ascii=False), finding.key),
+                    )
+                    updated.append(finding.key)
+                    continue
+                db.execute(
+                    """INSERT INTO findings (key, rule_id, severity, category, body, first_seen, last_seen, resolved_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
+                       ON CONFLICT(key) DO UPDATE SET body = excluded.body, last_seen = excluded.last_seen,
+                           first_seen = excluded.first_seen, resolved_at = NULL""",
+                    (
+                        finding.key,
+                        finding.rule_id,
+                        str(finding.severity),
+                        str(finding.category),
+                        json.dumps(body, ensure_ascii=False),
+                        now,
+                        now,
+                    ),
+                )
+                opened.append(finding.key)
+        return self._records(opened), self._records(updated)
 
     def record_failed_scan(self, started_at: float, trigger: str, error: str, now: float) -> None:
         """A scan that raised: recorded as failed, and no finding changes."""
@@ -399,6 +467,16 @@ class LocalRecords:
             ).fetchall()
         keys = ("at", "pid", "name", "exe", "rule_id", "finding_key")
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+
+def _evidence_identity(evidence: dict[str, Any]) -> tuple[str, str, str, str]:
+    """`checks.model.Evidence.identity` of an evidence's JSON: the PID is not part of it."""
+    return (
+        str(evidence.get("kind", "")),
+        str(evidence.get("matched", "")),
+        str(evidence.get("path", "")),
+        str(evidence.get("package", "")),
+    )
 
 
 def _record(row: tuple[Any, ...]) -> FindingRecord:

@@ -24,6 +24,7 @@ from checks.model import (
     Grant,
     Note,
     Platform,
+    ProcessFact,
     ScanResult,
 )
 from checks.probes import (
@@ -237,6 +238,48 @@ class Scanner:
             excepted=excepted,
             approved=approved,
         )
+
+    def judge_process(self, proc: ProcessFact, digest: str | None = None) -> list[Finding] | None:
+        """The findings about one new process alone (`proc`, and `digest`: the SHA-256 of its
+        executable, or None), judged as a scan would judge it, policy exceptions applied: the
+        agent's answer to an exec event within milliseconds, before the scan that follows.
+
+        Only findings with evidence of this process (its PID, or its executable's digest) are
+        returned, with the keys a full scan gives them. None before the first scan (no index
+        of the approved clients yet). Reads no file and no other process; safe to call while
+        a scan runs on another thread (it reads the catalogue and the client index only).
+        None too when the rules changed since the last scan (it judges with the new ones)."""
+        clients = self._clients
+        if clients is None or self.last_facts is None:  # none yet, or the rules just changed
+            return None
+        facts = Facts()
+        facts.processes.append(proc)
+        exe = proc.exe.replace("\\", "/")
+        if (
+            digest is not None
+            and exe
+            and not exe.casefold().startswith(_SYSTEM_BIN)
+            and clients.approved_process(proc) is None
+        ):
+            facts.hashes[proc.exe] = digest
+        judge = Judge(self.catalogue, self.layout, clients)
+        rel = self.layout.relative(proc.exe) if proc.exe else ""
+        found = [
+            f
+            for f in judge.judge(facts)
+            if any(
+                e.pid == proc.pid or (e.kind == "hash" and rel and e.path == rel)
+                for e in f.evidence
+            )
+        ]
+        now = self.clock()
+        return [
+            f
+            for f in found
+            if not any(
+                x.covers(f.rule_id, f.subject, f.key, now) for x in self.catalogue.exceptions
+            )
+        ]
 
     def _refresh_users(self) -> bool:
         """Look for new (or removed) homes; on a change, the read policy learns their owners.

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from agent.api import AgentError
 from agent.client import AgentClient
 from protocol import blocked
 from server.models import Report
@@ -133,5 +136,62 @@ def test_status_says_enforcement_applies_when_nothing_can_be_guarded(tmp_path: P
             state = client.status()["exec_blocking"]
             assert state["active"] is False and state["applies"] == "monitor", state
             assert "exec_guard_mounts" in state["reason"]
+    finally:
+        agent.stop()
+
+
+def test_approval_requests_are_rate_limited_per_account_and_duplicates_folded(
+    server: RealServer, tmp_path: Path
+) -> None:
+    """An employee asks IT to approve blocked programs: five distinct programs in a row are
+    sent; asking again for one of them is refused (already asked, no token spent); a sixth
+    program within the hour is refused with when to try again — both in Chinese and English;
+    IT receives exactly the five."""
+    home = tmp_path / "agent"
+    home.mkdir()
+    (home / "agent.toml").write_text("process_poll_s = 5\n")
+    agent = AgentUnderTest(home)
+    agent.start()
+    try:
+        agent.enroll(server)
+
+        def ask(client: AgentClient, n: int) -> dict[str, object]:
+            data = {"name": f"tool{n}", "path": f"/home/u/tool{n}", "sha256": f"{n:064x}"}
+            return client.submit_report(
+                "approval-request",
+                f"Approval requested: tool{n}",
+                blocked.describe(data, "needed for work"),
+                None,
+                "",
+                "",
+                [],
+            )
+
+        with AgentClient(agent.socket, timeout=10) as client:
+            for n in range(5):
+                assert ask(client, n)["state"] == "queued"
+            with pytest.raises(AgentError) as again:
+                ask(client, 2)
+            assert again.value.code == "already-requested"
+            assert "already asked IT to approve this program" in again.value.en
+            assert "无需重复申请" in again.value.zh
+            with pytest.raises(AgentError) as limited:
+                ask(client, 5)
+            assert limited.value.code == "rate-limited"
+            assert "at most 5 per hour" in limited.value.en and re.search(
+                r"Try again in 1[12] min", limited.value.en
+            )
+            assert "每小时最多 5 个" in limited.value.zh
+        eventually(
+            lambda: sum(r.category == "approval-request" for r in server.rows(Report)) >= 5,
+            60,
+            "the five approval requests on the server",
+            agent,
+        )
+        time.sleep(1)
+        rows = [r for r in server.rows(Report) if r.category == "approval-request"]
+        assert sorted(blocked.parse(r.description)["program"] for r in rows) == [
+            f"tool{n}" for n in range(5)
+        ]
     finally:
         agent.stop()
