@@ -24,14 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import ValidationError
 
 from agent.backoff import parse_retry_after
 from agent.store import FindingRecord
 from checks.model import ScanResult
 from protocol.limits import MAX_BATCH_FINDINGS, PROTOCOL_HEADER, PROTOCOL_VERSION
-from protocol.messages import HeartbeatResponse
-from protocol.text import storable
+from protocol.plain import storable
 
 API = "/api/v1"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=60.0, pool=10.0)
@@ -236,6 +234,12 @@ class ServerClient:
         if last_scan_at is not None:
             body["last_scan_at"] = iso(last_scan_at)
         data = self._call("POST", "/heartbeat", json_body=body)
+        # pydantic is imported with the first heartbeat, not before (an agent that is not
+        # enrolled never loads it; `bench.agent --imports`).
+        from pydantic import ValidationError
+
+        from protocol.messages import HeartbeatResponse
+
         try:
             answer = HeartbeatResponse.model_validate(data)
         except ValidationError as exc:

@@ -39,7 +39,6 @@ from agent.server_client import (
     Unauthorized,
     parse_time,
 )
-from protocol.messages import PolicyAckRequest
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +195,8 @@ class Sync:
         text_version: str = "",
         user: str = "",
     ) -> str:
+        from protocol.messages import PolicyAckRequest  # pydantic: loaded when one is sent
+
         key = new_key("ack")
         body = PolicyAckRequest(
             version=version,

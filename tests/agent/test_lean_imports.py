@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from agent.api import AgentError
 from agent.client import AgentClient
 from agent.lean import NOT_AT_IDLE, UNUSED
 from tests.checks.test_content import FRIDA_SCRIPT
@@ -99,3 +100,35 @@ def test_an_idle_enrolled_agent_has_not_imported_what_it_does_not_use(
     assert "httpx" in imported and "pydantic" in imported  # the log does record imports
     assert "httpcore" in imported  # the HTTP client ran (enrolled, heartbeats)
     assert sorted(imported & set(NOT_AT_IDLE)) == []
+
+
+def test_an_idle_agent_that_is_not_enrolled_has_not_loaded_pydantic(tmp_path: Path) -> None:
+    """The IPC answers and events are msgspec Structs (protocol/ipc_answers.py): an agent that
+    has not talked to a server answers the tray (hello, status, findings, a scan, the event
+    feed) and has loaded neither pydantic nor its compiled core (~12 MB of RSS;
+    `python -m bench.agent --imports`). pydantic comes with the first server exchange."""
+    agent = _ImportTimedAgent(tmp_path / "agent")
+    agent.start()
+    try:
+        with AgentClient(agent.socket, timeout=120) as client:
+            client.hello()
+            client.scan_now()  # None when the start-up scan is still running
+            deadline = time.monotonic() + 300
+            while not (status := client.status()).get("last_scan"):
+                assert time.monotonic() < deadline, status
+                time.sleep(0.5)
+            assert status["mode"] == "system" and not status.get("enrolled")
+            client.findings()
+            client.wait_events(0, 0.1)
+            with pytest.raises(AgentError):  # not enrolled: said so, in both languages
+                client.my_reports()
+        assert agent.proc is not None
+        maps = Path(f"/proc/{agent.proc.pid}/maps").read_text()
+        rss = psutil.Process(agent.proc.pid).memory_info().rss / 2**20
+        print(f"\nagent RSS after start-up and a scan, not enrolled: {rss:.1f} MB")
+    finally:
+        agent.stop()
+    imported = _imported((agent.home / "stderr.log").read_text("utf-8", "replace"))
+    assert "msgspec" in imported and "agent" in imported  # the log does record imports
+    assert "pydantic" not in imported and "pydantic_core" not in imported
+    assert "_pydantic_core" not in maps  # its shared library was never mapped
