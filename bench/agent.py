@@ -294,10 +294,9 @@ def bench_idle_rss(files: int, settle_s: float) -> None:
                 time.sleep(0.5)
             time.sleep(settle_s)  # idle: the content worker exits after its idle minute
             status = client.status()
-        scan = status["last_scan"]
         print(
             f"idle RSS {settle_s:.0f} s after a scan of {what} "
-            f"({scan['duration_s']:.1f} s, {status.get('watching', 0):,} folders watched): "
+            f"({status.get('watching', 0):,} folders watched): "
             f"{_rss(agent):.1f} MB (goal < 60 MB); loaded: {_loaded(proc.pid)}"
         )
     finally:
