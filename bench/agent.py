@@ -205,7 +205,6 @@ _FLOOR_STEPS: tuple[tuple[str, str], ...] = (
     # msgspec: the IPC answers and events the agent builds (protocol/ipc_answers.py).
     ("msgspec + IPC answers", "import protocol.ipc_answers, protocol.names, protocol.plain"),
     ("cryptography", "import cryptography.hazmat.primitives.asymmetric.ed25519, cryptography.x509"),
-    ("httpx", "import httpx"),
     ("keyring", "import keyring"),
     ("checks engine", "import checks.engine, checks.api"),
     ("agent daemon modules", "import agent.cli, agent.daemon"),
@@ -216,8 +215,9 @@ _FLOOR_STEPS: tuple[tuple[str, str], ...] = (
         "from checks.content.worker import use_worker; use_worker()\n"
         "from checks.catalogue import load_builtin; load_builtin()",
     ),
-    # pydantic comes with the first server exchange (a heartbeat), never for an agent that is
-    # not enrolled: these two lines are what an enrolled agent adds.
+    # httpx and pydantic come with the first server exchange (a heartbeat), never for an agent
+    # that is not enrolled: these lines are what an enrolled agent adds.
+    ("httpx (enrolled)", "import httpx"),
     (
         "pydantic + protocol models (enrolled)",
         "import protocol.messages, protocol.policy, protocol.ipc",

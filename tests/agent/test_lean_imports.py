@@ -104,8 +104,9 @@ def test_an_idle_enrolled_agent_has_not_imported_what_it_does_not_use(
 def test_an_idle_agent_that_is_not_enrolled_has_not_loaded_pydantic(tmp_path: Path) -> None:
     """The IPC answers and events are msgspec Structs (protocol/ipc_answers.py): an agent that
     has not talked to a server answers the tray (hello, status, findings, a scan, the event
-    feed, its reports, the policy in force) and has loaded neither pydantic nor its compiled core (~12 MB of RSS;
-    `python -m bench.agent --imports`). pydantic comes with the first server exchange."""
+    feed, its reports, the policy in force) and has loaded neither pydantic nor its compiled core
+    nor httpx (~12 MB of RSS; `python -m bench.agent --imports`): both come with the first
+    server exchange."""
     agent = _ImportTimedAgent(tmp_path / "agent")
     agent.start()
     try:
@@ -130,4 +131,5 @@ def test_an_idle_agent_that_is_not_enrolled_has_not_loaded_pydantic(tmp_path: Pa
     imported = _imported((agent.home / "stderr.log").read_text("utf-8", "replace"))
     assert "msgspec" in imported and "agent" in imported  # the log does record imports
     assert "pydantic" not in imported and "pydantic_core" not in imported
+    assert "httpx" not in imported  # the HTTP client comes with a server to talk to
     assert "_pydantic_core" not in maps  # its shared library was never mapped
