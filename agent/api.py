@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
-from protocol.ipc import parse_answer, parse_event
+from protocol.ipc_answers import AnswerError, parse_answer, parse_event
 from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
-from protocol.messages import AccountType, ReportCategory
+from protocol.names import AccountType, ReportCategory
 
 __all__ = ["MAX_ATTACHMENTS", "MAX_ATTACHMENT_BYTES"]
 
@@ -113,13 +111,12 @@ class AgentAPI(Protocol):
     def acknowledge_policy(self, text_version: str) -> dict[str, Any]: ...
 
 
-def unreadable_answer(op: str, exc: ValidationError) -> AgentError:
+def unreadable_answer(op: str, exc: AnswerError) -> AgentError:
     """An answer whose known fields do not fit their model (an agent of another version with
     a changed field, or a bug): said plainly instead of failing later on a missing value."""
-    where = "; ".join(
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
-        for e in exc.errors(include_url=False)[:3]
-    )
+    # msgspec says "Expected `int`, got `str` - at `$.findings[0].pid`".
+    message, _, at = str(exc).partition(" - at `")
+    where = f"{at.rstrip('`').removeprefix('$.').removeprefix('$')}: {message}" if at else message
     return AgentError(
         "bad-answer",
         f"无法读取 wxguard 代理对 {op} 的回答（{where}）。代理和托盘的版本可能不一致，请联系 IT。",
@@ -144,7 +141,7 @@ class TypedCalls:
         result = self.call(op, args)
         try:
             return parse_answer(op, result)
-        except ValidationError as exc:
+        except AnswerError as exc:
             raise unreadable_answer(op, exc) from None
 
     def hello(self) -> dict[str, Any]:
@@ -166,7 +163,7 @@ class TypedCalls:
         for event in reply.get("events") or []:
             try:
                 event["data"] = parse_event(str(event.get("kind", "")), event.get("data") or {})
-            except ValidationError as exc:  # one unreadable event must not stop the feed
+            except AnswerError as exc:  # one unreadable event must not stop the feed
                 log.warning("dropped an unreadable %s event: %s", event.get("kind"), exc)
                 continue
             events.append(event)

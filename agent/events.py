@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.principals import UserId
-from protocol.ipc import build_event
+from protocol.ipc_answers import build_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class EventFeed:
 
     def publish(self, kind: str, data: dict[str, Any], uid: UserId | None = None) -> Event:
         """Publish `data` of `kind`, checked against its model (protocol.ipc.EVENT_DATA):
-        pydantic's ValidationError when it does not fit (a bug in the agent)."""
+        protocol.ipc_answers.AnswerError when it does not fit (a bug in the agent)."""
         data = build_event(kind, data)
         with self._cond:
             self._seq += 1

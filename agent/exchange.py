@@ -15,9 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agent import outbox as ob
 from agent.api import AgentError
@@ -34,7 +32,6 @@ from protocol.attachments import ACCEPTED, sniff
 from protocol.blocked import APPROVAL_CATEGORY
 from protocol.contact import explain_contact
 from protocol.device_state import ScanOutcome
-from protocol.ipc import AttachmentUpload, PasswordStatusArgs, ReportQueued, ReportSubmission
 from protocol.limits import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENT_NAME,
@@ -43,9 +40,14 @@ from protocol.limits import (
     MAX_SUMMARY,
     MAX_USER,
 )
-from protocol.messages import PasswordStatusRequest, ReportCreate
-from protocol.policy import BUILTIN_TEXT_VERSION, policy_label
-from protocol.text import explain, storable
+from protocol.names import BUILTIN_TEXT_VERSION, policy_label
+from protocol.plain import storable
+
+if TYPE_CHECKING:  # the pydantic models are imported on first use: an idle agent has none
+    from pydantic import BaseModel
+
+    from protocol.ipc import AttachmentUpload
+    from protocol.messages import PasswordStatusRequest, ReportCreate
 
 log = logging.getLogger("wxguard.agent.exchange")
 
@@ -86,11 +88,15 @@ def _bad(zh: str, en: str) -> AgentError:
     return AgentError("invalid", zh, en)
 
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 
 
 def validated(model: type[M], data: Any, what: tuple[str, str]) -> M:
     """`data` as `model`, or an AgentError naming each field that is wrong, in both languages."""
+    from pydantic import ValidationError
+
+    from protocol.text import explain
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -359,7 +365,7 @@ class Exchange:
             "incident report %s queued for %s (%d attachments)", key, caller.user, len(attachments)
         )
         self.kick()
-        return ReportQueued(idempotency_key=key, state="queued").model_dump()
+        return {"idempotency_key": key, "state": "queued"}  # protocol.ipc.ReportQueued
 
     def refresh(self, caller: Caller) -> dict[str, Any]:
         """The tray's Refresh: ask the server now (heartbeat, then reports and policy if there
@@ -439,6 +445,9 @@ def prepare_report(
 ) -> tuple[ReportCreate, list[ob.Attachment]]:
     """The tray's or CLI's report (protocol.ipc.ReportSubmission) as the server's ReportCreate
     with its attachments, or an AgentError ("invalid") saying in both languages what to fix."""
+    from protocol.ipc import ReportSubmission
+    from protocol.messages import ReportCreate
+
     sub = validated(ReportSubmission, args, ("事件报告", "The report"))
     summary = sub.summary.strip()
     if not summary:
@@ -520,6 +529,9 @@ def _attachments(raw: list[AttachmentUpload]) -> list[ob.Attachment]:
 def prepare_password_status(accounts: Any, user: str, now: datetime) -> PasswordStatusRequest:
     """The tray's password-age states (protocol.ipc.PasswordStatusArgs) as the server's
     PasswordStatusRequest, or an AgentError saying in both languages what to fix."""
+    from protocol.ipc import PasswordStatusArgs
+    from protocol.messages import PasswordStatusRequest
+
     what = ("密码状态", "The password status")
     args = validated(PasswordStatusArgs, {"accounts": accounts}, what)
     today = now.date()

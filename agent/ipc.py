@@ -31,9 +31,8 @@ from agent.exchange import Caller, Exchange
 from agent.outbox import OutboxError, OutboxFull
 from agent.principals import UserId
 from agent.service import AgentService
-from protocol.ipc import AcknowledgeArgs, PasswordStatusArgs, ReportSubmission, build_answer
+from protocol.ipc_answers import build_answer
 from protocol.limits import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
-from protocol.text import Strict
 
 log = logging.getLogger("wxguard.agent.ipc")
 
@@ -136,9 +135,13 @@ def _args(args: Any, allowed: dict[str, type | tuple[type, ...]]) -> dict[str, A
     return args
 
 
-def _any(model: type[Strict]) -> dict[str, type | tuple[type, ...]]:
-    """A model's field names, each of any type: the model itself checks the values."""
-    return dict.fromkeys(model.model_fields, object)
+def _any(model: str) -> dict[str, type | tuple[type, ...]]:
+    """The field names of `protocol.ipc`'s request model `model`, each of any type: the model
+    itself checks the values. Imported on the first such request: the requests are pydantic
+    models (the server's limits), which an idle agent does not load."""
+    from protocol import ipc
+
+    return dict.fromkeys(getattr(ipc, model).model_fields, object)
 
 
 class Dispatcher:
@@ -183,7 +186,7 @@ class Dispatcher:
         def submit(args: dict[str, Any], peer: Peer) -> Any:
             # Checked field by field with protocol.ipc.ReportSubmission and the server's own
             # ReportCreate (agent.exchange.validated): refused here, never after "queued".
-            return exchange.submit_report(caller(peer), _args(args, _any(ReportSubmission)))
+            return exchange.submit_report(caller(peer), _args(args, _any("ReportSubmission")))
 
         def reports(args: dict[str, Any], peer: Peer) -> Any:
             _args(args, {})
@@ -194,7 +197,7 @@ class Dispatcher:
             return exchange.refresh(caller(peer))
 
         def password(args: dict[str, Any], peer: Peer) -> Any:
-            a = _args(args, _any(PasswordStatusArgs))
+            a = _args(args, _any("PasswordStatusArgs"))
             return exchange.report_password_status(caller(peer), a.get("accounts"))
 
         def policy(args: dict[str, Any], peer: Peer) -> Any:
@@ -202,7 +205,7 @@ class Dispatcher:
             return exchange.policy(caller(peer))
 
         def ack(args: dict[str, Any], peer: Peer) -> Any:
-            a = _args(args, _any(AcknowledgeArgs))
+            a = _args(args, _any("AcknowledgeArgs"))
             return exchange.acknowledge_policy(caller(peer), a.get("text_version"))
 
         self._policy_of = lambda peer: exchange.policy(caller(peer))

@@ -33,7 +33,6 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from pydantic import ValidationError
 
 from agent.credentials import write_private_file
 from checks.catalogue import (
@@ -44,8 +43,7 @@ from checks.catalogue import (
     parse_rule,
     parse_yara_source,
 )
-from protocol.policy import BUILTIN_TEXT_VERSION, policy_label, read_document
-from protocol.text import explain
+from protocol.names import BUILTIN_TEXT_VERSION, policy_label
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +186,13 @@ def parse_document(payload: bytes) -> EffectivePolicy:
 
     Parsed by the server's own model (protocol.policy.PolicyDocument): unknown keys are ignored
     (a newer server may add optional ones); an incompatible change bumps `schema_version`,
-    which is checked.
+    which is checked. pydantic is imported here, when a signed policy is read, not before.
     """
+    from pydantic import ValidationError
+
+    from protocol.policy import read_document
+    from protocol.text import explain
+
     try:
         doc = read_document(payload)
     except ValidationError as exc:

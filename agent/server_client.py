@@ -21,20 +21,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import httpx
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from agent.backoff import parse_retry_after
 from agent.store import FindingRecord
 from checks.model import ScanResult
 from protocol.limits import MAX_BATCH_FINDINGS, PROTOCOL_HEADER, PROTOCOL_VERSION
-from protocol.messages import HeartbeatResponse
-from protocol.text import storable
+from protocol.plain import storable
+
+if TYPE_CHECKING:
+    import httpx
 
 API = "/api/v1"
-DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=30.0, write=60.0, pool=10.0)
+# Seconds per phase (httpx.Timeout): connect, read, write, pool.
+DEFAULT_TIMEOUT = {"connect": 10.0, "read": 30.0, "write": 60.0, "pool": 10.0}
 RETRYABLE_STATUS = frozenset({408, 429})
 
 
@@ -159,18 +159,22 @@ class ServerClient:
         *,
         transport: httpx.BaseTransport | None = None,
         ca_file: Path | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | None = None,
         user_agent: str = "wxguard-agent",
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ValueError(f"server URL must start with https:// : {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.token = token
+        # httpx is imported with the first client (enrolled, or enrolling): an agent that has
+        # no server never loads it (~4 MB; `python -m bench.agent --imports`).
+        import httpx
+
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport,
             verify=tls_verify(ca_file),
-            timeout=timeout,
+            timeout=timeout if timeout is not None else httpx.Timeout(**DEFAULT_TIMEOUT),
             headers={
                 "User-Agent": user_agent,
                 "Accept": "application/json",
@@ -236,6 +240,12 @@ class ServerClient:
         if last_scan_at is not None:
             body["last_scan_at"] = iso(last_scan_at)
         data = self._call("POST", "/heartbeat", json_body=body)
+        # pydantic is imported with the first heartbeat, not before (an agent that is not
+        # enrolled never loads it; `bench.agent --imports`).
+        from pydantic import ValidationError
+
+        from protocol.messages import HeartbeatResponse
+
         try:
             answer = HeartbeatResponse.model_validate(data)
         except ValidationError as exc:
@@ -363,6 +373,8 @@ class ServerClient:
             if not self.token:
                 raise Unauthorized("not enrolled: no device token", status=None, code="no_token")
             headers["Authorization"] = f"Bearer {self.token}"
+        import httpx  # already loaded by __init__
+
         try:
             response = self._http.request(
                 method,

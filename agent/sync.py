@@ -19,9 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from agent import machine
 from agent import outbox as ob
@@ -39,7 +37,9 @@ from agent.server_client import (
     Unauthorized,
     parse_time,
 )
-from protocol.messages import PolicyAckRequest
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,8 @@ class Sync:
         text_version: str = "",
         user: str = "",
     ) -> str:
+        from protocol.messages import PolicyAckRequest  # pydantic: loaded when one is sent
+
         key = new_key("ack")
         body = PolicyAckRequest(
             version=version,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import pwd
 import shutil
 import statistics
 import subprocess
@@ -201,13 +202,12 @@ def bench_exec(starts: int, load_seconds: float, rounds: int = 500) -> None:
 _FLOOR_STEPS: tuple[tuple[str, str], ...] = (
     ("interpreter", "pass"),
     ("agent.lean applied", "from agent.lean import skip_unused_imports; skip_unused_imports()"),
-    ("pydantic + protocol models", "import protocol.messages, protocol.policy, protocol.ipc"),
+    # msgspec: the IPC answers and events the agent builds (protocol/ipc_answers.py).
+    ("msgspec + IPC answers", "import protocol.ipc_answers, protocol.names, protocol.plain"),
     ("cryptography", "import cryptography.hazmat.primitives.asymmetric.ed25519, cryptography.x509"),
-    ("httpx", "import httpx"),
     ("keyring", "import keyring"),
     ("checks engine", "import checks.engine, checks.api"),
     ("agent daemon modules", "import agent.cli, agent.daemon"),
-    ("HTTP client (enrolled)", "httpx.Client().close()"),
     # As `wxguard agent run`: YARA compiled and matched in the content worker process
     # (checks/content/worker.py), which is gone after an idle minute.
     (
@@ -215,6 +215,14 @@ _FLOOR_STEPS: tuple[tuple[str, str], ...] = (
         "from checks.content.worker import use_worker; use_worker()\n"
         "from checks.catalogue import load_builtin; load_builtin()",
     ),
+    # httpx and pydantic come with the first server exchange (a heartbeat), never for an agent
+    # that is not enrolled: these lines are what an enrolled agent adds.
+    ("httpx (enrolled)", "import httpx"),
+    (
+        "pydantic + protocol models (enrolled)",
+        "import protocol.messages, protocol.policy, protocol.ipc",
+    ),
+    ("HTTP client (enrolled)", "httpx.Client().close()"),
 )
 
 
@@ -238,8 +246,66 @@ def bench_import_floor() -> None:
         label, _, value = line.rpartition(" ")
         rss = float(value)
         print(f"{label.strip(chr(39)):40s} {rss:6.1f} MB  (+{rss - last:5.1f})")
+        if label.startswith("built-in catalogue"):
+            print(f"agent floor before any scan, not enrolled: {rss:.1f} MB (idle goal < 60 MB)")
         last = rss
-    print(f"agent floor before any scan: {last:.1f} MB (idle goal < 60 MB)")
+    print(f"agent floor before any scan, enrolled: {last:.1f} MB (idle goal < 60 MB)")
+
+
+def _loaded(pid: int) -> str:
+    """Which message libraries the process has mapped (their compiled parts, from /proc)."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    names = (("pydantic", "_pydantic_core"), ("msgspec", "msgspec/_core"))
+    return ", ".join(f"{name} {'yes' if marker in maps else 'no'}" for name, marker in names)
+
+
+def bench_idle_rss(files: int, settle_s: float) -> None:
+    """The agent as installed (`--mode system`, root) after one scan of this machine's homes
+    plus, with `files` > 0, a synthetic account whose home holds `files` files
+    (bench.home's layout): its RSS once idle, and whether pydantic was loaded (`--idle-rss`)."""
+    from bench import home as synthetic
+
+    if os.geteuid() != 0:
+        raise SystemExit("bench.agent --idle-rss: run as root (the agent scans every home)")
+    work = Path(tempfile.mkdtemp(prefix="wxguard-bench-rss-"))
+    what = "this machine's homes"
+    if files:
+        subprocess.run(["userdel", "-r", synthetic.USER], capture_output=True, check=False)
+        subprocess.run(["useradd", "-m", "-s", "/bin/bash", synthetic.USER], check=True)
+        entry = pwd.getpwnam(synthetic.USER)
+        folders = synthetic._fill(Path(entry.pw_dir), files, entry.pw_uid, entry.pw_gid)
+        what += f" + a home of {files:,} files in {folders:,} folders"
+    env = dict(os.environ, WXGUARD_HOME=str(work))
+    wxguard = Path(sys.executable).parent / "wxguard"
+    proc = subprocess.Popen(
+        [str(wxguard), "agent", "run", "--mode", "system"], env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (work / "agent.sock").exists():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("the agent did not start")
+            time.sleep(0.05)
+        agent = psutil.Process(proc.pid)
+        print(f"agent started (not enrolled): RSS {_rss(agent):.1f} MB")
+        with AgentClient(work / "agent.sock", timeout=900) as client:
+            client.scan_now()
+            while not (status := client.status()).get("last_scan"):
+                time.sleep(0.5)
+            time.sleep(settle_s)  # idle: the content worker exits after its idle minute
+            status = client.status()
+        print(
+            f"idle RSS {settle_s:.0f} s after a scan of {what} "
+            f"({status.get('watching', 0):,} folders watched): "
+            f"{_rss(agent):.1f} MB (goal < 60 MB); loaded: {_loaded(proc.pid)}"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+        if files:
+            shutil.rmtree(f"/home/{synthetic.USER}", ignore_errors=True)
+            subprocess.run(["userdel", "-r", synthetic.USER], capture_output=True, check=False)
 
 
 def main() -> None:
@@ -247,6 +313,14 @@ def main() -> None:
     parser.add_argument(
         "--imports", action="store_true", help="RSS of the agent's imports, step by step"
     )
+    parser.add_argument(
+        "--idle-rss",
+        type=int,
+        metavar="FILES",
+        help="idle RSS after a scan of this machine plus a synthetic home of FILES files "
+        "(0: this machine only); root",
+    )
+    parser.add_argument("--settle", type=float, default=70.0, help="seconds idle before --idle-rss")
     parser.add_argument("--idle-seconds", type=float, default=600.0, help="idle measurement period")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--exec", action="store_true", help="exec events and the exec guard")
@@ -255,6 +329,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.imports:
         bench_import_floor()
+        return
+    if args.idle_rss is not None:
+        bench_idle_rss(args.idle_rss, args.settle)
         return
     if args.exec:
         bench_exec(args.starts, args.load_seconds)

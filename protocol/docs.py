@@ -47,7 +47,7 @@ DEVICE_MODELS: tuple[type[BaseModel], ...] = (
     policy.RuleChanges,
     messages.ErrorPublic,
 )
-IPC_MODELS: tuple[type[BaseModel], ...] = (
+IPC_MODELS: tuple[type[BaseModel] | type[ipc.Answer], ...] = (
     ipc.ReportSubmission,
     ipc.AttachmentUpload,
     ipc.PasswordStatusArgs,
@@ -94,7 +94,7 @@ IPC_MODELS: tuple[type[BaseModel], ...] = (
 
 def _type_name(kind: Any) -> str:
     """`list[FindingView]` -> "list of **FindingView**", `X | None` -> "**X** or null"."""
-    text = str(kind).replace("protocol.ipc.", "")
+    text = str(kind).replace("protocol.ipc_answers.", "").replace("protocol.ipc.", "")
     if text.startswith("list["):
         return f"list of **{text[5:-1]}**"
     if text.endswith(" | None"):
@@ -173,8 +173,8 @@ def _describe(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[str, list[s
     return kind, limits
 
 
-def table(model: type[BaseModel]) -> str:
-    schema = model.model_json_schema()
+def table(model: type[BaseModel] | type[ipc.Answer]) -> str:
+    schema = ipc.json_schema(model)
     defs = schema.get("$defs", {})
     required = set(schema.get("required", []))
     rows = [
@@ -190,22 +190,30 @@ def table(model: type[BaseModel]) -> str:
     return "\n".join(rows)
 
 
-def _default(model: type[BaseModel], name: str) -> str:
-    field = model.model_fields[name]
-    if field.default_factory is not None:
-        return "…"
+def _default(model: type[BaseModel] | type[ipc.Answer], name: str) -> str:
+    if not issubclass(model, BaseModel):  # an IPC answer: a msgspec Struct
+        import msgspec
+
+        found = next(f for f in msgspec.structs.fields(model) if f.name == name)
+        made = found.default_factory  # [], {} and nested answers are made per instance
+        default = found.default if made is msgspec.NODEFAULT else msgspec.to_builtins(made())
+    else:
+        field = model.model_fields[name]
+        if field.default_factory is not None:
+            return "…"
+        default = field.default
     try:
-        return json.dumps(field.default, ensure_ascii=False)
+        return json.dumps(default, ensure_ascii=False)
     except TypeError:
-        return str(field.default)
+        return str(default)
 
 
-def section(models: tuple[type[BaseModel], ...], title: str) -> str:
+def section(models: tuple[type[BaseModel] | type[ipc.Answer], ...], title: str) -> str:
     body = "\n\n".join(table(m) for m in models)
     return f"{BEGIN}\n\n{title} (protocol version {PROTOCOL_VERSION})\n\n{body}\n\n{END}"
 
 
-def render(text: str, models: tuple[type[BaseModel], ...], title: str) -> str:
+def render(text: str, models: tuple[type[BaseModel] | type[ipc.Answer], ...], title: str) -> str:
     """`text` with its generated section replaced (appended when it has none)."""
     new = section(models, title)
     if BEGIN in text and END in text:

@@ -4,7 +4,8 @@ Requests that carry what a person typed (`ReportSubmission`, `PasswordStatusArgs
 `AcknowledgeArgs`) are `Strict`: checked with the same limits the server applies, so what the
 agent queues arrives.
 
-Answers and pushed events are `Answer`s, built by the agent with `build_answer` /
+Answers and pushed events are `Answer`s (msgspec Structs in `protocol.ipc_answers`, re-exported
+here: the agent builds one for every answer, and an idle agent does not import pydantic), built by the agent with `build_answer` /
 `build_event` (a field the model does not name, or a value of the wrong type, fails there: in
 the agent's tests, never on the employee's screen) and read by the tray and the CLI with
 `parse_answer` / `parse_event`, which ignore fields they do not know, so a newer agent does not
@@ -14,22 +15,104 @@ parts of the agent add status fields); a new field anywhere is optional with a d
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    TypeAdapter,
-    ValidationInfo,
-    model_validator,
-)
+from pydantic import BaseModel, Field, StringConstraints
 
 from protocol import limits as L
+from protocol.ipc_answers import (  # re-exported: msgspec Structs, no pydantic
+    ANSWERS,
+    EVENT_DATA,
+    Acknowledged,
+    Answer,
+    AnswerError,
+    Bilingual,
+    BlindSpotView,
+    CoverageView,
+    EnforcementEvent,
+    EnforcementStatus,
+    EnrollAnswer,
+    ErrorView,
+    EventsAnswer,
+    EventView,
+    EvidenceView,
+    ExceptedView,
+    ExceptionView,
+    ExecBlockEvent,
+    FindingNewEvent,
+    FindingResolvedEvent,
+    FindingView,
+    HelloAnswer,
+    MyReport,
+    OpenAnswer,
+    OutboxRejection,
+    PasswordAccepted,
+    PasswordPolicyView,
+    PasswordsEvent,
+    PendingTermination,
+    PolicyEvent,
+    PolicyView,
+    ReasonView,
+    RefreshAnswer,
+    ReplyView,
+    ReportEvent,
+    ReportQueued,
+    ScanSummaryView,
+    StatusAnswer,
+    StatusEvent,
+    build_answer,
+    build_event,
+    parse_answer,
+    parse_event,
+)
 from protocol.messages import AccountType, Day, PasswordState, ReportCategory
 from protocol.text import Strict
+
+__all__ = [  # re-exported from protocol.ipc_answers (the requests above are public too)
+    "ANSWERS",
+    "EVENT_DATA",
+    "Acknowledged",
+    "Answer",
+    "AnswerError",
+    "Bilingual",
+    "BlindSpotView",
+    "CoverageView",
+    "EnforcementEvent",
+    "EnforcementStatus",
+    "EnrollAnswer",
+    "ErrorView",
+    "EventView",
+    "EventsAnswer",
+    "EvidenceView",
+    "ExceptedView",
+    "ExceptionView",
+    "ExecBlockEvent",
+    "FindingNewEvent",
+    "FindingResolvedEvent",
+    "FindingView",
+    "HelloAnswer",
+    "MyReport",
+    "OpenAnswer",
+    "OutboxRejection",
+    "PasswordAccepted",
+    "PasswordPolicyView",
+    "PasswordsEvent",
+    "PendingTermination",
+    "PolicyEvent",
+    "PolicyView",
+    "ReasonView",
+    "RefreshAnswer",
+    "ReplyView",
+    "ReportEvent",
+    "ReportQueued",
+    "ScanSummaryView",
+    "StatusAnswer",
+    "StatusEvent",
+    "build_answer",
+    "build_event",
+    "parse_answer",
+    "parse_event",
+]
 
 # The IPC protocol's version (`hello` answers it); the tray refuses an agent it does not know.
 IPC_VERSION = 1
@@ -55,475 +138,6 @@ class ReportSubmission(Strict):
     contact_address: Annotated[str, StringConstraints(max_length=L.MAX_CONTACT_ADDRESS)] = ""
 
 
-# --- answers and events ---------------------------------------------------------------------
-
-_BUILDING = "wxguard-building"
-
-
-class Answer(BaseModel):
-    """An answer or an event's data. Read tolerantly (unknown fields ignored); when the agent
-    builds one (`build_answer`, `build_event`), a field the model does not name is an error.
-
-    Schemas are built on first use (`defer_build`): an agent that never answers `policy` does
-    not pay for its model.
-    """
-
-    model_config = ConfigDict(extra="ignore", defer_build=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _only_known_fields_when_built(cls, data: Any, info: ValidationInfo) -> Any:
-        building = isinstance(info.context, dict) and info.context.get(_BUILDING)
-        if building and isinstance(data, dict) and cls.model_config.get("extra") != "allow":
-            unknown = set(data) - set(cls.model_fields)
-            if unknown:
-                raise ValueError(f"{cls.__name__} has no field(s) {', '.join(sorted(unknown))}")
-        return data
-
-
-class OpenAnswer(Answer):
-    """An answer that keeps the fields it does not name (several parts of the agent add to it)."""
-
-    model_config = ConfigDict(extra="allow", defer_build=True)
-
-
-class Bilingual(Answer):
-    zh: str = ""
-    en: str = ""
-
-
-class ReasonView(Answer):
-    """Why the device is in its state (`protocol.device_state.Reason`), and what the person
-    does about it (`next_step`; older agents sent none)."""
-
-    code: str
-    zh: str = ""
-    en: str = ""
-    next_step: Bilingual | None = None
-
-
-class CoverageView(Answer):
-    """What the last scan could see (`protocol.device_state.Coverage`)."""
-
-    complete: bool = True
-    blind_spots: int = 0
-    failed_probes: list[str] = []
-
-
-class ScanSummaryView(Answer):
-    """One scan: `scan_now`'s answer, `status.last_scan`, and the `scan` event. Times are Unix
-    seconds; `outcome` is `ok` or `failed` (then `error` says why)."""
-
-    started_at: float
-    duration_s: float
-    trigger: str
-    findings: int
-    new: int
-    resolved: int
-    blind_spots: int
-    outcome: str = "ok"
-    coverage: CoverageView | None = None
-    error: str = ""
-
-
-class BlindSpotView(Answer):
-    probe: str
-    what: str
-    reason: str
-
-
-class PendingTermination(Answer):
-    pid: int
-    name: str
-    rule_id: str
-    in_s: float
-
-
-class EnforcementStatus(Answer):
-    mode: str
-    grace_s: float
-    pending: list[PendingTermination] = []
-
-
-class OutboxRejection(Answer):
-    id: str
-    kind: str
-    error: Any = None
-
-
-class ErrorView(Answer):
-    """An error as the IPC carries it: a stable code and the text in both languages."""
-
-    code: str
-    zh: str = ""
-    en: str = ""
-
-
-class ExceptionView(Answer):
-    """Why IT excepted a finding: the reason, until when (Unix seconds), the device group it
-    was granted to ("" for this device alone) and by whom."""
-
-    reason: Bilingual = Bilingual()
-    expires: float = 0.0
-    group: str = ""
-    granted_by: str = ""
-
-
-class ExceptedView(Answer):
-    """A finding IT excepted (`status.excepted`): shown with its exception, not counted open."""
-
-    key: str
-    rule_id: str
-    title_i18n: Bilingual = Bilingual()
-    subject: str = ""
-    exception: ExceptionView = ExceptionView()
-
-
-class StatusAnswer(OpenAnswer):
-    """`status`: the device's state and everything `wxguard status` and the tray show.
-
-    The fields from `agent.service` are always there; those of the server exchange
-    (`enrolled` … `outbox_rejected`), the policy (`policy_*`), enforcement and exec blocking only
-    when that part runs. Other fields pass through unchanged: a new one is added here as
-    optional with a default (never renamed), and docs/ipc.md is regenerated.
-    """
-
-    agent_version: str
-    mode: str
-    pid: int
-    started_at: float
-    last_scan: ScanSummaryView | None = None
-    open_findings: int = 0
-    excepted: list[ExceptedView] = []  # the last scan's findings IT excepted (older agents: [])
-    by_severity: dict[str, int] = {}
-    compliant: bool = False
-    state: str = "unknown"  # protocol.device_state.State
-    reasons: list[ReasonView] = []
-    coverage: CoverageView | None = None
-    blind_spots: list[BlindSpotView] = []
-    watching: int = 0
-    watching_healthy: bool = True
-    watching_capped: bool = False
-    watching_limit: int = 0
-    unwatched_folders: int = 0
-    process_events: str = ""
-    process_events_reason: str = ""
-    throttled_scans: int = 0
-    scans_by_trigger: dict[str, int] = {}
-    scan_interval_s: float = 0.0
-    managed_keys: list[str] = []
-    event_seq: int = 0
-    # the server exchange (agent.sync.Sync.status)
-    enrolled: bool | None = None
-    revoked: bool = False
-    upgrade_required: bool = False
-    configured: bool | None = None
-    device_id: str | None = None
-    server_url: str | None = None
-    server_reachable: bool | None = None
-    last_contact: float | None = None
-    last_error: dict[str, Any] | None = None
-    backoff_until: float | None = None
-    next_heartbeat: float | None = None
-    heartbeat_interval_s: float | None = None
-    server_policy_version: int | None = None
-    outbox_depth: dict[str, int] | None = None
-    outbox_rejected: list[OutboxRejection] = []
-    exchange_error: ErrorView | None = None
-    # the policy in force (agent.policy.PolicyGuard.status)
-    policy_label: str | None = None
-    policy_key_present: bool | None = None
-    policy_version: int | None = None
-    policy_mode: str | None = None
-    policy_expires_at: float | None = None
-    policy_expired: bool | None = None
-    policy_text_version: str | None = None
-    policy_acknowledged: bool | None = None
-    policy_refusals: list[dict[str, Any]] = []
-    policy_floor_version: int | None = None
-    policy_store_problem: str | None = None
-    # enforcement and exec blocking, when they run
-    enforcement: EnforcementStatus | None = None
-    exec_blocking: dict[str, Any] | None = None
-    # What the state was decided from (`protocol.device_state.DeviceInputs.to_json`), so the
-    # tray can add the facts only it knows (the keyring) and decide again.
-    state_inputs: dict[str, Any] | None = None
-
-
-class HelloAnswer(Answer):
-    """`hello`: who the agent sees you as (`uid`: a POSIX uid, or a Windows SID)."""
-
-    agent_version: str
-    protocol: int
-    uid: int | str
-    admin: bool
-    ops: list[str]
-
-
-class EvidenceView(OpenAnswer):
-    kind: str
-    matched: str
-    path: str = ""
-    pid: int | None = None
-    package: str = ""
-    detail: str = ""
-
-
-class FindingView(OpenAnswer):
-    """One open finding (`findings`): as `wxguard check --format json` prints it
-    (docs/check-output.md), plus when the agent first and last saw it (Unix seconds)."""
-
-    key: str
-    rule_id: str
-    title: str = ""
-    title_i18n: Bilingual = Bilingual()
-    category: str = ""
-    severity: str = ""
-    subject: str = ""
-    evidence: list[EvidenceView] = []
-    remediation: str = ""
-    remediation_i18n: Bilingual = Bilingual()
-    references: list[str] = []
-    first_seen: float | None = None
-    last_seen: float | None = None
-
-
-class EventView(Answer):
-    """One event of the feed; `data` is the event kind's model (`EVENT_DATA`) as JSON."""
-
-    seq: int
-    kind: str
-    at: float
-    data: dict[str, Any] = {}
-
-
-class EventsAnswer(Answer):
-    """`events`: the feed's sequence number now and the events after `since` for this user."""
-
-    seq: int
-    events: list[EventView] = []
-
-
-class ReportQueued(Answer):
-    """`submit_report`: the report is in the encrypted outbox."""
-
-    idempotency_key: str
-    state: str  # "queued"
-
-
-class ReplyView(Answer):
-    body: str
-    at: str  # ISO 8601, as the server sent it
-
-
-class MyReport(Answer):
-    """One of `my_reports`: this user's report and what the security team answered.
-    `state`: queued, delivered, new, triaged, resolved, rejected; times are Unix seconds."""
-
-    idempotency_key: str
-    category: str
-    created_at: float
-    case: str | None = None
-    state: str = "queued"
-    summary: str | None = None
-    replies: list[ReplyView] = []
-    updated_at: float | None = None
-
-
-class RefreshAnswer(Answer):
-    refreshing: bool
-
-
-class PasswordAccepted(Answer):
-    """`report_password_status`: how many accounts' states were queued for the server."""
-
-    accepted: int
-
-
-class PasswordPolicyView(Answer):
-    max_age_days: int | None = None
-    reminder_days: list[int] = []
-    daily_after_last: bool = True
-    max_deferrals: int = 0
-
-
-class PolicyView(Answer):
-    """`policy`: the policy in force as the employee reads it. `label` is the one version
-    label shown everywhere (`protocol.policy.policy_label`)."""
-
-    label: str = ""  # older agents sent none
-    version: int
-    mode: str
-    text: Bilingual
-    text_version: str
-    acknowledged_version: str | None = None
-    acknowledged: bool = False
-    password: PasswordPolicyView = PasswordPolicyView()
-    collected: list[Bilingual] = []
-    never_collected: Bilingual = Bilingual()
-
-
-class Acknowledged(Answer):
-    """`acknowledge_policy`: the text version now acknowledged."""
-
-    acknowledged: str
-
-
-class EnrollAnswer(Answer):
-    enrolled: bool
-    device_id: str | None = None
-    last_error: dict[str, Any] | None = None
-
-
-# Event data, by kind.
-
-
-class FindingNewEvent(Answer):
-    key: str
-    rule_id: str
-    severity: str
-    title_i18n: Bilingual = Bilingual()
-
-
-class FindingResolvedEvent(Answer):
-    key: str
-    rule_id: str
-
-
-class StatusEvent(Answer):
-    """Something about the server exchange changed; exactly one field is set."""
-
-    policy_refused: dict[str, Any] | None = None
-    enrolled: dict[str, Any] | None = None
-    unauthorized: dict[str, Any] | None = None
-    revoked: dict[str, Any] | None = None
-
-
-class PolicyEvent(Answer):
-    version: int
-    mode: str
-
-
-class ReportEvent(Answer):
-    """A report of this user changed: delivered (with its case), a status or reply from the
-    security team (`replies` counts them), or rejected by the server (`error`)."""
-
-    state: str
-    case: str | None = None
-    replies: int | None = None
-    error: Any = None
-
-
-class EnforcementEvent(Answer):
-    """`warning` (terminated in `grace_s` seconds unless closed) then `terminated`."""
-
-    state: str
-    pid: int
-    name: str
-    rule_id: str
-    title_i18n: Bilingual | None = None
-    grace_s: float | None = None
-    exe: str | None = None
-    finding_key: str | None = None
-
-
-class ExecBlockEvent(Answer):
-    """`exec-blocked` / `exec-would-block` (docs/exec.md)."""
-
-    at: float
-    pid: int
-    path: str
-    name: str
-    sha256: str
-    rule_id: str
-    mode: str
-    uid: int | None = None  # who started it (-1 or None: not known)
-    user: str = ""  # that account's name, as the tray and the dashboard show it
-    title_i18n: dict[str, str] = {}
-    message_i18n: dict[str, str] = {}
-
-
-# The answer of each operation; an operation not listed here (added by a newer part of the
-# agent) is passed through as it is.
-ANSWERS: dict[str, Any] = {
-    "hello": HelloAnswer,
-    "status": StatusAnswer,
-    "findings": list[FindingView],
-    "scan_now": ScanSummaryView | None,
-    "events": EventsAnswer,
-    "submit_report": ReportQueued,
-    "my_reports": list[MyReport],
-    "refresh": RefreshAnswer,
-    "report_password_status": PasswordAccepted,
-    "policy": PolicyView,
-    "acknowledge_policy": Acknowledged,
-    "enroll": EnrollAnswer,
-}
-
-
-class PasswordsEvent(Answer):
-    """A password change or snooze was recorded (from the CLI or the tray): windows showing
-    password age read it again."""
-
-    accounts: int
-
-
-EVENT_DATA: dict[str, type[Answer]] = {
-    "scan": ScanSummaryView,
-    "finding-new": FindingNewEvent,
-    "finding-resolved": FindingResolvedEvent,
-    "status": StatusEvent,
-    "policy": PolicyEvent,
-    "report": ReportEvent,
-    "enforcement": EnforcementEvent,
-    "exec-blocked": ExecBlockEvent,
-    "exec-would-block": ExecBlockEvent,
-    "passwords": PasswordsEvent,
-}
-
-
-@functools.cache
-def _adapter(kind: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(kind)
-
-
-def _build(kind: Any, data: Any) -> Any:
-    adapter = _adapter(kind)
-    value = adapter.validate_python(data, context={_BUILDING: True})
-    return adapter.dump_python(value, mode="json", exclude_unset=True)
-
-
-def _parse(kind: Any, data: Any) -> Any:
-    adapter = _adapter(kind)
-    return adapter.dump_python(adapter.validate_python(data), mode="json", exclude_unset=True)
-
-
-def build_answer(op: str, result: Any) -> Any:
-    """`result` of `op` checked against its model (pydantic ValidationError when it does not
-    fit: a bug in the agent) and returned in its JSON form, with exactly the fields set."""
-    kind = ANSWERS.get(op)
-    return result if kind is None else _build(kind, result)
-
-
-def parse_answer(op: str, result: Any) -> Any:
-    """The agent's answer to `op` checked against its model, fields this side does not know
-    dropped (those of `OpenAnswer`s kept); ValidationError when a known field is wrong."""
-    kind = ANSWERS.get(op)
-    return result if kind is None else _parse(kind, result)
-
-
-def build_event(kind: str, data: Any) -> dict[str, Any]:
-    """An event's data checked against `EVENT_DATA[kind]` (a kind not listed passes as is)."""
-    model = EVENT_DATA.get(kind)
-    return dict(data) if model is None else dict(_build(model, data))
-
-
-def parse_event(kind: str, data: Any) -> dict[str, Any]:
-    """An event's data as this side knows its kind (unknown fields dropped)."""
-    model = EVENT_DATA.get(kind)
-    return dict(data) if model is None else dict(_parse(model, data))
-
-
 class PasswordEntry(Strict):
     """One account in `report_password_status`: dates, counts and states, never a password."""
 
@@ -543,6 +157,17 @@ class AcknowledgeArgs(Strict):
     text_version: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-def schema_fields(model: type[BaseModel]) -> dict[str, Any]:
+def json_schema(model: type[BaseModel] | type[Answer]) -> dict[str, Any]:
+    """A request's (pydantic) or an answer's (msgspec) JSON schema, with its `$defs`."""
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return model.model_json_schema()
+    import msgspec
+
+    (schema,), components = msgspec.json.schema_components([model], ref_template="#/$defs/{name}")
+    schema = dict(components.get(model.__name__, schema))
+    return {**schema, "$defs": components}
+
+
+def schema_fields(model: type[BaseModel] | type[Answer]) -> dict[str, Any]:
     """Field name -> its JSON schema, for the docs check (tests/protocol)."""
-    return dict(model.model_json_schema().get("properties", {}))
+    return dict(json_schema(model).get("properties", {}))

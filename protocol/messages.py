@@ -9,7 +9,6 @@ can grow its answers without breaking older agents.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,6 +24,9 @@ from pydantic import (
 from checks.model import Severity
 from protocol import limits as L
 from protocol.contact import ContactMethod, explain_contact
+
+# The stable strings live in a module without pydantic (the idle agent uses them).
+from protocol.names import AccountType, PasswordState, ReportCategory, ReportStatus
 from protocol.text import Strict
 
 __all__ = [
@@ -58,42 +60,6 @@ __all__ = [
     "SignedPolicyPublic",
     "Strict",
 ]
-
-
-# --- stable strings (never renamed) ----------------------------------------------------------
-
-
-class ReportCategory(StrEnum):
-    ACCOUNT_COMPROMISE = "account-compromise"
-    SUSPICIOUS_MESSAGE = "suspicious-message"
-    DATA_LEAK = "data-leak"
-    LOST_DEVICE = "lost-device"
-    UNAPPROVED_SOFTWARE = "unapproved-software"
-    OTHER = "other"
-    # Filed by the agent and the tray, not chosen in the incident form (docs/exec.md): a program
-    # blocked (or, in audit mode, that would have been) at exec, and an employee's request
-    # that IT approve one. A server older than these answers 422: upgrade the server first.
-    EXEC_BLOCKED = "exec-blocked"
-    APPROVAL_REQUEST = "approval-request"
-
-
-class ReportStatus(StrEnum):
-    NEW = "new"
-    TRIAGED = "triaged"
-    RESOLVED = "resolved"
-
-
-class AccountType(StrEnum):
-    ENTERPRISE = "enterprise"
-    PERSONAL = "personal"
-
-
-class PasswordState(StrEnum):
-    OK = "ok"
-    DUE_SOON = "due-soon"
-    OVERDUE = "overdue"
-    UNKNOWN = "unknown"
-    NO_EXPIRY = "no-expiry"
 
 
 # --- field types ---------------------------------------------------------------------------

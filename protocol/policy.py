@@ -21,6 +21,8 @@ from pydantic import (
 )
 
 from protocol.messages import RuleId
+from protocol.names import BUILTIN_TEXT_VERSION as BUILTIN_TEXT_VERSION  # re-exported
+from protocol.names import policy_label as policy_label
 from protocol.text import Strict
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -123,17 +125,3 @@ def read_document(payload: bytes) -> PolicyDocument:
     """A verified payload as its document (raises pydantic.ValidationError); unknown keys of a
     newer server are ignored."""
     return PolicyDocument.model_validate_json(payload, context={"lenient": True})
-
-
-# The text version of the policy the agent ships with, in force until a signed policy says
-# otherwise; acknowledged as policy version 0.
-BUILTIN_TEXT_VERSION = "builtin-1"
-
-
-def policy_label(version: int, text_version: str) -> str:
-    """The one name of a policy, the same in the tray, `wxguard status` and the dashboard:
-    "v3 · 2026-03" for a signed policy with its text's version, "built-in · builtin-1"
-    before any."""
-    if version <= 0:
-        return f"built-in · {text_version or BUILTIN_TEXT_VERSION}"
-    return f"v{version} · {text_version}" if text_version else f"v{version}"

@@ -6,6 +6,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+# The rules themselves need no pydantic (the idle agent uses `storable`); re-exported here.
+from protocol.plain import NUL_MESSAGE as NUL_MESSAGE
+from protocol.plain import SURROGATE_MESSAGE as SURROGATE_MESSAGE
+from protocol.plain import check_storable as check_storable
+from protocol.plain import storable as storable
+
 
 class Strict(BaseModel):
     """Unknown fields are refused, and no string may hold NUL or a lone surrogate.
@@ -22,35 +28,6 @@ class Strict(BaseModel):
     def _storable_text(cls, value: Any) -> Any:
         check_storable(value)
         return value
-
-
-NUL_MESSAGE = "text must not contain NUL characters"
-SURROGATE_MESSAGE = "text must be valid Unicode (no lone surrogates)"
-
-
-def check_storable(value: Any) -> None:
-    """Raise ValueError when a string (in any list or dict) holds NUL or a lone surrogate."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError(NUL_MESSAGE)
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValueError(SURROGATE_MESSAGE) from exc
-    elif isinstance(value, list | tuple):
-        for item in value:
-            check_storable(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            check_storable(key)
-            check_storable(item)
-
-
-def storable(value: str) -> str:
-    """`value` made storable: NUL becomes U+FFFD, a lone surrogate its `\\udcXX` escape (for
-    text the agent found rather than text a person typed: a file name must still arrive)."""
-    value = value.replace("\x00", "\ufffd")
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 _ZH = {

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 
 from agent.api import AgentError, TypedCalls
 from agent.client import AgentClient
@@ -64,9 +63,9 @@ def test_a_status_field_of_the_wrong_type_fails_in_the_agent(
 def test_building_refuses_fields_the_model_does_not_name() -> None:
     hello = {"agent_version": "1", "protocol": 1, "uid": 0, "admin": True, "ops": ["status"]}
     assert ipc.build_answer("hello", hello) == hello
-    with pytest.raises(ValidationError, match="has no field"):
+    with pytest.raises(ipc.AnswerError, match="has no field"):
         ipc.build_answer("hello", {**hello, "typo_field": 1})
-    with pytest.raises(ValidationError, match="has no field"):
+    with pytest.raises(ipc.AnswerError, match="has no field"):
         ipc.build_answer(
             "policy",
             {
@@ -77,9 +76,9 @@ def test_building_refuses_fields_the_model_does_not_name() -> None:
                 "text_version": "1",
             },
         )
-    with pytest.raises(ValidationError):
+    with pytest.raises(ipc.AnswerError):
         ipc.build_event("finding-resolved", {"key": "k"})  # rule_id missing
-    with pytest.raises(ValidationError, match="has no field"):
+    with pytest.raises(ipc.AnswerError, match="has no field"):
         ipc.build_event("report", {"state": "delivered", "casee": "WXG-1"})
 
 
@@ -154,7 +153,7 @@ def test_every_answer_and_event_model_is_in_docs_ipc_md() -> None:
     assert models <= set(docs.IPC_MODELS), models - set(docs.IPC_MODELS)
     for model in docs.IPC_MODELS:
         assert f"**{model.__name__}**" in text
-        for name in model.model_fields:
+        for name in ipc.schema_fields(model):
             assert f"`{name}`" in text, (model.__name__, name)
     for op in ipc.ANSWERS:
         assert f"| `{op}` |" in text, op

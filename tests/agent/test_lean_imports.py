@@ -99,3 +99,37 @@ def test_an_idle_enrolled_agent_has_not_imported_what_it_does_not_use(
     assert "httpx" in imported and "pydantic" in imported  # the log does record imports
     assert "httpcore" in imported  # the HTTP client ran (enrolled, heartbeats)
     assert sorted(imported & set(NOT_AT_IDLE)) == []
+
+
+def test_an_idle_agent_that_is_not_enrolled_has_not_loaded_pydantic(tmp_path: Path) -> None:
+    """The IPC answers and events are msgspec Structs (protocol/ipc_answers.py): an agent that
+    has not talked to a server answers the tray (hello, status, findings, a scan, the event
+    feed, its reports, the policy in force) and has loaded neither pydantic nor its compiled core
+    nor httpx (~12 MB of RSS; `python -m bench.agent --imports`): both come with the first
+    server exchange."""
+    agent = _ImportTimedAgent(tmp_path / "agent")
+    agent.start()
+    try:
+        with AgentClient(agent.socket, timeout=120) as client:
+            client.hello()
+            client.scan_now()  # None when the start-up scan is still running
+            deadline = time.monotonic() + 300
+            while not (status := client.status()).get("last_scan"):
+                assert time.monotonic() < deadline, status
+                time.sleep(0.5)
+            assert status["mode"] == "system" and not status.get("enrolled")
+            client.findings()
+            client.wait_events(0, 0.1)
+            assert client.my_reports() == []
+            assert client.policy()["label"].startswith("built-in")  # the built-in policy
+        assert agent.proc is not None
+        maps = Path(f"/proc/{agent.proc.pid}/maps").read_text()
+        rss = psutil.Process(agent.proc.pid).memory_info().rss / 2**20
+        print(f"\nagent RSS after start-up and a scan, not enrolled: {rss:.1f} MB")
+    finally:
+        agent.stop()
+    imported = _imported((agent.home / "stderr.log").read_text("utf-8", "replace"))
+    assert "msgspec" in imported and "agent" in imported  # the log does record imports
+    assert "pydantic" not in imported and "pydantic_core" not in imported
+    assert "httpx" not in imported  # the HTTP client comes with a server to talk to
+    assert "_pydantic_core" not in maps  # its shared library was never mapped
