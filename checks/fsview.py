@@ -1002,7 +1002,9 @@ class FsView:
         if subdirs:
             prefix = folder if folder.endswith("/") else folder + "/"
             subdirs = sorted(
-                n for n in subdirs if n.casefold() not in _PRUNE_LAST or not pruned(prefix + n)
+                sys.intern(n)  # kept between scans: one copy of `src`, `lib`, `.git` …
+                for n in subdirs
+                if n.casefold() not in _PRUNE_LAST or not pruned(prefix + n)
             )
         value = derive(folder, items)
         return _Walked(
