@@ -26,6 +26,7 @@ WORDS: dict[str, dict[str, tuple[str, str]]] = {
         "wake": ("唤醒后", "after sleep"),
         "fs-event": ("文件变化", "file change"),
         "fs-lost": ("文件监视中断", "file watching interrupted"),
+        "accounts": ("账户变化", "accounts changed"),
         "process": ("新进程", "new process"),
         "exception-expired": ("例外到期", "an exception expired"),
     },

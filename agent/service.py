@@ -33,6 +33,7 @@ from agent.exec_events import DigestMatcher, ExecEvents, open_exec_events, quick
 from agent.governor import Governor
 from agent.paths import AgentPaths, Mode
 from agent.store import FindingRecord, ScanDelta, Store
+from agent.watch_registry import RegistryWatcher, win32_notifier
 from agent.watchers import FsChange, open_watcher
 from checks.api import privilege_blind_spots
 from checks.catalogue import Catalogue
@@ -129,6 +130,12 @@ class AgentService:
             max_watches=settings.max_watches,
             on_lost=lambda: self.request_scan("fs-lost"),
         )
+        # Registry keys naming the accounts (Windows' profile list): a change asks for a scan,
+        # whose user refresh reads the key again and watches the new profile's folder.
+        self.registry_watchers = [
+            RegistryWatcher(key.rsplit("\\", 1)[-1], win32_notifier(key), self._on_accounts)
+            for key in scanner.layout.user_database_keys()
+        ]
         self.started_at = clock()
         self._stop = threading.Event()
         self._cond = threading.Condition()
@@ -182,6 +189,8 @@ class AgentService:
             self.watcher.start()
         except OSError as exc:  # e.g. inotify instances exhausted: degrade visibly
             log.warning("file watching unavailable (%s); relying on periodic scans", exc)
+        for registry_watcher in self.registry_watchers:
+            registry_watcher.start()
         self._known_pids = set(psutil.pids())
         self._start_exec_events()
         loops: list[tuple[str, Callable[[], None]]] = [
@@ -210,6 +219,8 @@ class AgentService:
         for thread in self._threads:
             thread.join(timeout=10)
         self.watcher.stop()
+        for registry_watcher in self.registry_watchers:
+            registry_watcher.stop()
         if self.exec_events is not None:
             self.exec_events.stop()
             self.exec_events = None
@@ -296,6 +307,10 @@ class AgentService:
                 _evidence_line(record),
             )
         self._publish_new(opened)
+
+    def _on_accounts(self) -> None:
+        """The accounts' registry key changed (its watcher's thread): a profile may have come."""
+        self.request_scan("accounts")
 
     def _on_fs_event(self, changes: list[FsChange]) -> None:
         fs = self.scanner.fs
@@ -747,6 +762,7 @@ def _main_trigger(reasons: set[str]) -> str:
         "policy",
         "wake",
         "exception-expired",
+        "accounts",
         "periodic",
         "fs-lost",
         "fs-event",

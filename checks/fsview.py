@@ -24,8 +24,10 @@ import gc
 import hashlib
 import os
 import stat as stat_mod
+import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -191,11 +193,34 @@ class Entry(NamedTuple):
 
 
 @dataclass(slots=True)
-class _Listing:
+class Listing:
+    """A folder's listing as kept between scans: its names (sorted, interned), one byte of
+    flags per name (`IS_DIR`: a folder, following a link; `IS_LINK`: a symbolic link) and
+    the inodes, not an `Entry` per name (an `Entry` with its path cost ~340 bytes, a name
+    here ~70). The `Entry` list `FsView.listdir` returns is built when a scan first asks
+    for it and dropped when the scan ends (`FsView.end_scan`)."""
+
     mtime_ns: int
     ino: int
-    entries: list[Entry]
-    dev: int = 0
+    dev: int
+    names: tuple[str, ...]
+    flags: bytes
+    inos: array[int]
+    entries: list[Entry] | None = None
+
+    def expand(self, folder: str) -> list[Entry]:
+        """The entries, with their paths joined to `folder`."""
+        prefix = folder if folder.endswith("/") else folder + "/"
+        new = tuple.__new__
+        return [
+            new(Entry, (n, prefix + n, bool(f & IS_DIR), bool(f & IS_LINK), -1, 0, i))
+            for n, f, i in zip(self.names, self.flags, self.inos, strict=True)
+        ]
+
+
+_EMPTY = Listing(0, 0, 0, (), b"", array("Q"))
+IS_DIR = 1
+IS_LINK = 2
 
 
 # A folder's mtime comes from the kernel's coarse clock (a tick of 1-10 ms): an entry added in
@@ -251,7 +276,9 @@ class FsView:
     # files closed after writing) in every folder a scan read: a file it saw before and no
     # event named since is as it was, so it need not even be stat'ed again (see `relevant`).
     events_cover_files: bool = False
-    _listings: dict[str, _Listing] = field(default_factory=dict)
+    _listings: dict[str, Listing] = field(default_factory=dict)
+    # Listings whose `Entry` list this scan built: compacted (new) or dropped at `end_scan`.
+    _expanded: list[str] = field(default_factory=list)
     _hashes: dict[str, tuple[tuple[int, int, int], str]] = field(default_factory=dict)
     # (path, parser) -> (signature, value, source bytes); `_parsed_bytes` sums the latter
     _parsed: dict[tuple[str, str], tuple[tuple[int, int, int], object, int]] = field(
@@ -259,7 +286,9 @@ class FsView:
     )
     _parsed_bytes: int = 0
     _parsed_paths: set[str] = field(default_factory=set)  # every path `parsed` read
-    _content_paths: set[str] = field(default_factory=set)  # files whose content was matched
+    # Files whose content was matched, by the `hash` of their path: tens of thousands of
+    # paths cost megabytes kept, a hash 32 bytes; a collision only makes an event relevant.
+    _content_paths: set[int] = field(default_factory=set)
     _dirty: set[str] = field(default_factory=set)
     _missing: set[str] = field(default_factory=set)
     # watched folder → the missing paths it was chosen to watch for (see `watch_dirs`)
@@ -291,6 +320,16 @@ class FsView:
 
     def end_scan(self) -> None:
         self._dirty.clear()
+        self.compact_listings()
+
+    def compact_listings(self) -> None:
+        """Drop the `Entry` lists built since the last call: between scans a listing is kept
+        compact (see `Listing`)."""
+        expanded, self._expanded = self._expanded, []
+        for path in expanded:
+            listing = self._listings.get(path)
+            if listing is not None:
+                listing.entries = None
 
     @property
     def has_changes(self) -> bool:
@@ -310,7 +349,7 @@ class FsView:
         for path in paths:
             # A folder may be both listed (a probe) and walked (discovery), at different
             # moments of the scan: it is stale if either read is out of date.
-            cached: list[_Listing | _Walked] = [
+            cached: list[Listing | _Walked] = [
                 c for c in (self._listings.get(path), self._walked.get(path)) if c is not None
             ]
             try:
@@ -345,7 +384,11 @@ class FsView:
     def _relevant(self, path: str, is_dir: bool, modified_only: bool) -> bool:
         if modified_only:
             # Content changes matter only for files we read, hashed or matched.
-            return path in self._parsed_paths or path in self._hashes or path in self._content_paths
+            return (
+                path in self._parsed_paths
+                or path in self._hashes
+                or hash(path) in self._content_paths
+            )
         if path in self._missing or path in self._listings or path in self._walked:
             return True
         if os.path.dirname(path) in self._walked:
@@ -417,6 +460,14 @@ class FsView:
         behind a link the policy does not follow, or owned by someone whose files the scan
         may not read. The caller closes the file.
         """
+        opened = self._open_checked(path, probe, limit)
+        if opened is None:
+            return None
+        fd, st = opened
+        return os.fdopen(fd, "rb"), st
+
+    def _open_checked(self, path: str, probe: str, limit: int) -> tuple[int, os.stat_result] | None:
+        """`open_content` as a descriptor (the caller closes it)."""
         try:
             fd = self._open(path, _READ)
         except (FileNotFoundError, NotADirectoryError):
@@ -436,7 +487,7 @@ class FsView:
             if problem:
                 self.note(probe, path, problem)
             return None
-        return os.fdopen(fd, "rb"), st
+        return fd, st
 
     def _content_problem(self, path: str, st: os.stat_result, limit: int) -> str | None:
         """None when the content may be read; "" to skip silently; else the blind spot."""
@@ -458,62 +509,73 @@ class FsView:
     def listdir(
         self, path: str, probe: str = "files", wanted: tuple[str, bool] = ("*", False)
     ) -> list[Entry]:
-        """Entries of a folder; [] when it is missing, a blind spot when it is unreadable.
+        """Entries of a folder, by name; [] when it is missing, a blind spot when it is
+        unreadable.
 
         `wanted` says which entries the caller cares about (a name pattern, and whether only
         folders matter): it lets `relevant` ignore file events nobody would look at.
         """
+        listing = self.listing(path, probe, wanted)
+        if listing.entries is None:
+            if not listing.names:
+                return []
+            listing.entries = listing.expand(path)
+            self._expanded.append(path)
+        return listing.entries
+
+    def listing(
+        self, path: str, probe: str = "files", wanted: tuple[str, bool] = ("*", False)
+    ) -> Listing:
+        """`listdir` in its compact form (names, flags, inodes; see `Listing`): for a caller
+        that looks at many names and needs a path for few of them. An empty listing when the
+        folder is missing or unreadable (a blind spot then)."""
         self._filters.setdefault(path, set()).add(wanted)
         cached = self._listings.get(path)
         if cached is not None and self.trust_listings and path not in self._dirty:
             self.stats.dirs_reused += 1
-            return cached.entries
+            return cached
         try:
             st = os.stat(path)
         except FileNotFoundError:
             self._listings.pop(path, None)
             self._missing.add(path)
-            return []
+            return _EMPTY
         except NotADirectoryError:
-            return []
+            return _EMPTY
         except OSError as exc:
             self.note(probe, path, exc)
-            return []
+            return _EMPTY
         self._missing.discard(path)
         if not stat_mod.S_ISDIR(st.st_mode):
-            return []
+            return _EMPTY
         if cached is not None and cached.mtime_ns == st.st_mtime_ns and cached.ino == st.st_ino:
             self.stats.dirs_reused += 1
-            return cached.entries
-        entries: list[Entry] = []
+            return cached
         try:
             if self.policy.enforce:
-                entries = self._list_nofollow(path)
+                fd = self._open(path, _DIR | _O_NONBLOCK)
+                try:
+                    with os.scandir(fd) as it:
+                        items = sorted(it, key=_name_of)
+                finally:
+                    os.close(fd)
             else:
                 with os.scandir(path) as it:
-                    entries = _entries(it, path)
+                    items = sorted(it, key=_name_of)  # names in a folder are unique
+            listing = _compact(items, st)
         except (FileNotFoundError, NotADirectoryError):
-            return []
+            return _EMPTY
         except (OSError, Refused) as exc:
             self.note(probe, path, exc)
-            return []
-        entries.sort()  # by name: names in a folder are unique, so paths never decide
+            return _EMPTY
         self.stats.dirs_listed += 1
-        self._listings[path] = _Listing(_settled_mtime(st), st.st_ino, entries, st.st_dev)
-        return entries
-
-    def _list_nofollow(self, path: str) -> list[Entry]:
-        fd = self._open(path, _DIR | _O_NONBLOCK)
-        try:
-            with os.scandir(fd) as it:
-                return _entries(it, path)
-        finally:
-            os.close(fd)
+        self._listings[path] = listing
+        return listing
 
     def note_content_paths(self, paths: Iterable[str]) -> None:
         """The files whose content the scan matches (replacing the last scan's set): a file
         closed after writing is then a relevant event (`relevant`)."""
-        self._content_paths = {os.path.normpath(p) for p in paths}
+        self._content_paths = {hash(os.path.normpath(p)) for p in paths}
 
     def stat(self, path: str) -> os.stat_result | None:
         try:
@@ -534,16 +596,17 @@ class FsView:
         Not cached: callers that read the same file every scan use `parsed`, which keeps
         the (small) parsed value instead of the bytes.
         """
-        opened = self.open_content(path, probe, limit)
+        opened = self._open_checked(path, probe, limit)
         if opened is None:
             return None
-        fh, _ = opened
+        fd, st = opened
         try:
-            with fh:
-                data = fh.read(limit + 1)
+            data = _read_fd(fd, st.st_size, limit + 1)
         except OSError as exc:
             self.note(probe, path, exc)
             return None
+        finally:
+            os.close(fd)
         if len(data) > limit:  # grew since fstat
             self.note(probe, path, f"larger than {limit} bytes; not read")
             return None
@@ -939,7 +1002,9 @@ class FsView:
         if subdirs:
             prefix = folder if folder.endswith("/") else folder + "/"
             subdirs = sorted(
-                n for n in subdirs if n.casefold() not in _PRUNE_LAST or not pruned(prefix + n)
+                sys.intern(n)  # kept between scans: one copy of `src`, `lib`, `.git` …
+                for n in subdirs
+                if n.casefold() not in _PRUNE_LAST or not pruned(prefix + n)
             )
         value = derive(folder, items)
         return _Walked(
@@ -1005,20 +1070,23 @@ class FsView:
                     yield entry
 
 
-def _entries(items: Iterable[os.DirEntry[str]], folder: str) -> list[Entry]:
-    """Entries of a listing. The common case is built in one comprehension (a walk makes one
-    per file); a listing where an entry fails to answer (it vanished meanwhile) is redone
-    entry by entry."""
-    items = list(items)
-    prefix = folder if folder.endswith("/") else folder + "/"
-    new = tuple.__new__
+def _name_of(item: os.DirEntry[str]) -> str:
+    return item.name
+
+
+def _compact(items: list[os.DirEntry[str]], st: os.stat_result) -> Listing:
+    """The `Listing` of a folder's items, from the directory listing itself (d_type, inode):
+    no stat per entry, which is what made walking a large home cost a syscall per file. An
+    entry that fails to answer (it vanished meanwhile) is a plain file without an inode."""
+    names = tuple([sys.intern(i.name) for i in items])
     try:
-        return [
-            new(Entry, (i.name, prefix + i.name, i.is_dir(), i.is_symlink(), -1, 0, i.inode()))
-            for i in items
-        ]
+        flags = bytes([i.is_dir() | (i.is_symlink() << 1) for i in items])
+        inos = array("Q", [i.inode() for i in items])
     except OSError:
-        return [_entry(i, prefix + i.name) for i in items]
+        entries = [_entry(i, i.name) for i in items]
+        flags = bytes([e.is_dir | (e.is_symlink << 1) for e in entries])
+        inos = array("Q", [e.ino for e in entries])
+    return Listing(_settled_mtime(st), st.st_ino, st.st_dev, names, flags, inos)
 
 
 def _entry(item: os.DirEntry[str], path: str) -> Entry:
@@ -1041,6 +1109,23 @@ def _real_dir(item: os.DirEntry[str]) -> bool:
         return item.is_dir(follow_symlinks=False)
     except OSError:
         return False
+
+
+def _read_fd(fd: int, size: int, most: int) -> bytes:
+    """Up to `most` bytes of an open file whose `fstat` said `size`: one `read` of size + 1
+    when the file did not grow (not a buffer of `most` bytes per file, which cost a small
+    metadata file's read a megabyte's allocation), more reads while it did."""
+    chunks: list[bytes] = []
+    got = 0
+    want = min(size + 1, most)
+    while got < most:
+        chunk = os.read(fd, max(1, min(want - got, most - got)))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+        want = max(want, got + (1 << 16))
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _has_magic(segment: str) -> bool:

@@ -209,10 +209,18 @@ class Layout:
             found.update(extra)
         if self.platform is Platform.WINDOWS:
             known = {p.lower() for p in found}
+            pending: list[str] = []
             for home in self._profiles():
-                if str(home).lower() not in known and _is_dir(home):
-                    known.add(str(home).lower())
+                if str(home).lower() in known:
+                    continue
+                known.add(str(home).lower())
+                if _is_dir(home):
                     found[str(home)] = UserHome(home.name, home, None)
+                elif self.live:
+                    # Listed before Windows made its folder (a first logon): watched where
+                    # it will appear, as a home /etc/passwd names is on Linux.
+                    pending.append(str(home))
+            self.pending_homes = pending
         return list(found.values())
 
     def _profiles(self) -> list[Path]:
@@ -268,10 +276,21 @@ class Layout:
         it, an event in `/etc`). A new account's home anywhere (`useradd -d /srv/people/x`)
         is found at that event, not at the next periodic scan. macOS keeps accounts in
         opendirectoryd (its homes appear under /Users, watched); Windows in the registry
-        (its profiles' folders are watched once known)."""
+        (`user_database_keys`)."""
         if not self.live or self.platform is not Platform.LINUX:
             return []
         return [str(self.root / "etc" / "passwd")]
+
+    def user_database_keys(self) -> list[str]:
+        """Registry keys (under HKEY_LOCAL_MACHINE) whose change means an account's profile
+        came or went, on a live Windows machine: the profile list, read again by the scan a
+        change asks for (`refresh_users`). The agent watches them (agent/watch_registry.py),
+        as it watches `user_database_files` on Linux."""
+        if not self.live or self.platform is not Platform.WINDOWS:
+            return []
+        from checks import windows_registry
+
+        return [windows_registry.PROFILE_LIST]
 
     def _owner(self, path: str | os.PathLike[str]) -> int | None:
         """Who owns a home folder, on a live POSIX machine (an image's owners mean nothing)."""

@@ -23,7 +23,7 @@ _RUN = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Run"
 # be on any drive, under any folder: `C:\Users` is only the default of `ProfilesDirectory`).
 # https://learn.microsoft.com/en-us/troubleshoot/windows-server/user-profiles-and-logon/
 #   renaming-user-account-not-change-profile-path
-_PROFILE_LIST = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
+PROFILE_LIST = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
 # SIDs of people: local and domain accounts (S-1-5-21-…), Microsoft Entra ID (S-1-12-1-…);
 # not SYSTEM, LOCAL SERVICE, NETWORK SERVICE (S-1-5-18/19/20), whose profiles are services'.
 _PEOPLE_SIDS = ("S-1-5-21-", "S-1-12-1-")
@@ -106,7 +106,7 @@ def profile_list() -> list[tuple[str, str]]:
         return []
     out: list[tuple[str, str]] = []
     try:
-        key = reg.OpenKey(reg.HKEY_LOCAL_MACHINE, _PROFILE_LIST)
+        key = reg.OpenKey(reg.HKEY_LOCAL_MACHINE, PROFILE_LIST)
     except OSError:
         return out
     with key:
@@ -135,7 +135,7 @@ def read_profile_list(fh: BinaryIO, _size: int) -> tuple[tuple[str, str], ...]:
     from regipy.registry import RegistryHive
 
     hive: Any = RegistryHive(os.dup(fh.fileno()))  # type: ignore[no-untyped-call]
-    key = _key(hive, "\\" + _PROFILE_LIST.split("\\", 1)[1])
+    key = _key(hive, "\\" + PROFILE_LIST.split("\\", 1)[1])
     if key is None:
         return ()
     out: list[tuple[str, str]] = []

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from checks.content.yara import BINARY_LIMIT, ContentScanner
-from checks.fsview import METADATA_LIMIT, Entry, FsView
+from checks.fsview import IS_DIR, IS_LINK, METADATA_LIMIT, FsView
 from checks.identity import ClientIndex
 from checks.integrity.filecache import Signature, signature_of
 from checks.model import BlindSpot, ContentFact, Platform
@@ -85,7 +85,19 @@ _SYSTEM_EXE = (
 
 def file_kind(name: str) -> str | None:
     """ "script", "config", "maybe-binary" (look at the header) or None (never a candidate)."""
-    ext = os.path.splitext(name)[1].lower()
+    # The extension as `os.path.splitext` takes it (leading dots are not one), each
+    # extension's kind computed once: this runs for every file of the program places.
+    dot = name.rfind(".")
+    ext = name[dot:] if dot > 0 and name[:dot].lstrip(".") else ""
+    kind = _KIND_OF_EXT.get(ext, "")
+    if kind == "":
+        kind = _ext_kind(ext.lower())
+        if len(_KIND_OF_EXT) < 4096:
+            _KIND_OF_EXT[ext] = kind
+    return kind
+
+
+def _ext_kind(ext: str) -> str | None:
     if ext in SCRIPT_EXT:
         return "script"
     if ext in CONFIG_EXT:
@@ -93,6 +105,9 @@ def file_kind(name: str) -> str | None:
     if ext in BINARY_EXT or (ext and not ext[1:].isalpha()):
         return "maybe-binary"  # no extension, a binary one, or a version-like suffix
     return None
+
+
+_KIND_OF_EXT: dict[str, str | None] = {}
 
 
 def header_kind(head: bytes) -> str | None:
@@ -165,19 +180,20 @@ def collect(
         found.items.update(state.from_files)
     for f in ctx.facts.files if files else ():
         if not f.is_dir:
-            _consider(state, fs, f.path, os.path.basename(f.path), f.user, found)
+            name = os.path.basename(f.path)
+            _consider(state, fs, f.path[: len(f.path) - len(name)], name, f.user, found)
     for pkg in ctx.facts.packages if files else ():
         if not pkg.user:
             continue  # system-wide environments are not user-writable
         with fs.item("content", pkg.path):
-            for entry in _package_files(fs, pkg.ecosystem, pkg.path):
-                _consider(state, fs, entry.path, entry.name, pkg.user, found)
+            for prefix, name in _package_files(fs, pkg.ecosystem, pkg.path):
+                _consider(state, fs, prefix, name, pkg.user, found)
     if places:
         for template in PLACES[ctx.layout.platform]:
             for folder, user in ctx.places(template):
                 with fs.item("content", folder):
-                    for entry in _walk(fs, folder, MAX_PLACE_DEPTH, MAX_PLACE_ENTRIES):
-                        _consider(state, fs, entry.path, entry.name, user, found)
+                    for prefix, name in _walk(fs, folder, MAX_PLACE_DEPTH, MAX_PLACE_ENTRIES):
+                        _consider(state, fs, prefix, name, user, found)
     if files:
         state.from_files = dict(found.items)
         # Header verdicts of files no longer looked at are dropped (bounded memory).
@@ -186,7 +202,8 @@ def collect(
     for exe in exes:
         low = exe.replace("\\", "/").casefold()
         if exe and not low.startswith(_SYSTEM_EXE):
-            _consider(state, fs, exe, os.path.basename(exe.replace("\\", "/")), "", found)
+            name = os.path.basename(exe.replace("\\", "/"))
+            _consider(state, fs, exe[: len(exe) - len(name)], name, "", found)
     if files:
         fs.note_content_paths(found.items)
     # A scan reusing the last one's file facts, with events that would have named any file
@@ -239,18 +256,22 @@ def collect(
 
 
 def _consider(
-    state: ContentState, fs: FsView, path: str, name: str, user: str, found: _Candidates
+    state: ContentState, fs: FsView, prefix: str, name: str, user: str, found: _Candidates
 ) -> None:
+    """The file `prefix + name` is a candidate if its name or header says so."""
+    kind = file_kind(name)
+    if kind is None:
+        return  # told by the name alone: its path is never built
+    path = prefix + name
     if path in found.items:
         return
-    kind = file_kind(name)
     if kind == "maybe-binary":
         kind = state.header(fs, path)
     if kind is not None:
         found.add(path, kind, user)
 
 
-def _package_files(fs: FsView, ecosystem: str, path: str) -> Iterator[Entry]:
+def _package_files(fs: FsView, ecosystem: str, path: str) -> Iterator[tuple[str, str]]:
     """The files a package installed: its own folder (npm) or its top-level modules (pypi)."""
     if ecosystem == "npm":
         yield from _walk(fs, path, 8, MAX_PACKAGE_ENTRIES)
@@ -264,7 +285,7 @@ def _package_files(fs: FsView, ecosystem: str, path: str) -> Iterator[Entry]:
         if entry.is_dir and not entry.is_symlink:
             yield from _walk(fs, entry.path, 8, MAX_PACKAGE_ENTRIES)
         elif not entry.is_dir:
-            yield entry
+            yield entry.path[: len(entry.path) - len(entry.name)], entry.name
 
 
 def _top_level(fs: FsView, dist_info: str) -> set[str]:
@@ -294,27 +315,31 @@ def _record_heads(data: bytes) -> set[str]:
     return names
 
 
-def _walk(fs: FsView, top: str, max_depth: int, max_entries: int) -> Iterator[Entry]:
-    """Files under `top`, breadth first, never through links, pruned folders or loops;
-    at most `max_entries` entries looked at (a blind spot says so when there are more)."""
+def _walk(fs: FsView, top: str, max_depth: int, max_entries: int) -> Iterator[tuple[str, str]]:
+    """(folder path + "/", name) of the files under `top`, breadth first, never through
+    links, pruned folders or loops; at most `max_entries` entries looked at (a blind spot
+    says so when there are more). Names, not entries: most files of a program place are
+    never candidates (`file_kind`), and their paths are never built."""
     queue: list[tuple[str, int]] = [(top, 0)]
     seen: set[int] = set()
     count = 0
     while queue:
         folder, depth = queue.pop(0)
-        for entry in fs.listdir(folder, "content"):
+        listing = fs.listing(folder, "content")
+        prefix = folder if folder.endswith("/") else folder + "/"
+        for name, flags, ino in zip(listing.names, listing.flags, listing.inos, strict=True):
             count += 1
             if count > max_entries:
                 fs.note("content", top, f"more than {max_entries} entries; the rest not examined")
                 return
-            if entry.is_symlink:
+            if flags & IS_LINK:
                 continue
-            if entry.is_dir:
-                if depth + 1 >= max_depth or entry.name.casefold() in _PRUNE:
+            if flags & IS_DIR:
+                if depth + 1 >= max_depth or name.casefold() in _PRUNE:
                     continue
-                if entry.ino and entry.ino in seen:
+                if ino and ino in seen:
                     continue
-                seen.add(entry.ino)
-                queue.append((entry.path, depth + 1))
+                seen.add(ino)
+                queue.append((prefix + name, depth + 1))
             else:
-                yield entry
+                yield prefix, name

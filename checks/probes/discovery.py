@@ -233,6 +233,9 @@ def _walk(ctx: ProbeContext, marks: Marks, base: str, user: str, wanted: _Wanted
 # in a folder's joined names.
 _MARKER_ENDINGS = (".dist\n", ".exe\n")
 _MARKER_NAMES = _DIR_MARKERS | _FILE_MARKERS
+# What a folder's case-folded names, joined and framed by newlines, contain when one of its
+# entries is a marker: a whole marker name, or a marker ending.
+_MARKER_NEEDLES = tuple(f"\n{name}\n" for name in sorted(_MARKER_NAMES)) + _MARKER_ENDINGS
 
 
 def _ops(
@@ -242,16 +245,17 @@ def _ops(
     # matters, so a folder's names are first asked at once (a set test, substring searches
     # in the names joined by newlines); only a folder that may hold something is looked at
     # name by name, and only its hits make an `Entry`, in name order.
+    # The names are case-folded as one text (each name between newlines), not one by one.
     names = [item.name for item in items]
-    lows = [name.casefold() for name in names]
-    low_text = "\n".join(lows) + "\n"
+    text = "\n".join(names)
+    low_text = "\n" + text.casefold() + "\n"
     if not (
         in_place
-        or not _MARKER_NAMES.isdisjoint(lows)
-        or any(ending in low_text for ending in _MARKER_ENDINGS)
-        or (wanted.first is not None and _may_be_wanted(wanted, fold, names, lows, low_text))
+        or any(needle in low_text for needle in _MARKER_NEEDLES)
+        or (wanted.first is not None and _may_be_wanted(wanted, fold, names, text, low_text))
     ):
         return _NO_OPS
+    lows = [name.casefold() for name in names]
     first = wanted.first
     ops: list[_Op] = []
     for name, low, item in sorted(zip(names, lows, items, strict=True), key=lambda t: t[0]):
@@ -278,12 +282,10 @@ def _ops(
     return tuple(ops) if ops else _NO_OPS
 
 
-def _may_be_wanted(
-    wanted: _Wanted, fold: bool, names: list[str], lows: list[str], low_text: str
-) -> bool:
+def _may_be_wanted(wanted: _Wanted, fold: bool, names: list[str], text: str, low_text: str) -> bool:
     if fold:
-        return wanted.may_match(lows, low_text)
-    return wanted.may_match(names, "\n".join(names))
+        return wanted.may_match([name.casefold() for name in names], low_text)
+    return wanted.may_match(names, text)
 
 
 def _folder_marker(marks: Marks, folder: str, entry: Entry, low: str, user: str) -> None:

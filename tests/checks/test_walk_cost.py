@@ -180,3 +180,30 @@ def test_a_folder_walked_then_listed_is_stale_if_it_changed_in_between(tmp_path:
     (base / "project").mkdir()
     fs.listdir(str(base))
     assert fs.stale([str(base)]) == [str(base)]
+
+
+def _downloads(root: Path, files: int) -> Path:
+    """An image whose one home holds `files` documents in Downloads (50 a folder; not
+    content candidates, whose verdicts are kept apart), and a bot's session file."""
+    downloads = root / "home" / "ann" / "Downloads"
+    for i in range(files):
+        folder = downloads / f"batch{i // 50}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"note{i}.txt").write_bytes(b"x")
+    (downloads / "wx").mkdir(parents=True)
+    (downloads / "wx" / "itchat.pkl").write_bytes(b"session")
+    return root
+
+
+def test_listings_kept_between_scans_are_compact(tmp_path: Path) -> None:
+    """The folders a probe lists (here the content probe's Downloads) are kept between scans
+    so that a warm rescan re-reads nothing: a name, a flag byte and an inode each, not an
+    entry with its path (about 350 bytes a file, 28 MB held for this machine's homes)."""
+    few_root = _downloads(tmp_path / "few", 0)
+    many_root = _downloads(tmp_path / "many", 10_000)
+    _, found = _retained_after_scan(many_root)  # the process's own first-scan caches
+    assert "itchat" in found
+    few = min(_retained_after_scan(few_root)[0] for _ in range(2))
+    many = min(_retained_after_scan(many_root)[0] for _ in range(2))
+    per_file = (many - few) / 10_000
+    assert per_file < 160, f"{per_file:.0f} bytes kept per listed file"

@@ -3,10 +3,13 @@
 - `RecordedProcessSource`: processes of another platform (a Windows WeChat with injected DLLs)
   replayed into the real scanner.
 - `ManualClock`: the server's clock, moved by the test (expiry, overdue passwords).
+- `FakeRegistryKey`: a Windows registry key's change notifications (RegNotifyChangeKeyValue),
+  for `agent.watch_registry.RegistryWatcher` on a machine without a registry.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -42,3 +45,32 @@ class ManualClock:
 
     def set(self, when: datetime) -> None:
         self._now = when
+
+
+class FakeRegistryKey:
+    """A registry key whose changes the test makes (`change`); `notifier` is the maker a
+    `RegistryWatcher` takes. The first `fail_opens` opens raise OSError (a key not there yet)."""
+
+    def __init__(self, fail_opens: int = 0) -> None:
+        self._changed = threading.Event()
+        self.fail_opens = fail_opens
+        self.opens = 0
+        self.closed = 0
+
+    def change(self) -> None:
+        self._changed.set()
+
+    def notifier(self) -> FakeRegistryKey:
+        self.opens += 1
+        if self.opens <= self.fail_opens:
+            raise OSError("the system cannot find the file specified")
+        return self
+
+    def wait(self, timeout_s: float) -> bool:
+        if not self._changed.wait(timeout_s):
+            return False
+        self._changed.clear()  # re-armed
+        return True
+
+    def close(self) -> None:
+        self.closed += 1
