@@ -260,6 +260,16 @@ def pages(seeded: Seeded) -> list[str]:
         "/fleet?presence=offline&group=Sales",
         "/findings",
         "/findings?severity=critical&category=plugin-injection",
+        "/findings?severity=critical",
+        "/findings?category=plugin-injection",
+        "/findings?severity=high&category=binary-patch&group=Sales",
+        "/findings?state=all&severity=medium&category=multi-open",
+        "/findings?state=resolved&severity=critical&category=db-dumper",
+        "/findings?q=pc-0999",
+        "/findings?q=%E8%B4%A2%E5%8A%A1-0000&severity=critical",
+        "/fleet?q=%E8%B4%A2%E5%8A%A1-0999",
+        "/compliance?q=user4242",
+        "/reports?q=report+12",
         "/fleet?findings=open&sort=-findings",
         f"/findings/rule/{seeded.rule_id}",
         "/compliance",
@@ -282,11 +292,13 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
-def measure(server: Server, seeded: Seeded, requests: int, label: str) -> None:
+def measure(server: Server, seeded: Seeded, requests: int, label: str, only: str = "") -> None:
     client = _login(server.url)
     print(f"{label}: {seeded.devices} devices, {seeded.findings} findings")
     print(f"  {'page':<58} {'median':>9} {'p95':>9} {'bytes':>11}")
     for page in pages(seeded):
+        if only and not re.search(only, page):
+            continue
         times: list[float] = []
         size = 0
         status = 0
@@ -308,8 +320,25 @@ def measure(server: Server, seeded: Seeded, requests: int, label: str) -> None:
             f"{size:>11,}",
             flush=True,
         )
+        if page == "/overview" and 'id="computing"' in r.text:
+            # The rollup is built in the background (never while a page waits): the other
+            # pages are measured once it is there, as a running server has it.
+            started = time.perf_counter()
+            while 'id="computing"' in client.get(page).text:
+                if time.perf_counter() - started > 1800:
+                    raise RuntimeError("the overview rollup did not finish in 30 minutes")
+                time.sleep(1)
+            print(
+                f"  {'  (rollup built in the background in':<58} "
+                f"{time.perf_counter() - started:7.0f} s)",
+                flush=True,
+            )
         more = re.search(r'rel="next" href="([^"]+)"', r.text)
-        if more and "after=" in more.group(1) and page in ("/fleet", "/findings"):
+        if (
+            more
+            and "after=" in more.group(1)
+            and page in ("/fleet", "/findings", "/audit", "/compliance")
+        ):
             nxt = more.group(1).replace("&amp;", "&")
             started = time.perf_counter()
             r2 = client.get(nxt)
@@ -317,7 +346,18 @@ def measure(server: Server, seeded: Seeded, requests: int, label: str) -> None:
             print(
                 f"  {'  next page of ' + page:<58} {took * 1000:7.0f}ms {'':>9} {len(r2.content):>11,}"
             )
+            back = re.search(r'rel="prev" href="([^"]+)"', r2.text)
+            if back:  # the previous page, read backwards from the next page's first row
+                started = time.perf_counter()
+                r3 = client.get(back.group(1).replace("&amp;", "&"))
+                took = time.perf_counter() - started
+                print(
+                    f"  {'  previous page of that':<58} {took * 1000:7.0f}ms {'':>9}"
+                    f" {len(r3.content):>11,}"
+                )
     for export in EXPORTS:
+        if only and not re.search(only, export):
+            continue
         rows = 0
         size = 0
         started = time.perf_counter()
@@ -363,28 +403,51 @@ def database(kind: str, dsn: str | None) -> Iterator[str | None]:
 
 
 def run(kind: str, args: argparse.Namespace) -> None:
+    from server.config import load_settings
     from server.db import make_engine
+    from server.migrate import upgrade
 
-    with (
-        database(kind, args.dsn) as url,
-        tempfile.TemporaryDirectory(prefix="wxguard-dash-") as tmp,
-    ):
+    kept = Path(args.keep) / kind if args.keep else None
+    if kept is not None and kind == "postgresql" and not args.dsn:
+        raise SystemExit("--keep with PostgreSQL needs --dsn (a database that outlives the run)")
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(database(kind, args.dsn))
+        if kept is not None:
+            kept.mkdir(parents=True, exist_ok=True)
+            tmp = str(kept)
+        else:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="wxguard-dash-"))
         data = Path(tmp) / "data"
-        init_data(data, url)
-        engine = make_engine(url or f"sqlite:///{data / 'wxguard.db'}", pool_size=1)
-        with engine.connect() as conn:
-            seeded = seed(conn, args.devices, args.findings_per_device)
-            # Planner statistics, as a running server has them (PRAGMA optimize in the rollup).
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
-        engine.dispose()
-        print(f"{kind}: seeded in {seeded.seconds:.0f} s", flush=True)
+        marker = Path(tmp) / "seeded.json"
+        if marker.exists():
+            # A fleet seeded by an earlier run (`--keep`): bring its schema up to date (new
+            # indexes) and refresh the planner's statistics, as an upgraded server would.
+            seeded = Seeded(**json.loads(marker.read_text()))
+            engine = make_engine(load_settings(data).database_url, pool_size=1)
+            upgrade(engine)
+            with engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+            engine.dispose()
+            print(f"{kind}: reusing the fleet seeded in {tmp}", flush=True)
+        else:
+            init_data(data, url)
+            engine = make_engine(url or f"sqlite:///{data / 'wxguard.db'}", pool_size=1)
+            with engine.connect() as conn:
+                seeded = seed(conn, args.devices, args.findings_per_device)
+                # Planner statistics, as a running server has them (PRAGMA optimize in the rollup).
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
+            engine.dispose()
+            if kept is not None:
+                marker.write_text(json.dumps(seeded.__dict__))
+            print(f"{kind}: seeded in {seeded.seconds:.0f} s", flush=True)
         log = (Path(tmp) / "server.log").open("wb")
         # The benchmark speaks plain HTTP on loopback: Secure cookies would never come back.
         os.environ["WXGUARD_COOKIE_SECURE"] = "false"
         server = start_server(data, 1, log)
         try:
-            measure(server, seeded, args.requests, kind)
+            measure(server, seeded, args.requests, kind, args.pages)
         finally:
             server.stop()
             log.close()
@@ -404,6 +467,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--dsn", default=None, help="an existing empty PostgreSQL database")
     parser.add_argument("--requests", type=int, default=20, help="requests per page")
+    parser.add_argument(
+        "--keep",
+        default=None,
+        help="a folder to keep the seeded fleet in (KEEP/sqlite, KEEP/postgresql) and reuse on"
+        " later runs: seeding once, measuring each change (PostgreSQL: with --dsn)",
+    )
+    parser.add_argument("--pages", default="", help="measure only pages matching this regex")
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     for kind in kinds:

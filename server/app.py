@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -29,6 +31,7 @@ from server.web.export import router as export_router
 from server.web.identities import router as identities_router
 from server.web.lists import router as lists_router
 from server.web.overview import router as overview_router
+from server.web.overview import schedule as overview_schedule
 from server.web.routes import install as install_web
 from server.web.routes import router as web_router
 
@@ -74,7 +77,20 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         # Read-only: it is consulted inside write transactions (SQLite would wait on itself).
         policies=PolicyIndex(read_sessions, clock),
     )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The periodic job (the overview rollup) runs in every serving process; tests that
+        # drive the app without starting it leave it to the pages' own background refresh.
+        job = overview_schedule(state)
+        job.start()
+        try:
+            yield
+        finally:
+            job.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="wxguard server",
         version="1",
         docs_url=None,  # the protocol is documented in docs/protocol.md; no public explorer

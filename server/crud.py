@@ -7,7 +7,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -1173,8 +1173,23 @@ def findings_by_rule(session: Session) -> list[RuleSummary]:
     ]
 
 
-def rule_titles(session: Session) -> dict[str, dict[str, Any]]:
-    """rule id -> the newest finding's title in each language ({"zh": …, "en": …})."""
+def rule_titles(
+    session: Session, rule_ids: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """rule id -> the newest finding's title in each language ({"zh": …, "en": …}), for the
+    rules named (one index lookup each, on (rule_id, id)) or for every rule (a whole scan)."""
+    if rule_ids is not None:
+        out: dict[str, dict[str, Any]] = {}
+        for rule_id in dict.fromkeys(rule_ids):
+            titles = session.scalar(
+                select(Finding.title_i18n)
+                .where(Finding.rule_id == rule_id)
+                .order_by(Finding.id.desc())
+                .limit(1)
+            )
+            if titles is not None:
+                out[rule_id] = dict(titles)
+        return out
     newest = select(func.max(Finding.id)).group_by(Finding.rule_id)
     rows = session.execute(
         select(Finding.rule_id, Finding.title_i18n).where(Finding.id.in_(newest))

@@ -64,6 +64,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 NullableJSON = JSON(none_as_null=True)
 
 
+# Made by migration 0009 on PostgreSQL only (pg_trgm GIN indexes for "contains" searches; an
+# operator class and an expression the models' portable Index cannot say for both databases).
+POSTGRESQL_ONLY_INDEXES = frozenset({"ix_devices_hostname_trgm", "ix_devices_users_trgm"})
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
@@ -170,6 +175,13 @@ class Finding(Base):
         Index("ix_findings_device_state", "device_id", "state", "severity"),
         Index("ix_findings_resolved_at", "resolved_at"),
         Index("ix_findings_first_seen", "first_seen"),
+        # Migration 0009: narrowed by severity/category over every state; per-rule summaries.
+        Index("ix_findings_severity_category", "severity", "category", "first_seen", "id"),
+        Index("ix_findings_category_severity", "category", "severity"),
+        Index(
+            "ix_findings_state_kind_rule", "state", "severity", "category", "rule_id", "device_id"
+        ),
+        Index("ix_findings_rule_newest", "rule_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

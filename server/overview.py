@@ -7,9 +7,11 @@ the page reads those rows and never aggregates a million findings while a person
 
 from __future__ import annotations
 
+import logging
 import statistics
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -37,6 +39,7 @@ TREND_DAYS = 90
 REFRESH = timedelta(minutes=10)
 _refreshing = threading.Lock()
 _pruned_on: dict[str, date] = {}
+log = logging.getLogger("wxguard.server.overview")
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -50,6 +53,21 @@ def rollup_day(
     """Compute and store `day`'s row for the fleet and for every group (replacing earlier ones).
     Device states, offline and open counts are "as of now": call it for today (and once more
     for yesterday just after midnight), not for days long past."""
+    store_day(session, day, now, compute_day(session, day, now, offline_after, current_policy))
+
+
+def store_day(session: Session, day: date, now: datetime, rows: dict[str, dict[str, Any]]) -> None:
+    """Replace `day`'s rows by `rows` (group -> figures): a short write."""
+    session.execute(delete(DailyStats).where(DailyStats.day == day))
+    for g, values in rows.items():
+        session.add(DailyStats(day=day, group_label=g, computed_at=now, **values))
+    session.flush()
+
+
+def compute_day(
+    session: Session, day: date, now: datetime, offline_after: timedelta, current_policy: int
+) -> dict[str, dict[str, Any]]:
+    """`day`'s figures per group ("*": the fleet), read only (no write lock held meanwhile)."""
     start, end = _day_bounds(day)
     rows: dict[str, dict[str, Any]] = defaultdict(
         lambda: {
@@ -67,6 +85,7 @@ def rollup_day(
             "detail": {
                 "by_severity": {},
                 "by_category": {},
+                "by_kind": {},
                 "by_rule": {},
                 "passwords": {},
                 "password_ok_devices": 0,
@@ -120,6 +139,8 @@ def rollup_day(
     for group, severity, category, n in open_rows:
         add_detail(group, "by_severity", severity, int(n))
         add_detail(group, "by_category", category, int(n))
+        # Both at once ("severity|category"): the findings list narrowed by either or both.
+        add_detail(group, "by_kind", f"{severity}|{category}", int(n))
     # Open findings per rule: [open, devices, title, category, severity] (the findings page's
     # summary; device counts of the fleet row add up the groups' distinct counts).
     for group, rule_id, n, devices, title, category, severity in session.execute(
@@ -196,10 +217,18 @@ def rollup_day(
     for g, hours_list in answers.items():
         rows[g]["detail"]["first_answer_hours"] = round(statistics.median(hours_list), 1)
     rows[ALL]  # the fleet row exists even for an empty fleet
-    session.execute(delete(DailyStats).where(DailyStats.day == day))
-    for g, values in rows.items():
-        session.add(DailyStats(day=day, group_label=g, computed_at=now, **values))
-    session.flush()
+    return dict(rows)
+
+
+def is_fresh(row: DailyStats | None, now: datetime) -> bool:
+    """Computed less than REFRESH ago, by this version (one made before `by_kind` was kept is
+    recomputed at once: the findings list's narrowed totals read it)."""
+    return (
+        row is not None
+        and row.detail is not None
+        and "by_kind" in row.detail
+        and now - row.computed_at < REFRESH
+    )
 
 
 def ensure_fresh(
@@ -209,51 +238,126 @@ def ensure_fresh(
     offline_after: timedelta,
     current_policy: int,
     retention_days: int = 0,
-) -> None:
-    """Today's row, recomputed when older than REFRESH: at once if there is none, else in the
-    background (the page shows the previous figures meanwhile)."""
+    read_sessions: sessionmaker[Session] | None = None,
+) -> bool:
+    """True when today's row is fresh; else starts recomputing it in the background (one
+    refresh per process at a time) and returns False. Never computes while the caller waits:
+    a page shows the newest figures there are and says they are being computed."""
     today = now.date()
-    row = session.get(DailyStats, (today, ALL))
-    if row is not None and row.detail is not None and now - row.computed_at < REFRESH:
-        return
+    if is_fresh(session.get(DailyStats, (today, ALL)), now):
+        return True
+    start_refresh(sessions, now, offline_after, current_policy, retention_days, read_sessions)
+    return False
 
-    def work() -> None:
-        with session_scope(sessions) as s:
-            # Yesterday's figures as the day closed: its last refresh may have come minutes
-            # before midnight; one more, just after, is close to right. Backfilled days (no
-            # detail) and days the server was down are left as they are.
-            yesterday = today - timedelta(days=1)
-            midnight = _day_bounds(yesterday)[1]
-            closing = s.get(DailyStats, (yesterday, ALL))
-            if (
-                closing is not None
-                and closing.detail is not None
-                and closing.computed_at < midnight
-                and now - midnight < REFRESH * 6
-            ):
-                rollup_day(s, yesterday, now, offline_after, current_policy)
-            rollup_day(s, today, now, offline_after, current_policy)
-            if s.get_bind().dialect.name == "sqlite":
-                # Keeps the planner's statistics current as the tables grow (sqlite.org/lang_analyze).
-                s.execute(text("PRAGMA optimize"))
 
-    if row is None or row.detail is None:  # none yet, or only what the migration could tell
-        # In the request's own transaction: on SQLite it already holds the write lock.
-        rollup_day(session, today, now, offline_after, current_policy)
-        return
-    if _refreshing.acquire(blocking=False):
+def start_refresh(
+    sessions: sessionmaker[Session],
+    now: datetime,
+    offline_after: timedelta,
+    current_policy: int,
+    retention_days: int = 0,
+    read_sessions: sessionmaker[Session] | None = None,
+) -> threading.Thread | None:
+    """Recompute today's rows (and yesterday's closing figures just after midnight) on a thread
+    of its own; None when this process is already doing so."""
+    if not _refreshing.acquire(blocking=False):
+        return None
 
-        def background() -> None:
+    def background() -> None:
+        try:
+            refresh(sessions, now, offline_after, current_policy, read_sessions)
+            if retention_days and _pruned_on.get("pruned") != now.date():
+                # Once a day per process, in batches, outside the rollup's transaction.
+                _pruned_on["pruned"] = now.date()
+                prune(sessions, now, retention_days)
+        except Exception:  # a failed refresh leaves the previous figures; the next one retries
+            log.exception("the overview rollup failed")
+        finally:
+            _refreshing.release()
+
+    thread = threading.Thread(target=background, name="wxguard-rollup", daemon=True)
+    thread.start()
+    return thread
+
+
+def refreshing() -> bool:
+    """This process is recomputing the rollup now."""
+    return _refreshing.locked()
+
+
+def refresh(
+    sessions: sessionmaker[Session],
+    now: datetime,
+    offline_after: timedelta,
+    current_policy: int,
+    read_sessions: sessionmaker[Session] | None = None,
+) -> None:
+    """Recompute today's rows unless they are fresh (another worker process may just have).
+    The figures are read in a read transaction (`read_sessions`: on SQLite it takes no write
+    lock, which a 100,000-device rollup held for tens of seconds, so logins and heartbeats
+    failed with "database is locked"), then stored in one short write."""
+    today = now.date()
+    yesterday = today - timedelta(days=1)
+    midnight = _day_bounds(yesterday)[1]
+    with (read_sessions or sessions)() as r:
+        if is_fresh(r.get(DailyStats, (today, ALL)), now):
+            return
+        # Yesterday's figures as the day closed: its last refresh may have come minutes
+        # before midnight; one more, just after, is close to right. Backfilled days (no
+        # detail) and days the server was down are left as they are.
+        closing = r.get(DailyStats, (yesterday, ALL))
+        days = [today]
+        if (
+            closing is not None
+            and closing.detail is not None
+            and closing.computed_at < midnight
+            and now - midnight < REFRESH * 6
+        ):
+            days.insert(0, yesterday)
+        figures = {d: compute_day(r, d, now, offline_after, current_policy) for d in days}
+        r.rollback()
+    with session_scope(sessions) as s:
+        if s.get_bind().dialect.name == "postgresql" and not s.scalar(
+            # One worker process at a time (the others' refreshes would only repeat it).
+            text("SELECT pg_try_advisory_xact_lock(17170001)")
+        ):
+            return
+        if is_fresh(s.get(DailyStats, (today, ALL)), now):
+            return
+        for d, rows in figures.items():
+            store_day(s, d, now, rows)
+        if s.get_bind().dialect.name == "sqlite":
+            # Keeps the planner's statistics current as the tables grow (sqlite.org/lang_analyze).
+            s.execute(text("PRAGMA optimize"))
+
+
+class Schedule:
+    """The periodic job of a server process: the rollup at start-up and every REFRESH after,
+    so no page ever waits for it. `tick` computes its inputs (time, policy) and calls
+    `start_refresh`; it runs on this schedule's own thread."""
+
+    def __init__(self, tick: Callable[[], None], every: timedelta = REFRESH) -> None:
+        self._tick = tick
+        self._every = every.total_seconds()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="wxguard-schedule", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
             try:
-                work()
-                if retention_days and _pruned_on.get("pruned") != today:
-                    # Once a day per process, in batches, outside the rollup's transaction.
-                    _pruned_on["pruned"] = today
-                    prune(sessions, now, retention_days)
-            finally:
-                _refreshing.release()
+                self._tick()
+            except Exception:
+                log.exception("the periodic job failed")
+            self._stop.wait(self._every)
 
-        threading.Thread(target=background, name="wxguard-rollup", daemon=True).start()
+    def stop(self, timeout: float = 5) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
 
 @dataclass
@@ -266,13 +370,9 @@ class Overview:
 def overview(session: Session, now: datetime, group: str) -> Overview | None:
     label = group or ALL
     today = session.get(DailyStats, (now.date(), label))
-    if today is None:
-        today = session.scalar(
-            select(DailyStats)
-            .where(DailyStats.group_label == label)
-            .order_by(DailyStats.day.desc())
-            .limit(1)
-        )
+    if today is None or today.detail is None:
+        # Today's figures are being computed: the newest there are, with their date.
+        today = latest(session, label) or today
     if today is None:
         return None
     since = now.date() - timedelta(days=TREND_DAYS - 1)
@@ -299,7 +399,22 @@ def severity_order(by_severity: dict[str, int]) -> list[tuple[str, int]]:
     return known + sorted((k, v) for k, v in by_severity.items() if k not in SEVERITY_ORDER)
 
 
+def latest(session: Session, label: str) -> DailyStats | None:
+    """The newest row of a group ("*": the fleet) that has today's kind of figures (detail)."""
+    return session.scalar(
+        select(DailyStats)
+        .where(DailyStats.group_label == label, DailyStats.detail.is_not(None))
+        .order_by(DailyStats.day.desc())
+        .limit(1)
+    )
+
+
 def detail_of(session: Session, now: datetime, group: str) -> dict[str, Any] | None:
-    """Today's rollup detail for a group ("" for the fleet), None when there is none."""
+    """The rollup detail for a group ("" for the fleet): today's, or while today's is being
+    computed the newest of the last two days; None when there is none."""
     row = session.get(DailyStats, (now.date(), group or ALL))
+    if row is None or row.detail is None:
+        row = latest(session, group or ALL)
+        if row is not None and now.date() - row.day > timedelta(days=1):
+            return None
     return row.detail if row is not None else None

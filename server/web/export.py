@@ -53,7 +53,7 @@ def _stream(
 
 def _audit(session: Session, now: datetime, admin: Any, ip: str, name: str, flt: Any) -> None:
     # Exports carry personal data (host names, users, reports): who took which rows is recorded.
-    params = {k: v for k, v in vars(flt).items() if v and k != "after"}
+    params = {k: v for k, v in vars(flt).items() if v and k not in ("after", "before")}
     crud.audit(session, now, f"admin:{admin.username}", "export", name, ip, params)
 
 
@@ -68,7 +68,7 @@ def fleet_csv(
 ) -> StreamingResponse:
     window = offline_after(state, session, now)
     _audit(session, now, admin, ip, "fleet", flt)
-    flt.after = ""
+    flt.after = flt.before = ""
     return _stream(
         state,
         "fleet",
@@ -88,7 +88,7 @@ def findings_csv(
     flt: FindingFilterDep,
 ) -> StreamingResponse:
     _audit(session, now, admin, ip, "findings", flt)
-    flt.after = ""
+    flt.after = flt.before = ""
     return _stream(
         state, "findings", now, exports.FINDING_COLUMNS, lambda s: exports.finding_rows(s, flt)
     )
@@ -106,7 +106,7 @@ def compliance_csv(
     current = crud.current_policy(session, now)
     version = current.version if current else 0
     _audit(session, now, admin, ip, "compliance", flt)
-    flt.after = ""
+    flt.after = flt.before = ""
     return _stream(
         state,
         "compliance",
@@ -126,7 +126,7 @@ def reports_csv(
     flt: ReportFilterDep,
 ) -> StreamingResponse:
     _audit(session, now, admin, ip, "reports", flt)
-    flt.after = ""
+    flt.after = flt.before = ""
     return _stream(
         state, "reports", now, exports.REPORT_COLUMNS, lambda s: exports.report_rows(s, flt)
     )
@@ -144,5 +144,5 @@ def audit_csv(
     if not can(admin, Cap.AUDIT_READ):  # a security analyst exports their own actions
         flt.actor = f"admin:{admin.username}"
     _audit(session, now, admin, ip, "audit", flt)
-    flt.after = ""
+    flt.after = flt.before = ""
     return _stream(state, "audit", now, exports.AUDIT_COLUMNS, lambda s: exports.audit_rows(s, flt))

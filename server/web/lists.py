@@ -44,8 +44,11 @@ def fleet_filter(
     q: Param = "",
     sort: Param = "hostname",
     after: Cursor = "",
+    before: Cursor = "",
 ) -> lists.FleetFilter:
-    return lists.FleetFilter(state, presence, os, agent, group, severity, findings, q, sort, after)
+    return lists.FleetFilter(
+        state, presence, os, agent, group, severity, findings, q, sort, after, before
+    )
 
 
 def finding_filter(
@@ -58,14 +61,22 @@ def finding_filter(
     q: Param = "",
     sort: Param = "-first_seen",
     after: Cursor = "",
+    before: Cursor = "",
 ) -> lists.FindingFilter:
-    return lists.FindingFilter(state, severity, category, rule, group, device, q, sort, after)
+    return lists.FindingFilter(
+        state, severity, category, rule, group, device, q, sort, after, before
+    )
 
 
 def compliance_filter(
-    password: Param = "", ack: Param = "", group: Param = "", q: Param = "", after: Cursor = ""
+    password: Param = "",
+    ack: Param = "",
+    group: Param = "",
+    q: Param = "",
+    after: Cursor = "",
+    before: Cursor = "",
 ) -> lists.ComplianceFilter:
-    return lists.ComplianceFilter(password, ack, group, q, after)
+    return lists.ComplianceFilter(password, ack, group, q, after, before)
 
 
 def report_filter(
@@ -76,14 +87,15 @@ def report_filter(
     q: Param = "",
     sort: Param = "-id",
     after: Cursor = "",
+    before: Cursor = "",
 ) -> lists.ReportListFilter:
-    return lists.ReportListFilter(status, category, assignee, group, q, sort, after)
+    return lists.ReportListFilter(status, category, assignee, group, q, sort, after, before)
 
 
 def audit_filter(
-    actor: Param = "", action: Param = "", q: Param = "", after: Cursor = ""
+    actor: Param = "", action: Param = "", q: Param = "", after: Cursor = "", before: Cursor = ""
 ) -> lists.AuditFilter:
-    return lists.AuditFilter(actor, action, q, after)
+    return lists.AuditFilter(actor, action, q, after, before)
 
 
 FleetFilterDep = Annotated[lists.FleetFilter, Depends(fleet_filter)]
@@ -103,16 +115,20 @@ def offline_after(state: StateDep, session: SessionDep, now: NowDep) -> timedelt
 
 
 def link(path: str, flt: Any, **changes: str) -> str:
-    """`path` with the filter's GET parameters (and `changes`); empty values left out."""
-    params = lists.query_params(flt, **changes)
+    """`path` with the filter's GET parameters (and `changes`); empty values left out. A link
+    starts at the first page unless `changes` names a cursor (`after` / `before`)."""
+    params = lists.query_params(flt, **{"after": "", "before": "", **changes})
     return f"{path}?{urlencode(params)}" if params else path
 
 
 def pager(path: str, flt: Any, page: lists.Page[Any]) -> dict[str, str]:
-    """Links to the first and the next page of the same view (keyset: there is no page 7)."""
+    """Links to the first, the previous and the next page of the same view (keyset: there is no
+    page 7; the previous page is read backwards from this page's first row)."""
     out = {}
     if not page.first:
-        out["first"] = link(path, flt, after="")
+        out["first"] = link(path, flt)
+    if page.prev_cursor:
+        out["prev"] = link(path, flt, before=page.prev_cursor)
     if page.next_cursor:
         out["next"] = link(path, flt, after=page.next_cursor)
     return out
@@ -199,8 +215,9 @@ def findings_for_rule(
     _reader: FleetReader,
     state_: Annotated[str, Query(alias="state", max_length=16)] = "all",
     after: Cursor = "",
+    before: Cursor = "",
 ) -> Response:
-    flt = lists.FindingFilter(state=state_, rule=rule_id, after=after)
+    flt = lists.FindingFilter(state=state_, rule=rule_id, after=after, before=before)
     return _findings_page(request, state, session, now, data, flt)
 
 
@@ -222,10 +239,15 @@ def _findings_page(
             now,
             offline_after(state, session, now),
             current.version if current else 0,
+            read_sessions=state.read_sessions,
         )
         rollup = ov.detail_of(session, now, f.group)
     result = lists.findings_page(session, f, rollup)
     f = result.filter
+    # The per-rule summary is the first page's overview; narrowed views skip it.
+    rules = (
+        lists.rules_summary(session, f, rollup=rollup) if result.page.first and not f.rule else []
+    )
     return render(
         request,
         state,
@@ -233,16 +255,15 @@ def _findings_page(
         {
             "result": result,
             "f": f,
-            # The per-rule summary is the first page's overview; narrowed views skip it.
-            "rules": lists.rules_summary(session, f, rollup=rollup)
-            if f.after == "" and not f.rule
-            else [],
-            "as_of": rollup is not None,
+            "rules": rules,
+            "as_of": result.from_rollup,
             "pages": pager("/findings", f, result.page),
             "export": link("/findings.csv", f, after=""),
             "sort_link": lambda name: link("/findings", f, sort=name, after=""),
             "rule_link": lambda rule_id: link("/findings", f, rule=rule_id, after=""),
-            "titles": crud.rule_titles(session),
+            "titles": crud.rule_titles(
+                session, [r.rule_id for r in rules] + ([f.rule] if f.rule else [])
+            ),
             "states": lists.FINDING_STATES,
             "severities": list(SEVERITY_ORDER),
             "groups": lists.distinct_values(session, Device.group_label),

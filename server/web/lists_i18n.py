@@ -9,6 +9,7 @@ LIST_MESSAGES: dict[str, tuple[str, str]] = {
     "list.pages": ("分页", "Pages"),
     "list.first": ("« 第一页", "« First page"),
     "list.next": ("下一页 »", "Next page »"),
+    "list.prev": ("‹ 上一页", "‹ Previous page"),
     "list.export": ("导出 CSV（当前筛选）", "Export CSV (these filters)"),
     "list.search": ("搜索", "Search"),
     "list.any": ("全部", "any"),
@@ -28,9 +29,11 @@ LIST_MESSAGES: dict[str, tuple[str, str]] = {
     "finding.all": ("全部", "all"),
     "findings.list": ("发现列表", "Findings"),
     "findings.as_of": (
-        "未筛选时的合计与按规则统计每 10 分钟更新一次；筛选后为实时数字。",
-        "Unfiltered totals and the per-rule summary are updated every 10 minutes; filtered "
-        "views count live.",
+        "未解决发现的合计与按规则统计（按严重程度、类别、分组筛选时也一样）每 10 分钟更新一次；"
+        "按规则、设备或搜索筛选时为实时数字。",
+        "Totals and the per-rule summary of open findings (also when narrowed by severity, "
+        "category or group) are updated every 10 minutes; views narrowed by rule, device or "
+        "search count live.",
     ),
     "compliance.overdue_n": ("{n} 台设备有超期密码", "{n} device(s) with an overdue password"),
     "compliance.behind_n": (

@@ -17,6 +17,8 @@ from markupsafe import Markup, escape
 from server import crud
 from server import overview as ov
 from server.api.deps import NowDep, SessionDep, StateDep
+from server.models import DailyStats
+from server.state import AppState
 from server.web import lists_i18n
 from server.web.auth import FleetReader, SessionDataDep
 from server.web.i18n import MESSAGES, translator
@@ -56,6 +58,16 @@ MESSAGES.update(
                 "cannot be rebuilt from the rows kept), so those lines start later.",
             ),
             "overview.none": ("还没有数据。", "No figures yet."),
+            "overview.computing": (
+                "今天的数据正在后台计算中，显示的是 {at} 的数据；本页会自动刷新。",
+                "Today's figures are being computed in the background; these are the figures "
+                "as of {at}. This page reloads by itself.",
+            ),
+            "overview.computing_none": (
+                "数据正在后台计算中（大型设备群需要几秒到几分钟）；本页会自动刷新。",
+                "The figures are being computed in the background (seconds to minutes for a "
+                "large fleet). This page reloads by itself.",
+            ),
             "overview.all_groups": ("全部分组", "all groups"),
         }.items()
         if k not in MESSAGES
@@ -143,6 +155,29 @@ def line_chart(
     return Markup("".join(parts) + f'<p class="legend">{legend}</p>')
 
 
+def schedule(state: AppState) -> ov.Schedule:
+    """The server process's periodic job: the overview rollup at start-up and every 10 minutes
+    (server/overview.py), so the first person to open the overview does not wait for it."""
+
+    def tick() -> None:
+        with state.sessions() as session:
+            now = state.clock.now()
+            current = crud.current_policy(session, now)
+            window = offline_after(state, session, now)
+            if ov.is_fresh(session.get(DailyStats, (now.date(), ov.ALL)), now):
+                return
+        ov.start_refresh(
+            state.sessions,
+            now,
+            window,
+            current.version if current else 0,
+            state.settings.retention_days,
+            state.read_sessions,
+        )
+
+    return ov.Schedule(tick)
+
+
 @router.get("/overview")
 def overview_page(
     request: Request,
@@ -155,15 +190,20 @@ def overview_page(
 ) -> Response:
     current = crud.current_policy(session, now)
     version = current.version if current else 0
-    ov.ensure_fresh(
+    fresh = ov.ensure_fresh(
         state.sessions,
         session,
         now,
         offline_after(state, session, now),
         version,
         state.settings.retention_days,
+        state.read_sessions,
     )
     found = ov.overview(session, now, group.replace("\x00", ""))
+    # Being computed: today's figures are not there yet (or are older than the refresh).
+    computing = not fresh and (
+        found is None or found.today.detail is None or found.today.day != now.date()
+    )
     t = translator(request_lang(request))
     charts: list[Markup] = []
     if found is not None:
@@ -214,6 +254,7 @@ def overview_page(
         {
             "o": found,
             "d": detail,
+            "computing": computing,
             "group": group,
             "charts": charts,
             "severities": ov.severity_order(detail.get("by_severity", {})),

@@ -284,3 +284,20 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def rollup_finished(harness: Harness, timeout: float = 60) -> None:
+    """Start the overview rollup (as a page view does) and wait until today's is stored."""
+    import time as _time
+
+    from server.models import DailyStats
+
+    deadline = _time.monotonic() + timeout
+    while True:
+        harness.client.get("/overview")
+        with harness.sessions() as session:
+            row = session.get(DailyStats, (harness.clock.now().date(), "*"))
+            if row is not None and row.detail is not None:
+                return
+        assert _time.monotonic() < deadline, "the overview rollup did not finish"
+        _time.sleep(0.05)

@@ -55,7 +55,9 @@ def test_overview_and_fleet_list_in_chromium(browser: webdriver.Chrome, seeded: 
     wait.until(ec.url_contains("/fleet"))
 
     browser.get(base + "/overview")
-    figures = browser.find_element(By.ID, "fig-devices").text
+    # Built at the server's start-up in the background; until then the page says so and
+    # reloads itself.
+    figures = WebDriverWait(browser, 60).until(lambda b: b.find_element(By.ID, "fig-devices")).text
     assert figures.startswith("130 Devices") and "compliant:" in figures
     charts = browser.find_elements(By.CSS_SELECTOR, "svg.chart")
     assert len(charts) == 4 and all(c.size["height"] > 100 for c in charts)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from urllib.parse import urlencode
 
 from sqlalchemy import func, select, text
 
 from bench.dashboard import seed
 from server.models import Device, Finding, Report
-from tests.server.conftest import Harness
+from tests.server.conftest import Harness, rollup_finished
 
 TOTAL_RE = re.compile(r'id="total">(\d+)')
 
@@ -73,6 +74,65 @@ def test_fleet_pages_show_every_device_once_in_a_stable_order(harness: Harness) 
     # Sorting on a column with ties (open findings) still lists each device once.
     by_findings, _ = _walk(harness, "/fleet?sort=-findings")
     assert sorted(by_findings) == sorted(stored)
+
+
+def _link(page: str, rel: str) -> str | None:
+    found = re.search(rf'rel="{rel}" href="([^"]+)"', page)
+    return unescape(found.group(1)) if found else None
+
+
+def _rows(page: str, table: str) -> list[str]:
+    """The rows of a list's table, as text (hosts, case numbers or audit lines)."""
+    body = page[page.index(f'id="{table}"') :]
+    body = body[body.index("<tbody") : body.index("</tbody>")]
+    return [re.sub(r"<[^>]+>|\s+", " ", r).strip() for r in body.split("<tr")[1:]]
+
+
+def test_previous_page_links_lead_back_through_every_list(harness: Harness) -> None:
+    _seed(harness, 120)
+    harness.add_admin()
+    harness.login()
+    for url, table in (
+        ("/fleet", "fleet"),
+        ("/fleet?sort=-findings&findings=open", "fleet"),
+        ("/findings?state=all", "findings"),
+        ("/compliance", "compliance"),
+        ("/audit", "audit"),
+    ):
+        seen: list[list[str]] = []
+        pages: list[str] = []
+        next_url: str | None = url
+        while next_url is not None:
+            page = harness.client.get(next_url).text
+            pages.append(page)
+            seen.append(_rows(page, table))
+            next_url = _link(page, "next")
+        assert len(pages) >= 2, url
+        assert _link(pages[0], "prev") is None, url  # the first page has none
+        # From the last page back to the first, by "previous" links: the same rows, the same
+        # order, and the first page reached that way offers no "previous" and no "first".
+        back = pages[-1]
+        for expected in reversed(seen[:-1]):
+            prev = _link(back, "prev")
+            assert prev is not None and "before=" in prev, url
+            back = harness.client.get(prev).text
+            assert _rows(back, table) == expected, url
+            assert _link(back, "next") is not None, url
+        assert _link(back, "prev") is None and 'id="page-first"' not in back, url
+        # Forward again from a page reached backwards: the next link goes on where it was.
+        assert _rows(harness.client.get(_link(back, "next") or "").text, table) == seen[1], url
+        # Named in the reader's language.
+        assert "Previous page" in pages[1], url
+        zh = harness.client.get(
+            _link(pages[1], "first") or "", headers={"Accept-Language": "zh-CN"}
+        )
+        assert (
+            "上一页"
+            in harness.client.get(
+                _link(pages[-1], "prev") or "", headers={"Accept-Language": "zh-CN"}
+            ).text
+            and zh.status_code == 200
+        ), url
 
 
 def test_fleet_filters_and_totals_agree_with_the_database(harness: Harness) -> None:
@@ -148,6 +208,74 @@ def test_findings_list_filters_by_severity_category_group_and_device(harness: Ha
     assert len(everything) == _total(pages[0])
     # By rule: the summary links to the list narrowed to that rule.
     assert 'id="rules"' in pages[0] and "rule=bench." in pages[0]
+
+
+def test_findings_narrowed_by_severity_and_category_take_totals_from_the_rollup(
+    harness: Harness,
+) -> None:
+    """Severity + category (and a group): totals, the other filter's counts and the per-rule
+    summary equal the database's, read from the rollup (said on the page), the rows live."""
+    _seed(harness, 80)
+    harness.add_admin()
+    harness.login()
+    rollup_finished(harness)
+    for params in (
+        {"severity": "critical", "category": "plugin-injection"},
+        {"severity": "high"},
+        {"category": "binary-patch", "group": "Sales"},
+    ):
+        page = harness.client.get("/findings", params=params).text
+        where = [Finding.state == "open"]
+        if "severity" in params:
+            where.append(Finding.severity == params["severity"])
+        if "category" in params:
+            where.append(Finding.category == params["category"])
+        if "group" in params:
+            where.append(
+                Finding.device_id.in_(
+                    select(Device.id).where(Device.group_label == params["group"])
+                )
+            )
+        with harness.sessions() as session:
+            total = session.scalar(select(func.count()).where(*where))
+            by_rule = {
+                str(r): int(n)
+                for r, n in session.execute(
+                    select(Finding.rule_id, func.count()).where(*where).group_by(Finding.rule_id)
+                )
+            }
+        assert total and _total(page) == total, params
+        rules = page[page.index('id="rules"') : page.index("</table>", page.index('id="rules"'))]
+        shown = dict(re.findall(r"<code>([^<]+)</code>.*?<td>(\d+)</td><td>\d+</td></tr>", rules))
+        assert {k: int(v) for k, v in shown.items()} == by_rule, params
+        assert "updated every 10 minutes" in page, params
+        rows, _ = _walk(harness, "/findings?" + urlencode(params), table="findings")
+        assert len(rows) == total, params  # the rows themselves are live and complete
+
+
+def test_findings_search_by_host_name_lists_exactly_those_devices_findings(
+    harness: Harness,
+) -> None:
+    """A host-name search (resolved to the matching devices first; trigram-indexed on
+    PostgreSQL) gives their findings and totals, in Chinese too, and nothing for no match."""
+    _seed(harness, 60)
+    harness.add_admin()
+    harness.login()
+    for q, severity in (("财务-0000", ""), ("pc-00001", "critical"), ("PC-00001", "")):
+        with harness.sessions() as session:
+            where = [
+                Finding.state == "open",
+                Finding.device_id.in_(
+                    select(Device.id).where(Device.hostname.ilike(f"%{q.lower()}%"))
+                ),
+            ]
+            if severity:
+                where.append(Finding.severity == severity)
+            expected = session.scalar(select(func.count()).where(*where))
+        params = {"q": q, **({"severity": severity} if severity else {})}
+        rows, pages = _walk(harness, "/findings?" + urlencode(params), table="findings")
+        assert _total(pages[0]) == expected == len(rows), params
+    assert _total(harness.client.get("/findings?q=no-such-host").text) == 0
 
 
 def test_device_group_comes_from_the_enrollment_secret_label(harness: Harness) -> None:

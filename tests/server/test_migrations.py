@@ -7,7 +7,17 @@ from alembic.migration import MigrationContext
 
 from server.db import make_engine
 from server.migrate import is_current, upgrade
-from server.models import Base
+from server.models import POSTGRESQL_ONLY_INDEXES, Base
+
+
+def _elsewhere(change: object, dialect: str) -> bool:
+    """A trigram index migration 0009 makes on PostgreSQL alone (not in the portable models)."""
+    return (
+        dialect == "postgresql"
+        and isinstance(change, tuple)
+        and change[0] == "remove_index"
+        and change[1].name in POSTGRESQL_ONLY_INDEXES
+    )
 
 
 def test_migrated_schema_matches_the_models(db_url: str) -> None:
@@ -17,7 +27,9 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
         upgrade(engine)  # running it again is harmless
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert diff == []
+            dialect = conn.dialect.name
+        # The PostgreSQL-only search indexes are the migration's alone.
+        assert [d for d in diff if not _elsewhere(d, dialect)] == []
     finally:
         engine.dispose()
 
