@@ -11,7 +11,7 @@ offers across states, and trigram indexes for text search on PostgreSQL.
   (postgresql.org/docs/15/pgtrgm.html). SQLite keeps a scan of the narrow host-name index.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-29 22:30:00
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
