@@ -6,6 +6,7 @@ from __future__ import annotations
 from checks.model import Lang, ScanResult, Severity
 from checks.text import one_line
 from protocol.finding_text import evidence_lines, fix_lines
+from protocol.names import counted
 
 _SEVERITY = {
     Severity.CRITICAL: ("严重", "CRITICAL"),
@@ -23,7 +24,7 @@ def render_text(result: ScanResult, lang: Lang) -> str:
     head = (
         f"wxguard 扫描 {where}（{result.platform}）：{len(result.findings)} 项发现，用时 {result.duration_s:.2f} 秒"
         if zh
-        else f"wxguard scan of {where} ({result.platform}): {len(result.findings)} finding(s) in {result.duration_s:.2f} s"
+        else f"wxguard scan of {where} ({result.platform}): {counted(len(result.findings), 'finding')} in {result.duration_s:.2f} s"
     )
     lines.append(head)
     if result.compliant:

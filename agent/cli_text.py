@@ -9,6 +9,8 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from protocol.names import SEVERITY_WORDS
+
 # id → (zh, en). Unknown ids are shown as they are (a newer agent may send more).
 WORDS: dict[str, dict[str, tuple[str, str]]] = {
     "state": {
@@ -56,13 +58,7 @@ WORDS: dict[str, dict[str, tuple[str, str]]] = {
         "wechat": ("企业微信", "on enterprise WeChat"),
         "none": ("无需联系", "no need to contact me"),
     },
-    "severity": {
-        "critical": ("严重", "critical"),
-        "high": ("高", "high"),
-        "medium": ("中", "medium"),
-        "low": ("低", "low"),
-        "info": ("提示", "information"),
-    },
+    "severity": SEVERITY_WORDS,
 }
 
 

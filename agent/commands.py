@@ -21,6 +21,7 @@ from checks.model import Lang
 from checks.text import json_for_terminal, one_line
 from protocol.device_state import DeviceState, state_for_person, state_of_status
 from protocol.finding_text import evidence_lines, fix_lines
+from protocol.names import counted
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -482,8 +483,8 @@ def _scan_text(summary: dict[str, Any], lang: Lang) -> str:
         partial = (
             f"；检查不完整（失败的检查：{probes or '无'}；无法读取 {spots} 处）"
             if zh
-            else f"; partial (failed checks: {probes or 'none'}; {spots} place(s) unreadable)"
+            else f"; partial (failed checks: {probes or 'none'}; {counted(spots, 'place')} unreadable)"
         )
     if zh:
         return f"扫描完成：{summary['findings']} 项发现（新增 {summary['new']}，已解决 {summary['resolved']}），用时 {summary['duration_s']:.2f} 秒{partial}"
-    return f"scan done: {summary['findings']} finding(s) ({summary['new']} new, {summary['resolved']} resolved) in {summary['duration_s']:.2f} s{partial}"
+    return f"scan done: {counted(summary['findings'], 'finding')} ({summary['new']} new, {summary['resolved']} resolved) in {summary['duration_s']:.2f} s{partial}"

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from protocol.names import SEVERITY_WORDS, counted
+
 
 class State(StrEnum):
     COMPLIANT = "compliant"
@@ -202,12 +204,15 @@ def device_state(inputs: DeviceInputs) -> DeviceState:
     problems: list[Reason] = []
     doubts: list[Reason] = []
     if inputs.open_findings > 0:
-        worst = f" ({inputs.worst_severity})" if inputs.worst_severity else ""
+        n = inputs.open_findings
+        zh_worst, en_worst = SEVERITY_WORDS.get(inputs.worst_severity or "", ("", ""))
         problems.append(
             Reason(
                 "open-findings",
-                f"有 {inputs.open_findings} 项待处理的发现{worst}。",
-                f"{inputs.open_findings} open finding(s){worst}.",
+                f"有 {n} 项待处理的发现" + (f"（最高：{zh_worst}）" if zh_worst else "") + "。",
+                f"{counted(n, 'open finding')}"
+                + (f" (worst: {en_worst})" if en_worst else "")
+                + ".",
                 "按每项发现下列出的编号步骤处理（托盘“状态”窗口，或 wxguard status）。",
                 "Follow the numbered steps under each finding (the tray's status window, or "
                 "wxguard status).",
@@ -218,7 +223,7 @@ def device_state(inputs: DeviceInputs) -> DeviceState:
             Reason(
                 "password-overdue",
                 f"{inputs.overdue_passwords} 个微信账号的密码已超期未更改。",
-                f"{inputs.overdue_passwords} WeChat password(s) overdue for a change.",
+                f"{counted(inputs.overdue_passwords, 'WeChat password')} overdue for a change.",
                 _PASSWORD_STEP_ZH,
                 _PASSWORD_STEP_EN,
             )
@@ -290,7 +295,8 @@ def device_state(inputs: DeviceInputs) -> DeviceState:
                 Reason(
                     "partial-coverage",
                     f"有 {n} 处规则关注的文件或文件夹无法读取。",
-                    f"{n} file(s) or folder(s) that rules look at could not be read.",
+                    f"{n} {'file or folder' if n == 1 else 'files or folders'} that rules look "
+                    "at could not be read.",
                 )
             )
     if inputs.keyring_available is False:
@@ -309,8 +315,8 @@ def device_state(inputs: DeviceInputs) -> DeviceState:
             Reason(
                 "password-unrecorded",
                 f"{inputs.unrecorded_passwords} 个微信账号尚未记录密码更改日期。",
-                f"{inputs.unrecorded_passwords} WeChat account(s) have no password change "
-                "recorded.",
+                f"{counted(inputs.unrecorded_passwords, 'WeChat account')} with no password "
+                "change recorded.",
                 "记录上次更改密码的日期：wxguard password changed --account enterprise "
                 "--on YYYY-MM-DD（或托盘菜单“记录微信密码更改”）。",
                 "Record when you last changed it: wxguard password changed --account "

@@ -23,6 +23,22 @@ class ReportCategory(StrEnum):
     APPROVAL_REQUEST = "approval-request"
 
 
+# How a severity (the stable ids of `checks.model.Severity`) reads, in Chinese and English.
+SEVERITY_WORDS: dict[str, tuple[str, str]] = {
+    "critical": ("严重", "critical"),
+    "high": ("高", "high"),
+    "medium": ("中", "medium"),
+    "low": ("低", "low"),
+    "info": ("提示", "information"),
+}
+
+
+def counted(n: int, one: str, many: str = "") -> str:
+    """`n` and an English noun in the right number: counted(1, "finding") == "1 finding",
+    counted(3, "finding") == "3 findings", counted(2, "copy", "copies") == "2 copies"."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 class ReportStatus(StrEnum):
     NEW = "new"
     TRIAGED = "triaged"

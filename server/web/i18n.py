@@ -453,7 +453,7 @@ MESSAGES.update(
             "未知的时区：请用 IANA 名称，例如 Asia/Shanghai 或 Europe/Berlin。",
             "Unknown time zone: use an IANA name such as Asia/Shanghai or Europe/Berlin.",
         ),
-        "time.zone_note": ("时间显示为 {zone}（{offset}）", "Times in {zone} ({offset})"),
+        "time.zone_note": ("时间显示为 {zone}{offset}", "Times in {zone}{offset}"),
         "audit.filter": ("筛选", "Filter"),
         "audit.any": ("全部", "any"),
         "audit.own_only": ("仅显示您本人的操作。", "Only your own actions are shown."),

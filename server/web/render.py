@@ -98,6 +98,13 @@ def offset_label(value: datetime, zone: ZoneInfo) -> str:
     return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+def _offset_note(zone_name: str, offset: str, lang: str) -> str:
+    """ "（UTC+08:00）" after a zone's name, or nothing where the name is the offset ("UTC")."""
+    if zone_name == offset:
+        return ""
+    return f"（{offset}）" if lang == "zh" else f" ({offset})"
+
+
 def time_formatter(zone: ZoneInfo) -> Callable[[Any], str]:
     def fmt_time(value: Any) -> str:
         """ "2026-03-02 17:00 UTC+08:00": local wall time with its offset; "—" for none."""
@@ -146,7 +153,7 @@ def render(
     now = datetime.now(UTC)
     ctx = {
         "zone_name": zone.key,
-        "zone_offset": offset_label(now, zone),
+        "zone_offset": _offset_note(zone.key, offset_label(now, zone), lang),
         "os_display": os_display,
         "rule_title": rule_title,
         "label": label,
@@ -154,6 +161,8 @@ def render(
         "caps": caps,
         "role": role.value,
         "lang": lang,
+        # Between a label and its value: the full-width colon in Chinese, as in the tray.
+        "colon": "：" if lang == "zh" else ": ",
         "t": t,
         "fmt_time": time_formatter(zone),
         "csrf_token": codec(state).csrf_token(session) if session else "",

@@ -103,7 +103,7 @@ def test_overdue_password_and_unconfirmed_policy_are_open_actions_with_next_step
     text = _status_text(agent, Lang.EN, [], person)
     assert "State: non-compliant" in text
     assert "Open actions (2):" in text
-    assert "1 WeChat password(s) overdue for a change." in text
+    assert "1 WeChat password overdue for a change." in text
     assert "Next step: Change it in WeChat, then record the change" in text
     assert "The current WeChat policy (version 2026-11) is not confirmed yet." in text
     assert 'Next step: Read and confirm it: the tray menu\'s "WeChat policy".' in text

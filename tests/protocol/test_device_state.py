@@ -97,3 +97,20 @@ def test_keyring_policy_and_password_inputs_decide_with_next_steps() -> None:
     assert state_for_person({"state_inputs": DeviceInputs().to_json()}, 0, 0, True).state is (
         State.UNKNOWN
     )
+
+
+CLEAN = DeviceInputs(OK, 1000.0)
+
+
+def test_reasons_read_as_sentences_in_both_languages() -> None:
+    """No raw severity id in Chinese, no "(s)" in English: the words a person reads."""
+    one = device_state(replace(CLEAN, open_findings=1, worst_severity="critical"))
+    three = device_state(
+        replace(CLEAN, open_findings=3, worst_severity="high", overdue_passwords=2)
+    )
+    assert one.reasons[0].zh == "有 1 项待处理的发现（最高：严重）。"
+    assert one.reasons[0].en == "1 open finding (worst: critical)."
+    assert three.reasons[0].en == "3 open findings (worst: high)."
+    assert three.reasons[1].en == "2 WeChat passwords overdue for a change."
+    for reason in (*one.reasons, *three.reasons):
+        assert "(s)" not in reason.en and "critical" not in reason.zh and "high" not in reason.zh

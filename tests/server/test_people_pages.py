@@ -236,8 +236,14 @@ def test_chinese_pages_show_no_raw_ids_and_local_time(harness: Harness) -> None:
         # times are Beijing time, and the zone is named (START is 09:00 UTC = 17:00 UTC+8)
         assert "时间显示为 Asia/Shanghai（UTC+08:00）" in page.text, path
         assert " UTC</" not in page.text and "09:00 UTC" not in page.text, path
+        # a label and its value: the full-width colon, never the ASCII one, in Chinese
+        assert not re.search(r"[\u4e00-\u9fff]: ", shown), (
+            path,
+            re.findall(r".{12}[\u4e00-\u9fff]: .{8}", shown),
+        )
     device_page = harness.client.get(f"/devices/{device.device_id}").text
     assert "2026-03-02 17:00 UTC+08:00" in device_page
+    assert "设备：" in visible_text(device_page)
     assert "企业" in device_page and "微信中注入了插件" in device_page
     assert "插件注入" in harness.client.get("/findings").text
 
