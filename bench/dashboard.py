@@ -38,11 +38,11 @@ RULES = [
         [
             ("unofficial-client", "high"),
             ("plugin-injection", "critical"),
-            ("binary-patch", "high"),
+            ("binary-patcher", "high"),
             ("multi-open", "medium"),
             ("bot-framework", "medium"),
             ("db-dumper", "critical"),
-            ("suspicious-package", "low"),
+            ("browser-extension", "low"),
             ("unrecognised-client", "info"),
         ]
         * 5
@@ -262,7 +262,7 @@ def pages(seeded: Seeded) -> list[str]:
         "/findings?severity=critical&category=plugin-injection",
         "/findings?severity=critical",
         "/findings?category=plugin-injection",
-        "/findings?severity=high&category=binary-patch&group=Sales",
+        "/findings?severity=high&category=binary-patcher&group=Sales",
         "/findings?state=all&severity=medium&category=multi-open",
         "/findings?state=resolved&severity=critical&category=db-dumper",
         "/findings?q=pc-0999",

@@ -222,7 +222,7 @@ def test_findings_narrowed_by_severity_and_category_take_totals_from_the_rollup(
     for params in (
         {"severity": "critical", "category": "plugin-injection"},
         {"severity": "high"},
-        {"category": "binary-patch", "group": "Sales"},
+        {"category": "binary-patcher", "group": "Sales"},
     ):
         page = harness.client.get("/findings", params=params).text
         where = [Finding.state == "open"]
