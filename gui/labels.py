@@ -112,6 +112,12 @@ def device_state(key: str) -> str:
     return words.get(key, key)
 
 
+def labelled(label: str, value: str) -> str:
+    """ "label: value", with the full-width colon in Chinese ("其他：手机丢了")."""
+    pattern = QCoreApplication.translate("Labels", "%1: %2")
+    return pattern.replace("%2", value).replace("%1", label)
+
+
 def when(ts: float | str | None) -> str:
     """A Unix time or ISO string as local date and time; "never" when absent."""
     if ts is None or ts == "":

@@ -580,7 +580,9 @@ class MyReportsWindow(QWidget):
             item = QTreeWidgetItem(
                 [
                     str(r.get("case") or self.tr("(not yet assigned)")),
-                    f"{labels.category(str(r.get('category', '')))}: {r.get('summary', '')}",
+                    labels.labelled(
+                        labels.category(str(r.get("category", ""))), str(r.get("summary", ""))
+                    ),
                     labels.report_state(str(r.get("state", ""))),
                     labels.when(r.get("created_at")),
                 ]

@@ -382,7 +382,12 @@
         <translation>没有最近的检查</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="118"/>
+        <location filename="../labels.py" line="117"/>
+        <source>%1: %2</source>
+        <translation>%1：%2</translation>
+    </message>
+    <message>
+        <location filename="../labels.py" line="124"/>
         <source>never</source>
         <translation>从未</translation>
     </message>
@@ -426,47 +431,47 @@
     </message>
     <message>
         <location filename="../report_dialog.py" line="582"/>
-        <location filename="../report_dialog.py" line="614"/>
+        <location filename="../report_dialog.py" line="616"/>
         <source>(not yet assigned)</source>
         <translation>（尚未分配）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="592"/>
+        <location filename="../report_dialog.py" line="594"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="615"/>
+        <location filename="../report_dialog.py" line="617"/>
         <source>Case %1</source>
         <translation>报告编号 %1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="622"/>
+        <location filename="../report_dialog.py" line="624"/>
         <source>Status: %1</source>
         <translation>状态：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="625"/>
+        <location filename="../report_dialog.py" line="627"/>
         <source>Category: %1</source>
         <translation>类别：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="628"/>
+        <location filename="../report_dialog.py" line="630"/>
         <source>Filed: %1</source>
         <translation>提交时间：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="629"/>
+        <location filename="../report_dialog.py" line="631"/>
         <source>Summary: %1</source>
         <translation>摘要：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="635"/>
+        <location filename="../report_dialog.py" line="637"/>
         <source>Conversation with the security team</source>
         <translation>与安全团队的对话</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="638"/>
+        <location filename="../report_dialog.py" line="640"/>
         <source>No reply yet.</source>
         <translation>尚无回复。</translation>
     </message>

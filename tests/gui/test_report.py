@@ -159,6 +159,29 @@ def test_my_reports_shows_status_and_replies_and_notifies_once(qtbot, make_tray,
     assert len([n for n in tray.notifications if n[0].startswith("report:")]) == 1
 
 
+def test_my_reports_rows_read_as_chinese_in_chinese(qtbot, make_tray, agent, settings) -> None:  # type: ignore[no-untyped-def]
+    """Category and summary are joined by the full-width colon in Chinese, not ": "."""
+    settings.setValue("language", "zh_CN")
+    agent.set(
+        "my_reports",
+        [
+            {
+                "idempotency_key": "k1",
+                "case": "WXG-2026-0008",
+                "state": "new",
+                "category": "other",
+                "summary": "手机丢了",
+                "created_at": "2026-11-20T09:00:00+08:00",
+                "replies": [],
+            }
+        ],
+    )
+    tray = make_tray()
+    w = tray.open_my_reports()
+    qtbot.waitUntil(lambda: w.tree.topLevelItemCount() == 1, timeout=3000)
+    assert w.tree.topLevelItem(0).text(1) == "其他：手机丢了"
+
+
 def test_refresh_asks_the_agent_to_ask_the_server(qtbot, make_tray, agent) -> None:  # type: ignore[no-untyped-def]
     """The Refresh button is not a re-read of the agent's cache: it asks the agent to ask the
     server now (issue 11); the answers come back as `report` events."""
