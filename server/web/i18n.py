@@ -119,6 +119,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reports.all": ("全部", "All"),
     "report.occurred": ("发生时间", "Occurred"),
     "report.description": ("详细描述", "What happened"),
+    "report.no_description": ("（报告人未填写详细描述）", "(the reporter wrote no description)"),
     "report.account": ("涉及账号", "Affected account"),
     "report.reporter": ("报告人", "Reporter"),
     "report.contact": ("联系方式", "How to contact"),

@@ -112,4 +112,4 @@ def test_contact_details_arrive_as_fields_and_the_dashboard_shows_them(
     wait.until(ec.text_to_be_present_in_element((By.ID, "report-contact"), "电话"))
     facts = browser.find_element(By.CSS_SELECTOR, "dl.facts").text
     assert "联系方式" in facts and "How to contact" not in facts
-    assert browser.find_element(By.ID, "report-contact").text == "电话: +86 138 0013 8000"
+    assert browser.find_element(By.ID, "report-contact").text == "电话：+86 138 0013 8000"

@@ -216,3 +216,22 @@ def test_contact_details_are_stored_as_fields_and_a_bad_address_is_refused(
     harness.add_admin()
     page = harness.login().get(f"/reports/{int(case['case'].split('-')[1])}")
     assert "alice@example.cn" in page.text and "mailto:alice@example.cn" in page.text
+
+
+def test_a_report_without_description_or_account_says_so_rather_than_showing_blanks(
+    harness: Harness,
+) -> None:
+    """Optional fields left empty read as "—" and a sentence, in the viewer's language."""
+    device = harness.enroll()
+    bare = {**REPORT, "description": "", "affected_account": ""}
+    case = harness.client.post("/api/v1/reports", json=bare, headers=device.headers).json()
+    harness.add_admin()
+    client = harness.login()
+    path = f"/reports/{int(case['case'].split('-')[1])}"
+    page = client.get(path).text
+    assert "(the reporter wrote no description)" in page
+    assert "<dd>—</dd>" in page  # the affected account
+    client.cookies.set("wxguard_lang", "zh")
+    zh = client.get(path).text
+    assert "（报告人未填写详细描述）" in zh
+    assert "：" + REPORT["summary"].replace("'", "&#39;") in zh  # case number, full-width colon
