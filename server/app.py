@@ -26,6 +26,7 @@ from server.policy_index import PolicyIndex
 from server.ratelimit import RateLimiter
 from server.signing import PolicySigner, SigningError
 from server.state import AppState, Limiters
+from server.web.device_group import router as device_group_router
 from server.web.exec_blocks import router as exec_blocks_router
 from server.web.export import router as export_router
 from server.web.identities import router as identities_router
@@ -106,6 +107,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     app.include_router(lists_router)
     app.include_router(export_router)
     app.include_router(overview_router)
+    app.include_router(device_group_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def limit_for(scope: Scope) -> int:

@@ -252,6 +252,51 @@ def cmd_device_revoke(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+def cmd_device_group(args: argparse.Namespace, clock: Clock) -> int:
+    """Put devices (ids, host names or machine ids; with --stdin one a line) in a group, in one
+    transaction: one unknown or ambiguous device and none changes (server/groups.py)."""
+    from server import cli_device, groups
+
+    keys = list(args.devices)
+    if args.stdin:
+        keys += [line.strip() for line in sys.stdin if line.strip()]
+    if not keys:
+        raise CliError("没有指定设备。", "No device given.")
+    try:
+        name = groups.clean_group(args.group)
+    except groups.GroupInvalid as exc:
+        raise CliError(exc.zh, exc.en) from None
+
+    def work(_settings: Settings, session: Any) -> list[tuple[str, str, str]]:
+        found: dict[str, Any] = {}
+        for key in keys:
+            try:
+                device = cli_device.find_device(session, key)
+            except cli_device.DeviceLookupError as exc:
+                listed = "".join(f"\n  {d.id}  {one_line(d.hostname)}" for d in exc.candidates)
+                raise CliError(
+                    exc.zh + listed + "\n没有更改任何设备。",
+                    exc.en + listed + "\nNo device was changed.",
+                ) from None
+            found.setdefault(device.id, device)
+        moves = [(d.hostname, d.id, d.group_label) for d in found.values()]
+        for device in found.values():
+            groups.set_group(session, device, name, clock.now(), "cli")
+        return moves
+
+    changed = 0
+    for hostname, device_id, old in _with_session(args, work):
+        moved = old != name
+        changed += moved
+        print(
+            f"{one_line(hostname)}  {device_id}  "
+            f"{one_line(old) or '—'} → {one_line(name) or '—'}"
+            + ("" if moved else "  (未变 / unchanged)")
+        )
+    print(f"{changed} 台设备已更改设备组 / {changed} device(s) moved to the group")
+    return 0
+
+
 def cmd_policy_publish(args: argparse.Namespace, clock: Clock) -> int:
     try:
         raw = Path(args.file).read_bytes()
@@ -581,6 +626,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_data(device.add_parser("revoke", help="refuse a device's token from now on"))
     p.add_argument("device_id")
     p.set_defaults(func=cmd_device_revoke)
+    p = with_data(device.add_parser("group", help="put devices in a group (department, site)"))
+    p.add_argument("devices", nargs="*", help="device ids, host names or machine ids")
+    p.add_argument("group", help="the group's name; '' for no group")
+    p.add_argument("--stdin", action="store_true", help="also read devices from stdin, one a line")
+    p.set_defaults(func=cmd_device_group)
     p = with_data(
         device.add_parser(
             "show", help="one device: its state, why, what to do next, passwords and policy"
