@@ -31,6 +31,7 @@ from server.web.exec_blocks import router as exec_blocks_router
 from server.web.export import router as export_router
 from server.web.identities import router as identities_router
 from server.web.lists import router as lists_router
+from server.web.monthly import router as monthly_router
 from server.web.overview import router as overview_router
 from server.web.overview import schedule as overview_schedule
 from server.web.routes import install as install_web
@@ -101,6 +102,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     install_handlers(app)
     install_web(app)
     app.include_router(device_router)
+    app.include_router(monthly_router)  # before /reports/{report_id}
     app.include_router(web_router)
     app.include_router(identities_router)
     app.include_router(exec_blocks_router)

@@ -486,6 +486,7 @@ MESSAGES.update(
         ),
         "group.error.title": ("设备组未更改", "The group was not changed"),
         "group.error": ("{reason}", "{reason}"),
+        "overview.monthly": ("月度合规报告（供审计）", "Monthly compliance report (for auditors)"),
         "action.policy.publish": ("发布策略", "policy published"),
         "action.report.view": ("查看报告", "report viewed"),
         "action.report.attachment": ("下载附件", "attachment opened"),
