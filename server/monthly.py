@@ -62,6 +62,7 @@ class MonthlyReport:
     year: int
     month: int
     zone: str
+    group: str  # "": the whole fleet
     start: datetime  # UTC
     end: datetime  # UTC, exclusive
     devices_at_end: int
@@ -81,15 +82,15 @@ class MonthlyReport:
         return f"{self.year:04d}-{self.month:02d}"
 
 
-def _by_severity(session: Session, column: Any, start: datetime, end: datetime) -> dict[str, int]:
-    counts = {
-        str(s): int(n)
-        for s, n in session.execute(
-            select(Finding.severity, func.count())
-            .where(column >= start, column < end)
-            .group_by(Finding.severity)
+def _by_severity(
+    session: Session, column: Any, start: datetime, end: datetime, group: str
+) -> dict[str, int]:
+    query = select(Finding.severity, func.count()).where(column >= start, column < end)
+    if group:
+        query = query.join(Device, Device.id == Finding.device_id).where(
+            Device.group_label == group
         )
-    }
+    counts = {str(s): int(n) for s, n in session.execute(query.group_by(Finding.severity))}
     order = list(SEVERITY_ORDER) + sorted(set(counts) - set(SEVERITY_ORDER))
     return {s: counts.get(s, 0) for s in order}
 
@@ -98,9 +99,14 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def monthly_report(session: Session, year: int, month: int, zone: ZoneInfo) -> MonthlyReport:
-    """The figures of year-month, its bounds in `zone` (see the module's note for sources)."""
+def monthly_report(
+    session: Session, year: int, month: int, zone: ZoneInfo, group: str = ""
+) -> MonthlyReport:
+    """The figures of year-month, its bounds in `zone` (see the module's note for sources);
+    `group`: only that device group's (devices, findings and reports of the devices in it now;
+    the rollup's figures of the group as it was each day)."""
     start, end = bounds(year, month, zone)
+    in_group = [Device.group_label == group] if group else []
     devices = int(
         session.scalar(
             select(func.count())
@@ -108,6 +114,7 @@ def monthly_report(session: Session, year: int, month: int, zone: ZoneInfo) -> M
             .where(
                 Device.enrolled_at < end,
                 (Device.revoked_at.is_(None)) | (Device.revoked_at >= end),
+                *in_group,
             )
         )
         or 0
@@ -118,7 +125,7 @@ def monthly_report(session: Session, year: int, month: int, zone: ZoneInfo) -> M
         for r in session.scalars(
             select(DailyStats)
             .where(
-                DailyStats.group_label == ALL,
+                DailyStats.group_label == (group or ALL),
                 DailyStats.day >= start.date(),
                 DailyStats.day <= end.date(),
             )
@@ -133,11 +140,16 @@ def monthly_report(session: Session, year: int, month: int, zone: ZoneInfo) -> M
     overdue: int | None = None
     if last is not None and last.detail is not None:
         overdue = int(last.detail.get("passwords", {}).get("overdue", 0))
+    of_group = (
+        [Report.device_id.in_(select(Device.id).where(Device.group_label == group))]
+        if group
+        else []
+    )
     received = int(
         session.scalar(
             select(func.count())
             .select_from(Report)
-            .where(Report.created_at >= start, Report.created_at < end)
+            .where(Report.created_at >= start, Report.created_at < end, *of_group)
         )
         or 0
     )
@@ -154,13 +166,14 @@ def monthly_report(session: Session, year: int, month: int, zone: ZoneInfo) -> M
     hours: list[float] = []
     if resolved_at:
         for report_id, created in session.execute(
-            select(Report.id, Report.created_at).where(Report.id.in_(list(resolved_at)))
+            select(Report.id, Report.created_at).where(Report.id.in_(list(resolved_at)), *of_group)
         ):
             hours.append((resolved_at[report_id] - _aware(created)).total_seconds() / 3600)
     return MonthlyReport(
         year=year,
         month=month,
         zone=zone.key,
+        group=group,
         start=start,
         end=end,
         devices_at_end=devices,
@@ -169,8 +182,8 @@ def monthly_report(session: Session, year: int, month: int, zone: ZoneInfo) -> M
         rollup_day=last.day if last else None,
         rollup_days=len(rows),
         overdue_devices=overdue,
-        opened=_by_severity(session, Finding.first_seen, start, end),
-        resolved=_by_severity(session, Finding.resolved_at, start, end),
+        opened=_by_severity(session, Finding.first_seen, start, end, group),
+        resolved=_by_severity(session, Finding.resolved_at, start, end, group),
         reports_received=received,
         reports_resolved=len(hours),
         median_resolve_hours=round(statistics.median(hours), 1) if hours else None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
@@ -18,6 +19,8 @@ from fastapi.responses import Response, StreamingResponse
 from protocol.names import SEVERITY_WORDS
 from server import crud, exports
 from server.api.deps import ClientIpDep, NowDep, SessionDep, StateDep
+from server.lists import distinct_values
+from server.models import Device
 from server.monthly import MonthlyReport, monthly_report, parse_month, shift
 from server.web.auth import ReportReader, SessionDataDep
 from server.web.i18n import translator
@@ -43,6 +46,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Give the month as year-month, e.g. 2026-03. The previous month is shown below.",
     ),
     "monthly.zone": ("时区", "Time zone"),
+    "monthly.group": ("设备组", "Device group"),
+    "monthly.all": ("全部设备", "all devices"),
     "monthly.start": ("开始（含）", "Start (inclusive)"),
     "monthly.end": ("结束（不含）", "End (exclusive)"),
     "monthly.devices": ("月末已注册设备", "Devices enrolled at month end"),
@@ -130,6 +135,7 @@ def figures(report: MonthlyReport, lang: str) -> list[tuple[str, str, str]]:
     overdue = report.overdue_devices
     zone = ZoneInfo(report.zone)
     rows = [
+        ("group", t("monthly.group"), report.group or t("monthly.all")),
         ("time_zone", t("monthly.zone"), report.zone),
         ("period_start", t("monthly.start"), report.start.astimezone(zone).isoformat()),
         ("period_end", t("monthly.end"), report.end.astimezone(zone).isoformat()),
@@ -168,11 +174,12 @@ def monthly_page(
     data: SessionDataDep,
     _admin: ReportReader,
     month: Annotated[str, Query(max_length=16)] = "",
+    group: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     lang = request_lang(request)
     zone = viewer_zone(request, lang)
     year, mon, valid = _chosen(month, now, zone)
-    report = monthly_report(session, year, mon, zone)
+    report = monthly_report(session, year, mon, zone, group.strip())
     fmt = time_formatter(zone)
     prev_y, prev_m = shift(year, mon, -1)
     next_y, next_m = shift(year, mon, 1)
@@ -189,6 +196,8 @@ def monthly_page(
             # No link into months that have not begun.
             "next": f"{next_y:04d}-{next_m:02d}" if report.end <= now else None,
             "pct": _pct,
+            "groups": distinct_values(session, Device.group_label),
+            "group_query": f"&group={quote(report.group)}" if report.group else "",
             "error": None if valid else ("monthly.bad_month.title", "monthly.bad_month", {}),
         },
         session=data,
@@ -204,6 +213,7 @@ def monthly_csv(
     ip: ClientIpDep,
     admin: ReportReader,
     month: Annotated[str, Query(max_length=16)] = "",
+    group: Annotated[str, Query(max_length=200)] = "",
 ) -> Response:
     lang = request_lang(request)
     zone = viewer_zone(request, lang)
@@ -211,7 +221,7 @@ def monthly_csv(
     if not valid:
         t = _t(lang)
         return Response(t("monthly.bad_month"), status_code=422, media_type="text/plain")
-    report = monthly_report(session, year, mon, zone)
+    report = monthly_report(session, year, mon, zone, group.strip())
     crud.audit(
         session,
         now,
@@ -219,7 +229,11 @@ def monthly_csv(
         "export",
         "monthly",
         ip,
-        {"month": report.label, "zone": zone.key},
+        {
+            "month": report.label,
+            "zone": zone.key,
+            **({"group": report.group} if report.group else {}),
+        },
     )
     columns = [
         (key, f"{MESSAGES[key][0]} / {MESSAGES[key][1]}")

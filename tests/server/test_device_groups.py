@@ -4,8 +4,10 @@ and analysts, and picked up by the fleet list's group filter and the overview's 
 
 from __future__ import annotations
 
+import io
 import time
 
+import pytest
 from sqlalchemy import select
 
 from server.models import AuditEvent, DailyStats, Device
@@ -125,7 +127,9 @@ def test_viewers_and_analysts_cannot_set_a_group(harness: Harness) -> None:
     assert _group_of(harness, pc.device_id) == "" and _group_events(harness) == []
 
 
-def test_the_cli_moves_devices_in_bulk_all_or_nothing(harness: Harness) -> None:
+def test_the_cli_moves_devices_in_bulk_all_or_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b, c = (harness.enroll(f"pc-{n}") for n in "abc")
     where = ["--data", str(harness.settings.data_dir)]
     where += ["--database-url", harness.settings.database_url]
@@ -143,3 +147,10 @@ def test_the_cli_moves_devices_in_bulk_all_or_nothing(harness: Harness) -> None:
     bad = run_cli("device", "group", "pc-c", "a\nb", *where, check=False)
     assert bad.returncode != 0 and "control or invisible characters (U+000A)" in bad.stderr
     assert len(_group_events(harness)) == 2
+
+    # in bulk from a list (one a line, blank lines skipped), with the one named on the line
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"pc-a\n\n{c.device_id}\n"))
+    listed = run_cli("device", "group", "--stdin", "pc-b", "财务部", *where)
+    assert "3 device(s) moved" in listed.stdout
+    assert {_group_of(harness, d.device_id) for d in (a, b, c)} == {"财务部"}
+    assert _group_events(harness)[-1].detail == {"old": "", "new": "财务部"}

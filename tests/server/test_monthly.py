@@ -62,11 +62,11 @@ def _seed(harness: Harness) -> None:
         (date(2026, 3, 31), "lab", 1, 0, {"passwords": {"overdue": 1}}),
     ]
     with session_scope(harness.sessions) as s:
-        for device_id, (enrolled, revoked) in zip(ids, devices, strict=True):
+        for n, (device_id, (enrolled, revoked)) in enumerate(zip(ids, devices, strict=True)):
             s.execute(
                 update(Device)
                 .where(Device.id == device_id)
-                .values(enrolled_at=enrolled, revoked_at=revoked)
+                .values(enrolled_at=enrolled, revoked_at=revoked, group_label="lab" * (n == 1))
             )
         for n, (severity, seen, resolved) in enumerate(findings):
             s.add(
@@ -176,6 +176,16 @@ def test_the_monthly_report_counts_each_month_in_the_readers_zone(harness: Harne
     with harness.sessions() as s:
         exported = s.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
     assert [(e.target, e.detail["month"]) for e in exported] == [("monthly", "2026-02")]
+
+    # narrowed to a group: its devices, findings and reports (none), and its rollup rows
+    lab = root.get("/reports/monthly", params={"month": "2026-03", "group": "lab"}).text
+    assert _text(lab, "month-group") == "lab" and _text(lab, "m-devices") == "1"
+    assert _text(lab, "m-share-end") == "0.0%" and _text(lab, "m-overdue") == "1"
+    assert _text(lab, "m-opened-total") == "0" and _text(lab, "m-received") == "0"
+    assert 'href="/reports/monthly?month=2026-02&amp;group=lab"' in lab
+    lab_csv = _csv(root.get("/reports/monthly.csv?month=2026-03&group=lab").content)
+    assert lab_csv["group"][3] == "lab" and lab_csv["devices_at_end"][3] == "1"
+    assert cells["group"][3] == "all devices"
 
     # the same February for a reader in UTC: the bounds move with the zone
     add(harness, "ute", "analyst")
