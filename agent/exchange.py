@@ -360,7 +360,15 @@ class Exchange:
         with limit:
             # Durable first (the outbox commits before returning), then the routing record.
             self.sync.queue_report(body, now, attachments, idempotency_key=key)
-        self.records.add_report(key, caller.uid, caller.user, str(report.category), now.timestamp())
+        self.records.add_report(
+            key,
+            caller.uid,
+            caller.user,
+            str(report.category),
+            now.timestamp(),
+            None if report.contact_method is None else str(report.contact_method),
+            report.contact_address or "",
+        )
         log.info(
             "incident report %s queued for %s (%d attachments)", key, caller.user, len(attachments)
         )
