@@ -315,9 +315,15 @@ class ServerClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise _malformed("reports", exc) from exc
 
-    def password_status(self, accounts: Sequence[Mapping[str, Any]]) -> int:
-        """Report password-age states (PasswordAccountStatus as JSON data); the number accepted."""
-        data = self._call("POST", "/password-status", json_body={"accounts": list(accounts)})
+    def password_status(
+        self, accounts: Sequence[Mapping[str, Any]], keyring_available: bool | None = None
+    ) -> int:
+        """Report password-age states (PasswordAccountStatus as JSON data) and, when known,
+        whether the user's keyring opened (PasswordStatusRequest); the number accepted."""
+        body: dict[str, Any] = {"accounts": list(accounts)}
+        if keyring_available is not None:  # only when known: older servers refuse the field
+            body["keyring_available"] = keyring_available
+        data = self._call("POST", "/password-status", json_body=body)
         try:
             return _int(data, "accepted")
         except (KeyError, TypeError, ValueError) as exc:

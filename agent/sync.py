@@ -181,11 +181,18 @@ class Sync:
         )
         return key
 
-    def queue_password_status(self, accounts: Sequence[Mapping[str, Any]], now: datetime) -> str:
+    def queue_password_status(
+        self,
+        accounts: Sequence[Mapping[str, Any]],
+        now: datetime,
+        keyring_available: bool | None = None,
+    ) -> str:
+        body: dict[str, Any] = {"accounts": list(accounts)}
+        if keyring_available is not None:
+            # Only sent when known: a server older than the field accepts the rest.
+            body["keyring_available"] = keyring_available
         key = new_key("password")
-        self.outbox.put(
-            ob.Kind.PASSWORD_STATUS, {"accounts": list(accounts)}, key, now, supersede=True
-        )
+        self.outbox.put(ob.Kind.PASSWORD_STATUS, body, key, now, supersede=True)
         return key
 
     def queue_policy_ack(
@@ -468,7 +475,12 @@ class Sync:
         if item.kind is ob.Kind.FINDINGS:
             return asdict(client.upload_findings({**payload, "batch_id": item.idempotency_key}))
         if item.kind is ob.Kind.PASSWORD_STATUS:
-            return {"accepted": client.password_status(payload["accounts"])}
+            keyring = payload.get("keyring_available")
+            return {
+                "accepted": client.password_status(
+                    payload["accounts"], keyring if isinstance(keyring, bool) else None
+                )
+            }
         return {
             "accepted": client.policy_ack(
                 version=int(payload["version"]),

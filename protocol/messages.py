@@ -325,6 +325,9 @@ class PasswordStatusRequest(Strict):
     accounts: Annotated[
         list[PasswordAccountStatus], Field(min_length=1, max_length=L.MAX_PASSWORD_ACCOUNTS)
     ]
+    # Whether the accounts' user could open the keyring that holds the password dates (only
+    # their own session can); None: not said (older agents and trays). Sent only when known.
+    keyring_available: bool | None = None
 
 
 class PolicyAckRequest(Strict):

@@ -155,6 +155,9 @@ class Device(Base):
     open_findings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worst_severity: Mapped[str | None] = mapped_column(String(16))
     overdue_passwords: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Summary of its users' keyrings (crud.keyring_on over password_status): False when one
+    # could not be opened, None when no tray said. Migration 0012.
+    keyring_available: Mapped[bool | None] = mapped_column(default=None)
     # The newest policy version any user of the device acknowledged; -1: none.
     acked_version: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     # A department or site: the enrollment secret's label at enrollment, changeable by IT.
@@ -293,6 +296,9 @@ class PasswordStatus(Base):
     due_at: Mapped[datetime | None]
     deferrals: Mapped[int] = mapped_column(Integer, default=0)
     reported_at: Mapped[datetime]
+    # Whether this user's keyring (where the tray keeps the dates) could be opened; None: not
+    # said (older agents and trays). Migration 0012.
+    keyring_available: Mapped[bool | None] = mapped_column(default=None)
 
 
 class PolicyAck(Base):
