@@ -195,7 +195,13 @@ class ServerClient:
     # --- protocol ------------------------------------------------------------------------
 
     def enroll(
-        self, secret: str, hostname: str, os: str, agent_version: str, machine_id: str = ""
+        self,
+        secret: str,
+        hostname: str,
+        os: str,
+        agent_version: str,
+        machine_id: str = "",
+        serial_number: str = "",
     ) -> Enrollment:
         # Trimmed to the server's field limits: an over-long hostname must not make a device
         # impossible to enroll (a 422 is never retried).
@@ -207,6 +213,8 @@ class ServerClient:
         }
         if machine_id:
             body["machine_id"] = machine_id[:128]
+        if serial_number:  # only when known: a server older than the field accepts the rest
+            body["serial_number"] = storable(serial_number)[:64]
         data = self._call("POST", "/enroll", json_body=body, auth=False)
         try:
             return Enrollment(

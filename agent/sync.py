@@ -69,6 +69,7 @@ class DeviceInfo:
     os: str
     agent_version: str
     machine_id: str = ""  # a hash of the machine's stable id (`machine_id()`), "" if unknown
+    serial_number: str = ""  # as printed on the machine (`agent.machine.serial_number()`)
 
 
 def machine_id(paths: Sequence[Path] | None = None) -> str:
@@ -322,6 +323,7 @@ class Sync:
                 self.device.os,
                 self.device.agent_version,
                 machine_id=self.device.machine_id,
+                serial_number=self.device.serial_number,
             )
         except ServerRejected:
             self._rejected_enrollment = fingerprint

@@ -37,13 +37,20 @@ class DeviceLookupError(Exception):
 
 
 def find_device(session: Session, key: str) -> Device:
-    """The device whose id, host name or machine id is `key`; several with that host name
-    (namesakes) are refused with the list, so the person picks one by id."""
+    """The device whose id, host name, machine id or serial number is `key`; several with that
+    host name (namesakes) are refused with the list, so the person picks one by id."""
     key = key.strip()
     found = list(
         session.scalars(
             select(Device)
-            .where(or_(Device.id == key, Device.hostname == key, Device.machine_id == key))
+            .where(
+                or_(
+                    Device.id == key,
+                    Device.hostname == key,
+                    Device.machine_id == key,
+                    Device.serial_number == key,
+                )
+            )
             .order_by(Device.enrolled_at)
             .limit(20)
         )
@@ -82,6 +89,7 @@ def device_view(session: Session, device: Device, now: datetime) -> dict[str, An
         "device_id": device.id,
         "hostname": device.hostname,
         "machine_id": device.machine_id,
+        "serial_number": device.serial_number,
         "os": device.os,
         "agent_version": device.agent_version,
         "users_seen": list(device.users_seen or []),
@@ -160,6 +168,7 @@ def device_text(view: dict[str, Any], lang: str) -> str:
         (t("fleet.hostname"), view["hostname"] or "-"),
         (t("device.id"), view["device_id"]),
         (label("机器指纹", "Machine id"), view["machine_id"] or t("device.no_machine")),
+        (label("序列号", "Serial number"), view["serial_number"] or t("device.no_machine")),
         (label("操作系统", "OS"), view["os"] or "-"),
         (label("代理版本", "Agent version"), view["agent_version"] or "-"),
         (t("device.users"), users),

@@ -330,6 +330,7 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
         earlier.hostname = req.hostname
         earlier.os = req.os
         earlier.agent_version = req.agent_version
+        earlier.serial_number = req.serial_number or earlier.serial_number
         earlier.enrolled_at = now
         earlier.enrolled_ip = ip
         earlier.secret_id = consumed
@@ -353,6 +354,7 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
         # and page on this column).
         last_seen_at=now,
         machine_id=req.machine_id or None,
+        serial_number=req.serial_number or None,
         token_hash=token_hash(token),
         hostname=req.hostname,
         os=req.os,

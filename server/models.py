@@ -143,6 +143,9 @@ class Device(Base):
     # A hash of the machine's stable id (protocol.messages.EnrollRequest.machine_id): a revoked
     # machine that IT enrolls again gets its earlier record back, not a second one.
     machine_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # The hardware serial number as printed on the machine (EnrollRequest.serial_number), to
+    # tell same-named devices apart; None when the agent sent none. Migration 0012.
+    serial_number: Mapped[str | None] = mapped_column(String(64), default=None)
     # Grows when something new waits for the device (a reply to one of its reports, a report
     # status change); the heartbeat answers it (plus the policy version) as `news`.
     news: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

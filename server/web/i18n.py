@@ -357,6 +357,11 @@ MESSAGES.update(
             "(a hash of the machine's own id; it tells devices with the same name apart)",
         ),
         "device.no_machine": ("代理未报告", "not reported by the agent"),
+        "device.serial": ("序列号", "Serial number"),
+        "device.serial_help": (
+            "（印在机器上的硬件序列号）",
+            "(the hardware serial number printed on the machine)",
+        ),
         "device.unknown": ("未报告", "not reported"),
         "device.no_users": ("尚未报告用户", "no user reported yet"),
         "device.keyring": ("系统密钥环", "Keyring"),

@@ -78,7 +78,7 @@ def test_an_unavailable_keyring_reaches_the_device_page_and_the_server_cli(
     assert "keyring-unavailable" in [r["code"] for r in view["reasons"]]
     en = device_show(server, device.id, "--lang", "en")
     assert "Keyring: unavailable (missing or locked)" in en, en
-    assert "Next step: Unlock your login keyring" in en and "not reported" not in en
+    assert "Next step: Unlock your login keyring" in en and "Keyring: not reported" not in en
     zh = device_show(server, device.id, "--lang", "zh")
     assert "系统密钥环：不可用" in zh and "下一步：解锁登录密钥环" in zh, zh
 
