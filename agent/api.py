@@ -71,8 +71,9 @@ class AgentAPI(Protocol):
     - `refresh()`: ask the server now (the tray's Refresh); answers come as events.
     - `my_reports()`: this user's reports: [{idempotency_key, case, state, category, summary,
       created_at, replies: [{body, at}]}]; state: queued, delivered, new, triaged, resolved.
-    - `report_password_status(accounts)`: [{account_type, state, last_changed, due_at,
-      deferrals, no_expiry}] — dates and states, never a password.
+    - `report_password_status(accounts, keyring_available=None)`: [{account_type, state,
+      last_changed, due_at, deferrals, no_expiry}] — dates and states, never a password;
+      keyring_available: whether the caller's keyring opened (False: the states are unknown).
     - `policy()`: {version, mode, text: {zh, en}, text_version, acknowledged_version,
       password: {max_age_days, reminder_days, max_deferrals}, collected: [{zh, en}]}.
     - `acknowledge_policy(text_version)`: records this user's acknowledgement.
@@ -104,7 +105,9 @@ class AgentAPI(Protocol):
 
     def refresh(self) -> dict[str, Any]: ...
 
-    def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]: ...
+    def report_password_status(
+        self, accounts: list[dict[str, Any]], keyring_available: bool | None = None
+    ) -> dict[str, Any]: ...
 
     def policy(self) -> dict[str, Any]: ...
 
@@ -201,8 +204,13 @@ class TypedCalls:
     def refresh(self) -> dict[str, Any]:
         return dict(self.answer("refresh"))
 
-    def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
-        return dict(self.answer("report_password_status", {"accounts": accounts}))
+    def report_password_status(
+        self, accounts: list[dict[str, Any]], keyring_available: bool | None = None
+    ) -> dict[str, Any]:
+        args: dict[str, Any] = {"accounts": accounts}
+        if keyring_available is not None:  # older agents refuse a field they do not know
+            args["keyring_available"] = keyring_available
+        return dict(self.answer("report_password_status", args))
 
     def policy(self) -> dict[str, Any]:
         return dict(self.answer("policy"))

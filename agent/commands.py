@@ -235,7 +235,8 @@ def _contact(method: str | None, address: str) -> tuple[str, str]:
 
 def _reports_text(items: list[dict[str, Any]], lang: Lang) -> str:
     """`wxguard reports`: one row per report under column headers (case number, state,
-    category, when filed, summary), translated, in local time; replies indented below."""
+    category, when filed, summary), translated, in local time; the contact details the
+    employee gave and the replies indented below."""
     zh = lang is Lang.ZH
     if not items:
         return "没有报告。" if zh else "No reports."
@@ -259,6 +260,14 @@ def _reports_text(items: list[dict[str, Any]], lang: Lang) -> str:
     lines.append(table_lines[0])
     for item, row_line in zip(items, table_lines[1:], strict=True):
         lines.append(row_line)
+        method = item.get("contact_method")
+        if method:  # what the employee gave on the form; older agents kept none
+            address = one_line(str(item.get("contact_address") or ""))
+            chosen = word("contact", method, zh)
+            if zh:
+                lines.append(f"    联系方式：{chosen}" + (f"（{address}）" if address else ""))
+            else:
+                lines.append(f"    Contact: {chosen}" + (f" ({address})" if address else ""))
         for reply in item.get("replies", []):
             # A reply may have several lines: each is its own indented terminal line.
             first, *more = str(reply.get("body", "")).splitlines() or [""]

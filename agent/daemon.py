@@ -31,6 +31,7 @@ from agent.enforcement import Enforcer
 from agent.exchange import Exchange
 from agent.exec_guard import ExecBlocking
 from agent.ipc import Dispatcher, IpcLimits, Peer, listen
+from agent.machine import serial_number
 from agent.outbox import FileKeyProvider, KeyProvider, KeyringKeyProvider, Outbox, OutboxError
 from agent.paths import AgentPaths, Mode, secure_folder
 from agent.policy import PolicyGuard
@@ -170,7 +171,11 @@ class Runtime:
         sync = Sync(
             settings=settings,
             device=DeviceInfo(
-                socket.gethostname(), platform.platform(), __version__, machine_id=machine_id()
+                socket.gethostname(),
+                platform.platform(),
+                __version__,
+                machine_id=machine_id(),
+                serial_number=serial_number(),
             ),
             credentials=credentials,
             outbox=Outbox(paths.outbox_db, keys),

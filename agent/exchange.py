@@ -360,7 +360,15 @@ class Exchange:
         with limit:
             # Durable first (the outbox commits before returning), then the routing record.
             self.sync.queue_report(body, now, attachments, idempotency_key=key)
-        self.records.add_report(key, caller.uid, caller.user, str(report.category), now.timestamp())
+        self.records.add_report(
+            key,
+            caller.uid,
+            caller.user,
+            str(report.category),
+            now.timestamp(),
+            None if report.contact_method is None else str(report.contact_method),
+            report.contact_address or "",
+        )
         log.info(
             "incident report %s queued for %s (%d attachments)", key, caller.user, len(attachments)
         )
@@ -378,11 +386,16 @@ class Exchange:
     def my_reports(self, caller: Caller) -> list[dict[str, Any]]:
         return self.records.reports_for(caller.uid)
 
-    def report_password_status(self, caller: Caller, accounts: Any) -> dict[str, Any]:
-        """Check the tray's password-age states with the server's model and queue them."""
+    def report_password_status(
+        self, caller: Caller, accounts: Any, keyring_available: Any = None
+    ) -> dict[str, Any]:
+        """Check the tray's password-age states (and whether its keyring opened) with the
+        server's model and queue them."""
         now = self.clock()
-        clean = prepare_password_status(accounts, caller.user, now).model_dump(mode="json")
-        self.sync.queue_password_status(clean["accounts"], now)
+        clean = prepare_password_status(accounts, caller.user, now, keyring_available).model_dump(
+            mode="json"
+        )
+        self.sync.queue_password_status(clean["accounts"], now, clean["keyring_available"])
         self.kick()
         # The same person's other front end (the tray, after `wxguard password changed`)
         # reloads the record instead of showing a stale state.
@@ -526,14 +539,19 @@ def _attachments(raw: list[AttachmentUpload]) -> list[ob.Attachment]:
     return out
 
 
-def prepare_password_status(accounts: Any, user: str, now: datetime) -> PasswordStatusRequest:
+def prepare_password_status(
+    accounts: Any, user: str, now: datetime, keyring_available: Any = None
+) -> PasswordStatusRequest:
     """The tray's password-age states (protocol.ipc.PasswordStatusArgs) as the server's
     PasswordStatusRequest, or an AgentError saying in both languages what to fix."""
     from protocol.ipc import PasswordStatusArgs
     from protocol.messages import PasswordStatusRequest
 
     what = ("密码状态", "The password status")
-    args = validated(PasswordStatusArgs, {"accounts": accounts}, what)
+    given: dict[str, Any] = {"accounts": accounts}
+    if keyring_available is not None:
+        given["keyring_available"] = keyring_available
+    args = validated(PasswordStatusArgs, given, what)
     today = now.date()
     for entry in args.accounts:
         for name, day in (("last_changed", entry.last_changed), ("due_at", entry.due_at)):
@@ -548,7 +566,8 @@ def prepare_password_status(accounts: Any, user: str, now: datetime) -> Password
             "accounts": [
                 {"user": storable(user)[:MAX_USER], **entry.model_dump(exclude={"no_expiry"})}
                 for entry in args.accounts
-            ]
+            ],
+            "keyring_available": args.keyring_available,
         },
         what,
     )

@@ -127,7 +127,10 @@ def _args(args: Any, allowed: dict[str, type | tuple[type, ...]]) -> dict[str, A
         )
     for key, kind in allowed.items():
         if key in args and (
-            not isinstance(args[key], kind) or (isinstance(args[key], bool) and kind is not bool)
+            not isinstance(args[key], kind)
+            # True is an int to Python: refused where a number is wanted. `object` (`_any`):
+            # the request model checks the value itself.
+            or (isinstance(args[key], bool) and kind not in (bool, object))
         ):
             raise _bad(
                 "bad-request", f"参数 {key} 类型错误。", f"argument {key} has the wrong type."
@@ -198,7 +201,9 @@ class Dispatcher:
 
         def password(args: dict[str, Any], peer: Peer) -> Any:
             a = _args(args, _any("PasswordStatusArgs"))
-            return exchange.report_password_status(caller(peer), a.get("accounts"))
+            return exchange.report_password_status(
+                caller(peer), a.get("accounts"), a.get("keyring_available")
+            )
 
         def policy(args: dict[str, Any], peer: Peer) -> Any:
             _args(args, {})

@@ -16,6 +16,22 @@ Where each platform keeps one:
   winreg: https://docs.python.org/3/library/winreg.html).
 
 The raw id never leaves the machine: `machine_id()` sends a SHA-256 of it with a wxguard prefix.
+
+The hardware serial number (`serial_number()`), sent as it is so IT can match it with the
+sticker on the machine and tell same-named devices apart:
+
+- Linux: the SMBIOS system serial the kernel exposes in `/sys/class/dmi/id/product_serial`
+  (readable by root only; the agent runs as root),
+  https://www.kernel.org/doc/Documentation/ABI/testing/sysfs-firmware-dmi-tables
+- macOS: the `IOPlatformSerialNumber` property of the same `IOPlatformExpertDevice` entry
+  (kIOPlatformSerialNumberKey,
+  https://developer.apple.com/documentation/iokit/kioplatformserialnumberkey).
+- Windows: not read yet ("" is sent). `HKLM\\HARDWARE\\DESCRIPTION\\System\\BIOS` has no serial;
+  the wmic-free source is the raw SMBIOS table from `GetSystemFirmwareTable('RSMB')` (type 1,
+  System Information, its Serial Number string),
+  https://learn.microsoft.com/en-us/windows/win32/api/sysinfoapi/nf-sysinfoapi-getsystemfirmwaretable
+Firmware placeholders ("To Be Filled By O.E.M.", "Default string", zeros) are not serials and
+are dropped.
 The macOS and Windows readers are tested on recorded or faked inputs only
 (tests/agent/test_machine_id.py).
 """
@@ -111,6 +127,86 @@ def windows_id(read: RegistryReader = _read_machine_guid) -> str:
         return ""
     value = value.strip().strip("{}")
     return value.lower() if _UUID.match(value) else ""
+
+
+LINUX_SERIAL_PATHS = (Path("/sys/class/dmi/id/product_serial"),)
+_IOREG_SERIAL = re.compile(r'^\s*"IOPlatformSerialNumber"\s*=\s*"([^"]*)"\s*$', re.MULTILINE)
+# What firmware writes when the maker filled in nothing (lower case, compared without spaces).
+_PLACEHOLDERS = frozenset(
+    {
+        "tobefilledbyo.e.m.",
+        "defaultstring",
+        "systemserialnumber",
+        "notspecified",
+        "notapplicable",
+        "none",
+        "n/a",
+        "na",
+        "0123456789",
+        "chassisserialnumber",
+        "serialnumber",
+        "invalid",
+        "oem",
+        "unknown",
+    }
+)
+MAX_SERIAL = 64  # protocol.limits.MAX_SERIAL_NUMBER (the agent's lean import set has no pydantic)
+
+
+def usable_serial(raw: str) -> str:
+    """`raw` stripped, or "" when it is a firmware placeholder, all zeros, has control
+    characters or is longer than MAX_SERIAL (not a serial anyone can read off a sticker)."""
+    value = raw.strip()
+    squeezed = "".join(value.split()).lower()
+    if (
+        not squeezed
+        or squeezed in _PLACEHOLDERS
+        or not set(squeezed) - {"0", "-", "."}
+        or len(value) > MAX_SERIAL
+        or not value.isprintable()
+    ):
+        return ""
+    return value
+
+
+def linux_serial(paths: Sequence[Path] = LINUX_SERIAL_PATHS) -> str:
+    """The SMBIOS system serial the kernel exposes, "" when unreadable or a placeholder."""
+    for path in paths:
+        try:
+            raw = path.read_text("ascii")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if usable_serial(raw):
+            return usable_serial(raw)
+    return ""
+
+
+def parse_ioreg_serial(output: str) -> str:
+    """The `IOPlatformSerialNumber` in `ioreg -rd1 -c IOPlatformExpertDevice` output, ""
+    when there is none usable."""
+    for match in _IOREG_SERIAL.finditer(output):
+        value = usable_serial(match.group(1))
+        if value:
+            return value
+    return ""
+
+
+def serial_number(
+    platform: str = sys.platform,
+    *,
+    linux_paths: Sequence[Path] = LINUX_SERIAL_PATHS,
+    ioreg: Callable[[], str] = _run_ioreg,
+) -> str:
+    """This machine's hardware serial number as printed on it (see the module's docstring);
+    "" when the platform gives none (Windows, for now; virtual machines often)."""
+    if platform == "darwin":
+        try:
+            return parse_ioreg_serial(ioreg())
+        except (OSError, subprocess.SubprocessError, UnicodeDecodeError):
+            return ""
+    if platform == "win32":
+        return ""
+    return linux_serial(linux_paths)
 
 
 def machine_id(

@@ -195,7 +195,13 @@ class ServerClient:
     # --- protocol ------------------------------------------------------------------------
 
     def enroll(
-        self, secret: str, hostname: str, os: str, agent_version: str, machine_id: str = ""
+        self,
+        secret: str,
+        hostname: str,
+        os: str,
+        agent_version: str,
+        machine_id: str = "",
+        serial_number: str = "",
     ) -> Enrollment:
         # Trimmed to the server's field limits: an over-long hostname must not make a device
         # impossible to enroll (a 422 is never retried).
@@ -207,6 +213,8 @@ class ServerClient:
         }
         if machine_id:
             body["machine_id"] = machine_id[:128]
+        if serial_number:  # only when known: a server older than the field accepts the rest
+            body["serial_number"] = storable(serial_number)[:64]
         data = self._call("POST", "/enroll", json_body=body, auth=False)
         try:
             return Enrollment(
@@ -315,9 +323,15 @@ class ServerClient:
         except (KeyError, TypeError, ValueError) as exc:
             raise _malformed("reports", exc) from exc
 
-    def password_status(self, accounts: Sequence[Mapping[str, Any]]) -> int:
-        """Report password-age states (PasswordAccountStatus as JSON data); the number accepted."""
-        data = self._call("POST", "/password-status", json_body={"accounts": list(accounts)})
+    def password_status(
+        self, accounts: Sequence[Mapping[str, Any]], keyring_available: bool | None = None
+    ) -> int:
+        """Report password-age states (PasswordAccountStatus as JSON data) and, when known,
+        whether the user's keyring opened (PasswordStatusRequest); the number accepted."""
+        body: dict[str, Any] = {"accounts": list(accounts)}
+        if keyring_available is not None:  # only when known: older servers refuse the field
+            body["keyring_available"] = keyring_available
+        data = self._call("POST", "/password-status", json_body=body)
         try:
             return _int(data, "accepted")
         except (KeyError, TypeError, ValueError) as exc:

@@ -51,7 +51,10 @@ CREATE TABLE IF NOT EXISTS reports (
     state        TEXT NOT NULL,           -- queued, delivered, new, triaged, resolved, rejected
     summary      TEXT NOT NULL DEFAULT '',-- from the server, once delivered
     replies      TEXT NOT NULL DEFAULT '[]',
-    updated_at   REAL NOT NULL
+    updated_at   REAL NOT NULL,
+    -- How the employee asked to be contacted (protocol.contact): shown back to them only.
+    contact_method  TEXT,
+    contact_address TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS acks (
     uid          INTEGER NOT NULL,
@@ -89,6 +92,8 @@ _ADDED_COLUMNS = (
     ("scans", "outcome", "TEXT NOT NULL DEFAULT 'ok'"),
     ("scans", "coverage", "TEXT NOT NULL DEFAULT '{}'"),
     ("scans", "error", "TEXT NOT NULL DEFAULT ''"),
+    ("reports", "contact_method", "TEXT"),
+    ("reports", "contact_address", "TEXT NOT NULL DEFAULT ''"),
 )
 
 
@@ -369,19 +374,31 @@ class LocalRecords:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def add_report(self, key: str, uid: UserId, user: str, category: str, now: float) -> None:
+    def add_report(
+        self,
+        key: str,
+        uid: UserId,
+        user: str,
+        category: str,
+        now: float,
+        contact_method: str | None = None,
+        contact_address: str = "",
+    ) -> None:
+        """Route a queued report to its author; the contact method and address (checked by
+        protocol.contact) are kept so "My reports" shows the author what they gave."""
         with self._store._tx() as db:
             db.execute(
-                "INSERT OR IGNORE INTO reports (key, uid, user, category, created_at, state, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-                (key, uid, user, category, now, now),
+                "INSERT OR IGNORE INTO reports (key, uid, user, category, created_at, state, "
+                "updated_at, contact_method, contact_address) "
+                "VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (key, uid, user, category, now, now, contact_method, contact_address),
             )
 
     def reports_for(self, uid: UserId) -> list[dict[str, Any]]:
         with self._store._lock:
             rows = self._store._db.execute(
-                "SELECT key, category, created_at, case_id, state, summary, replies, updated_at "
-                "FROM reports WHERE uid = ? ORDER BY created_at DESC",
+                "SELECT key, category, created_at, case_id, state, summary, replies, updated_at, "
+                "contact_method, contact_address FROM reports WHERE uid = ? ORDER BY created_at DESC",
                 (uid,),
             ).fetchall()
         return [
@@ -394,6 +411,8 @@ class LocalRecords:
                 "summary": r[5],
                 "replies": json.loads(r[6]),
                 "updated_at": r[7],
+                "contact_method": r[8],
+                "contact_address": r[9],
             }
             for r in rows
         ]

@@ -69,6 +69,7 @@ class DeviceInfo:
     os: str
     agent_version: str
     machine_id: str = ""  # a hash of the machine's stable id (`machine_id()`), "" if unknown
+    serial_number: str = ""  # as printed on the machine (`agent.machine.serial_number()`)
 
 
 def machine_id(paths: Sequence[Path] | None = None) -> str:
@@ -181,11 +182,18 @@ class Sync:
         )
         return key
 
-    def queue_password_status(self, accounts: Sequence[Mapping[str, Any]], now: datetime) -> str:
+    def queue_password_status(
+        self,
+        accounts: Sequence[Mapping[str, Any]],
+        now: datetime,
+        keyring_available: bool | None = None,
+    ) -> str:
+        body: dict[str, Any] = {"accounts": list(accounts)}
+        if keyring_available is not None:
+            # Only sent when known: a server older than the field accepts the rest.
+            body["keyring_available"] = keyring_available
         key = new_key("password")
-        self.outbox.put(
-            ob.Kind.PASSWORD_STATUS, {"accounts": list(accounts)}, key, now, supersede=True
-        )
+        self.outbox.put(ob.Kind.PASSWORD_STATUS, body, key, now, supersede=True)
         return key
 
     def queue_policy_ack(
@@ -315,6 +323,7 @@ class Sync:
                 self.device.os,
                 self.device.agent_version,
                 machine_id=self.device.machine_id,
+                serial_number=self.device.serial_number,
             )
         except ServerRejected:
             self._rejected_enrollment = fingerprint
@@ -468,7 +477,12 @@ class Sync:
         if item.kind is ob.Kind.FINDINGS:
             return asdict(client.upload_findings({**payload, "batch_id": item.idempotency_key}))
         if item.kind is ob.Kind.PASSWORD_STATUS:
-            return {"accepted": client.password_status(payload["accounts"])}
+            keyring = payload.get("keyring_available")
+            return {
+                "accepted": client.password_status(
+                    payload["accounts"], keyring if isinstance(keyring, bool) else None
+                )
+            }
         return {
             "accepted": client.policy_ack(
                 version=int(payload["version"]),

@@ -118,6 +118,15 @@ def labelled(label: str, value: str) -> str:
     return pattern.replace("%2", value).replace("%1", label)
 
 
+def with_detail(value: str, detail: str) -> str:
+    """ "value (detail)", with full-width parentheses in Chinese ("通过电话（+86 138 0013 8000）");
+    just `value` when there is no detail."""
+    if not detail:
+        return value
+    pattern = QCoreApplication.translate("Labels", "%1 (%2)")
+    return pattern.replace("%2", detail).replace("%1", value)
+
+
 def when(ts: float | str | None) -> str:
     """A Unix time or ISO string as local date and time; "never" when absent."""
     if ts is None or ts == "":

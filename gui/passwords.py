@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from agent import password_age as pa
 from agent.api import ACCOUNT_TYPES, AgentError
 from gui.bridge import AgentBridge
+from protocol.names import PasswordState
 
 Clock = Callable[[], datetime]
 
@@ -43,6 +44,7 @@ class PasswordController(QObject):
         self.statuses: dict[str, pa.AccountStatus] = {}
         self.error: AgentError | None = None
         self._reported: list[dict[str, Any]] | None = None
+        self._keyring_said: bool | None = None  # what the agent was last told of the keyring
         self._keyring_lock = threading.RLock()  # one keyring read-modify-write at a time
         self._generation = 0  # counts keyring reads (worker side)
         self._shown_generation = 0  # the newest read applied (GUI side)
@@ -163,6 +165,21 @@ class PasswordController(QObject):
             self.error = error
             self.failed.emit(error)
             self.changed.emit()
+            if error.code == "keyring-unavailable":
+                self._report_no_keyring()
+
+    def _report_no_keyring(self) -> None:
+        """Tell the agent (and so IT) that this user's keyring cannot be opened: every
+        account's password age is then unknown; said once until the keyring works again."""
+        if self._keyring_said is False:
+            return
+        self._keyring_said = False
+        self._reported = None
+        payload = [
+            {"account_type": account, "state": PasswordState.UNKNOWN.value}
+            for account in ACCOUNT_TYPES
+        ]
+        self.bridge.call("report_password_status", payload, False)
 
     def _recompute(self) -> None:
         now = self.clock()
@@ -179,10 +196,11 @@ class PasswordController(QObject):
         it was told exactly these already (a reload after our own report's event)."""
         if self.statuses:
             payload = [s.to_report() for s in self.statuses.values()]
-            if only_news and payload == self._reported:
+            if only_news and payload == self._reported and self._keyring_said:
                 return
             self._reported = payload
-            self.bridge.call("report_password_status", payload)
+            self._keyring_said = True
+            self.bridge.call("report_password_status", payload, True)
 
 
 def _mark_reminded(account: str, at: datetime) -> Callable[[pa.Loaded], pa.PasswordRecord]:

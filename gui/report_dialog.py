@@ -456,10 +456,7 @@ class ReportDialog(QDialog):
                 "%1", f"{account} ({detail})" if detail else account
             ),
             self.tr("Contact: %1").replace(
-                "%1",
-                f"{labels.contact(p['contact'])} ({p['contact_address']})"
-                if p["contact_address"]
-                else labels.contact(p["contact"]),
+                "%1", labels.with_detail(labels.contact(p["contact"]), p["contact_address"])
             ),
             self.tr("Attachments: %1").replace(
                 "%1",
@@ -629,6 +626,7 @@ class MyReportsWindow(QWidget):
                     ),
                     self.tr("Filed: %1").replace("%1", labels.when(r.get("created_at"))),
                     self.tr("Summary: %1").replace("%1", str(r.get("summary", ""))),
+                    *self._contact_lines(r),
                 )
             )
             + "</p>",
@@ -644,6 +642,17 @@ class MyReportsWindow(QWidget):
             body = _html(str(reply.get("body", ""))).replace("\n", "<br>")
             html.append(f"<p><i>{_html(when)}</i><br>{body}</p>")
         self.detail.setHtml("".join(html))
+
+    def _contact_lines(self, r: dict[str, Any]) -> list[str]:
+        """How the employee asked to be contacted, as they chose it on the form: "Contact: By
+        phone (+86 138 0013 8000)"; nothing for reports from agents that did not keep it."""
+        method = r.get("contact_method")
+        if not method:
+            return []
+        chosen = labels.with_detail(
+            labels.contact(str(method)), str(r.get("contact_address") or "")
+        )
+        return [self.tr("Contact: %1").replace("%1", chosen)]
 
 
 def _html(text: str) -> str:

@@ -151,6 +151,9 @@ class PasswordEntry(Strict):
 
 class PasswordStatusArgs(Strict):
     accounts: Annotated[list[PasswordEntry], Field(min_length=1, max_length=len(AccountType))]
+    # Whether the employee's keyring (where the dates are kept) could be opened: False sends
+    # each account as `unknown`; None (older trays): not said.
+    keyring_available: bool | None = None
 
 
 class AcknowledgeArgs(Strict):

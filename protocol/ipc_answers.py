@@ -281,6 +281,10 @@ class MyReport(Answer, kw_only=True):
     summary: str | None = None
     replies: list[ReplyView] = []
     updated_at: float | None = None
+    # How the employee asked to be contacted (protocol.contact.ContactMethod) and the address
+    # or number they gave; older agents sent neither.
+    contact_method: str | None = None
+    contact_address: str = ""
 
 
 class RefreshAnswer(Answer, kw_only=True):

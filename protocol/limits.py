@@ -50,6 +50,7 @@ MAX_USER = 128
 MAX_USERS_SEEN = 64
 MAX_TOKEN = 256
 MAX_MACHINE_ID = 128
+MAX_SERIAL_NUMBER = 64  # SMBIOS strings are short; Mac serials are 10-12 characters
 
 # --- times ---------------------------------------------------------------------------------
 # The server's default window for times a device reports (server.config: max_past_days,

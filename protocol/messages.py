@@ -130,6 +130,9 @@ class EnrollRequest(Strict):
     # The machine's stable id (/etc/machine-id, IOPlatformUUID, MachineGuid), hashed by the
     # agent: a re-enrolled machine is linked to its earlier record. Protocol 1, optional.
     machine_id: Annotated[str, _max(L.MAX_MACHINE_ID)] = ""
+    # The hardware serial number as printed on the machine (agent.machine.serial_number), so
+    # IT tells same-named devices apart; "" when the platform gives none. Optional.
+    serial_number: Annotated[str, _max(L.MAX_SERIAL_NUMBER)] = ""
 
 
 class EnrollResponse(Answer):
@@ -325,6 +328,9 @@ class PasswordStatusRequest(Strict):
     accounts: Annotated[
         list[PasswordAccountStatus], Field(min_length=1, max_length=L.MAX_PASSWORD_ACCOUNTS)
     ]
+    # Whether the accounts' user could open the keyring that holds the password dates (only
+    # their own session can); None: not said (older agents and trays). Sent only when known.
+    keyring_available: bool | None = None
 
 
 class PolicyAckRequest(Strict):

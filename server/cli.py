@@ -468,7 +468,8 @@ def cmd_device(args: argparse.Namespace, clock: Clock) -> int:
             device = cli_device.find_device(session, args.device)
         except cli_device.DeviceLookupError as exc:
             listed = "".join(
-                f"\n  {d.id}  {one_line(d.os or '-')}  {one_line(', '.join(d.users_seen or []))}"
+                f"\n  {d.id}  {one_line(d.os or '-')}  {one_line(d.serial_number or '-')}  "
+                f"{one_line(', '.join(d.users_seen or []))}"
                 for d in exc.candidates
             )
             raise CliError(exc.zh + listed, exc.en + listed) from None

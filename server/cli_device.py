@@ -4,8 +4,8 @@ The state is the one the dashboard's device page shows (`crud.device_status`, i.
 `protocol.device_state.device_state`), with its reasons and next steps; then the facts the
 agent has reported that bear on it: each account's WeChat password age (from the password
 status messages) and each user's policy acknowledgement against the current policy. The
-keyring's availability is known only in the employee's own session (the tray and `wxguard
-status` show it); no message carries it to the server, so it is said to be not reported.
+keyring's availability is known only in the employee's own session: the tray says it with its
+password status and the agent forwards it; "not reported" when no tray said (older ones).
 
 `device_view` gives the data (`--format json`, times in ISO 8601 UTC); `device_text` words it
 for a person in Chinese or English, times in this machine's local zone with the zone named.
@@ -37,13 +37,20 @@ class DeviceLookupError(Exception):
 
 
 def find_device(session: Session, key: str) -> Device:
-    """The device whose id, host name or machine id is `key`; several with that host name
-    (namesakes) are refused with the list, so the person picks one by id."""
+    """The device whose id, host name, machine id or serial number is `key`; several with that
+    host name (namesakes) are refused with the list, so the person picks one by id."""
     key = key.strip()
     found = list(
         session.scalars(
             select(Device)
-            .where(or_(Device.id == key, Device.hostname == key, Device.machine_id == key))
+            .where(
+                or_(
+                    Device.id == key,
+                    Device.hostname == key,
+                    Device.machine_id == key,
+                    Device.serial_number == key,
+                )
+            )
             .order_by(Device.enrolled_at)
             .limit(20)
         )
@@ -82,6 +89,7 @@ def device_view(session: Session, device: Device, now: datetime) -> dict[str, An
         "device_id": device.id,
         "hostname": device.hostname,
         "machine_id": device.machine_id,
+        "serial_number": device.serial_number,
         "os": device.os,
         "agent_version": device.agent_version,
         "users_seen": list(device.users_seen or []),
@@ -117,8 +125,16 @@ def device_view(session: Session, device: Device, now: datetime) -> dict[str, An
                 for user, ack in newest.items()
             ],
         },
-        # No message carries it: only the employee's session can open the keyring.
-        "keyring_available": None,
+        # As the employees' trays last said (only their own session can open the keyring):
+        # False when one could not, None when none said (older trays and agents).
+        "keyring_available": device.keyring_available,
+        "keyring_unavailable_for": sorted(
+            {
+                p.user
+                for p in crud.device_password_status(session, device.id)
+                if p.keyring_available is False
+            }
+        ),
     }
 
 
@@ -152,6 +168,7 @@ def device_text(view: dict[str, Any], lang: str) -> str:
         (t("fleet.hostname"), view["hostname"] or "-"),
         (t("device.id"), view["device_id"]),
         (label("机器指纹", "Machine id"), view["machine_id"] or t("device.no_machine")),
+        (label("序列号", "Serial number"), view["serial_number"] or t("device.no_machine")),
         (label("操作系统", "OS"), view["os"] or "-"),
         (label("代理版本", "Agent version"), view["agent_version"] or "-"),
         (t("device.users"), users),
@@ -184,14 +201,25 @@ def device_text(view: dict[str, Any], lang: str) -> str:
                 f"last changed {_day(p['last_changed'])}, due {_day(p['due_at'])}",
             )
         )
-    lines.append(
-        label("系统密钥环：", "Keyring: ")
-        + label(
-            "代理未报告（只有员工本人的会话能读取密钥环：见托盘或 wxguard status）",
-            "not reported by the agent (only the employee's own session can open the keyring: "
-            "see the tray or wxguard status)",
+    keyring = view["keyring_available"]
+    if keyring is None:
+        said = label(
+            "未报告（托盘或代理版本较旧；只有员工本人的会话能读取密钥环：见托盘或 wxguard status）",
+            "not reported (an older tray or agent; only the employee's own session can open the "
+            "keyring: see the tray or wxguard status)",
         )
-    )
+    elif keyring:
+        said = label("可用", "available")
+    else:
+        said = label(
+            "不可用（未安装或已锁定），无法检查微信密码期限",
+            "unavailable (missing or locked), so the WeChat password age cannot be checked",
+        )
+        if view["keyring_unavailable_for"]:
+            users = ", ".join(one_line(u or "-") for u in view["keyring_unavailable_for"])
+            said += label(f"（涉及用户：{users}）", f" (for: {users})")
+    # The next step is under the state's reason `keyring-unavailable` above.
+    lines.append(label("系统密钥环：", "Keyring: ") + said)
     policy = view["policy"]
     lines.append("")
     current = policy["current_version"]

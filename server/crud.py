@@ -330,6 +330,7 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
         earlier.hostname = req.hostname
         earlier.os = req.os
         earlier.agent_version = req.agent_version
+        earlier.serial_number = req.serial_number or earlier.serial_number
         earlier.enrolled_at = now
         earlier.enrolled_ip = ip
         earlier.secret_id = consumed
@@ -353,6 +354,7 @@ def enroll(session: Session, req: EnrollRequest, ip: str, now: datetime) -> tupl
         # and page on this column).
         last_seen_at=now,
         machine_id=req.machine_id or None,
+        serial_number=req.serial_number or None,
         token_hash=token_hash(token),
         hostname=req.hostname,
         os=req.os,
@@ -821,6 +823,7 @@ def _set_password_status(
         row.due_at = day_start(item.due_at)
         row.deferrals = item.deferrals
         row.reported_at = now
+        row.keyring_available = req.keyring_available
     refresh_summary(session, device_id)
     return len(wanted)
 
@@ -966,7 +969,8 @@ class DeviceRow:
 def device_state_of(
     device: Device, open_findings: int, worst: str | None, overdue: int
 ) -> DeviceState:
-    """The device's state by the one function agent, tray and server share."""
+    """The device's state by the one function agent, tray and server share (with the
+    device row's summary of its users' keyrings, `keyring_on`)."""
     coverage = Coverage.from_json(device.last_scan_coverage)
     if device.last_scan_at is None:
         outcome = ScanOutcome.NONE
@@ -982,8 +986,26 @@ def device_state_of(
             open_findings=open_findings,
             worst_severity=worst,
             overdue_passwords=overdue,
+            keyring_available=getattr(device, "keyring_available", None),
         )
     )
+
+
+def keyring_on(session: Session, device_id: str) -> bool | None:
+    """Whether the device's users could open their keyrings, as their trays last said:
+    False when any could not (that user's password age cannot be checked), True when all that
+    said could, None when none said (older agents and trays)."""
+    said = set(
+        session.scalars(
+            select(PasswordStatus.keyring_available).where(
+                PasswordStatus.device_id == device_id,
+                PasswordStatus.keyring_available.is_not(None),
+            )
+        )
+    )
+    if not said:
+        return None
+    return False not in said
 
 
 def device_status(session: Session, device: Device) -> DeviceState:
@@ -1030,6 +1052,7 @@ def refresh_summary(session: Session, device_id: str) -> None:
         )
         or 0
     )
+    device.keyring_available = keyring_on(session, device_id)
     computed = device_state_of(
         device, device.open_findings, device.worst_severity, device.overdue_passwords
     )

@@ -116,6 +116,7 @@ def fleet_rows(
             Device.open_findings,
             Device.worst_severity,
             Device.overdue_passwords,
+            Device.keyring_available,
             Device.users_seen,
             Device.enrolled_at,
             Device.last_scan_at,

@@ -143,6 +143,9 @@ class Device(Base):
     # A hash of the machine's stable id (protocol.messages.EnrollRequest.machine_id): a revoked
     # machine that IT enrolls again gets its earlier record back, not a second one.
     machine_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    # The hardware serial number as printed on the machine (EnrollRequest.serial_number), to
+    # tell same-named devices apart; None when the agent sent none. Migration 0012.
+    serial_number: Mapped[str | None] = mapped_column(String(64), default=None)
     # Grows when something new waits for the device (a reply to one of its reports, a report
     # status change); the heartbeat answers it (plus the policy version) as `news`.
     news: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -155,6 +158,9 @@ class Device(Base):
     open_findings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worst_severity: Mapped[str | None] = mapped_column(String(16))
     overdue_passwords: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Summary of its users' keyrings (crud.keyring_on over password_status): False when one
+    # could not be opened, None when no tray said. Migration 0012.
+    keyring_available: Mapped[bool | None] = mapped_column(default=None)
     # The newest policy version any user of the device acknowledged; -1: none.
     acked_version: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
     # A department or site: the enrollment secret's label at enrollment, changeable by IT.
@@ -293,6 +299,9 @@ class PasswordStatus(Base):
     due_at: Mapped[datetime | None]
     deferrals: Mapped[int] = mapped_column(Integer, default=0)
     reported_at: Mapped[datetime]
+    # Whether this user's keyring (where the tray keeps the dates) could be opened; None: not
+    # said (older agents and trays). Migration 0012.
+    keyring_available: Mapped[bool | None] = mapped_column(default=None)
 
 
 class PolicyAck(Base):

@@ -387,7 +387,12 @@
         <translation>%1：%2</translation>
     </message>
     <message>
-        <location filename="../labels.py" line="124"/>
+        <location filename="../labels.py" line="126"/>
+        <source>%1 (%2)</source>
+        <translation>%1（%2）</translation>
+    </message>
+    <message>
+        <location filename="../labels.py" line="133"/>
         <source>never</source>
         <translation>从未</translation>
     </message>
@@ -395,85 +400,90 @@
 <context>
     <name>MyReportsWindow</name>
     <message>
-        <location filename="../report_dialog.py" line="555"/>
+        <location filename="../report_dialog.py" line="552"/>
         <source>My reports</source>
         <translation>我的报告</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="559"/>
+        <location filename="../report_dialog.py" line="556"/>
         <source>Case</source>
         <translation>案件编号</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="559"/>
+        <location filename="../report_dialog.py" line="556"/>
         <source>Summary</source>
         <translation>摘要</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="559"/>
+        <location filename="../report_dialog.py" line="556"/>
         <source>Status</source>
         <translation>状态</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="559"/>
+        <location filename="../report_dialog.py" line="556"/>
         <source>Filed</source>
         <translation>提交时间</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="564"/>
+        <location filename="../report_dialog.py" line="561"/>
         <source>You have not filed any report from this computer.</source>
         <translation>您尚未从本机提交任何报告。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="568"/>
+        <location filename="../report_dialog.py" line="565"/>
         <source>Refresh</source>
         <translation>刷新</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="582"/>
-        <location filename="../report_dialog.py" line="616"/>
+        <location filename="../report_dialog.py" line="579"/>
+        <location filename="../report_dialog.py" line="613"/>
         <source>(not yet assigned)</source>
         <translation>（尚未分配）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="594"/>
+        <location filename="../report_dialog.py" line="591"/>
         <source>Reply</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="617"/>
+        <location filename="../report_dialog.py" line="614"/>
         <source>Case %1</source>
         <translation>报告编号 %1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="624"/>
+        <location filename="../report_dialog.py" line="621"/>
         <source>Status: %1</source>
         <translation>状态：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="627"/>
+        <location filename="../report_dialog.py" line="624"/>
         <source>Category: %1</source>
         <translation>类别：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="630"/>
+        <location filename="../report_dialog.py" line="627"/>
         <source>Filed: %1</source>
         <translation>提交时间：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="631"/>
+        <location filename="../report_dialog.py" line="628"/>
         <source>Summary: %1</source>
         <translation>摘要：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="637"/>
+        <location filename="../report_dialog.py" line="635"/>
         <source>Conversation with the security team</source>
         <translation>与安全团队的对话</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="640"/>
+        <location filename="../report_dialog.py" line="638"/>
         <source>No reply yet.</source>
         <translation>尚无回复。</translation>
+    </message>
+    <message>
+        <location filename="../report_dialog.py" line="655"/>
+        <source>Contact: %1</source>
+        <translation>联系方式：%1</translation>
     </message>
 </context>
 <context>
@@ -888,42 +898,42 @@
         <translation>联系方式：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="464"/>
+        <location filename="../report_dialog.py" line="461"/>
         <source>Attachments: %1</source>
         <translation>附件：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="466"/>
+        <location filename="../report_dialog.py" line="463"/>
         <source>none</source>
         <translation>无</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="469"/>
+        <location filename="../report_dialog.py" line="466"/>
         <source>What happened:</source>
         <translation>事件经过：</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="470"/>
+        <location filename="../report_dialog.py" line="467"/>
         <source>(no description)</source>
         <translation>（无描述）</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="473"/>
+        <location filename="../report_dialog.py" line="470"/>
         <source>Also sent: this computer&apos;s name and your user name, so the team can reach you.</source>
         <translation>同时发送：本机名称和您的用户名，以便安全团队联系您。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="511"/>
+        <location filename="../report_dialog.py" line="508"/>
         <source>Queued. Your report is stored safely on this computer and will be delivered to the security team as soon as the server can be reached. The case number will appear here and in My reports.</source>
         <translation>已排队。您的报告已安全保存在本机，服务器可连接时即会发送给安全团队。案件编号将显示在此处和“我的报告”中。</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="524"/>
+        <location filename="../report_dialog.py" line="521"/>
         <source>The report was not sent: %1</source>
         <translation>报告未发送：%1</translation>
     </message>
     <message>
-        <location filename="../report_dialog.py" line="534"/>
+        <location filename="../report_dialog.py" line="531"/>
         <source>Delivered. Case number: %1. Status: %2.</source>
         <translation>已送达。案件编号：%1。状态：%2。</translation>
     </message>

@@ -357,8 +357,25 @@ MESSAGES.update(
             "(a hash of the machine's own id; it tells devices with the same name apart)",
         ),
         "device.no_machine": ("代理未报告", "not reported by the agent"),
+        "device.serial": ("序列号", "Serial number"),
+        "device.serial_help": (
+            "（印在机器上的硬件序列号）",
+            "(the hardware serial number printed on the machine)",
+        ),
         "device.unknown": ("未报告", "not reported"),
         "device.no_users": ("尚未报告用户", "no user reported yet"),
+        "device.keyring": ("系统密钥环", "Keyring"),
+        "device.keyring_ok": ("可用", "available"),
+        "device.keyring_off": (
+            "不可用（未安装或已锁定），无法检查微信密码期限",
+            "unavailable (missing or locked), so the WeChat password age cannot be checked",
+        ),
+        "device.keyring_users": ("涉及用户：", "for: "),
+        "device.keyring_unknown": (
+            "未报告（托盘或代理版本较旧）",
+            "not reported (an older tray or agent)",
+        ),
+        "device.next_step": ("下一步：", "Next step: "),
         "device.no_passwords": (
             "此设备尚未报告密码状态。",
             "This device has not reported password status yet.",

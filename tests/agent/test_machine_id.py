@@ -94,3 +94,32 @@ def test_the_same_raw_id_hashes_as_before() -> None:
     import hashlib
 
     assert machine.hashed("abc") == hashlib.sha256(b"wxguard-machine\0abc").hexdigest()
+
+
+def test_the_macos_serial_is_the_platform_serial_number_in_ioreg_output() -> None:
+    assert machine.parse_ioreg_serial(IOREG) == "C02XXXXXXX"
+    assert machine.serial_number("darwin", ioreg=lambda: IOREG) == "C02XXXXXXX"
+    assert machine.serial_number("darwin", ioreg=lambda: "") == ""
+
+
+def test_the_linux_serial_is_the_smbios_product_serial(tmp_path: Path) -> None:
+    serial = tmp_path / "product_serial"
+    serial.write_text("PF3ABCDE\n", "ascii")
+    assert machine.serial_number("linux", linux_paths=(tmp_path / "missing", serial)) == "PF3ABCDE"
+    assert machine.serial_number("linux", linux_paths=(tmp_path / "missing",)) == ""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "   ", "To Be Filled By O.E.M.", "Default string", "System Serial Number", "0",
+     "00000000", "Not Specified", "N/A", "x" * 65, "bad\x07serial"],
+)  # fmt: skip
+def test_firmware_placeholders_are_not_serials(tmp_path: Path, raw: str) -> None:
+    serial = tmp_path / "product_serial"
+    serial.write_text(raw, "ascii")
+    assert machine.serial_number("linux", linux_paths=(serial,)) == ""
+    assert machine.parse_ioreg_serial(f'    "IOPlatformSerialNumber" = "{raw}"\n') == ""
+
+
+def test_windows_gives_no_serial_yet() -> None:
+    assert machine.serial_number("win32") == ""

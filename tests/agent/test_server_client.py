@@ -85,6 +85,20 @@ def test_enroll_sends_the_servers_fields_and_no_token() -> None:
     assert enrollment.heartbeat_interval_s == 300
 
 
+def test_enroll_sends_the_serial_number_when_known() -> None:
+    sent: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        body = {"device_id": "d", "device_token": "t", "policy_key_id": "k",
+                "heartbeat_interval_s": 300}  # fmt: skip
+        return httpx.Response(201, json=body)
+
+    client, _ = client_with(handler, token=None)
+    client.enroll("s3cret", "pc-1", "linux", "0.1.0", serial_number="PF3ABCDE")
+    assert sent[-1]["serial_number"] == "PF3ABCDE"
+
+
 def test_heartbeat_times_carry_their_offset_and_naive_times_are_refused() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)

@@ -231,8 +231,10 @@ class FakeAgent:
     def refresh(self) -> dict[str, Any]:
         return dict(self._enter("refresh", ()) or {"refreshing": True})
 
-    def report_password_status(self, accounts: list[dict[str, Any]]) -> dict[str, Any]:
-        result = dict(self._enter("report_password_status", (accounts,)))
+    def report_password_status(
+        self, accounts: list[dict[str, Any]], keyring_available: bool | None = None
+    ) -> dict[str, Any]:
+        result = dict(self._enter("report_password_status", (accounts, keyring_available)))
         for acc in accounts:  # the real agent refuses any other field
             if set(acc) - PASSWORD_FIELDS:
                 raise AgentError(

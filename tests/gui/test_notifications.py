@@ -108,6 +108,25 @@ def test_without_a_keyring_the_dialog_says_what_to_do_and_disables_its_buttons(
         assert not any(b.isEnabled() for b in row["snooze"])
 
 
+def test_without_a_keyring_the_tray_tells_the_agent_once(qtbot, make_tray, agent, secrets) -> None:  # type: ignore[no-untyped-def]
+    """IT learns that this person's keyring cannot be opened (issue 16): the tray reports
+    every account as unknown with keyring_available False, once; a working keyring later is
+    reported as available with the real states."""
+    secrets.fail = RuntimeError("no secure backend: keyring.backends.fail.Keyring")
+    tray = make_tray()
+    qtbot.waitUntil(lambda: bool(agent.called("report_password_status")), timeout=3000)
+    accounts, keyring = agent.called("report_password_status")[0]
+    assert keyring is False
+    assert {a["state"] for a in accounts} == {"unknown"} and len(accounts) == 2
+    tray.passwords.reload()
+    qtbot.wait(300)
+    assert len(agent.called("report_password_status")) == 1  # said once
+    secrets.fail = None
+    tray.passwords.reload()
+    qtbot.waitUntil(lambda: len(agent.called("report_password_status")) == 2, timeout=3000)
+    assert agent.called("report_password_status")[1][1] is True
+
+
 def test_a_change_recorded_from_the_cli_shows_in_the_tray(
     qtbot, make_tray, agent, secrets, clock
 ) -> None:

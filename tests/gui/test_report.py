@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QDateTime, Qt
 
 from agent.api import AgentError
@@ -298,3 +299,39 @@ def test_contact_error_is_in_chinese_for_a_chinese_tray(qtbot, make_tray) -> Non
     assert not d.review()
     assert "请填写邮箱地址" in d.error.text()
     assert d.contact_address_label.text() == "邮箱地址"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Contact: By phone (+86 138 0013 8000)"),
+        ("zh_CN", "联系方式：通过电话（+86 138 0013 8000）"),
+    ],
+)
+def test_my_reports_detail_shows_the_contact_details_given(  # type: ignore[no-untyped-def]
+    qtbot, make_tray, agent, settings, language, expected
+) -> None:
+    """The detail view shows how the employee asked to be contacted, labelled, in the tray's
+    language (issue 16): the method in words and the number they typed."""
+    settings.setValue("language", language)
+    agent.set(
+        "my_reports",
+        [
+            {
+                "idempotency_key": "k3",
+                "case": "WXG-2026-0009",
+                "state": "new",
+                "category": "lost-device",
+                "summary": "Laptop left on the train",
+                "created_at": 1795000000.0,
+                "replies": [],
+                "contact_method": "phone",
+                "contact_address": "+86 138 0013 8000",
+            }
+        ],
+    )
+    tray = make_tray()
+    w = tray.open_my_reports()
+    qtbot.waitUntil(lambda: w.tree.topLevelItemCount() == 1, timeout=3000)
+    qtbot.waitUntil(lambda: "WXG-2026-0009" in w.detail.toPlainText(), timeout=3000)
+    assert expected in w.detail.toPlainText().splitlines()

@@ -236,7 +236,7 @@ def test_device_view_shows_the_state_why_and_the_password_and_policy_facts(
         "1 WeChat password overdue",
         "Next step:",
         "alice  enterprise WeChat  overdue  last changed 2026-01-02, due 2026-04-02",
-        "Keyring: not reported by the agent",
+        "Keyring: not reported (an older tray or agent",
         "has not acknowledged the current version",
     ):
         assert expected in en, en

@@ -8,6 +8,7 @@ import html
 import json
 import re
 
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from server.models import Device
@@ -280,3 +281,29 @@ def test_a_heartbeat_without_an_os_keeps_the_one_given_at_enrollment(harness: Ha
     harness.client.post("/api/v1/heartbeat", json={"agent_version": "1"}, headers=headers)
     harness.login()
     assert "macOS 14.4.1 (arm64)" in harness.client.get(f"/devices/{created['device_id']}").text
+
+
+def test_device_page_and_cli_show_the_serial_number(harness: Harness) -> None:
+    """Same-named devices told apart by the serial printed on them (issue 16): the agent sends
+    it at enrollment; the device page and its namesakes list show it, in both languages."""
+    harness.add_admin()
+    enrolled = []
+    for i, serial in enumerate(("PF3ABCDE", "PF3XYZ12", "s" * 65)):
+        agent = TestClient(harness.app, client=(f"10.0.9.{i}", 5000))  # not IP-throttled
+        body = {"secret": harness.secret(), "hostname": "front-desk", "serial_number": serial}
+        made = agent.post("/api/v1/enroll", json=body)
+        if len(serial) > 64:
+            assert made.status_code == 422, made.text  # over the protocol's limit
+            continue
+        assert made.status_code == 201, made.text
+        enrolled.append(made.json()["device_id"])
+    harness.login()
+    page = harness.client.get(f"/devices/{enrolled[0]}").text
+    serial = re.search(r'<dd id="device-serial">(.*?)</dd>', page, re.S)
+    assert serial and "<code>PF3ABCDE</code>" in serial.group(1)
+    assert "the hardware serial number printed on the machine" in serial.group(1)
+    namesakes = re.search(r'<div class="card" id="namesakes">(.*?)</div>', page, re.S)
+    assert namesakes and "Serial number <code>PF3XYZ12</code>" in namesakes.group(1)
+    harness.client.cookies.set("wxguard_lang", "zh")
+    zh = harness.client.get(f"/devices/{enrolled[0]}").text
+    assert "序列号" in zh and "（印在机器上的硬件序列号）" in zh
