@@ -144,7 +144,7 @@ class Device(Base):
     # machine that IT enrolls again gets its earlier record back, not a second one.
     machine_id: Mapped[str | None] = mapped_column(String(128), index=True)
     # The hardware serial number as printed on the machine (EnrollRequest.serial_number), to
-    # tell same-named devices apart; None when the agent sent none. Migration 0012.
+    # tell same-named devices apart; None when the agent sent none. Migration 0011.
     serial_number: Mapped[str | None] = mapped_column(String(64), default=None)
     # Grows when something new waits for the device (a reply to one of its reports, a report
     # status change); the heartbeat answers it (plus the policy version) as `news`.
@@ -159,7 +159,7 @@ class Device(Base):
     worst_severity: Mapped[str | None] = mapped_column(String(16))
     overdue_passwords: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Summary of its users' keyrings (crud.keyring_on over password_status): False when one
-    # could not be opened, None when no tray said. Migration 0012.
+    # could not be opened, None when no tray said. Migration 0011.
     keyring_available: Mapped[bool | None] = mapped_column(default=None)
     # The newest policy version any user of the device acknowledged; -1: none.
     acked_version: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
@@ -300,7 +300,7 @@ class PasswordStatus(Base):
     deferrals: Mapped[int] = mapped_column(Integer, default=0)
     reported_at: Mapped[datetime]
     # Whether this user's keyring (where the tray keeps the dates) could be opened; None: not
-    # said (older agents and trays). Migration 0012.
+    # said (older agents and trays). Migration 0011.
     keyring_available: Mapped[bool | None] = mapped_column(default=None)
 
 

@@ -3,7 +3,7 @@ password status and the agent forwards it, so the device page says "keyring unav
 the next step instead of "not reported". NULL: not said (older agents and trays). With it, the
 device's hardware serial number (sent at enrollment).
 
-Revision ID: 0012
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-29 23:20:00
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
