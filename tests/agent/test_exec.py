@@ -622,3 +622,65 @@ def test_mount_table_lines_and_paths_under_the_guarded_ones() -> None:
     assert under("/media/li lei/U\\disk", ["/media"]) and under("/media", ["/media/"])
     assert not under("/mediax/stick", ["/media"]) and not under("/", ["/media"])
     assert under("/anything", ["/"])
+
+
+def test_a_program_started_again_while_its_finding_is_open_is_announced_at_once(
+    tmp_path: Path,
+) -> None:
+    """The same forbidden program started a second time while the finding of its first run is
+    still open: the finding stays the one finding, and the tray is told at once that it was
+    started again (`finding-seen` naming the new process, within 2 s), once per process — the
+    scan of processes that follows does not tell it again, nor about the first run."""
+    service = _small_live_service(tmp_path, PsutilProcessSource())
+    service.settings = replace(service.settings, process_poll_s=60)  # exec events, not polls
+    service.start()
+    exe = tmp_path / "WeChatMultiOpen"
+    shutil.copy("/bin/sleep", exe)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def event_naming(pid: int, since: int, within: float) -> tuple[str, str] | None:
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            seq, events = service.events.wait(since, left)
+            for e in events:
+                if e.data.get("pid") == pid:
+                    return e.kind, str(e.data["key"])
+            since = seq
+        return None
+
+    try:
+        assert service.wait_for_scans(1, 300)
+        if service.status()["process_events"] != "netlink":
+            pytest.skip(f"no kernel process events: {service.status()['process_events_reason']}")
+        procs.append(subprocess.Popen([str(exe), "60"]))
+        deadline = time.monotonic() + 15
+        while not (
+            keys := [
+                f["key"]
+                for f in service.findings()
+                if any(ev.get("pid") == procs[0].pid for ev in f["evidence"])
+            ]
+        ):
+            assert time.monotonic() < deadline, "no finding for the first start"
+            time.sleep(0.02)
+        (key,) = keys  # open: its program runs
+        since = service.events.last_seq
+        t0 = time.monotonic()
+        procs.append(subprocess.Popen([str(exe), "60"]))
+        again = event_naming(procs[1].pid, since, 2.0)
+        elapsed = time.monotonic() - t0
+        assert again == ("finding-seen", key), f"no event for the second start in {elapsed:.2f} s"
+        assert [f["key"] for f in service.findings() if f["key"] == key] == [key]
+        # A scan of the processes after both started: nothing is announced a second time.
+        scans = service.scan_count
+        service.request_scan("process")
+        assert service.wait_for_scans(scans + 1, 60)
+        _, events = service.events.wait(since, 0)
+        seen = [e.data["pid"] for e in events if e.kind == "finding-seen"]
+        assert seen == [procs[1].pid]
+        assert not [e for e in events if e.kind == "finding-new" and e.data["key"] == key]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        service.stop()
