@@ -66,7 +66,7 @@ class AgentAPI(Protocol):
     - `findings()`: open findings as `wxguard check --format json` prints them, plus
       first_seen / last_seen (Unix time).
     - `wait_events(since, timeout)`: {seq, events: [{seq, kind, at, data}]}; kinds: scan,
-      finding-new, finding-resolved, status, report (this user's only), policy, enforcement.
+      finding-new, finding-seen, finding-resolved, status, report (this user's only), policy, enforcement.
     - `submit_report(...)`: durably queued before it returns {idempotency_key, state: "queued"}.
     - `refresh()`: ask the server now (the tray's Refresh); answers come as events.
     - `my_reports()`: this user's reports: [{idempotency_key, case, state, category, summary,

@@ -15,7 +15,7 @@ from protocol.ipc_answers import build_event
 @dataclass(frozen=True, slots=True)
 class Event:
     seq: int
-    kind: str  # "scan", "finding-new", "finding-resolved", "status", "report", "policy", "enforcement"
+    kind: str  # "scan", "finding-new", "finding-seen", "finding-resolved", "status", "report", ... (EVENT_DATA)
     at: float
     data: dict[str, Any]
     uid: UserId | None = None  # only this user's clients see it (their reports); None = everyone

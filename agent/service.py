@@ -163,6 +163,10 @@ class AgentService:
         # the processes after it started: key -> when recorded. Such a scan does not resolve
         # them, and the first that confirms them announces them to its listeners as new.
         self._provisional: dict[str, float] = {}
+        # The processes announced to the tray for each open finding (`finding-new` with it, then
+        # `finding-seen` once for each one started again); a finding first met open (from the
+        # last run) has its processes taken as announced. Under `_cond`.
+        self._announced: dict[str, set[int]] = {}
         self.scans_by_trigger: dict[str, int] = {}
         # Called after each recorded scan (findings upload, enforcement), on the scan thread.
         self.scan_listeners: list[Callable[[ScanResult, ScanDelta], None]] = []
@@ -293,11 +297,19 @@ class AgentService:
             return
         layout = self.scanner.layout
         now = self.clock()
-        opened, _ = self.store.record_seen(findings, safe_text(str(layout.root)), layout.live, now)
+        opened, updated = self.store.record_seen(
+            findings, safe_text(str(layout.root)), layout.live, now
+        )
         with self._cond:
             for finding in findings:
                 self._provisional[finding.key] = now
             self._finding_pids.add(pid)
+            for record in opened:
+                self._announced[record.key] = {pid}
+            # Open already (its earlier run not yet resolved): the program was started again.
+            again = [r for r in updated if pid not in self._announced.setdefault(r.key, set())]
+            for record in again:
+                self._announced[record.key].add(pid)
         for record in opened:
             log.warning(
                 "finding %s [%s] %s: %s",
@@ -306,7 +318,10 @@ class AgentService:
                 record.body.get("title", ""),
                 _evidence_line(record),
             )
-        self._publish_new(opened)
+        self._publish_new(opened, pid)
+        for record in again:
+            log.info("finding %s: started again (pid %d)", record.rule_id, pid)
+            self._publish_seen(record, pid, fact.name)
 
     def _on_accounts(self) -> None:
         """The accounts' registry key changed (its watcher's thread): a profile may have come."""
@@ -564,7 +579,10 @@ class AgentService:
             self._scan_count += 1
             self._cond.notify_all()
         if delta is not None:
+            again = self._note_processes(delta)
             self._publish(delta, summary, announced)
+            for record, pid, name in again:
+                self._publish_seen(record, pid, name)
             for listener in self.scan_listeners:
                 try:
                     listener(result, delta)
@@ -601,7 +619,11 @@ class AgentService:
             last = self._last_run
             # A change of what the scan could see is news too (the server shows it).
             same_view = last is not None and last.coverage == coverage_of(result.blind_spots)
-            if open_keys == {f.key for f in result.findings} and same_view:
+            if (
+                open_keys == {f.key for f in result.findings}
+                and same_view
+                and not self._started_again(result)
+            ):
                 return None
         # A scan for new processes alone is not waited onto the disk: what it records is
         # about processes, which a power cut ends too (the next start-up scan resolves them),
@@ -621,6 +643,51 @@ class AgentService:
             log.info("resolved %s (%s)", record.rule_id, record.key)
         return delta
 
+    def _started_again(self, result: ScanResult) -> bool:
+        """Whether an open finding of `result` names a process not announced for it yet."""
+        with self._cond:
+            for finding in result.findings:
+                known = self._announced.get(finding.key)
+                if known is not None and any(
+                    ev.pid is not None and ev.pid not in known for ev in finding.evidence
+                ):
+                    return True
+        return False
+
+    def _note_processes(self, delta: ScanDelta) -> list[tuple[FindingRecord, int, str]]:
+        """Take the processes of a recorded scan's findings as announced; returns those of
+        findings open before (record, pid, process name) not announced yet: started again
+        (found by the scan: polling, or an exec not judged alone)."""
+        again: list[tuple[FindingRecord, int, str]] = []
+        with self._cond:
+            for record in delta.new:
+                self._announced.setdefault(record.key, set()).update(_pids(record))
+            for record in delta.present:
+                pids = _pids(record)
+                known = self._announced.get(record.key)
+                if known is None:  # open when this run began: announced by the last one
+                    self._announced[record.key] = set(pids)
+                    continue
+                for pid in sorted(set(pids) - known):
+                    known.add(pid)
+                    again.append((record, pid, pids[pid]))
+            for record in delta.resolved:
+                self._announced.pop(record.key, None)
+        return again
+
+    def _publish_seen(self, record: FindingRecord, pid: int, name: str) -> None:
+        self.events.publish(
+            "finding-seen",
+            {
+                "key": record.key,
+                "rule_id": record.rule_id,
+                "severity": record.severity,
+                "pid": pid,
+                "name": name,
+                "title_i18n": record.body.get("title_i18n", {}),
+            },
+        )
+
     def _publish(
         self, delta: ScanDelta, summary: ScanSummary, announced: set[str] | None = None
     ) -> None:
@@ -629,17 +696,17 @@ class AgentService:
             self.events.publish("finding-resolved", {"key": record.key, "rule_id": record.rule_id})
         self.events.publish("scan", summary.to_json())
 
-    def _publish_new(self, records: list[FindingRecord]) -> None:
+    def _publish_new(self, records: list[FindingRecord], pid: int | None = None) -> None:
         for record in records:
-            self.events.publish(
-                "finding-new",
-                {
-                    "key": record.key,
-                    "rule_id": record.rule_id,
-                    "severity": record.severity,
-                    "title_i18n": record.body.get("title_i18n", {}),
-                },
-            )
+            data: dict[str, Any] = {
+                "key": record.key,
+                "rule_id": record.rule_id,
+                "severity": record.severity,
+                "title_i18n": record.body.get("title_i18n", {}),
+            }
+            if pid is not None:
+                data["pid"] = pid
+            self.events.publish("finding-new", data)
 
     # -- the API served to the tray and the CLI -------------------------------------------
 
@@ -745,6 +812,18 @@ def _finding_view(record: FindingRecord) -> dict[str, Any]:
     body = dict(record.body)
     body.update(first_seen=record.first_seen, last_seen=record.last_seen)
     return body
+
+
+def _pids(record: FindingRecord) -> dict[int, str]:
+    """The processes a finding's evidence names: pid -> its program's file name (or what
+    matched, when the evidence has no path)."""
+    out: dict[int, str] = {}
+    for ev in record.body.get("evidence") or []:
+        pid = ev.get("pid")
+        if isinstance(pid, int):
+            where = str(ev.get("location") or ev.get("path") or "")
+            out[pid] = where.replace("\\", "/").rsplit("/", 1)[-1] or str(ev.get("matched", ""))
+    return out
 
 
 def _evidence_line(record: FindingRecord) -> str:

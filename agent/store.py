@@ -202,7 +202,9 @@ class Store:
         (its probe failed; its path, a folder above it or a file in it was not read) stays
         open with its last_seen unchanged: a scan never resolves what it did not look at.
         Nor does it resolve the keys in `keep` (findings about a process that started after
-        the scan looked at the processes: `record_seen`); they stay open, unseen.
+        the scan looked at the processes: `record_seen`); they stay open, unseen, and when the
+        scan has them too, the processes their evidence names that the scan did not list are
+        kept in it.
         `durable=False`: committed without waiting for the disk (see `_tx`)."""
         current: dict[str, Finding] = {f.key: f for f in result.findings}
         blindness = Blindness.of(result.blind_spots, result.root)
@@ -218,9 +220,17 @@ class Store:
             open_keys = {row[0] for row in open_rows}
             evidence = {row[0]: json.loads(row[1]).get("evidence") or [] for row in open_rows}
             for key, finding in current.items():
-                body = json.dumps(
-                    finding.to_json(root=result.root, live=result.live), ensure_ascii=False
-                )
+                data = finding.to_json(root=result.root, live=result.live)
+                if key in keep and key in open_keys:
+                    # Judged since this scan listed the processes: the processes it names that
+                    # the scan could not list stay its evidence (the next scan settles them).
+                    listed = {e.get("pid") for e in data["evidence"]}
+                    data["evidence"] += [
+                        e
+                        for e in evidence[key]
+                        if e.get("pid") is not None and e.get("pid") not in listed
+                    ]
+                body = json.dumps(data, ensure_ascii=False)
                 if key in open_keys:
                     db.execute(
                         "UPDATE findings SET last_seen = ?, body = ? WHERE key = ?",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, Signal
@@ -50,6 +50,10 @@ MENU = (
     "about",
     "quit",
 )
+
+# "Started again" is told at most once in this time per finding: a program restarted in a
+# loop does not flood the desktop (each start is still in the status window's evidence).
+AGAIN_QUIET = timedelta(minutes=1)
 
 
 class Tray(QObject):
@@ -98,6 +102,7 @@ class Tray(QObject):
         self.notification_looks: list[str] = []
         self.no_host = False
         self.notifications: list[tuple[str, str, str]] = []
+        self._told_again: dict[str, datetime] = {}  # finding key → when "started again" was told
         self._last_click: str = "status"
         self._asked_ack: set[str] = set()
         self.windows: dict[str, QWidget] = {}
@@ -373,7 +378,16 @@ class Tray(QObject):
                     click="status",
                     look="action",
                 )
-        if kinds & {"scan", "finding-new", "finding-resolved", "status", "enforcement"}:
+            if e.get("kind") == "finding-seen":
+                self._started_again(dict(e.get("data") or {}))
+        if kinds & {
+            "scan",
+            "finding-new",
+            "finding-seen",
+            "finding-resolved",
+            "status",
+            "enforcement",
+        }:
             self.bridge.call("status")
             self.bridge.call("findings")
         if "report" in kinds:
@@ -566,6 +580,30 @@ class Tray(QObject):
             "findings:batch",
             "action",
         )
+
+    def _started_again(self, data: dict[str, Any]) -> None:
+        """A program an open finding is about was started again (`finding-seen`: one event per
+        new process): told at once, at most once a minute per finding (`AGAIN_QUIET`)."""
+        key = str(data.get("key", ""))
+        now = self.clock()
+        for old in [k for k, at in self._told_again.items() if now - at >= AGAIN_QUIET]:
+            del self._told_again[old]
+        if key in self._told_again:
+            return
+        self._told_again[key] = now
+        title = self.lang.pick(data.get("title_i18n"), str(data.get("rule_id", "")))
+        name = str(data.get("name", ""))
+        message = (
+            self.tr("%1\nThe program %2 was started again.")
+            .replace("%1", title)
+            .replace("%2", name)
+            if name
+            else title
+        )
+        heading = self.tr("Started again: %1").replace(
+            "%1", labels.severity(str(data.get("severity", "")))
+        )
+        self._show(heading, message, "status", f"finding-again:{key}", "action")
 
     def _reload_passwords_soon(self) -> None:
         """Another front end (`wxguard password changed`) recorded a change: read the keyring

@@ -82,6 +82,7 @@ IPC_MODELS: tuple[type[BaseModel] | type[ipc.Answer], ...] = (
     ipc.EnrollAnswer,
     # event data
     ipc.FindingNewEvent,
+    ipc.FindingSeenEvent,
     ipc.FindingResolvedEvent,
     ipc.StatusEvent,
     ipc.PolicyEvent,

@@ -336,9 +336,27 @@ class EnrollAnswer(Answer, kw_only=True):
 
 
 class FindingNewEvent(Answer, kw_only=True):
+    """A finding opened. `pid`: the process whose start was judged alone (exec events;
+    docs/exec.md), when that is how it was found; absent when a scan found it."""
+
     key: str
     rule_id: str
     severity: str
+    title_i18n: Bilingual = field(default_factory=Bilingual)
+    pid: int | None = None
+
+
+class FindingSeenEvent(Answer, kw_only=True):
+    """An open finding has new evidence: a program it is about was started again (`pid`, a
+    process not announced before for this finding; `name`, its process name). Sent once per
+    new process, by the look at that process at exec or by the scan that first lists it;
+    trays that do not know the kind ignore it (the finding stays the same one)."""
+
+    key: str
+    rule_id: str
+    severity: str
+    pid: int
+    name: str = ""
     title_i18n: Bilingual = field(default_factory=Bilingual)
 
 
@@ -428,6 +446,7 @@ class PasswordsEvent(Answer, kw_only=True):
 EVENT_DATA: dict[str, type[Answer]] = {
     "scan": ScanSummaryView,
     "finding-new": FindingNewEvent,
+    "finding-seen": FindingSeenEvent,
     "finding-resolved": FindingResolvedEvent,
     "status": StatusEvent,
     "policy": PolicyEvent,

@@ -1102,232 +1102,244 @@
 <context>
     <name>Tray</name>
     <message>
-        <location filename="../tray.py" line="144"/>
+        <location filename="../tray.py" line="149"/>
         <source>This desktop shows no tray icons, so wxguard opens this window instead. Its news appears here; reopen it from your applications menu (wxguard).</source>
         <translation>本桌面不显示托盘图标，因此 wxguard 改为打开此窗口。通知会显示在这里；关闭后可从应用程序菜单（wxguard）重新打开。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="184"/>
+        <location filename="../tray.py" line="189"/>
         <source>Open wxguard status</source>
         <translation>打开 wxguard 状态</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="185"/>
+        <location filename="../tray.py" line="190"/>
         <source>Check now</source>
         <translation>立即检查</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="186"/>
+        <location filename="../tray.py" line="191"/>
         <source>Findings and how to fix them</source>
         <translation>检查发现及处理方法</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="187"/>
+        <location filename="../tray.py" line="192"/>
         <source>Record a WeChat password change…</source>
         <translation>记录微信密码更改…</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="188"/>
+        <location filename="../tray.py" line="193"/>
         <source>Report a security incident…</source>
         <translation>报告安全事件…</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="189"/>
+        <location filename="../tray.py" line="194"/>
         <source>My reports</source>
         <translation>我的报告</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="190"/>
+        <location filename="../tray.py" line="195"/>
         <source>Blocked programs…</source>
         <translation>被阻止的程序…</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="191"/>
+        <location filename="../tray.py" line="196"/>
         <source>WeChat policy</source>
         <translation>微信管理制度</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="192"/>
+        <location filename="../tray.py" line="197"/>
         <source>What wxguard collects</source>
         <translation>wxguard 收集哪些信息</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="193"/>
+        <location filename="../tray.py" line="198"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="194"/>
+        <location filename="../tray.py" line="199"/>
         <source>About wxguard</source>
         <translation>关于 wxguard</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="195"/>
+        <location filename="../tray.py" line="200"/>
         <source>Quit the tray (checks keep running)</source>
         <translation>退出托盘程序（检查仍会继续运行）</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="369"/>
-        <location filename="../tray.py" line="552"/>
+        <location filename="../tray.py" line="374"/>
+        <location filename="../tray.py" line="566"/>
         <source>New finding: %1</source>
         <translation>新的检查发现：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="439"/>
+        <location filename="../tray.py" line="453"/>
         <source>New WeChat policy</source>
         <translation>新的微信管理制度</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="440"/>
+        <location filename="../tray.py" line="454"/>
         <source>Please read version %1 of the WeChat policy and confirm.</source>
         <translation>请阅读微信管理制度版本 %1 并确认。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="457"/>
-        <location filename="../tray.py" line="617"/>
-        <location filename="../tray.py" line="689"/>
+        <location filename="../tray.py" line="471"/>
+        <location filename="../tray.py" line="655"/>
+        <location filename="../tray.py" line="727"/>
         <source>%1: %2</source>
         <translation>%1：%2</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="463"/>
+        <location filename="../tray.py" line="477"/>
         <source>Reply: %1</source>
         <translation>回复：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="468"/>
+        <location filename="../tray.py" line="482"/>
         <source>Your incident report was updated</source>
         <translation>您的事件报告有更新</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="500"/>
+        <location filename="../tray.py" line="514"/>
         <source>Would be blocked: %1</source>
         <translation>将被阻止：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="500"/>
+        <location filename="../tray.py" line="514"/>
         <source>blocked: %1</source>
         <translation>已阻止：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="506"/>
+        <location filename="../tray.py" line="520"/>
         <source>Not allowed by the company&apos;s WeChat policy. To get it approved: tray menu → Blocked programs → Request approval.</source>
         <translation>公司的微信使用规定不允许该程序。如需批准：托盘菜单 → 被阻止的程序 → 申请批准。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="470"/>
+        <location filename="../tray.py" line="484"/>
         <source>Your incident report was received</source>
         <translation>您的安全事件报告已送达</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="522"/>
+        <location filename="../tray.py" line="536"/>
         <source>The check failed</source>
         <translation>检查失败</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="523"/>
+        <location filename="../tray.py" line="537"/>
         <source>wxguard could not check this computer; it will try again.</source>
         <translation>wxguard 未能检查本机，稍后会自动重试。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="528"/>
-        <location filename="../tray.py" line="532"/>
+        <location filename="../tray.py" line="542"/>
+        <location filename="../tray.py" line="546"/>
         <source>Check finished</source>
         <translation>检查完成</translation>
     </message>
     <message numerus="yes">
-        <location filename="../tray.py" line="529"/>
+        <location filename="../tray.py" line="543"/>
         <source>%n finding(s) to fix.</source>
         <translation>
             <numerusform>有 %n 项发现需要处理。</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../tray.py" line="533"/>
+        <location filename="../tray.py" line="547"/>
         <source>No unapproved WeChat software was found.</source>
         <translation>未发现未经许可的微信软件。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../tray.py" line="563"/>
+        <location filename="../tray.py" line="577"/>
         <source>%n new finding(s)</source>
         <translation>
             <numerusform>%n 项新的检查发现</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../tray.py" line="564"/>
+        <location filename="../tray.py" line="578"/>
         <source>Open wxguard to see what was found and how to fix it.</source>
         <translation>打开 wxguard 查看发现的问题及处理方法。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="585"/>
+        <location filename="../tray.py" line="597"/>
+        <source>%1
+The program %2 was started again.</source>
+        <translation>%1
+程序 %2 被再次启动。</translation>
+    </message>
+    <message>
+        <location filename="../tray.py" line="603"/>
+        <source>Started again: %1</source>
+        <translation>再次启动：%1</translation>
+    </message>
+    <message>
+        <location filename="../tray.py" line="623"/>
         <source>WeChat password: %1</source>
         <translation>微信密码：%1</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="588"/>
+        <location filename="../tray.py" line="626"/>
         <source>Change it in WeChat, then record the change in wxguard.</source>
         <translation>请在微信中更改密码，然后在 wxguard 中记录更改。</translation>
     </message>
     <message numerus="yes">
-        <location filename="../tray.py" line="661"/>
+        <location filename="../tray.py" line="699"/>
         <source>%n finding(s) to fix</source>
         <translation>
             <numerusform>%n 项检查发现需要处理</numerusform>
         </translation>
     </message>
     <message>
-        <location filename="../tray.py" line="662"/>
+        <location filename="../tray.py" line="700"/>
         <source>Follow the numbered steps under each finding below.</source>
         <translation>按下方每项发现列出的编号步骤处理。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="667"/>
+        <location filename="../tray.py" line="705"/>
         <source>This computer was revoked by IT: contact IT</source>
         <translation>本机已被 IT 吊销：请联系 IT</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="670"/>
+        <location filename="../tray.py" line="708"/>
         <source>No policy key: IT&apos;s policies cannot be verified; contact IT</source>
         <translation>没有策略公钥：无法验证 IT 的策略；请联系 IT</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="676"/>
+        <location filename="../tray.py" line="714"/>
         <source>The system keyring is missing or locked, so the age of your WeChat passwords cannot be checked</source>
         <translation>系统钥匙串未安装或已锁定，无法检查微信密码的更改时间</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="680"/>
+        <location filename="../tray.py" line="718"/>
         <source>Unlock your login keyring (GNOME Keyring or KWallet); if there is none, install gnome-keyring, log out and in again, or contact IT.</source>
         <translation>请解锁登录钥匙串（GNOME 钥匙串或 KWallet）；如果没有，请安装 gnome-keyring 后注销并重新登录，或联系 IT。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="693"/>
+        <location filename="../tray.py" line="731"/>
         <source>Change it in WeChat, then record the change: menu “Record a WeChat password change…”.</source>
         <translation>请在微信中更改密码，然后记录更改：菜单“记录微信密码更改”。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="698"/>
+        <location filename="../tray.py" line="736"/>
         <source>Record when you last changed it: menu “Record a WeChat password change…”.</source>
         <translation>请记录上次更改密码的日期：菜单“记录微信密码更改”。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="705"/>
+        <location filename="../tray.py" line="743"/>
         <source>Read and confirm the new WeChat policy</source>
         <translation>阅读并确认新的微信管理制度</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="706"/>
+        <location filename="../tray.py" line="744"/>
         <source>Open “WeChat policy” in the menu and confirm it.</source>
         <translation>在菜单中打开“微信管理制度”并确认。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="747"/>
+        <location filename="../tray.py" line="785"/>
         <source>Retrying in the background.</source>
         <translation>正在后台重试。</translation>
     </message>
     <message>
-        <location filename="../tray.py" line="750"/>
+        <location filename="../tray.py" line="788"/>
         <source>Last contact: %1</source>
         <translation>上次联系：%1</translation>
     </message>

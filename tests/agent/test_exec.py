@@ -622,3 +622,110 @@ def test_mount_table_lines_and_paths_under_the_guarded_ones() -> None:
     assert under("/media/li lei/U\\disk", ["/media"]) and under("/media", ["/media/"])
     assert not under("/mediax/stick", ["/media"]) and not under("/", ["/media"])
     assert under("/anything", ["/"])
+
+
+def test_a_program_started_again_while_its_finding_is_open_is_announced_at_once(
+    tmp_path: Path,
+) -> None:
+    """The same forbidden program started a second time while the finding of its first run is
+    still open: the finding stays the one finding, and the tray is told at once that it was
+    started again (`finding-seen` naming the new process, within 2 s), once per process — the
+    scan of processes that follows does not tell it again, nor about the first run."""
+    service = _small_live_service(tmp_path, PsutilProcessSource())
+    service.settings = replace(service.settings, process_poll_s=60)  # exec events, not polls
+    service.start()
+    exe = tmp_path / "WeChatMultiOpen"
+    shutil.copy("/bin/sleep", exe)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def event_naming(pid: int, since: int, within: float) -> tuple[str, str] | None:
+        deadline = time.monotonic() + within
+        while (left := deadline - time.monotonic()) > 0:
+            seq, events = service.events.wait(since, left)
+            for e in events:
+                if e.data.get("pid") == pid:
+                    return e.kind, str(e.data["key"])
+            since = seq
+        return None
+
+    try:
+        assert service.wait_for_scans(1, 300)
+        if service.status()["process_events"] != "netlink":
+            pytest.skip(f"no kernel process events: {service.status()['process_events_reason']}")
+        procs.append(subprocess.Popen([str(exe), "60"]))
+        deadline = time.monotonic() + 15
+        while not (
+            keys := [
+                f["key"]
+                for f in service.findings()
+                if any(ev.get("pid") == procs[0].pid for ev in f["evidence"])
+            ]
+        ):
+            assert time.monotonic() < deadline, "no finding for the first start"
+            time.sleep(0.02)
+        (key,) = keys  # open: its program runs
+        since = service.events.last_seq
+        t0 = time.monotonic()
+        procs.append(subprocess.Popen([str(exe), "60"]))
+        again = event_naming(procs[1].pid, since, 2.0)
+        elapsed = time.monotonic() - t0
+        assert again == ("finding-seen", key), f"no event for the second start in {elapsed:.2f} s"
+        assert [f["key"] for f in service.findings() if f["key"] == key] == [key]
+        # A scan of the processes after both started: nothing is announced a second time.
+        scans = service.scan_count
+        service.request_scan("process")
+        assert service.wait_for_scans(scans + 1, 60)
+        _, events = service.events.wait(since, 0)
+        mine = {p.pid for p in procs}  # other tests on this machine may start such programs
+        seen = [e.data["pid"] for e in events if e.kind == "finding-seen"]
+        assert [pid for pid in seen if pid in mine] == [procs[1].pid], seen
+        assert not [e for e in events if e.kind == "finding-new" and e.data["key"] == key]
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        service.stop()
+
+
+def test_a_scan_that_listed_before_a_second_start_keeps_that_process_as_evidence(
+    tmp_path: Path,
+) -> None:
+    """The program started again while a slow scan of processes runs (it listed them before
+    the start): when that scan ends, the finding still names the new process (the scan does
+    not overwrite evidence recorded after its listing); the tray reads it at once."""
+    source = _SlowProcessSource(hold_s=4.0)
+    service = _small_live_service(tmp_path, source)
+    service.start()
+    exe = tmp_path / "WeChatMultiOpen"
+    shutil.copy("/bin/sleep", exe)
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def names(pid: int) -> bool:
+        return any(ev.get("pid") == pid for f in service.findings() for ev in f["evidence"])
+
+    try:
+        assert service.wait_for_scans(1, 300)
+        if service.status()["process_events"] != "netlink":
+            pytest.skip(f"no kernel process events: {service.status()['process_events_reason']}")
+        procs.append(subprocess.Popen([str(exe), "60"]))
+        deadline = time.monotonic() + 15
+        while not names(procs[0].pid):
+            assert time.monotonic() < deadline, "no finding for the first start"
+            time.sleep(0.02)
+        source.slow.set()
+        scans = service.scan_count
+        service.request_scan("periodic")
+        assert source.listed.wait(60), "the slowed scan did not start"
+        procs.append(subprocess.Popen([str(exe), "60"]))
+        deadline = time.monotonic() + 3
+        while not names(procs[1].pid):
+            assert time.monotonic() < deadline, "no evidence of the second start"
+            time.sleep(0.02)
+        source.slow.clear()
+        assert service.wait_for_scans(scans + 1, 60)  # the slowed scan has ended
+        assert names(procs[1].pid), service.findings()
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        service.stop()

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from agent.api import AgentError, AgentNotRunning
+from protocol.ipc import build_event
 
 FINDING = {
     "key": "5f0c0a1b2c3d4e5f60718293",
@@ -51,6 +52,23 @@ POLICY = {
     "acknowledged_version": "2026-11",
     "password": {"max_age_days": 90, "reminder_days": [14, 7, 3, 1], "max_deferrals": 3},
 }
+
+
+def started_again(pid: int, finding: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A `finding-seen` event's data (built as the agent builds it): `finding`'s program
+    (FINDING by default) started again as process `pid`."""
+    f = finding or FINDING
+    return build_event(
+        "finding-seen",
+        {
+            "key": f["key"],
+            "rule_id": f["rule_id"],
+            "severity": f["severity"],
+            "pid": pid,
+            "name": "wcf.exe",
+            "title_i18n": f["title_i18n"],
+        },
+    )
 
 
 def scan_summary(findings: int = 0, **extra: Any) -> dict[str, Any]:

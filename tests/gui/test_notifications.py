@@ -9,7 +9,7 @@ from datetime import timedelta
 from PySide6.QtCore import Qt
 
 from tests.gui.conftest import recorded
-from tests.gui.fake_agent import FINDING, status
+from tests.gui.fake_agent import FINDING, started_again, status
 
 
 def test_first_finding_balloon_uses_the_action_icon_not_the_green_check(
@@ -144,3 +144,38 @@ def test_a_change_recorded_from_the_cli_shows_in_the_tray(
     agent.publish("passwords", {"accounts": 2})
     qtbot.waitUntil(lambda: tray.passwords.statuses["enterprise"].state == "ok", timeout=3000)
     assert "Enterprise WeChat account" not in tray.icon.toolTip()
+
+
+def test_a_program_started_again_is_told_at_once_but_once_a_minute_per_finding(
+    qtbot, make_tray, agent, clock
+) -> None:
+    """`finding-seen` (an open finding's program started again): a notification at once; a
+    program restarted in a loop gives one per finding per minute, not one per start."""
+    agent.set("status", status(compliant=False))
+    agent.set("findings", [FINDING])
+    tray = make_tray()
+    key = f"finding:{FINDING['key']}"
+    qtbot.waitUntil(lambda: any(n[0] == key for n in tray.notifications), timeout=3000)
+
+    def told() -> list[tuple[str, str, str]]:
+        return [n for n in tray.notifications if n[0].startswith("finding-again:")]
+
+    agent.publish("finding-seen", started_again(4242))
+    qtbot.waitUntil(lambda: len(told()) == 1, timeout=3000)
+    _, title, message = told()[0]
+    assert title == "Started again: Critical"
+    assert message.startswith(FINDING["title_i18n"]["en"])
+    assert "wcf.exe was started again" in message
+    for pid in range(4243, 4253):  # ten more starts within the minute
+        agent.publish("finding-seen", started_again(pid))
+    other = dict(FINDING, key="0123456789abcdef01234567")
+    agent.publish("finding-seen", started_again(5000, other))  # another finding: its own
+    qtbot.waitUntil(lambda: len(told()) == 2, timeout=3000)
+    qtbot.wait(300)
+    assert [n[0] for n in told()] == [
+        f"finding-again:{FINDING['key']}",
+        f"finding-again:{other['key']}",
+    ]
+    clock.advance(seconds=61)
+    agent.publish("finding-seen", started_again(4300))
+    qtbot.waitUntil(lambda: len(told()) == 3, timeout=3000)
